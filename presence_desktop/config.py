@@ -1,0 +1,106 @@
+"""Profiles: where the app's backend lives (the local devstack, or a real AWS deployment).
+
+One typed place for settings (pydantic). A profile is what the app needs to reach Cognito, the
+AppSync Events endpoints and the relay. The devstack's ready file (``presence-devstack
+--ready-file``) converts into a profile with :meth:`Profile.from_ready_file`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CognitoSettings(_Strict):
+    """A Cognito user pool and its public app client (no client secret)."""
+
+    region: str
+    user_pool_id: str
+    client_id: str
+    endpoint: str | None = Field(
+        default=None, description="Cognito IdP endpoint URL; None = the AWS regional endpoint"
+    )
+    issuer: str | None = Field(default=None, description="JWT issuer; None = derived from region and pool id")
+    jwks_url: str | None = Field(default=None, description="None = <issuer>/.well-known/jwks.json")
+
+    @property
+    def effective_issuer(self) -> str:
+        return self.issuer or f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def effective_jwks_url(self) -> str:
+        return self.jwks_url or f"{self.effective_issuer}/.well-known/jwks.json"
+
+
+class EventsSettings(_Strict):
+    """The AppSync Events API: ``http_url`` is ``https://<host>/event``, ``realtime_url`` is
+    ``wss://<host>/event/realtime``."""
+
+    http_url: str
+    realtime_url: str
+    region: str
+    namespace: str = "agent-presence"
+    ca_file: str | None = Field(default=None, description="extra CA (PEM) to trust, e.g. the devstack's local CA")
+    allow_plaintext: bool = Field(default=False, description="permit ws:// and http:// (devstack --no-tls only)")
+    api_key: str | None = Field(default=None, description="only for tools and tests on the 'default' namespace")
+
+    @field_validator("realtime_url")
+    @classmethod
+    def _realtime_scheme(cls, v: str) -> str:
+        if not v.startswith(("wss://", "ws://")):
+            raise ValueError("realtime_url must start with wss:// (or ws:// with allow_plaintext)")
+        return v
+
+
+class RelaySettings(_Strict):
+    url: str = Field(description="base URL of the relay, e.g. https://127.0.0.1:8443")
+    ca_file: str | None = None
+
+
+class Profile(_Strict):
+    """Everything the desktop app needs to reach one backend."""
+
+    name: str
+    kind: Literal["local", "aws"] = "aws"
+    cognito: CognitoSettings
+    events: EventsSettings
+    relay: RelaySettings
+
+    @classmethod
+    def from_ready_file(cls, path: str | Path, name: str = "local") -> "Profile":
+        """Build the local profile from the devstack's ready file (see ``presence-devstack``).
+
+        Raises ``OSError``, ``ValueError`` (bad JSON) or ``pydantic.ValidationError``.
+        """
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        events = data["events"]
+        cognito = data["cognito"]
+        relay = data["relay"]
+        return cls(
+            name=name,
+            kind="local",
+            cognito=CognitoSettings(
+                region=cognito["region"],
+                user_pool_id=cognito["user_pool_id"],
+                client_id=cognito["client_id"],
+                endpoint=cognito["endpoint"],
+                issuer=cognito["issuer"],
+                jwks_url=cognito["jwks_url"],
+            ),
+            events=EventsSettings(
+                http_url=events["http"],
+                realtime_url=events["realtime"],
+                region=data["region"],
+                ca_file=events.get("ca_file"),
+                allow_plaintext=not events["realtime"].startswith("wss://"),
+                api_key=events.get("api_key"),
+            ),
+            relay=RelaySettings(url=relay["url"], ca_file=relay.get("ca_file") or events.get("ca_file")),
+        )
