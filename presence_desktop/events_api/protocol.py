@@ -1,0 +1,286 @@
+"""AppSync Events WebSocket wire protocol: frames, their encoding, and the auth subprotocol.
+
+Pure functions and small data types, no I/O. Source of every fact: the protocol reference
+(/work/shared/reference/appsync-events-protocol.md §2, §3, §10), which cites the AWS docs
+"Understanding the Event API WebSocket protocol"
+(https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-websocket-protocol.html) and the
+AWS-authored clients (amplify-js, aws-appsync-events-swift/kotlin).
+
+- Every frame is a JSON text frame with a ``type`` field.
+- Client frames: ``connection_init``, ``subscribe {id, channel, authorization}``,
+  ``unsubscribe {id}``, ``publish {id, channel, events[1..5 JSON strings], authorization}``.
+- Server frames: ``connection_ack {connectionTimeoutMs}``, ``ka``, ``subscribe_success|error``,
+  ``unsubscribe_success|error``, ``data {id, event: JSON string}``, ``broadcast_error``,
+  ``publish_success {successful, failed}``, ``publish_error``, ``error``, ``connection_error``.
+- The connect authorization travels in a second subprotocol ``header-<base64url(JSON)>`` with
+  the padding stripped (RFC 6455 subprotocols must be HTTP tokens; ``=`` is not a token char).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from .channels import Channel, parse_channel
+
+SUBPROTOCOL = "aws-appsync-event-ws"
+AUTH_SUBPROTOCOL_PREFIX = "header-"
+DEFAULT_CONNECTION_TIMEOUT_MS = 300_000
+MAX_EVENTS_PER_PUBLISH = 5
+MAX_EVENT_BYTES = 240 * 1024
+
+# Client -> server
+CONNECTION_INIT = "connection_init"
+SUBSCRIBE = "subscribe"
+UNSUBSCRIBE = "unsubscribe"
+PUBLISH = "publish"
+# Server -> client
+CONNECTION_ACK = "connection_ack"
+CONNECTION_ERROR = "connection_error"
+KA = "ka"
+SUBSCRIBE_SUCCESS = "subscribe_success"
+SUBSCRIBE_ERROR = "subscribe_error"
+UNSUBSCRIBE_SUCCESS = "unsubscribe_success"
+UNSUBSCRIBE_ERROR = "unsubscribe_error"
+DATA = "data"
+BROADCAST_ERROR = "broadcast_error"
+PUBLISH_SUCCESS = "publish_success"
+PUBLISH_ERROR = "publish_error"
+ERROR = "error"
+
+SERVER_TYPES = frozenset({
+    CONNECTION_ACK, CONNECTION_ERROR, KA, SUBSCRIBE_SUCCESS, SUBSCRIBE_ERROR, UNSUBSCRIBE_SUCCESS,
+    UNSUBSCRIBE_ERROR, DATA, BROADCAST_ERROR, PUBLISH_SUCCESS, PUBLISH_ERROR, ERROR,
+})
+# Frame types that must name the request/subscription they answer.
+_ID_REQUIRED = frozenset({
+    SUBSCRIBE_SUCCESS, SUBSCRIBE_ERROR, UNSUBSCRIBE_SUCCESS, UNSUBSCRIBE_ERROR, DATA,
+    BROADCAST_ERROR, PUBLISH_SUCCESS, PUBLISH_ERROR,
+})
+# errorType values that mean "your credentials were refused" (amplify's non-retryable list plus
+# the onSubscribe deny type; see the reference §3.2 and §8).
+AUTH_ERROR_TYPES = frozenset({
+    "UnauthorizedException", "Unauthorized", "NotAuthorizedException", "BadRequestException",
+})
+AUTH_ERROR_CODES = frozenset({400, 401, 403})
+
+
+class ProtocolError(ValueError):
+    """A frame that breaks the protocol (bad JSON, missing or mistyped field)."""
+
+
+class MalformedFrame(ProtocolError):
+    """A server frame the client cannot use. ``raw_preview`` is at most 200 chars for logs."""
+
+    def __init__(self, message: str, raw: str | bytes = ""):
+        super().__init__(message)
+        text = raw if isinstance(raw, str) else repr(raw[:200])
+        self.raw_preview = text[:200]
+
+
+def dumps_compact(value: Any) -> str:
+    """Compact JSON, non-ASCII kept as is: the serialization AWS clients sign (``JSON.stringify``)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- auth subprotocol
+
+def encode_auth_subprotocol(headers: Mapping[str, str]) -> str:
+    """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (reference §2.1)."""
+    raw = dumps_compact(dict(headers)).encode("utf-8")
+    return AUTH_SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_auth_subprotocol(value: str) -> dict[str, str]:
+    """Inverse of :func:`encode_auth_subprotocol`. Raises :class:`ProtocolError` on bad input."""
+    if not value.startswith(AUTH_SUBPROTOCOL_PREFIX):
+        raise ProtocolError("auth subprotocol must start with 'header-'")
+    b64 = value[len(AUTH_SUBPROTOCOL_PREFIX):]
+    try:
+        decoded = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
+        obj = json.loads(decoded.decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"auth subprotocol is not base64url JSON: {exc}") from None
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in obj.items()):
+        raise ProtocolError("auth subprotocol must be a JSON object of strings")
+    return obj
+
+
+def subprotocols_for(connect_headers: Mapping[str, str]) -> list[str]:
+    """The two subprotocols to offer: ``["aws-appsync-event-ws", "header-…"]``."""
+    return [SUBPROTOCOL, encode_auth_subprotocol(connect_headers)]
+
+
+# ---------------------------------------------------------------- bodies that IAM signs
+
+CONNECT_BODY = "{}"
+
+
+def subscribe_body(channel: str) -> str:
+    """The body signed for a subscribe frame: ``{"channel":"…"}`` (reference §2.2)."""
+    return dumps_compact({"channel": channel})
+
+
+def publish_body(channel: str, events: Sequence[str]) -> str:
+    """The body signed for a publish (WebSocket or HTTP): ``{"channel":"…","events":[…]}``."""
+    return dumps_compact({"channel": channel, "events": list(events)})
+
+
+# ---------------------------------------------------------------- client frames
+
+def connection_init_frame() -> str:
+    return dumps_compact({"type": CONNECTION_INIT})
+
+
+def subscribe_frame(sub_id: str, channel: str, authorization: Mapping[str, str]) -> str:
+    """``{"type":"subscribe","id","channel","authorization"}``; ``channel`` as already validated."""
+    return dumps_compact({"type": SUBSCRIBE, "id": sub_id, "channel": channel,
+                          "authorization": dict(authorization)})
+
+
+def unsubscribe_frame(sub_id: str) -> str:
+    return dumps_compact({"type": UNSUBSCRIBE, "id": sub_id})
+
+
+def publish_frame(pub_id: str, channel: str, events: Sequence[str], authorization: Mapping[str, str]) -> str:
+    """``{"type":"publish","id","channel","events":[JSON strings],"authorization"}``."""
+    return dumps_compact({"type": PUBLISH, "id": pub_id, "channel": channel, "events": list(events),
+                          "authorization": dict(authorization)})
+
+
+def validate_subscribe_channel(channel: str) -> Channel:
+    """Normalize a channel to subscribe to (wildcard allowed). Raises ``ChannelError``."""
+    return parse_channel(channel, allow_wildcard=True)
+
+
+def validate_publish_channel(channel: str) -> Channel:
+    """Normalize a channel to publish to (no wildcard). Raises ``ChannelError``."""
+    return parse_channel(channel, allow_wildcard=False)
+
+
+def serialize_events(values: Sequence[Any]) -> list[str]:
+    """Turn Python values into the 1-5 JSON strings a publish carries (reference §3.1, §5).
+
+    Raises ``ValueError`` for an empty batch, more than 5 events, a value that is not JSON
+    serializable, or an event over 240 KB (UTF-8).
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError("events must be a list of JSON-serializable values")
+    if not 1 <= len(values) <= MAX_EVENTS_PER_PUBLISH:
+        raise ValueError(f"a publish carries 1-{MAX_EVENTS_PER_PUBLISH} events, got {len(values)}")
+    out = []
+    for index, value in enumerate(values):
+        try:
+            text = dumps_compact(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"event {index} is not JSON serializable: {exc}") from None
+        if len(text.encode("utf-8")) > MAX_EVENT_BYTES:
+            raise ValueError(f"event {index} is over 240 KB ({MAX_EVENT_BYTES} bytes)")
+        out.append(text)
+    return out
+
+
+# ---------------------------------------------------------------- server frames
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """One entry of an ``errors`` array: ``errorType`` and ``message`` (``errorCode`` when sent)."""
+
+    error_type: str
+    message: str
+    error_code: int | None = None
+
+    @property
+    def is_auth(self) -> bool:
+        return self.error_type in AUTH_ERROR_TYPES or self.error_code in AUTH_ERROR_CODES
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}" if self.message else self.error_type
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFrame:
+    """A decoded server frame. ``raw`` is the whole JSON object; the common fields are lifted."""
+
+    type: str
+    id: str | None = None
+    errors: tuple[ErrorInfo, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def event(self) -> Any:
+        """For ``data``: the event parsed from its JSON string. Raises :class:`MalformedFrame`."""
+        text = self.raw.get("event")
+        if not isinstance(text, str):
+            raise MalformedFrame("data frame without a string 'event'", dumps_compact(dict(self.raw)))
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise MalformedFrame(f"data 'event' is not JSON: {exc}", text) from None
+
+    @property
+    def connection_timeout_ms(self) -> int:
+        """For ``connection_ack``: ``connectionTimeoutMs`` top-level, else ``payload.connectionTimeoutMs``
+        (the Swift client's reading), else 300000 (reference §3.2, §10.2)."""
+        for source in (self.raw, self.raw.get("payload")):
+            if isinstance(source, Mapping):
+                value = source.get("connectionTimeoutMs")
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                    return int(value)
+        return DEFAULT_CONNECTION_TIMEOUT_MS
+
+    @property
+    def is_auth_error(self) -> bool:
+        return any(e.is_auth for e in self.errors)
+
+
+def _parse_errors(value: Any) -> tuple[ErrorInfo, ...]:
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            out.append(ErrorInfo("UnknownError", str(item)[:200]))
+            continue
+        code = item.get("errorCode")
+        out.append(ErrorInfo(
+            str(item.get("errorType") or "UnknownError"),
+            str(item.get("message") or ""),
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+        ))
+    return tuple(out)
+
+
+def decode_server_frame(raw: str | bytes) -> ServerFrame:
+    """Parse one server frame. Raises :class:`MalformedFrame` for binary frames, invalid JSON,
+    a non-object, a missing/unknown ``type``, or a missing ``id`` where one is required.
+    ``data`` frames are checked to carry a string ``event``; parsing it is :attr:`ServerFrame.event`'s job.
+    """
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        raise MalformedFrame("binary frame (the protocol uses text frames only)", bytes(raw))
+    try:
+        obj = json.loads(raw)
+    except ValueError as exc:
+        raise MalformedFrame(f"invalid JSON: {exc}", raw) from None
+    if not isinstance(obj, dict):
+        raise MalformedFrame("frame is not a JSON object", raw)
+    frame_type = obj.get("type")
+    errors = _parse_errors(obj.get("errors"))
+    if frame_type is None and errors:
+        # AWS has been seen to answer a bad IAM connect signature with a bare {"errors":[…]} (S20 #14001).
+        frame_type = ERROR
+    if not isinstance(frame_type, str):
+        raise MalformedFrame("frame without a string 'type'", raw)
+    if frame_type not in SERVER_TYPES:
+        raise MalformedFrame(f"unknown frame type {frame_type!r}", raw)
+    frame_id = obj.get("id")
+    if frame_id is not None and not isinstance(frame_id, str):
+        raise MalformedFrame(f"{frame_type} frame with a non-string 'id'", raw)
+    if frame_type in _ID_REQUIRED and not frame_id:
+        raise MalformedFrame(f"{frame_type} frame without an 'id'", raw)
+    if frame_type == DATA and not isinstance(obj.get("event"), str):
+        raise MalformedFrame("data frame without a string 'event'", raw)
+    return ServerFrame(frame_type, frame_id, errors, obj)
