@@ -12,4 +12,5 @@ os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
 
 pytest_plugins = [
     "tests.fixtures.common",
+    "tests.fixtures.cognito",
 ]

@@ -69,7 +69,18 @@ class DevStack:
 
     # --- each part: owned by its module -------------------------------------------------------
     async def _start_cognito(self) -> None:
-        pass  # filled by the sign-in work (devstack/cognito.py)
+        from presence_desktop.devstack.cognito import LocalCognito
+
+        opts = self.options
+        # Enough demo agents for the simulation (default 40 over the simulated teams); creating
+        # one costs a few local API calls. ``extra["demo_agents"]`` overrides.
+        agents = int(opts.extra.get("demo_agents", max(40, opts.simulate_agents)))
+        cognito = LocalCognito(
+            host=opts.host, port=opts.cognito_port, region=opts.region,
+            agents=agents, teams=max(1, opts.simulate_teams),
+        )
+        await cognito.start()
+        self.cognito = cognito
 
     async def _start_events(self) -> None:
         pass  # filled by the events-server work (devstack/events_server.py)

@@ -1,0 +1,116 @@
+"""The local Cognito: real SRP check on top of moto, pool shape, JWKS, issuer, demo users."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+
+import jwt
+import pytest
+from botocore.exceptions import ClientError
+from pycognito.aws_srp import AWSSRP
+
+from presence_desktop.devstack.cognito import LocalCognito
+from tests.fixtures.cognito import srp_sign_in
+
+
+def test_right_password_signs_in_with_groups_team_and_aws_issuer(local_cognito: LocalCognito) -> None:
+    tokens = srp_sign_in(local_cognito, "agent-2")
+    jwks = json.loads(urllib.request.urlopen(local_cognito.jwks_url, timeout=10).read())
+    key = jwt.PyJWKSet.from_dict(jwks).keys[0].key
+    claims = jwt.decode(tokens["id_token"], key, algorithms=["RS256"], audience=local_cognito.client_id,
+                        issuer=local_cognito.issuer)
+    assert local_cognito.issuer == f"https://cognito-idp.us-east-1.amazonaws.com/{local_cognito.user_pool_id}"
+    assert claims["cognito:username"] == "agent-2"
+    assert claims["cognito:groups"] == ["support_agents"]
+    assert claims["custom:team_id"] == "team-2"
+
+
+@pytest.mark.parametrize("password", ["Wrong-Password-1!", "", "x"])
+def test_wrong_password_is_refused(local_cognito: LocalCognito, password: str) -> None:
+    with pytest.raises(ClientError) as err:
+        srp_sign_in(local_cognito, "agent-1", password or "nope")
+    assert err.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+
+def test_other_users_password_is_refused(local_cognito: LocalCognito) -> None:
+    with pytest.raises(ClientError) as err:
+        srp_sign_in(local_cognito, "agent-1", local_cognito.user("agent-3").password)
+    assert err.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+
+def test_tampered_proof_and_replayed_secret_block_are_refused(local_cognito: LocalCognito) -> None:
+    u = local_cognito.user("agent-4")
+    client = local_cognito.admin_client()
+    srp = AWSSRP(u.username, u.password, local_cognito.user_pool_id, local_cognito.client_id, client=client)
+    params = srp.get_auth_params()
+    challenge = client.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=params, ClientId=local_cognito.client_id)
+    answer = srp.process_challenge(challenge["ChallengeParameters"], params)
+    sig = bytearray(base64.b64decode(answer["PASSWORD_CLAIM_SIGNATURE"]))
+    sig[0] ^= 1
+    bad = dict(answer, PASSWORD_CLAIM_SIGNATURE=base64.b64encode(bytes(sig)).decode())
+    with pytest.raises(ClientError) as err:
+        client.respond_to_auth_challenge(ClientId=local_cognito.client_id, ChallengeName="PASSWORD_VERIFIER",
+                                         ChallengeResponses=bad)
+    assert err.value.response["Error"]["Code"] == "NotAuthorizedException"
+    # the challenge is single-use: even the right proof cannot reuse it
+    with pytest.raises(ClientError) as err:
+        client.respond_to_auth_challenge(ClientId=local_cognito.client_id, ChallengeName="PASSWORD_VERIFIER",
+                                         ChallengeResponses=answer)
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_localised_timestamp_is_refused(local_cognito: LocalCognito) -> None:
+    u = local_cognito.user("agent-5")
+    client = local_cognito.admin_client()
+    srp = AWSSRP(u.username, u.password, local_cognito.user_pool_id, local_cognito.client_id, client=client)
+    srp.get_cognito_formatted_timestamp = lambda dt: "So Nov 29 20:05:13 UTC 2026"  # German day name
+    params = srp.get_auth_params()
+    challenge = client.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=params, ClientId=local_cognito.client_id)
+    answer = srp.process_challenge(challenge["ChallengeParameters"], params)
+    with pytest.raises(ClientError) as err:
+        client.respond_to_auth_challenge(ClientId=local_cognito.client_id, ChallengeName="PASSWORD_VERIFIER",
+                                         ChallengeResponses=answer)
+    assert err.value.response["Error"]["Code"] == "NotAuthorizedException"
+
+
+def test_demo_users_and_ready_info(local_cognito: LocalCognito) -> None:
+    info = local_cognito.ready_info()
+    assert set(info["cognito"]) == {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer"}
+    assert info["cognito"]["endpoint"].startswith("http://127.0.0.1:")
+    users = {u["username"]: u for u in info["users"]}
+    assert users["sup-1"]["groups"] == ["supervisors"] and users["sup-1"]["team_id"] == "team-1"
+    assert users["outsider"]["groups"] == [] and users["outsider"]["team_id"] is None
+    agents = [u for n, u in users.items() if n.startswith("agent-")]
+    assert len(agents) == 40
+    assert {u["team_id"] for u in agents} == {"team-1", "team-2", "team-3", "team-4"}
+    assert all(u["groups"] == ["support_agents"] for u in agents)
+    client = local_cognito.admin_client().describe_user_pool_client(
+        UserPoolId=local_cognito.user_pool_id, ClientId=local_cognito.client_id)["UserPoolClient"]
+    assert "ClientSecret" not in client
+    assert set(client["ExplicitAuthFlows"]) == {"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+
+
+def test_outsider_token_has_no_groups(cognito_tokens) -> None:
+    claims = jwt.decode(cognito_tokens("outsider")["id_token"], options={"verify_signature": False})
+    assert "cognito:groups" not in claims
+    assert claims["cognito:username"] == "outsider"
+
+
+async def test_devstack_starts_cognito_and_writes_ready_file(tmp_path) -> None:
+    from presence_desktop.devstack.stack import DevStack, StackOptions
+
+    stack = DevStack(StackOptions(state_dir=tmp_path, tls=False, extra={"demo_agents": 3}))
+    try:
+        await stack._start_cognito()
+        stack.write_ready_file(tmp_path / "ready.json")
+        info = json.loads((tmp_path / "ready.json").read_text())
+        assert info["cognito"]["user_pool_id"] == stack.cognito.user_pool_id
+        assert [u["username"] for u in info["users"]] == ["sup-1", "agent-1", "agent-2", "agent-3", "outsider"]
+        sup = info["users"][0]
+        tokens = srp_sign_in(stack.cognito, "sup-1", sup["password"])
+        assert jwt.decode(tokens["id_token"], options={"verify_signature": False})["cognito:groups"] == ["supervisors"]
+    finally:
+        await stack.stop()
+    assert stack.cognito is None
