@@ -1,0 +1,105 @@
+// AppSync Events handlers of the `agent-presence` namespace (APPSYNC_JS runtime).
+// Embedded verbatim as CodeHandlers in packaging/cloudformation/presence.yaml (re-embed with
+// `python packaging/handlers/embed_handlers.py`). Kept in step with the devstack's Python handlers
+// (presence_desktop/devstack/namespace_handlers.py) by one table of cases: packaging/handlers/cases.json.
+// APPSYNC_JS is a subset of JS: no try/catch/throw/while/classic for/continue/++/--/`in`
+// (AWS AppSync Events docs, "Supported runtime features").
+import { util } from '@aws-appsync/utils';
+
+const SUBSCRIBER_GROUPS = ['support_agents', 'supervisors'];
+const SOURCES = ['manual', 'idle', 'supervisor', 'system'];
+const MESSAGE_MAX_CHARS = 140;
+// Channel segment rule (AppSync Events channel namespaces doc): alphanumerics and '-', 1-50 chars.
+const SEGMENT = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?$/;
+
+// Subscribe: only members of support_agents or supervisors. Every attempt is logged (who, which
+// channel, the decision), never a token: ctx.request.headers carry the Authorization header.
+export function onSubscribe(ctx) {
+  const identity = ctx.identity ?? null;
+  const groups = identity && Array.isArray(identity.groups) ? identity.groups : [];
+  const allowed = groups.some((group) => SUBSCRIBER_GROUPS.includes(group));
+  console.log(
+    JSON.stringify({
+      handler: 'agent-presence.onSubscribe',
+      channel: ctx.info?.channel?.path ?? null,
+      sub: identity?.sub ?? null,
+      username: identity?.username ?? null,
+      groups,
+      allowed,
+    }),
+  );
+  if (!allowed) {
+    util.unauthorized();
+    return;
+  }
+}
+
+// Publish: every event must be a presence event (schema 1) about the agent whose channel it is
+// published on (/agent-presence/<team_id>/<agent_id>). An event that fails keeps its id and gets
+// `error`: AppSync does not broadcast it, and the other events of the batch still go out.
+export function onPublish(ctx) {
+  const segments = ctx.info?.channel?.segments ?? [];
+  return ctx.events.map((event) => {
+    const problem = presenceProblem(event.payload, segments);
+    if (problem) {
+      return { id: event.id, error: problem };
+    }
+    return { id: event.id, payload: event.payload };
+  });
+}
+
+function isSegment(value) {
+  return typeof value === 'string' && SEGMENT.test(value);
+}
+
+// Characters as Python counts them (code points), not UTF-16 units, so both handlers agree.
+function charCount(text) {
+  let count = 0;
+  for (const _char of text) {
+    count = count + 1;
+  }
+  return count;
+}
+
+// Returns null for a valid presence event, else a message that names the offending field.
+function presenceProblem(payload, segments) {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    return 'payload: must be a JSON object';
+  }
+  if (payload.kind !== 'presence') {
+    return 'kind: must be "presence"';
+  }
+  if (payload.schema !== 1) {
+    return 'schema: must be 1';
+  }
+  if (!isSegment(payload.team_id)) {
+    return 'team_id: must be 1-50 alphanumerics or "-", starting and ending alphanumeric';
+  }
+  if (!isSegment(payload.agent_id)) {
+    return 'agent_id: must be 1-50 alphanumerics or "-", starting and ending alphanumeric';
+  }
+  if (
+    segments.length !== 3 ||
+    segments[1] !== payload.team_id ||
+    segments[2] !== payload.agent_id
+  ) {
+    return 'channel: must be /agent-presence/<team_id>/<agent_id> of this event';
+  }
+  if (typeof payload.status !== 'string' || payload.status.length === 0) {
+    return 'status: must be a non-empty string';
+  }
+  if (typeof payload.version !== 'number' || !Number.isInteger(payload.version) || payload.version < 1) {
+    return 'version: must be a whole number >= 1';
+  }
+  if (typeof payload.changed_at !== 'string' || payload.changed_at.length === 0) {
+    return 'changed_at: must be a non-empty string';
+  }
+  if (!SOURCES.includes(payload.source)) {
+    return 'source: must be one of manual, idle, supervisor, system';
+  }
+  const message = payload.message ?? null;
+  if (message !== null && (typeof message !== 'string' || charCount(message) > MESSAGE_MAX_CHARS)) {
+    return 'message: must be null or a string of at most 140 characters';
+  }
+  return null;
+}

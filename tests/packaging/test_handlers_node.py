@@ -1,0 +1,40 @@
+"""Runs the node:test suite of the APPSYNC_JS namespace handlers (packaging/handlers/agent_presence.js)
+against the shared case table, and checks that every case actually ran."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+JS_DIR = Path(__file__).resolve().parent / "js"
+CASES = ROOT / "packaging" / "handlers" / "cases.json"
+# Tests in agent_presence.test.mjs besides one per case.
+EXTRA_NODE_TESTS = 2
+
+pytestmark = pytest.mark.node
+
+
+def test_node_handler_suite_passes_every_case() -> None:
+    node = shutil.which("node")
+    assert node, "node (>= 20) is needed for the APPSYNC_JS handler tests"
+    proc = subprocess.run(
+        [node, "--import", "./register.mjs", "--test", "--test-reporter=tap", "agent_presence.test.mjs"],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = proc.stdout + proc.stderr
+    failed = [line for line in out.splitlines() if line.startswith("not ok")]
+    assert proc.returncode == 0, f"node tests failed: {failed}\n{out[-4000:]}"
+    cases = json.loads(CASES.read_text(encoding="utf-8"))
+    expected = len(cases["subscribe"]) + len(cases["publish"]) + EXTRA_NODE_TESTS
+    passed = re.search(r"^# pass (\d+)$", out, re.M)
+    assert passed and int(passed.group(1)) == expected, out[-2000:]
+    assert re.search(r"^# fail 0$", out, re.M)
