@@ -13,4 +13,6 @@ os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
 pytest_plugins = [
     "tests.fixtures.common",
     "tests.fixtures.cognito",
+    "tests.fixtures.relay",
+    "tests.fixtures.events",
 ]
