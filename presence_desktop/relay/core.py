@@ -1,0 +1,423 @@
+"""The relay core: verify, authorize, validate, version, store, publish. No web framework.
+
+HTTP API (design.md "Relay API"; every request carries ``Authorization: Bearer <Cognito id token>``):
+
+``POST /v1/status``  body ``{"status": str, "message"?: str|null, "agent_id"?: str,
+"source"?: "manual"|"idle", "expected_version"?: int}`` -> 200 with the stored presence event
+(``PresenceEvent.to_dict()``). ``agent_id`` of another agent only for group ``supervisors``
+(the event gets ``source: "supervisor"``); ``expected_version`` makes the write conditional (409
+when the stored version differs). Own updates also count as a heartbeat.
+
+``POST /v1/heartbeat``  (empty body or ``{}``) -> 200 ``{"agent_id", "team_id", "status",
+"version", "heartbeat_ttl_s"}`` (``status``/``version`` null when no status was set yet). An
+agent whose last status/heartbeat is older than ``heartbeat_ttl_s`` is set ``offline`` with
+``source: "system"`` by :meth:`RelayCore.sweep` and that change is published once.
+
+``GET /v1/roster[?team=<team id>]`` -> 200 ``{"agents": [<event>...], "as_of": "<ISO 8601 Z>",
+"heartbeat_ttl_s": n}``. An agent sees its own team only (``?team=`` of another team -> 403);
+a supervisor sees every team, or one with ``?team=``.
+
+Identity: ``agent_id`` is the id token's ``cognito:username`` (a channel segment:
+alphanumerics and ``-``, 1-50 chars), ``team_id`` is ``custom:team_id``, ``display_name`` is
+``name`` or ``preferred_username`` or the username. ``changed_by`` is the acting user's
+``agent_id`` (username) rather than the opaque ``sub``, so a window can show who changed it.
+Only members of ``support_agents`` or ``supervisors`` may use the relay.
+
+Errors: :class:`RelayError` -> ``{"error": {"code", "message"}}`` with 400 (invalid_json,
+invalid_request, unknown_field, unknown_status, message_too_long), 401 (missing_token,
+invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agent, no_team),
+404 (not_found, unknown_agent), 405, 409 (version_conflict), 413 (body_too_large), 429
+(rate_limited, with ``Retry-After``), 502 (publish_rejected), 503 (events_unavailable). A 502/503
+means the status *was stored* with its version and will be published by the sweeper's retry
+(outbox); the same stored bytes are re-sent, so one version never travels with two contents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qs
+
+from presence_desktop.domain.presence import (
+    DISPLAY_NAME_MAX_CHARS,
+    MESSAGE_MAX_CHARS,
+    PresenceEvent,
+    format_time,
+    valid_segment,
+)
+from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
+from presence_desktop.relay.cognito_jwt import Claims, CognitoTokenVerifier, TokenError
+from presence_desktop.relay.errors import RelayError
+from presence_desktop.relay.publisher import EventsPublisher, PublishError
+from presence_desktop.relay.store import PresenceStore, StoredPresence
+
+log = logging.getLogger(__name__)
+
+SUPERVISORS = "supervisors"
+AGENT_GROUPS = ("support_agents", "supervisors")
+OWN_SOURCES = ("manual", "idle")
+STATUS_FIELDS = frozenset({"status", "message", "agent_id", "source", "expected_version"})
+
+
+@dataclass
+class RelayLimits:
+    """Tunables. Units: bytes, requests per second, seconds."""
+
+    max_body_bytes: int = 4096
+    rate_per_s: float = 2.0
+    rate_burst: int = 20
+    heartbeat_ttl_s: float = 90.0
+    republish_after_s: float = 3.0
+
+
+@dataclass
+class RelayRequest:
+    """A framework-neutral HTTP request. ``headers`` keys are matched case-insensitively."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    source_ip: str | None = None
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == name:
+                return value
+        return None
+
+
+@dataclass
+class RelayResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json_bytes(self) -> bytes:
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified user behind a request."""
+
+    agent_id: str
+    team_id: str
+    display_name: str
+    sub: str
+    supervisor: bool
+
+
+@dataclass
+class SweepResult:
+    expired: list[str] = field(default_factory=list)
+    republished: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class RateLimiter:
+    """Token bucket per key: ``burst`` requests at once, refilled at ``rate_per_s``.
+
+    In-process only: under Lambda each warm container has its own buckets (use API Gateway
+    throttling for a global limit).
+    """
+
+    def __init__(self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
+        self.rate = rate_per_s
+        self.burst = burst
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def check(self, key: str) -> float:
+        """Take one token; return 0.0 when allowed, else the seconds to wait."""
+        now = self.clock()
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > self.max_keys:  # forget full buckets; they hold no state
+                self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst - 1}
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
+
+
+class RelayCore:
+    """The relay, independent of any web framework. Adapters call :meth:`handle`.
+
+    ``clock`` returns epoch seconds (tests pass a fake one). The store and publisher are owned
+    by the caller (closed by :meth:`close`).
+    """
+
+    def __init__(
+        self,
+        verifier: CognitoTokenVerifier,
+        store: PresenceStore,
+        publisher: EventsPublisher,
+        catalogue: StatusCatalogue | None = None,
+        limits: RelayLimits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if catalogue is None:
+            from presence_desktop.resources import default_catalogue
+
+            catalogue = default_catalogue()
+        self.verifier = verifier
+        self.store = store
+        self.publisher = publisher
+        self.catalogue = catalogue
+        self.limits = limits or RelayLimits()
+        self.clock = clock
+        self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
+        self._in_flight: set[tuple[str, int]] = set()
+
+    # --- the HTTP surface ---------------------------------------------------------------------
+    async def handle(self, request: RelayRequest) -> RelayResponse:
+        """Route one request; never raises for a client or upstream error (returns JSON)."""
+        try:
+            return await self._route(request)
+        except RelayError as exc:
+            if exc.status >= 500:
+                log.error("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
+            return RelayResponse(exc.status, exc.body(), exc.headers)
+        except Exception:  # noqa: BLE001 - a bug must not leak a stack trace to the client
+            log.exception("internal error on %s %s", request.method, request.path)
+            return RelayResponse(500, {"error": {"code": "internal", "message": "internal error"}})
+
+    async def _route(self, request: RelayRequest) -> RelayResponse:
+        routes = {"/v1/status": "POST", "/v1/heartbeat": "POST", "/v1/roster": "GET"}
+        path = request.path.rstrip("/") or "/"
+        if path not in routes:
+            raise RelayError(404, "not_found", f"no such endpoint: {request.path}")
+        if request.method.upper() != routes[path]:
+            raise RelayError(405, "method_not_allowed", f"{path} takes {routes[path]}", {"Allow": routes[path]})
+        if len(request.body) > self.limits.max_body_bytes:
+            raise body_too_large(self.limits.max_body_bytes)
+        caller = await self.authenticate(request)
+        wait = self.rate_limiter.check(caller.sub)
+        if wait:
+            raise RelayError(429, "rate_limited", "too many requests; slow down", {"Retry-After": str(max(1, math.ceil(wait)))})
+        if path == "/v1/status":
+            return RelayResponse(200, await self.set_status(caller, parse_json_object(request.body)))
+        if path == "/v1/heartbeat":
+            if request.body.strip() not in (b"", b"{}"):
+                parse_json_object(request.body)  # must at least be a JSON object
+            return RelayResponse(200, await self.heartbeat(caller))
+        team = parse_qs(request.query).get("team", [None])[-1]
+        return RelayResponse(200, await self.roster(caller, team))
+
+    async def authenticate(self, request: RelayRequest) -> Caller:
+        """Verify the bearer id token; raises 401/403 :class:`RelayError`."""
+        auth = request.header("authorization")
+        challenge = {"WWW-Authenticate": 'Bearer realm="presence-relay"'}
+        if not auth:
+            raise RelayError(401, "missing_token", "send Authorization: Bearer <Cognito id token>", challenge)
+        scheme, _, token = auth.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise RelayError(401, "missing_token", "Authorization must be 'Bearer <Cognito id token>'", challenge)
+        try:
+            claims = await self.verifier.verify_async(token.strip(), token_use="id")
+        except TokenError as exc:
+            if exc.code == "jwks_unavailable":
+                raise RelayError(503, "auth_unavailable", "cannot check tokens right now (JWKS unreachable)") from None
+            raise RelayError(
+                401, "invalid_token", f"{exc.code}: {exc.message}",
+                {"WWW-Authenticate": f'Bearer realm="presence-relay", error="invalid_token", error_description="{exc.code}"'},
+            ) from None
+        return caller_from_claims(claims)
+
+    # --- operations -------------------------------------------------------------------------
+    async def set_status(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate, authorize, store with the next version, publish. Returns the event dict."""
+        unknown = set(body) - STATUS_FIELDS
+        if unknown:
+            raise RelayError(400, "unknown_field", f"unknown field(s): {', '.join(sorted(unknown))}")
+        status = body.get("status")
+        if not isinstance(status, str) or not status:
+            raise RelayError(400, "invalid_request", "status (a status id string) is required")
+        if status not in self.catalogue:
+            raise RelayError(400, "unknown_status", f"unknown status {status!r}; one of {self.catalogue.ids()}")
+        message = body.get("message")
+        if message is not None:
+            if not isinstance(message, str):
+                raise RelayError(400, "invalid_request", "message must be a string or null")
+            message = message.strip() or None
+            if message is not None and len(message) > MESSAGE_MAX_CHARS:
+                raise RelayError(400, "message_too_long", f"message is {len(message)} chars; at most {MESSAGE_MAX_CHARS}")
+        expected = body.get("expected_version")
+        if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 0):
+            raise RelayError(400, "invalid_request", "expected_version must be a whole number >= 0 (0 = no status yet)")
+        target = body.get("agent_id", caller.agent_id)
+        if not isinstance(target, str) or not valid_segment(target):
+            raise RelayError(400, "invalid_request", "agent_id must be 1-50 alphanumerics or '-'")
+        own = target == caller.agent_id
+        if own:
+            source = body.get("source", "manual")
+            if source not in OWN_SOURCES:
+                raise RelayError(400, "invalid_request", f"source must be one of {OWN_SOURCES}")
+        else:
+            if not caller.supervisor:
+                raise RelayError(403, "forbidden", "only supervisors may set another agent's status")
+            if "source" in body:
+                raise RelayError(400, "invalid_request", "source is set by the relay for a supervisor change")
+            source = "supervisor"
+
+        now = self.clock()
+        changed_at = format_time_epoch(now)
+
+        def build(current: StoredPresence | None) -> StoredPresence:
+            current_version = current.version if current else 0
+            if expected is not None and expected != current_version:
+                raise RelayError(409, "version_conflict", f"stored version is {current_version}, not {expected}")
+            if own:
+                event = PresenceEvent(
+                    agent_id=caller.agent_id, team_id=caller.team_id, display_name=caller.display_name,
+                    status=status, version=current_version + 1, changed_at=changed_at, source=source,
+                    changed_by=caller.agent_id, message=message,
+                )
+                return StoredPresence.new(event, last_seen=now)
+            if current is None:
+                raise RelayError(404, "unknown_agent", f"agent {target!r} has never used the relay")
+            event = current.event.with_(
+                status=status, version=current_version + 1, changed_at=changed_at, source=source,
+                changed_by=caller.agent_id, message=message,
+            )
+            return StoredPresence.new(event, last_seen=current.last_seen)
+
+        _, row = await self.store.update(target, build)
+        assert row is not None
+        await self._publish(row, raise_errors=True)
+        return row.event.to_dict()
+
+    async def heartbeat(self, caller: Caller) -> dict[str, Any]:
+        row = await self.store.touch(caller.agent_id, self.clock())
+        return {
+            "agent_id": caller.agent_id,
+            "team_id": caller.team_id,
+            "status": row.event.status if row else None,
+            "version": row.version if row else None,
+            "heartbeat_ttl_s": self.limits.heartbeat_ttl_s,
+        }
+
+    async def roster(self, caller: Caller, team: str | None) -> dict[str, Any]:
+        if team is not None and not valid_segment(team):
+            raise RelayError(400, "invalid_request", "team must be 1-50 alphanumerics or '-'")
+        if not caller.supervisor:
+            if team is not None and team != caller.team_id:
+                raise RelayError(403, "forbidden", "agents see their own team only")
+            team = caller.team_id
+        as_of = format_time_epoch(self.clock())
+        rows = await self.store.list(team)
+        return {"agents": [json.loads(r.event_json) for r in rows], "as_of": as_of, "heartbeat_ttl_s": self.limits.heartbeat_ttl_s}
+
+    # --- background work ------------------------------------------------------------------------
+    async def sweep(self) -> SweepResult:
+        """Expire silent agents (-> ``offline``, source ``system``) and republish the outbox.
+
+        Safe to run concurrently with requests and with other sweepers (other processes or
+        Lambda invocations): the expiry is a conditional write re-checked atomically, so an
+        agent goes offline once, with one version.
+        """
+        result = SweepResult()
+        now = self.clock()
+        cutoff = now - self.limits.heartbeat_ttl_s
+        for candidate in await self.store.stale(cutoff):
+
+            def expire(current: StoredPresence | None) -> StoredPresence | None:
+                if current is None or current.event.status == OFFLINE_ID:
+                    return None
+                if current.last_seen is None or current.last_seen >= cutoff:
+                    return None  # a heartbeat arrived meanwhile
+                event = current.event.with_(
+                    status=OFFLINE_ID, version=current.version + 1, changed_at=format_time_epoch(now),
+                    source="system", changed_by=None, message=None,
+                )
+                return StoredPresence.new(event, last_seen=current.last_seen)
+
+            _, row = await self.store.update(candidate.agent_id, expire)
+            if row is not None:
+                result.expired.append(row.agent_id)
+                log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
+                if not await self._publish(row, raise_errors=False):
+                    result.failed.append(row.agent_id)
+        for row in await self.store.unpublished():
+            if (row.agent_id, row.version) in self._in_flight:
+                continue
+            age = now - row.event.changed_at_dt.timestamp()
+            if age < self.limits.republish_after_s:
+                continue  # its own request is probably still publishing it
+            if await self._publish(row, raise_errors=False):
+                result.republished.append(row.agent_id)
+            else:
+                result.failed.append(row.agent_id)
+        return result
+
+    async def _publish(self, row: StoredPresence, raise_errors: bool) -> bool:
+        key = (row.agent_id, row.version)
+        self._in_flight.add(key)
+        try:
+            await self.publisher.publish(row.event.channel, [row.event_json])
+        except PublishError as exc:
+            log.error("publishing %s version %d failed: %s", row.agent_id, row.version, exc.message)
+            if not raise_errors:
+                return False
+            status = 503 if exc.code == "events_unavailable" else 502
+            raise RelayError(
+                status, exc.code,
+                f"status stored as version {row.version} but not published yet ({exc.message}); the relay retries it",
+            ) from None
+        finally:
+            self._in_flight.discard(key)
+        await self.store.mark_published(row.agent_id, row.version)
+        return True
+
+    async def close(self) -> None:
+        await self.publisher.close()
+        await self.store.close()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def body_too_large(limit: int) -> RelayError:
+    return RelayError(413, "body_too_large", f"request body larger than {limit} bytes")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body.decode("utf-8")) if body.strip() else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RelayError(400, "invalid_json", f"body is not UTF-8 JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RelayError(400, "invalid_json", "body must be a JSON object")
+    return data
+
+
+def format_time_epoch(epoch_s: float) -> str:
+    """Epoch seconds -> ISO 8601 UTC with milliseconds and ``Z``."""
+    return format_time(datetime.fromtimestamp(epoch_s, timezone.utc))
+
+
+def caller_from_claims(claims: Claims) -> Caller:
+    """Map verified id-token claims to a :class:`Caller`; raises 403 :class:`RelayError`."""
+    if not any(g in claims.groups for g in AGENT_GROUPS):
+        raise RelayError(403, "not_an_agent", f"user is in none of the groups {AGENT_GROUPS}")
+    if not valid_segment(claims.username):
+        raise RelayError(403, "forbidden", "username is not usable as a channel segment (alphanumerics and '-')")
+    team = claims.team_id
+    if not valid_segment(team):
+        raise RelayError(403, "no_team", "the id token has no valid custom:team_id")
+    raw = claims.raw or {}
+    name = raw.get("name") or raw.get("preferred_username") or claims.username
+    if not isinstance(name, str):
+        name = claims.username
+    return Caller(
+        agent_id=claims.username, team_id=team, display_name=name[:DISPLAY_NAME_MAX_CHARS],
+        sub=claims.sub, supervisor=SUPERVISORS in claims.groups,
+    )

@@ -1,0 +1,181 @@
+"""Relay configuration: one dataclass, read from ``PRESENCE_RELAY_*`` environment variables
+(overridable by command-line arguments in :mod:`presence_desktop.relay.server`), and the
+factory that builds a :class:`~presence_desktop.relay.core.RelayCore` from it.
+
+AWS credentials for signing publishes are never configuration values: they come from
+botocore's default chain (environment ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/
+``AWS_SESSION_TOKEN``, the Lambda role, a profile...) unless a caller passes a ``Credentials``
+object in code (the devstack does).
+
+Environment variables (all optional unless marked):
+
+=====================================  =========================================================
+PRESENCE_RELAY_HOST / _PORT            bind address (default 127.0.0.1) / port (default 8443)
+PRESENCE_RELAY_TLS_CERT / _TLS_KEY     PEM chain and key; both or neither (no TLS)
+PRESENCE_RELAY_COGNITO_ISSUER          required: the user pool issuer URL
+PRESENCE_RELAY_COGNITO_CLIENT_IDS      required: comma-separated app client ids
+PRESENCE_RELAY_COGNITO_JWKS_URL        default <issuer>/.well-known/jwks.json
+PRESENCE_RELAY_EVENTS_HTTP_URL         required: https://<appsync http host>/event
+PRESENCE_RELAY_EVENTS_REGION           default AWS_REGION or us-east-1
+PRESENCE_RELAY_EVENTS_CA_FILE          extra CA (PEM) to trust for the events endpoint
+PRESENCE_RELAY_STORE                   sqlite:<path> (default sqlite:presence-relay.sqlite3)
+                                       or dynamodb:<table>
+PRESENCE_RELAY_DYNAMODB_ENDPOINT       DynamoDB endpoint URL (tests, DynamoDB Local)
+PRESENCE_RELAY_HEARTBEAT_TTL_S         seconds of silence before offline (default 90)
+PRESENCE_RELAY_SWEEP_INTERVAL_S        seconds between expiry/outbox sweeps (default 10)
+PRESENCE_RELAY_MAX_BODY_BYTES          default 4096
+PRESENCE_RELAY_RATE_PER_S / _BURST     per-user token bucket (default 2/s, burst 20)
+PRESENCE_RELAY_CATALOGUE               a status catalogue JSON file (default: the shipped one)
+=====================================  =========================================================
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from botocore.credentials import Credentials
+
+from presence_desktop.relay.core import RelayCore, RelayLimits
+
+ENV_PREFIX = "PRESENCE_RELAY_"
+
+
+class ConfigError(ValueError):
+    """Missing or malformed relay configuration; the message names the setting."""
+
+
+@dataclass
+class RelayConfig:
+    cognito_issuer: str
+    cognito_client_ids: list[str]
+    events_http_url: str
+    events_region: str = "us-east-1"
+    cognito_jwks_url: str | None = None
+    events_ca_file: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    store: str = "sqlite:presence-relay.sqlite3"
+    dynamodb_endpoint: str | None = None
+    sweep_interval_s: float = 10.0
+    catalogue_file: str | None = None
+    limits: RelayLimits = field(default_factory=RelayLimits)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "RelayConfig":
+        """Read ``PRESENCE_RELAY_*``; ``overrides`` (None values ignored) win. Raises ConfigError."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = overrides.get(name.lower())
+            if value is not None:
+                return str(value) if not isinstance(value, (list, tuple)) else ",".join(value)
+            return env.get(ENV_PREFIX + name) or None
+
+        def number(name: str, default: float, kind=float):
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{name} must be a number, got {raw!r}") from None
+
+        missing = [n for n in ("COGNITO_ISSUER", "COGNITO_CLIENT_IDS", "EVENTS_HTTP_URL") if not get(n)]
+        if missing:
+            raise ConfigError("missing setting(s): " + ", ".join(ENV_PREFIX + m for m in missing))
+        limits = RelayLimits(
+            max_body_bytes=number("MAX_BODY_BYTES", RelayLimits.max_body_bytes, int),
+            rate_per_s=number("RATE_PER_S", RelayLimits.rate_per_s),
+            rate_burst=number("RATE_BURST", RelayLimits.rate_burst, int),
+            heartbeat_ttl_s=number("HEARTBEAT_TTL_S", RelayLimits.heartbeat_ttl_s),
+        )
+        config = cls(
+            cognito_issuer=get("COGNITO_ISSUER"),  # type: ignore[arg-type]
+            cognito_client_ids=[c.strip() for c in get("COGNITO_CLIENT_IDS").split(",") if c.strip()],  # type: ignore[union-attr]
+            cognito_jwks_url=get("COGNITO_JWKS_URL"),
+            events_http_url=get("EVENTS_HTTP_URL"),  # type: ignore[arg-type]
+            events_region=get("EVENTS_REGION") or env.get("AWS_REGION") or "us-east-1",
+            events_ca_file=get("EVENTS_CA_FILE"),
+            host=get("HOST") or "127.0.0.1",
+            port=number("PORT", 8443, int),
+            tls_cert=get("TLS_CERT"),
+            tls_key=get("TLS_KEY"),
+            store=get("STORE") or "sqlite:presence-relay.sqlite3",
+            dynamodb_endpoint=get("DYNAMODB_ENDPOINT"),
+            sweep_interval_s=number("SWEEP_INTERVAL_S", 10.0),
+            catalogue_file=get("CATALOGUE"),
+            limits=limits,
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("give both TLS_CERT and TLS_KEY, or neither")
+        if not self.store.startswith(("sqlite:", "dynamodb:")):
+            raise ConfigError(f"STORE must be sqlite:<path> or dynamodb:<table>, got {self.store!r}")
+        if not self.events_http_url.startswith("https://") and not self.events_http_url.startswith("http://127.0.0.1"):
+            raise ConfigError("EVENTS_HTTP_URL must be https:// (plain http only for 127.0.0.1)")
+        if self.limits.heartbeat_ttl_s <= 0 or self.sweep_interval_s <= 0:
+            raise ConfigError("HEARTBEAT_TTL_S and SWEEP_INTERVAL_S must be > 0")
+
+    def server_ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls_cert:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.tls_cert, self.tls_key)
+        return ctx
+
+    def events_ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        if self.events_ca_file:
+            ctx.load_verify_locations(cafile=self.events_ca_file)
+        return ctx
+
+
+def make_store(config: RelayConfig):
+    """The store named by ``config.store``."""
+    kind, _, where = config.store.partition(":")
+    if kind == "sqlite":
+        from presence_desktop.relay.store import SqliteStore
+
+        return SqliteStore(where or "presence-relay.sqlite3")
+    from presence_desktop.relay.dynamo_store import DynamoStore
+
+    return DynamoStore(where, region=config.events_region, endpoint_url=config.dynamodb_endpoint)
+
+
+def build_core(config: RelayConfig, credentials: Credentials | None = None, store=None) -> RelayCore:
+    """Wire verifier, store, publisher and catalogue. ``credentials`` None = botocore's chain."""
+    from presence_desktop.domain.statuses import StatusCatalogue
+    from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
+    from presence_desktop.relay.publisher import EventsPublisher
+
+    verifier = CognitoTokenVerifier(
+        issuer=config.cognito_issuer,
+        client_ids=config.cognito_client_ids,
+        jwks_url=config.cognito_jwks_url or config.cognito_issuer.rstrip("/") + "/.well-known/jwks.json",
+    )
+    if credentials is None:
+        import botocore.session
+
+        session = botocore.session.get_session()
+        cached: dict[str, Any] = {}
+
+        def credentials_source():
+            # Resolve the chain once; botocore refreshes temporary credentials itself.
+            if cached.get("c") is None:
+                cached["c"] = session.get_credentials()
+            return cached["c"]
+
+        creds: Any = credentials_source
+    else:
+        creds = credentials
+    publisher = EventsPublisher(config.events_http_url, config.events_region, creds, ssl_context=config.events_ssl_context())
+    catalogue = StatusCatalogue.load(config.catalogue_file) if config.catalogue_file else None
+    return RelayCore(verifier, store or make_store(config), publisher, catalogue=catalogue, limits=config.limits)

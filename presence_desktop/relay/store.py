@@ -1,0 +1,261 @@
+"""Where the relay keeps the last presence of every agent: one interface, SQLite or DynamoDB.
+
+AppSync Events keeps no history, so the store is the source of truth for the roster snapshot and
+for per-agent versions. Each row holds the latest :class:`PresenceEvent` of one agent *as the
+exact JSON text that is (or will be) published*, a ``published`` flag (outbox), and the time of
+the agent's last sign of life (``last_seen``, epoch seconds).
+
+Consistency rules every implementation keeps:
+
+- :meth:`PresenceStore.update` is an atomic compare-and-set per agent: the new version is the
+  stored version + 1 and no two writers get the same version (SQLite: ``BEGIN IMMEDIATE``;
+  DynamoDB: a conditional ``PutItem`` on the old version, retried on conflict).
+- The stored JSON is written once per version and never changed, so a publish retried later (by
+  the caller or the sweeper) sends byte-identical content: one version is never published with
+  two different contents.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from presence_desktop.domain.presence import PresenceEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPresence:
+    """One agent's row: the latest event, its exact JSON, whether it reached AppSync, liveness."""
+
+    event: PresenceEvent
+    event_json: str
+    published: bool
+    last_seen: float | None
+
+    @property
+    def agent_id(self) -> str:
+        return self.event.agent_id
+
+    @property
+    def version(self) -> int:
+        return self.event.version
+
+    @classmethod
+    def new(cls, event: PresenceEvent, last_seen: float | None) -> "StoredPresence":
+        return cls(event=event, event_json=event.to_json(), published=False, last_seen=last_seen)
+
+
+UpdateFn = Callable[["StoredPresence | None"], "StoredPresence | None"]
+"""Given the current row (or None), return the row to store (its event's version must be the
+current version + 1, or 1), or None to leave the row as it is. May raise to abort. Must be
+pure: DynamoDB may call it again after a conflicting write."""
+
+
+class VersionConflict(RuntimeError):
+    """The update function returned a version that is not the stored version + 1."""
+
+
+class PresenceStore(abc.ABC):
+    """Async interface of a presence store. All methods may raise ``OSError``-like store errors."""
+
+    @abc.abstractmethod
+    async def get(self, agent_id: str) -> StoredPresence | None:
+        """The agent's row, or None."""
+
+    @abc.abstractmethod
+    async def update(self, agent_id: str, fn: UpdateFn) -> tuple[StoredPresence | None, StoredPresence | None]:
+        """Atomically replace the agent's row with ``fn(current)``.
+
+        Returns ``(old, new)``; ``new`` is None when ``fn`` returned None (nothing written).
+        Exceptions raised by ``fn`` propagate and nothing is written.
+        """
+
+    @abc.abstractmethod
+    async def mark_published(self, agent_id: str, version: int) -> None:
+        """Set ``published`` on the row if it still holds ``version`` (a newer row is left alone)."""
+
+    @abc.abstractmethod
+    async def touch(self, agent_id: str, now: float) -> StoredPresence | None:
+        """Record a heartbeat (``last_seen = now``) without changing the version; None if no row."""
+
+    @abc.abstractmethod
+    async def list(self, team_id: str | None = None) -> list[StoredPresence]:
+        """All rows (of one team when ``team_id`` is given), ordered by agent id."""
+
+    @abc.abstractmethod
+    async def stale(self, cutoff: float) -> list[StoredPresence]:
+        """Rows whose status is not ``offline`` and whose ``last_seen`` is before ``cutoff``
+        (candidates for expiry; :meth:`update` re-checks them atomically)."""
+
+    @abc.abstractmethod
+    async def unpublished(self) -> list[StoredPresence]:
+        """Rows whose latest event has not been confirmed published (the outbox)."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+
+def check_next(old: StoredPresence | None, new: StoredPresence) -> None:
+    expected = 1 if old is None else old.version + 1
+    if new.version != expected:
+        raise VersionConflict(f"version {new.version} is not the next version {expected}")
+    if new.agent_id != (old.agent_id if old else new.agent_id):
+        raise VersionConflict("an update may not change the agent id")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS presence (
+    agent_id   TEXT PRIMARY KEY,
+    team_id    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    event_json TEXT NOT NULL,
+    published  INTEGER NOT NULL DEFAULT 0,
+    last_seen  REAL
+);
+CREATE INDEX IF NOT EXISTS presence_team ON presence (team_id, agent_id);
+"""
+
+
+class SqliteStore(PresenceStore):
+    """One SQLite file in WAL mode; every blocking call runs in a worker thread.
+
+    Safe under concurrent requests and across processes sharing the file: writes take the
+    database write lock up front (``BEGIN IMMEDIATE``), readers never block writers (WAL), and
+    a busy lock is waited for (``busy_timeout``) rather than failing. Each worker thread has its
+    own connection (sqlite3 connections must not be used by two threads at once).
+    """
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("store is closed")
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal" and self.path != ":memory:":
+                log.warning("sqlite journal_mode is %s, not wal", mode)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @property
+    def journal_mode(self) -> str:
+        return self._conn().execute("PRAGMA journal_mode").fetchone()[0]
+
+    @staticmethod
+    def _row(row: tuple | None) -> StoredPresence | None:
+        if row is None:
+            return None
+        event_json, published, last_seen = row
+        return StoredPresence(PresenceEvent.from_json(event_json), event_json, bool(published), last_seen)
+
+    def _get(self, agent_id: str) -> StoredPresence | None:
+        row = self._conn().execute(
+            "SELECT event_json, published, last_seen FROM presence WHERE agent_id = ?", (agent_id,)
+        ).fetchone()
+        return self._row(row)
+
+    def _update(self, agent_id: str, fn: UpdateFn) -> tuple[StoredPresence | None, StoredPresence | None]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            old = self._get(agent_id)
+            new = fn(old)
+            if new is not None:
+                check_next(old, new)
+                e = new.event
+                conn.execute(
+                    "INSERT INTO presence (agent_id, team_id, status, version, event_json, published, last_seen)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (agent_id) DO UPDATE SET team_id = excluded.team_id, status = excluded.status,"
+                    " version = excluded.version, event_json = excluded.event_json,"
+                    " published = excluded.published, last_seen = excluded.last_seen",
+                    (agent_id, e.team_id, e.status, e.version, new.event_json, int(new.published), new.last_seen),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return old, new
+
+    def _mark_published(self, agent_id: str, version: int) -> None:
+        self._conn().execute(
+            "UPDATE presence SET published = 1 WHERE agent_id = ? AND version = ?", (agent_id, version)
+        )
+
+    def _touch(self, agent_id: str, now: float) -> StoredPresence | None:
+        conn = self._conn()
+        conn.execute("UPDATE presence SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE agent_id = ?", (now, agent_id))
+        return self._get(agent_id)
+
+    def _select(self, where: str = "", args: tuple = ()) -> list[StoredPresence]:
+        rows = self._conn().execute(
+            f"SELECT event_json, published, last_seen FROM presence {where} ORDER BY agent_id", args
+        ).fetchall()
+        return [self._row(r) for r in rows]  # type: ignore[misc]
+
+    async def get(self, agent_id: str) -> StoredPresence | None:
+        return await asyncio.to_thread(self._get, agent_id)
+
+    async def update(self, agent_id: str, fn: UpdateFn) -> tuple[StoredPresence | None, StoredPresence | None]:
+        return await asyncio.to_thread(self._update, agent_id, fn)
+
+    async def mark_published(self, agent_id: str, version: int) -> None:
+        await asyncio.to_thread(self._mark_published, agent_id, version)
+
+    async def touch(self, agent_id: str, now: float) -> StoredPresence | None:
+        return await asyncio.to_thread(self._touch, agent_id, now)
+
+    async def list(self, team_id: str | None = None) -> list[StoredPresence]:
+        if team_id is None:
+            return await asyncio.to_thread(self._select)
+        return await asyncio.to_thread(self._select, "WHERE team_id = ?", (team_id,))
+
+    async def stale(self, cutoff: float) -> list[StoredPresence]:
+        return await asyncio.to_thread(
+            self._select, "WHERE status != 'offline' AND last_seen IS NOT NULL AND last_seen < ?", (cutoff,)
+        )
+
+    async def unpublished(self) -> list[StoredPresence]:
+        return await asyncio.to_thread(self._select, "WHERE published = 0")
+
+    async def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing is best effort
+                log.exception("closing sqlite connection failed")
+
+
+def event_dict(row: StoredPresence) -> dict:
+    """The stored event as a JSON object (parsed from the exact stored text)."""
+    return json.loads(row.event_json)
