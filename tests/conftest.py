@@ -14,5 +14,6 @@ pytest_plugins = [
     "tests.fixtures.common",
     "tests.fixtures.cognito",
     "tests.fixtures.relay",
+    "tests.fixtures.relay",
     "tests.fixtures.events",
 ]
