@@ -14,6 +14,5 @@ pytest_plugins = [
     "tests.fixtures.common",
     "tests.fixtures.cognito",
     "tests.fixtures.relay",
-    "tests.fixtures.relay",
     "tests.fixtures.events",
 ]
