@@ -1,0 +1,273 @@
+"""The roster table: a model over the domain roster, a filter/sort proxy and the indicator delegate.
+
+Coalescing: :meth:`RosterTableModel.note_change` only records what changed; a single-shot
+16 ms timer (one frame at 60 Hz) flushes it as at most one ``beginInsertRows`` and one
+``dataChanged`` batch, so a burst of 10,000 events is a handful of repaints. Ticking columns
+(time in status, last heard) are refreshed by :meth:`tick`, driven by one timer for the view.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from presence_desktop.domain.roster import Change, Roster, RosterFilter
+from presence_desktop.domain.statuses import UNKNOWN_ID
+from presence_desktop.ui.painting import paint_status
+
+COL_INDICATOR, COL_NAME, COL_TEAM, COL_STATUS, COL_TIME, COL_MESSAGE, COL_HEARD = range(7)
+HEADERS = ("", "Name", "Team", "Status", "Time in status", "Message", "Last heard")
+
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the displayed Status object
+AGENT_ROLE = Qt.ItemDataRole.UserRole + 2  # the agent id
+SORT_ROLE = Qt.ItemDataRole.UserRole + 3  # a sortable value per column
+DIMMED_ROLE = Qt.ItemDataRole.UserRole + 4  # stale or Unknown: draw faded
+
+FRAME_MS = 16
+
+WARN_BG = QColor("#fff3cd")
+OVER_BG = QColor("#f8d7da")
+DIM_FG = QColor("#8a8a8a")
+
+
+def format_duration(seconds: float) -> str:
+    """``59`` -> ``0:59``; ``3725`` -> ``1:02:05``."""
+    s = int(max(0, seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def format_ago(seconds: float) -> str:
+    s = int(max(0, seconds))
+    if s < 5:
+        return "just now"
+    if s < 60:
+        return f"{s} s ago"
+    if s < 3600:
+        return f"{s // 60} min ago"
+    return f"{s // 3600} h {s % 3600 // 60} min ago"
+
+
+class RosterTableModel(QAbstractTableModel):
+    """Rows = the roster's agents in arrival order (never removed); see module doc."""
+
+    def __init__(self, roster: Roster, parent=None, clock=time.time) -> None:
+        super().__init__(parent)
+        self.roster = roster
+        self.clock = clock
+        self._rows = 0
+        self._pending = Change()
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FRAME_MS)
+        self._flush_timer.timeout.connect(self.flush)
+        self.flushes = 0  # batches emitted (tests count them)
+        self.sync()
+
+    # --- updates --------------------------------------------------------------------------------
+    def note_change(self, change: Change) -> None:
+        """Record a roster change; it is shown at the next frame (see module doc)."""
+        if not change:
+            return
+        self._pending.merge(change)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush(self) -> None:
+        self._flush_timer.stop()
+        change, self._pending = self._pending, Change()
+        n = len(self.roster)
+        if n > self._rows:
+            self.beginInsertRows(QModelIndex(), self._rows, n - 1)
+            self._rows = n
+            self.endInsertRows()
+        if not self._rows:
+            return
+        if change.everything:
+            first, last = 0, self._rows - 1
+        else:
+            rows = [self.roster.row_of(a) for a in change.updated if a in self.roster]
+            if not rows:
+                self.flushes += 1
+                return
+            first, last = min(rows), max(rows)
+        self.dataChanged.emit(self.index(first, 0), self.index(last, len(HEADERS) - 1))
+        self.flushes += 1
+
+    def sync(self) -> None:
+        """Catch up with the roster at once (no coalescing)."""
+        self._pending.everything = True
+        self.flush()
+
+    def tick(self) -> None:
+        """Refresh the ticking columns and time-based state (one signal for the whole view)."""
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, len(HEADERS) - 1))
+
+    # --- Qt model API ----------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._rows
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADERS[section]
+            if role == Qt.ItemDataRole.ToolTipRole and section == COL_INDICATOR:
+                return "Status (colour and shape)"
+        return None
+
+    def agent_at(self, row: int) -> str:
+        return self.roster.agent_at(row)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= self._rows:
+            return None
+        roster = self.roster
+        agent_id = roster.agent_at(index.row())
+        entry = roster.get(agent_id)
+        ev = entry.event
+        col = index.column()
+        now = self.clock()
+        if role == AGENT_ROLE:
+            return agent_id
+        status = roster.display_status(agent_id, now)
+        if role == STATUS_ROLE:
+            return status
+        if role == DIMMED_ROLE:
+            return status.id == UNKNOWN_ID
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                return ev.display_name or agent_id
+            if col == COL_TEAM:
+                return ev.team_id
+            if col == COL_STATUS:
+                if status.id == UNKNOWN_ID:
+                    return f"Unknown (last: {roster.last_known_status(agent_id).label})"
+                return status.label
+            if col == COL_TIME:
+                return format_duration(roster.time_in_status(agent_id, now))
+            if col == COL_MESSAGE:
+                return ev.message or ""
+            if col == COL_HEARD:
+                return format_ago(roster.since_heard(agent_id, now))
+            return None
+        if role == SORT_ROLE:
+            if col in (COL_INDICATOR, COL_STATUS):
+                return status.order
+            if col == COL_NAME:
+                return (ev.display_name or agent_id).casefold()
+            if col == COL_TEAM:
+                return ev.team_id
+            if col == COL_TIME:
+                return roster.time_in_status(agent_id, now)
+            if col == COL_MESSAGE:
+                return (ev.message or "").casefold()
+            if col == COL_HEARD:
+                return roster.since_heard(agent_id, now)
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            last = roster.last_known_status(agent_id)
+            why = ""
+            if status.id == UNKNOWN_ID:
+                why = " - connection lost" if not roster.connected else " - heartbeat overdue"
+            by = f", by {ev.changed_by}" if ev.source == "supervisor" and ev.changed_by else ""
+            return f"{ev.display_name} ({agent_id}, {ev.team_id})\n{last.label} since {ev.changed_at} [{ev.source}{by}]{why}"
+        if role == Qt.ItemDataRole.ForegroundRole and status.id == UNKNOWN_ID:
+            return QBrush(DIM_FG)
+        if role == Qt.ItemDataRole.BackgroundRole and col == COL_TIME:
+            level = roster.budget_level(agent_id, now)
+            if level == "over":
+                return QBrush(OVER_BG)
+            if level == "warn":
+                return QBrush(WARN_BG)
+        if role == Qt.ItemDataRole.FontRole and col == COL_NAME and ev.source == "supervisor":
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_INDICATOR:
+            return status.label
+        return None
+
+
+class RosterProxy(QSortFilterProxyModel):
+    """Filters rows with a domain :class:`RosterFilter`; sorts by :data:`SORT_ROLE`."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._filter = RosterFilter()
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    @property
+    def roster_filter(self) -> RosterFilter:
+        return self._filter
+
+    def set_roster_filter(self, flt: RosterFilter) -> None:
+        if flt != self._filter:
+            if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
+                self.beginFilterChange()
+                self._filter = flt
+                self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            else:
+                self._filter = flt
+                self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
+        model = self.sourceModel()
+        if model is None:
+            return False
+        return self._filter.matches(model.roster, model.agent_at(source_row))
+
+    def lessThan(self, left, right) -> bool:
+        a = left.data(SORT_ROLE)
+        b = right.data(SORT_ROLE)
+        if a == b:  # stable tie-break by name so rows do not shuffle
+            return str(left.siblingAtColumn(COL_NAME).data()).casefold() < str(right.siblingAtColumn(COL_NAME).data()).casefold()
+        try:
+            return a < b
+        except TypeError:
+            return str(a) < str(b)
+
+    def visible_agent_ids(self) -> list[str]:
+        return [self.index(r, 0).data(AGENT_ROLE) for r in range(self.rowCount())]
+
+
+class StatusDelegate(QStyledItemDelegate):
+    """Paints the indicator column: the status's shape in its colour."""
+
+    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        status = index.data(STATUS_ROLE)
+        if status is None:
+            return
+        r = QRectF(option.rect)
+        side = min(r.height(), 18.0) - 4
+        target = QRectF(r.center().x() - side / 2, r.center().y() - side / 2, side, side)
+        paint_status(painter, target, status)  # Unknown is grey already; fading it hides it
+
+    def sizeHint(self, option, index):
+        hint = super().sizeHint(option, index)
+        hint.setWidth(max(hint.width(), 26))
+        return hint
+
+
+__all__ = [
+    "RosterTableModel",
+    "RosterProxy",
+    "StatusDelegate",
+    "QPersistentModelIndex",
+    "format_duration",
+    "format_ago",
+]

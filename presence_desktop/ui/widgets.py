@@ -1,0 +1,278 @@
+"""Small single-purpose widgets of the roster window. They emit signals; they never see the app."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
+
+from presence_desktop.domain.presence import MESSAGE_MAX_CHARS
+from presence_desktop.domain.roster import Counts
+from presence_desktop.domain.statuses import UNKNOWN, StatusCatalogue
+from presence_desktop.ui.painting import status_icon
+
+ALL = "__all__"
+
+
+class OwnStatusBar(QWidget):
+    """The own status picker and message. Emits ``statusRequested(status_id, message)``."""
+
+    statusRequested = Signal(str, str)
+
+    def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
+        super().__init__(parent)
+        self.catalogue = catalogue
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel("My status:"))
+        self.combo = QComboBox()
+        self.combo.setIconSize(QSize(16, 16))
+        self.combo.setAccessibleName("My status")
+        for st in catalogue:
+            self.combo.addItem(status_icon(st), st.label, st.id)
+        self.combo.setCurrentIndex(-1)
+        self.combo.setPlaceholderText("Unknown")
+        lay.addWidget(self.combo)
+        self.message = QLineEdit()
+        self.message.setPlaceholderText("Status message (optional)")
+        self.message.setMaxLength(MESSAGE_MAX_CHARS)
+        self.message.setAccessibleName("Status message")
+        self.message.setMinimumWidth(220)
+        lay.addWidget(self.message, 1)
+        self.apply_button = QPushButton("Set")
+        lay.addWidget(self.apply_button)
+        self.state_label = QLabel("")
+        self.state_label.setObjectName("ownStatusState")
+        lay.addWidget(self.state_label)
+        self._updating = False
+        self.combo.activated.connect(lambda _i: self._emit())
+        self.apply_button.clicked.connect(self._emit)
+        self.message.returnPressed.connect(self._emit)
+
+    def _emit(self) -> None:
+        if self._updating:
+            return
+        sid = self.combo.currentData()
+        if sid:
+            self.statusRequested.emit(sid, self.message.text())
+
+    def set_state(self, status_id: str | None, message: str | None, pending: bool, error: str | None = None) -> None:
+        """Show the own status; ``pending`` = not yet confirmed by the relay."""
+        self._updating = True
+        try:
+            i = self.combo.findData(status_id) if status_id else -1
+            self.combo.setCurrentIndex(i)
+            if not self.message.hasFocus():
+                self.message.setText(message or "")
+            if pending:
+                self.state_label.setText("pending…" + (f" ({error}; retrying)" if error else ""))
+                self.state_label.setStyleSheet("color: #8a6d00;")
+            else:
+                self.state_label.setText("✓ confirmed" if status_id else "")
+                self.state_label.setStyleSheet("color: #2e7d32;")
+        finally:
+            self._updating = False
+
+
+class ConnectionBanner(QFrame):
+    """Shown while this app's own connection is down: since when, and when the next retry is."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("connectionBanner")
+        self.setStyleSheet(
+            "#connectionBanner { background: #fff3cd; border: 1px solid #e0b000; border-radius: 4px; }"
+            " QLabel { color: #5c4400; }"
+        )
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        self.icon = QLabel()
+        self.icon.setPixmap(status_icon(UNKNOWN).pixmap(18, 18))
+        lay.addWidget(self.icon)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        lay.addWidget(self.label, 1)
+        self.since: float | None = None
+        self.next_retry_at: float | None = None
+        self.reason: str | None = None
+        self.hide()
+
+    def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None) -> None:
+        self.since, self.next_retry_at, self.reason = since, next_retry_at, reason
+        self.refresh()
+        self.show()
+
+    def set_up(self) -> None:
+        self.since = self.next_retry_at = None
+        self.hide()
+
+    def refresh(self, now: float | None = None) -> None:
+        if self.since is None and self.isHidden():
+            return
+        now = time.time() if now is None else now
+        parts = ["<b>Connection lost</b>"]
+        if self.since is not None:
+            parts.append(f" since {datetime.fromtimestamp(self.since).strftime('%H:%M:%S')}")
+        parts.append(". Statuses are shown as Unknown until it is back.")
+        if self.next_retry_at is not None:
+            wait = self.next_retry_at - now
+            parts.append(f" Next retry in {int(wait) + 1} s." if wait > 0 else " Reconnecting…")
+        if self.reason:
+            parts.append(f" <span style='color:#7a6a3a'>({self.reason})</span>")
+        self.label.setText("".join(parts))
+
+
+class CountsBar(QWidget):
+    """Headline counts per status: "● Available 3 / 12" chips, in catalogue order."""
+
+    def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
+        super().__init__(parent)
+        self.catalogue = catalogue
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(14)
+        self.labels: dict[str, tuple[QLabel, QLabel]] = {}
+        for st in [*catalogue, UNKNOWN]:
+            icon = QLabel()
+            icon.setPixmap(status_icon(st).pixmap(14, 14))
+            text = QLabel()
+            text.setObjectName(f"count_{st.id}")
+            box = QHBoxLayout()
+            box.setSpacing(4)
+            box.addWidget(icon)
+            box.addWidget(text)
+            lay.addLayout(box)
+            self.labels[st.id] = (icon, text)
+        lay.addStretch(1)
+
+    def set_counts(self, counts: Counts) -> None:
+        for sid, (icon, text) in self.labels.items():
+            st = UNKNOWN if sid == UNKNOWN.id else self.catalogue.get(sid)
+            n = counts.get(sid)
+            text.setStyleSheet("font-weight: 600;" if n else "color: #888;")  # before the text: it sizes the label
+            text.setText(counts.headline(st))
+            # Unknown only appears when it is there; while it is, empty chips make room for it.
+            unknown = counts.get(UNKNOWN.id) > 0
+            visible = n > 0 or (sid != UNKNOWN.id and not unknown)
+            icon.setVisible(visible)
+            text.setVisible(visible)
+
+    def text(self) -> str:
+        return "  ".join(t.text() for _i, t in self.labels.values() if t.isVisible())
+
+
+class FilterBar(QWidget):
+    """Team and status filters and a name search. Emits ``changed()``."""
+
+    changed = Signal()
+
+    def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel("Team:"))
+        self.team = QComboBox()
+        self.team.addItem("All teams", ALL)
+        self.team.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        lay.addWidget(self.team)
+        lay.addWidget(QLabel("Status:"))
+        self.status = QComboBox()
+        self.status.setIconSize(QSize(14, 14))
+        self.status.addItem("All statuses", ALL)
+        for st in [*catalogue, UNKNOWN]:
+            self.status.addItem(status_icon(st), st.label, st.id)
+        lay.addWidget(self.status)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search by name…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        lay.addWidget(self.search, 1)
+        self.team.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.status.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.search.textChanged.connect(lambda _t: self.changed.emit())
+
+    def set_teams(self, teams: list[str]) -> None:
+        have = {self.team.itemData(i) for i in range(self.team.count())}
+        for team in teams:
+            if team not in have:
+                self.team.addItem(team, team)
+
+    def selected_team(self) -> str | None:
+        data = self.team.currentData()
+        return None if data in (None, ALL) else data
+
+    def selected_status(self) -> str | None:
+        data = self.status.currentData()
+        return None if data in (None, ALL) else data
+
+
+class ConfirmBar(QFrame):
+    """A non-modal, in-window confirmation: ``ask(text, payload)``; emits ``confirmed(payload)``."""
+
+    confirmed = Signal(object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("confirmBar")
+        self.setStyleSheet("#confirmBar { background: #e3f2fd; border: 1px solid #64b5f6; border-radius: 4px; }")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        self.label = QLabel()
+        lay.addWidget(self.label, 1)
+        self.yes = QPushButton("Confirm")
+        self.no = QPushButton("Cancel")
+        lay.addWidget(self.yes)
+        lay.addWidget(self.no)
+        self.payload = None
+        self.yes.clicked.connect(self._yes)
+        self.no.clicked.connect(self._no)
+        self.hide()
+
+    def ask(self, text: str, payload) -> None:
+        self.label.setText(text)
+        self.payload = payload
+        self.show()
+        self.yes.setFocus()
+
+    def _yes(self) -> None:
+        payload, self.payload = self.payload, None
+        self.hide()
+        if payload is not None:
+            self.confirmed.emit(payload)
+
+    def _no(self) -> None:
+        self.payload = None
+        self.hide()
+
+
+class MessageBar(QFrame):
+    """A dismissible line for errors in plain words (never a modal box)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setStyleSheet("#messageBar { background: #fdecea; border: 1px solid #e57373; border-radius: 4px; }")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        lay.addWidget(self.label, 1)
+        close = QPushButton("Dismiss")
+        close.clicked.connect(self.hide)
+        lay.addWidget(close)
+        self.hide()
+
+    def show_text(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()

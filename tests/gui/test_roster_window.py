@@ -1,0 +1,135 @@
+import asyncio
+import time
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from presence_desktop.domain.presence import utc_now_iso
+from presence_desktop.domain.roster import Roster
+from presence_desktop.resources import default_catalogue
+from presence_desktop.ui.ports import Identity
+from presence_desktop.ui.roster_model import AGENT_ROLE, COL_NAME, COL_STATUS, COL_TIME
+from presence_desktop.ui.roster_window import RosterWindow
+from tests.gui.fakes import demo_events
+
+SUP = Identity(username="sup-1", sub="s-1", groups=("supervisors",), team_id="team-1")
+AGENT = Identity(username="agent-2", sub="s-2", groups=("support_agents",), team_id="team-2")
+
+
+def make_window(qtbot, identity=SUP, n=40):
+    cat = default_catalogue()
+    roster = Roster(cat, teams=None if identity.is_supervisor else [identity.team_id])
+    roster.begin_join()
+    roster.complete_join(demo_events(n))
+    win = RosterWindow(roster, cat, identity, profile_name="local")
+    qtbot.addWidget(win)
+    win.model.sync()
+    win.filters.set_teams(roster.team_ids())
+    win._refresh_counts()
+    return win, roster
+
+
+def status_cell(win, agent_id):
+    for r in range(win.proxy.rowCount()):
+        if win.proxy.index(r, 0).data(AGENT_ROLE) == agent_id:
+            return win.proxy.index(r, COL_STATUS).data()
+    raise AssertionError(f"{agent_id} not visible")
+
+
+def test_roster_shows_every_agent_with_counts(qtbot, artifacts_dir):
+    win, roster = make_window(qtbot)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.proxy.rowCount() == 40
+    counts = roster.counts()
+    avail = counts.get("available")
+    assert win.counts.labels["available"][1].text() == f"Available {avail} / 40"
+    win.grab().save(str(artifacts_dir / "roster-fake-40.png"))
+
+
+def test_filters_search_and_sort(qtbot):
+    win, roster = make_window(qtbot)
+    win.filters.team.setCurrentIndex(win.filters.team.findData("team-3"))
+    assert win.proxy.rowCount() == 10
+    assert all(roster.get(a).event.team_id == "team-3" for a in win.proxy.visible_agent_ids())
+    assert win.counts.labels["available"][1].text().endswith("/ 10")
+    win.filters.status.setCurrentIndex(win.filters.status.findData("available"))
+    assert all(roster.display_status(a).id == "available" for a in win.proxy.visible_agent_ids())
+    win.filters.team.setCurrentIndex(0)
+    win.filters.status.setCurrentIndex(0)
+    name = roster.get("agent-5").event.display_name
+    win.filters.search.setText(name.split()[1].upper())
+    assert "agent-5" in win.proxy.visible_agent_ids()
+    assert all(name.split()[1].lower() in roster.get(a).event.display_name.lower() for a in win.proxy.visible_agent_ids())
+    win.filters.search.clear()
+    win.table.sortByColumn(COL_TIME, Qt.SortOrder.DescendingOrder)
+    times = [roster.time_in_status(a) for a in win.proxy.visible_agent_ids()]
+    assert times == sorted(times, reverse=True)
+    win.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+    names = [roster.get(a).event.display_name.casefold() for a in win.proxy.visible_agent_ids()]
+    assert names == sorted(names)
+
+
+def test_agent_sees_only_own_team_and_no_supervisor_menu(qtbot):
+    win, roster = make_window(qtbot, identity=AGENT)
+    assert win.proxy.rowCount() == 10
+    assert {roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()} == {"team-2"}
+    assert win.build_row_menu("agent-2") is None
+
+
+def test_supervisor_context_menu_asks_before_setting(qtbot):
+    win, roster = make_window(qtbot)
+    menu = win.build_row_menu("agent-3")
+    sub = menu.actions()[0].menu()
+    brk = next(a for a in sub.actions() if a.text() == "Break")
+    with qtbot.assertNotEmitted(win.agentStatusRequested, wait=50):
+        brk.trigger()
+    assert win.confirm.isVisibleTo(win) and "Break" in win.confirm.label.text()
+    with qtbot.waitSignal(win.agentStatusRequested) as sig:
+        win.confirm.yes.click()
+    assert sig.args == ["agent-3", "break"]
+    assert not win.confirm.isVisibleTo(win)
+
+
+def test_updates_are_coalesced_and_keep_selection_and_scroll(qtbot):
+    win, roster = make_window(qtbot, n=40)
+    win.resize(900, 300)
+    win.show()
+    qtbot.waitExposed(win)
+    win.select_agent("agent-33")
+    win.table.verticalScrollBar().setValue(win.table.verticalScrollBar().maximum())
+    scroll = win.table.verticalScrollBar().value()
+    base = win.model.flushes
+    emitted = []
+    win.model.dataChanged.connect(lambda *a: emitted.append(a))
+    cat_ids = default_catalogue().ids()
+    for i in range(2000):  # a burst: one batch per frame, not 2000 repaints
+        aid = f"agent-{i % 40 + 1}"
+        ev = roster.get(aid).event.with_(version=roster.version_of(aid) + 1, status=cat_ids[i % len(cat_ids)],
+                                         changed_at=utc_now_iso())
+        win.on_roster_changed(roster.apply(ev))
+    qtbot.waitUntil(lambda: win.model.flushes > base, timeout=2000)
+    qtbot.wait(50)
+    assert win.model.flushes - base <= 2 and len(emitted) <= 2
+    assert win.selected_agents() == ["agent-33"]
+    assert win.table.verticalScrollBar().value() == scroll
+    assert status_cell(win, "agent-33") == default_catalogue().get(roster.get("agent-33").event.status).label
+
+
+def test_disconnected_shows_unknown_and_banner(qtbot, artifacts_dir):
+    from presence_desktop.ui.service import ConnectionState
+
+    win, roster = make_window(qtbot)
+    win.show()
+    qtbot.waitExposed(win)
+    before = roster.get("agent-1").event.status
+    win.on_roster_changed(roster.connection_lost())
+    win.on_connection(ConnectionState(up=False, since=roster.down_since, next_retry_at=time.time() + 7,
+                                      reason="connection closed (1006)"))
+    qtbot.waitUntil(lambda: status_cell(win, "agent-1").startswith("Unknown"), timeout=1000)
+    assert win.banner.isVisible() and "Connection lost" in win.banner.label.text()
+    assert "Next retry in" in win.banner.label.text()
+    assert win.counts.labels["unknown"][1].text() == "Unknown 40 / 40"
+    label = default_catalogue().get(before).label
+    assert status_cell(win, "agent-1") == f"Unknown (last: {label})"
+    win.grab().save(str(artifacts_dir / "roster-fake-disconnected.png"))
