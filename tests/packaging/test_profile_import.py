@@ -1,0 +1,145 @@
+"""presence_desktop.profile_import: stack outputs -> app profile, and the CLI entry point."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from presence_desktop import profile_import
+from presence_desktop.config import Profile
+from presence_desktop.profile_import import ProfileImportError, main, profile_from_outputs, save_profile
+
+FLAT = {
+    "Region": "eu-west-1",
+    "UserPoolId": "eu-west-1_AbCdEf123",
+    "UserPoolClientId": "3n4b5urk1ft4fl3mg5e62d9ado",
+    "EventsHttpUrl": "https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com/event",
+    "EventsRealtimeUrl": "wss://abcdefghijklmnopqrstuvwxyz.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime",
+    "RelayUrl": "https://k3xq2example7vdt.lambda-url.eu-west-1.on.aws/",
+}
+# As `aws cloudformation describe-stacks --query Stacks[0].Outputs` prints it (with Descriptions).
+LISTED = [{"OutputKey": k, "OutputValue": v, "Description": f"about {k}"} for k, v in FLAT.items()]
+
+
+@pytest.fixture(autouse=True)
+def _config_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(profile_import.CONFIG_DIR_ENV, str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
+@pytest.mark.parametrize("shape", ["list", "flat", "describe-stacks"])
+def test_every_input_shape_gives_the_same_profile(shape) -> None:
+    data = {"list": LISTED, "flat": FLAT, "describe-stacks": {"Stacks": [{"StackName": "presence", "Outputs": LISTED}]}}
+    profile = profile_from_outputs(data[shape], name="prod")
+    assert profile.name == "prod" and profile.kind == "aws"
+    assert profile.cognito.region == "eu-west-1"
+    assert profile.cognito.user_pool_id == "eu-west-1_AbCdEf123"
+    assert profile.cognito.client_id == "3n4b5urk1ft4fl3mg5e62d9ado"
+    assert profile.cognito.effective_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+    assert profile.cognito.endpoint is None  # the AWS regional endpoint
+    assert profile.events.http_url == FLAT["EventsHttpUrl"]
+    assert profile.events.realtime_url == FLAT["EventsRealtimeUrl"]
+    assert profile.events.region == "eu-west-1"
+    assert profile.events.namespace == "agent-presence"
+    assert profile.events.api_key is None and profile.events.allow_plaintext is False
+    assert profile.relay.url == "https://k3xq2example7vdt.lambda-url.eu-west-1.on.aws"  # no trailing '/'
+
+
+def test_outputs_match_the_template() -> None:
+    # The importer reads exactly the outputs the template declares.
+    from cfnlint.decode import decode
+
+    from tests.packaging.test_template import TEMPLATE
+
+    template, _ = decode(str(TEMPLATE))
+    assert set(template["Outputs"]) == set(profile_import.REQUIRED_OUTPUTS)
+
+
+def test_missing_outputs_are_named() -> None:
+    partial = {k: v for k, v in FLAT.items() if k not in ("RelayUrl", "UserPoolClientId")}
+    with pytest.raises(ProfileImportError, match="UserPoolClientId, RelayUrl"):
+        profile_from_outputs(partial)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("EventsHttpUrl", "http://x.appsync-api.eu-west-1.amazonaws.com/event", "https://"),
+        ("EventsHttpUrl", "https://x.appsync-api.eu-west-1.amazonaws.com", "/event"),
+        ("EventsRealtimeUrl", "https://x.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime", "wss://"),
+        ("RelayUrl", "http://relay.example", "https://"),
+        ("Region", "Ireland", "region"),
+        ("UserPoolId", "us-east-1_AbC", "region eu-west-1"),
+        ("UserPoolClientId", "  ", "missing"),
+    ],
+)
+def test_bad_outputs_are_refused_with_a_reason(key, value, message) -> None:
+    with pytest.raises(ProfileImportError, match=message):
+        profile_from_outputs({**FLAT, key: value})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "just text",
+        [{"Key": "Region", "Value": "eu-west-1"}],
+        {"Stacks": []},
+        {"Stacks": [{"StackName": "s"}]},
+        {"Region": 5},
+    ],
+)
+def test_unexpected_shapes_are_refused(data) -> None:
+    with pytest.raises(ProfileImportError):
+        profile_from_outputs(data)
+
+
+def test_bad_profile_name_is_refused() -> None:
+    with pytest.raises(ProfileImportError, match="profile name"):
+        profile_from_outputs(FLAT, name="../etc/passwd")
+
+
+def test_save_round_trips_and_refuses_to_overwrite(tmp_path) -> None:
+    profile = profile_from_outputs(FLAT, name="prod")
+    path = save_profile(profile, directory=tmp_path)
+    assert path == tmp_path / "prod.json"
+    assert Profile.model_validate_json(path.read_text(encoding="utf-8")) == profile
+    with pytest.raises(FileExistsError, match="--force"):
+        save_profile(profile, directory=tmp_path)
+    assert save_profile(profile, directory=tmp_path, overwrite=True) == path
+
+
+def test_main_imports_from_a_file(tmp_path, _config_dir, capsys) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(LISTED), encoding="utf-8")
+    assert main(["--stack-outputs", str(outputs), "--name", "prod"]) == 0
+    saved = _config_dir / "profiles" / "prod.json"
+    assert Profile.model_validate_json(saved.read_text(encoding="utf-8")).relay.url.endswith(".on.aws")
+    assert "--profile prod" in capsys.readouterr().out
+    # Again without --force: refused, file untouched; with --force: replaced.
+    assert main(["--stack-outputs", str(outputs), "--name", "prod"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["--stack-outputs", str(outputs), "--name", "prod", "--force"]) == 0
+
+
+def test_main_reads_stdin_and_defaults_the_name(monkeypatch, _config_dir) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(FLAT)))
+    assert main(["--stack-outputs", "-"]) == 0
+    assert (_config_dir / "profiles" / "aws.json").is_file()
+
+
+@pytest.mark.parametrize(("content", "message"), [(None, "cannot read"), ("{not json", "is not JSON"), ("{}", "missing")])
+def test_main_reports_bad_input(tmp_path, capsys, content, message) -> None:
+    source = tmp_path / "outputs.json"
+    if content is not None:
+        source.write_text(content, encoding="utf-8")
+    assert main(["--stack-outputs", str(source)]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_main_requires_the_outputs_argument(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert "--stack-outputs" in capsys.readouterr().err
