@@ -1,0 +1,230 @@
+"""DynamoDB presence store (the relay in AWS), behind :class:`~presence_desktop.relay.store.PresenceStore`.
+
+Table (packaging/cloudformation/presence.yaml ``PresenceTable``): key ``pk`` (S, HASH) + ``sk``
+(S, RANGE), TTL attribute ``expires_at``. One item per agent::
+
+    pk="agent#<agent_id>", sk="presence", agent_id, team_id, status, version (N),
+    event_json (S: the exact published text), published (BOOL), last_seen (N, epoch s),
+    expires_at (N, epoch s: last activity + retention)
+
+Versions: :meth:`DynamoStore.update` reads the item (strongly consistent), computes the next row
+and writes it with ``PutItem`` conditioned on the version it read (``attribute_not_exists(pk)``
+for a first write); a ``ConditionalCheckFailedException`` means another writer won, so it reads
+and tries again. DynamoDB docs: "Condition expressions" / "Optimistic locking with version
+number" (docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html,
+DynamoDBMapper.OptimisticLocking.html).
+
+TTL is housekeeping for agents gone for ``retention_s`` (default 90 days; DynamoDB deletes
+expired items within days). A deleted agent starts again at version 1: a client still holding
+that agent's old version from 90+ days ago would ignore it until it reloads the roster.
+
+Listing uses ``Scan`` with filters (no index): fine for a call centre's hundreds or thousands of
+agents; add a GSI on ``team_id`` beyond that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.relay.store import PresenceStore, StoredPresence, UpdateFn, check_next
+
+log = logging.getLogger(__name__)
+
+SK = "presence"
+RETENTION_S = 90 * 24 * 3600
+
+
+def _pk(agent_id: str) -> str:
+    return f"agent#{agent_id}"
+
+
+class StoreContention(RuntimeError):
+    """Too many concurrent writers for one agent; the update was not applied."""
+
+
+class DynamoStore(PresenceStore):
+    """``table``: table name. ``client``: a boto3 DynamoDB client (else one is made from
+    ``region``/``endpoint_url`` and botocore's credential chain). Blocking calls run in threads."""
+
+    def __init__(
+        self,
+        table: str,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        client: Any = None,
+        retention_s: float | None = RETENTION_S,
+        max_attempts: int = 100,
+    ) -> None:
+        if not table:
+            raise ValueError("a DynamoDB table name is required")
+        self.table = table
+        self.retention_s = retention_s
+        self.max_attempts = max_attempts
+        self._owns_client = client is None
+        self.client = client or boto3.client(
+            "dynamodb", region_name=region, endpoint_url=endpoint_url,
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+        )
+
+    # --- table management (tests, local use; in AWS CloudFormation makes the table) -------------
+    def create_table(self) -> None:
+        """Create the table (pk/sk, on-demand) with TTL on ``expires_at``, and wait for it."""
+        self.client.create_table(
+            TableName=self.table,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.client.get_waiter("table_exists").wait(TableName=self.table)
+        self.client.update_time_to_live(
+            TableName=self.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+
+    # --- item <-> row -----------------------------------------------------------------------
+    @staticmethod
+    def _row(item: dict[str, Any] | None) -> StoredPresence | None:
+        if not item:
+            return None
+        text = item["event_json"]["S"]
+        last_seen = float(item["last_seen"]["N"]) if "last_seen" in item else None
+        return StoredPresence(PresenceEvent.from_json(text), text, bool(item.get("published", {}).get("BOOL")), last_seen)
+
+    def _item(self, row: StoredPresence) -> dict[str, Any]:
+        e = row.event
+        item: dict[str, Any] = {
+            "pk": {"S": _pk(e.agent_id)},
+            "sk": {"S": SK},
+            "agent_id": {"S": e.agent_id},
+            "team_id": {"S": e.team_id},
+            "status": {"S": e.status},
+            "version": {"N": str(e.version)},
+            "event_json": {"S": row.event_json},
+            "published": {"BOOL": row.published},
+        }
+        if row.last_seen is not None:
+            item["last_seen"] = {"N": repr(float(row.last_seen))}
+        expires = self._expires_at(row.last_seen)
+        if expires is not None:
+            item["expires_at"] = {"N": str(expires)}
+        return item
+
+    def _expires_at(self, last_seen: float | None) -> int | None:
+        if self.retention_s is None:
+            return None
+        return int((last_seen if last_seen is not None else time.time()) + self.retention_s)
+
+    # --- sync operations ----------------------------------------------------------------------
+    def _get(self, agent_id: str) -> StoredPresence | None:
+        resp = self.client.get_item(TableName=self.table, Key={"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}}, ConsistentRead=True)
+        return self._row(resp.get("Item"))
+
+    def _update(self, agent_id: str, fn: UpdateFn) -> tuple[StoredPresence | None, StoredPresence | None]:
+        for attempt in range(self.max_attempts):
+            old = self._get(agent_id)
+            new = fn(old)
+            if new is None:
+                return old, None
+            check_next(old, new)
+            if new.agent_id != agent_id:
+                raise ValueError("the row's agent id differs from the key")
+            kwargs: dict[str, Any] = {"TableName": self.table, "Item": self._item(new)}
+            if old is None:
+                kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                kwargs["ConditionExpression"] = "version = :v"
+                kwargs["ExpressionAttributeValues"] = {":v": {"N": str(old.version)}}
+            try:
+                self.client.put_item(**kwargs)
+                return old, new
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+            # Lost the race: back off a little (jittered) and recompute from the new state.
+            time.sleep(random.uniform(0, min(0.05, 0.002 * (2 ** min(attempt, 5)))))
+        raise StoreContention(f"gave up after {self.max_attempts} conflicting writes for {agent_id}")
+
+    def _mark_published(self, agent_id: str, version: int) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}},
+                UpdateExpression="SET published = :t", ConditionExpression="version = :v",
+                ExpressionAttributeValues={":t": {"BOOL": True}, ":v": {"N": str(version)}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # else a newer version is stored: leave it alone
+
+    def _touch(self, agent_id: str, now: float) -> StoredPresence | None:
+        values: dict[str, Any] = {":now": {"N": repr(float(now))}}
+        update = "SET last_seen = :now"
+        expires = self._expires_at(now)
+        if expires is not None:
+            update += ", expires_at = :exp"
+            values[":exp"] = {"N": str(expires)}
+        try:
+            resp = self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_seen) OR last_seen < :now)",
+                ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+            )
+            return self._row(resp.get("Attributes"))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return self._get(agent_id)  # no row, or a later heartbeat already recorded
+
+    def _scan(self, filter_expr: str, values: dict[str, Any], names: dict[str, str] | None = None) -> list[StoredPresence]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "FilterExpression": filter_expr,
+            "ExpressionAttributeValues": {":sk": {"S": SK}, **values}, "ConsistentRead": True,
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        rows: list[StoredPresence] = []
+        for page in self.client.get_paginator("scan").paginate(**kwargs):
+            rows.extend(r for r in (self._row(i) for i in page.get("Items", [])) if r is not None)
+        rows.sort(key=lambda r: r.agent_id)
+        return rows
+
+    # --- async interface ----------------------------------------------------------------------
+    async def get(self, agent_id: str) -> StoredPresence | None:
+        return await asyncio.to_thread(self._get, agent_id)
+
+    async def update(self, agent_id: str, fn: UpdateFn) -> tuple[StoredPresence | None, StoredPresence | None]:
+        return await asyncio.to_thread(self._update, agent_id, fn)
+
+    async def mark_published(self, agent_id: str, version: int) -> None:
+        await asyncio.to_thread(self._mark_published, agent_id, version)
+
+    async def touch(self, agent_id: str, now: float) -> StoredPresence | None:
+        return await asyncio.to_thread(self._touch, agent_id, now)
+
+    async def list(self, team_id: str | None = None) -> list[StoredPresence]:
+        if team_id is None:
+            return await asyncio.to_thread(self._scan, "sk = :sk", {})
+        return await asyncio.to_thread(self._scan, "sk = :sk AND team_id = :t", {":t": {"S": team_id}})
+
+    async def stale(self, cutoff: float) -> list[StoredPresence]:
+        return await asyncio.to_thread(
+            self._scan, "sk = :sk AND #s <> :off AND last_seen < :cut",
+            {":off": {"S": "offline"}, ":cut": {"N": repr(float(cutoff))}}, {"#s": "status"},
+        )
+
+    async def unpublished(self) -> list[StoredPresence]:
+        return await asyncio.to_thread(self._scan, "sk = :sk AND published = :f", {":f": {"BOOL": False}})
+
+    async def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if self._owns_client and close is not None:
+            await asyncio.to_thread(close)
