@@ -109,6 +109,8 @@ class Behaviour:
     - ``require_subprotocol``: refuse (HTTP 400) an upgrade that does not offer
       ``aws-appsync-event-ws``, as Python ``websockets`` servers do.
     - ``ka_before_init``: send ``ka`` from the upgrade on, not only after the first frame.
+    - ``websocket_compression``: accept permessage-deflate (off: whether AWS does is unknown,
+      and it costs CPU on every fan-out frame).
     """
 
     connect_error_type: str = "connection_error"
@@ -123,6 +125,7 @@ class Behaviour:
     require_subprotocol: bool = True
     ka_before_init: bool = False
     slow_consumer_close_code: int = 1013
+    websocket_compression: bool = False
 
 
 @dataclass
@@ -239,7 +242,10 @@ class _Connection:
         size = len(frame)
         if self._queued_bytes + size > self.server.config.limits.send_queue_max_bytes:
             log.warning("disconnecting %s: subscriber too slow (%d bytes queued)", self.source_ip, self._queued_bytes)
-            asyncio.ensure_future(self.kill(self.server.config.behaviour.slow_consumer_close_code, "too slow"))
+            self.closed = True
+            self._queue.clear()
+            self._queued_bytes = 0
+            asyncio.ensure_future(self._close(self.server.config.behaviour.slow_consumer_close_code, "too slow"))
             return
         self._queue.append(frame)
         self._queued_bytes += size
@@ -290,6 +296,9 @@ class _Connection:
         if self.closed:
             return
         self.closed = True
+        await self._close(code, reason)
+
+    async def _close(self, code: int, reason: str) -> None:
         self._cancel_tasks()
         self.server._forget(self)
         try:
@@ -657,7 +666,11 @@ class EventsServer:
         if SUBPROTOCOL not in offered and self.config.behaviour.require_subprotocol:
             raise web.HTTPBadRequest(text=f"the {SUBPROTOCOL} subprotocol is required")
         ws = web.WebSocketResponse(
-            protocols=(SUBPROTOCOL,), autoping=False, heartbeat=None, max_msg_size=self.config.limits.max_frame_bytes
+            protocols=(SUBPROTOCOL,),
+            autoping=False,
+            heartbeat=None,
+            max_msg_size=self.config.limits.max_frame_bytes,
+            compress=self.config.behaviour.websocket_compression,
         )
         await ws.prepare(request)
         conn = _Connection(self, ws, request)

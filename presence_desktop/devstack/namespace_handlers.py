@@ -56,13 +56,13 @@ def presence_problem(payload: Any, segments: list[str]) -> str | None:
     The message starts with the field at fault (``"version: ..."``), as the JS twin's does."""
     if not isinstance(payload, dict):
         return "payload: must be a JSON object"
-    if "source" not in payload:  # PresenceEvent defaults it; on the wire it is required
-        return "source: is required (manual, idle, supervisor or system)"
     try:
         event = PresenceEvent.from_dict(payload)
     except PresenceError as exc:
         text = str(exc)
         return text if ":" in text.split(" ")[0] else f"{_field_of(text)}: {text}"
+    if "source" not in payload:  # PresenceEvent defaults it; on the wire it is required
+        return "source: is required (manual, idle, supervisor or system)"
     if len(segments) != 3 or segments[1] != event.team_id or segments[2] != event.agent_id:
         return "channel: must be /agent-presence/<team_id>/<agent_id> of this event"
     return None
