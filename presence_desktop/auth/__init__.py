@@ -1,1 +1,21 @@
+"""Sign-in: Cognito SRP session with challenges and refresh (:mod:`.session`), typed errors
+(:mod:`.errors`), and the refresh token kept in the OS keyring (:mod:`.token_store`)."""
 
+from presence_desktop.auth.errors import AuthError
+from presence_desktop.auth.session import (
+    AuthSession,
+    MfaSelectionRequired,
+    MfaSetupRequired,
+    NewPasswordRequired,
+    SignedIn,
+    SignInResult,
+    SmsMfaRequired,
+    TotpRequired,
+    TotpSetup,
+)
+from presence_desktop.auth.token_store import StoredSession, TokenStore
+
+__all__ = [
+    "AuthError", "AuthSession", "MfaSelectionRequired", "MfaSetupRequired", "NewPasswordRequired",
+    "SignedIn", "SignInResult", "SmsMfaRequired", "StoredSession", "TokenStore", "TotpRequired", "TotpSetup",
+]

@@ -412,14 +412,17 @@ class LocalCognito:
         team_id: str | None = None,
         temporary: bool = False,
         enabled: bool = True,
+        attributes: dict[str, str] | None = None,
         client: Any = None,
     ) -> DemoUser:
         """Create a user (tests and seeding). ``temporary=True`` leaves it in
-        FORCE_CHANGE_PASSWORD (the next sign-in gets NEW_PASSWORD_REQUIRED). Returns the user
+        FORCE_CHANGE_PASSWORD (the next sign-in gets NEW_PASSWORD_REQUIRED); ``attributes``
+        adds user attributes (e.g. ``{"email": .., "email_verified": "true"}``). Returns the user
         with its password. Raises botocore ClientError (e.g. UsernameExistsException)."""
         idp = client or self.admin_client()
         password = password or generate_password()
         attrs = [{"Name": "custom:team_id", "Value": team_id}] if team_id else []
+        attrs += [{"Name": k, "Value": v} for k, v in (attributes or {}).items()]
         idp.admin_create_user(
             UserPoolId=self.user_pool_id, Username=username, TemporaryPassword=password,
             UserAttributes=attrs, MessageAction="SUPPRESS",

@@ -1,0 +1,585 @@
+"""The signed-in session: Cognito SRP sign-in, challenges, refresh, sign-out.
+
+Protocol sources: Amazon Cognito API reference (InitiateAuth with ``USER_SRP_AUTH`` and
+``REFRESH_TOKEN_AUTH``, RespondToAuthChallenge with ``PASSWORD_VERIFIER``,
+``NEW_PASSWORD_REQUIRED``, ``SOFTWARE_TOKEN_MFA``, ``SMS_MFA``, ``MFA_SETUP``,
+``SELECT_MFA_TYPE``; AssociateSoftwareToken / VerifySoftwareToken; GlobalSignOut) and the
+developer guide's "User pool authentication flow". The SRP math is pycognito's ``aws_srp``.
+
+Every network call and the SRP exponentiations run in a worker thread (``asyncio.to_thread``):
+the event loop (the GUI thread under qasync) never blocks on them. The Cognito endpoint comes
+from the profile (:class:`presence_desktop.config.CognitoSettings.endpoint`, None = AWS), and so
+do the JWKS URL and the issuer the id token is verified against; nothing here is test-specific.
+
+Expiry is tracked with the token lifetime Cognito reports (``ExpiresIn``) against this
+process's monotonic clock, not by comparing ``exp`` with the wall clock, so a computer whose
+clock is wrong by minutes or hours does not refresh in a loop. An authorization failure reported
+by a server (:meth:`AuthSession.force_refresh`) gets one refresh; a second one within
+``forced_refresh_window_s`` raises :class:`~presence_desktop.auth.errors.ClockSkewError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import json
+import logging
+import re
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from presence_desktop.auth import errors as E
+from presence_desktop.auth.token_store import TokenStore
+
+log = logging.getLogger(__name__)
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def cognito_timestamp(when: _dt.datetime) -> str:
+    """The SRP ``TIMESTAMP`` Cognito expects, e.g. ``"Sun Nov 29 20:05:13 UTC 2026"``: English
+    names and no leading zero on the day, whatever the process locale (``strftime("%a %b")``
+    would give "So Nov" under de_DE and "日 11月" under ja_JP, which Cognito refuses)."""
+    return (
+        f"{_WEEKDAYS[when.weekday()]} {_MONTHS[when.month - 1]} {when.day:d} "
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} UTC {when.year:d}"
+    )
+
+
+# --- results a UI acts on ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Signed in. ``remembered``: the session will survive a restart; ``note``: a sentence to
+    show (e.g. "Session will not be remembered ..."), or None."""
+
+    username: str
+    claims: Any  # presence_desktop.relay.cognito_jwt.Claims
+    remembered: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class NewPasswordRequired:
+    """Temporary password: ask for a new one, then :meth:`AuthSession.respond_new_password`.
+    ``required_attributes``: attribute names Cognito wants too (without "userAttributes.")."""
+
+    username: str
+    required_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TotpRequired:
+    """Ask for the authenticator app's 6-digit code: :meth:`AuthSession.respond_totp`."""
+
+    username: str
+
+
+@dataclass(frozen=True)
+class SmsMfaRequired:
+    """Ask for the code sent by SMS to ``destination`` (masked): :meth:`AuthSession.respond_sms`."""
+
+    username: str
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class MfaSetupRequired:
+    """MFA must be set up first. ``options`` e.g. ("SOFTWARE_TOKEN_MFA",). For TOTP:
+    :meth:`AuthSession.begin_totp_setup`, show the secret/QR, then
+    :meth:`AuthSession.respond_totp_setup` with a code."""
+
+    username: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MfaSelectionRequired:
+    """Choose one of ``options`` ("SMS_MFA", "SOFTWARE_TOKEN_MFA"): :meth:`AuthSession.select_mfa`."""
+
+    username: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TotpSetup:
+    """A TOTP secret to enter in an authenticator app (base32), and the same as an otpauth URI
+    (for a QR code; Key Uri Format)."""
+
+    secret: str
+    uri: str
+
+    def __repr__(self) -> str:
+        return "TotpSetup(secret=<hidden>)"
+
+
+SignInResult = Union[SignedIn, NewPasswordRequired, TotpRequired, SmsMfaRequired, MfaSetupRequired,
+                     MfaSelectionRequired]
+
+
+@dataclass
+class _Tokens:
+    id_token: str
+    access_token: str
+    refresh_token: str
+    lifetime_s: float
+    obtained_mono: float
+    obtained_wall: float
+    claims: Any
+
+    def __repr__(self) -> str:
+        return f"_Tokens(<hidden>, lifetime_s={self.lifetime_s})"
+
+
+@dataclass
+class _Pending:
+    name: str
+    session: str
+    username: str
+
+
+def _srp_class() -> type:
+    from pycognito.aws_srp import AWSSRP
+
+    class _SRP(AWSSRP):
+        # Our own timestamp: locale-independent whatever pycognito's version does.
+        @staticmethod
+        def get_cognito_formatted_timestamp(input_datetime: _dt.datetime) -> str:
+            return cognito_timestamp(input_datetime)
+
+    return _SRP
+
+
+class AuthSession:
+    """One user's session with a Cognito user pool (public app client, no secret).
+
+    ``settings``: :class:`presence_desktop.config.CognitoSettings`. ``token_store``: where the
+    refresh token is remembered (None = memory only). Times in seconds.
+
+    Use from one event loop: ``await sign_in(user, pw)`` -> a :data:`SignInResult`; answer a
+    challenge with the matching ``respond_*``; ``await id_token()`` / ``access_token()`` give a
+    token valid for at least ``refresh_margin_s`` (refreshing as needed); after a server said
+    401, ``await force_refresh()`` once. ``await restore()`` signs in from the remembered refresh
+    token. ``await sign_out()`` revokes the tokens (GlobalSignOut) and forgets them.
+
+    Errors: subclasses of :class:`presence_desktop.auth.errors.AuthError`.
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        token_store: TokenStore | None = None,
+        *,
+        refresh_margin_s: float = 300.0,
+        forced_refresh_window_s: float = 60.0,
+        skew_tolerance_s: float = 300.0,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 15.0,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.token_store = token_store
+        self.refresh_margin_s = refresh_margin_s
+        self.forced_refresh_window_s = forced_refresh_window_s
+        self.skew_tolerance_s = skew_tolerance_s
+        self._timeouts = (connect_timeout_s, read_timeout_s)
+        self._wall = wall_clock
+        self._mono = monotonic
+        self._boto: Any = None
+        self._boto_lock = threading.Lock()
+        self._verifier: Any = None
+        self._tokens: _Tokens | None = None
+        self._pending: _Pending | None = None
+        self._refresh_lock: asyncio.Lock | None = None
+        self._forced_at: float | None = None
+        self.refresh_count = 0  # refreshes done (for diagnostics and tests)
+        self.clock_skew_s: float | None = None  # this computer's clock minus Cognito's
+
+    # --- state ---------------------------------------------------------------------------------
+    @property
+    def signed_in(self) -> bool:
+        return self._tokens is not None
+
+    @property
+    def username(self) -> str | None:
+        return self._tokens.claims.username if self._tokens else None
+
+    @property
+    def claims(self) -> Any:
+        """Verified id-token claims (``sub``, ``username``, ``groups``, ``team_id``, ``raw``);
+        raises NotSignedInError."""
+        return self._require().claims
+
+    @property
+    def expires_at(self) -> _dt.datetime:
+        """When the current id/access tokens expire, on this computer's clock (UTC)."""
+        t = self._require()
+        return _dt.datetime.fromtimestamp(t.obtained_wall + t.lifetime_s, _dt.timezone.utc)
+
+    def seconds_until_expiry(self) -> float:
+        t = self._require()
+        return t.lifetime_s - (self._mono() - t.obtained_mono)
+
+    @property
+    def clock_warning(self) -> str | None:
+        """A sentence when this computer's clock differs from Cognito's by more than the tolerance."""
+        if self.clock_skew_s is None or abs(self.clock_skew_s) <= self.skew_tolerance_s:
+            return None
+        return _skew_sentence(self.clock_skew_s)
+
+    # --- sign-in and challenges ---------------------------------------------------------------
+    async def sign_in(self, username: str, password: str) -> SignInResult:
+        """SRP sign-in. Returns SignedIn or a challenge to answer. Raises WrongCredentialsError,
+        UserDisabledError, UserNotConfirmedError, PasswordResetRequiredError, ThrottledError,
+        NetworkError, AuthServiceError."""
+        username = (username or "").strip()
+        if not username or not password:
+            raise E.WrongCredentialsError("Enter your username and password.")
+        self._pending = None
+        resp = await self._call(self._srp_sync, username, password)
+        return await self._handle(resp, username)
+
+    async def respond_new_password(self, new_password: str, attributes: dict[str, str] | None = None) -> SignInResult:
+        """Answer NewPasswordRequired. Raises InvalidNewPasswordError (try again),
+        ChallengeExpiredError, ..."""
+        p = self._require_pending("NEW_PASSWORD_REQUIRED")
+        responses = {"USERNAME": p.username, "NEW_PASSWORD": new_password}
+        for name, value in (attributes or {}).items():
+            responses[f"userAttributes.{name}"] = value
+        return await self._respond(p, "NEW_PASSWORD_REQUIRED", responses)
+
+    async def respond_totp(self, code: str) -> SignInResult:
+        """Answer TotpRequired. A wrong code raises InvalidCodeError; the challenge stays open."""
+        p = self._require_pending("SOFTWARE_TOKEN_MFA")
+        return await self._respond(p, "SOFTWARE_TOKEN_MFA", {"USERNAME": p.username,
+                                                              "SOFTWARE_TOKEN_MFA_CODE": code.strip()})
+
+    async def respond_sms(self, code: str) -> SignInResult:
+        """Answer SmsMfaRequired. A wrong code raises InvalidCodeError; the challenge stays open."""
+        p = self._require_pending("SMS_MFA")
+        return await self._respond(p, "SMS_MFA", {"USERNAME": p.username, "SMS_MFA_CODE": code.strip()})
+
+    async def select_mfa(self, choice: str) -> SignInResult:
+        """Answer MfaSelectionRequired with "SMS_MFA" or "SOFTWARE_TOKEN_MFA"."""
+        p = self._require_pending("SELECT_MFA_TYPE")
+        return await self._respond(p, "SELECT_MFA_TYPE", {"USERNAME": p.username, "ANSWER": choice})
+
+    async def begin_totp_setup(self, issuer_label: str = "Presence") -> TotpSetup:
+        """For MfaSetupRequired: get a TOTP secret (AssociateSoftwareToken with the challenge session)."""
+        p = self._require_pending("MFA_SETUP")
+        resp = await self._call(lambda: self._client().associate_software_token(Session=p.session),
+                                during_challenge=True)
+        p.session = resp.get("Session") or p.session
+        secret = resp["SecretCode"]
+        label = urllib.parse.quote(f"{issuer_label}:{p.username}")
+        uri = f"otpauth://totp/{label}?secret={secret}&issuer={urllib.parse.quote(issuer_label)}"
+        return TotpSetup(secret, uri)
+
+    async def respond_totp_setup(self, code: str, device_name: str = "presence-desktop") -> SignInResult:
+        """Finish MFA setup with a code from the authenticator (VerifySoftwareToken, then the
+        MFA_SETUP challenge). A wrong code raises InvalidCodeError."""
+        p = self._require_pending("MFA_SETUP")
+        resp = await self._call(
+            lambda: self._client().verify_software_token(Session=p.session, UserCode=code.strip(),
+                                                         FriendlyDeviceName=device_name),
+            during_challenge=True,
+        )
+        if resp.get("Status") != "SUCCESS":
+            raise E.InvalidCodeError()
+        p.session = resp.get("Session") or p.session
+        return await self._respond(p, "MFA_SETUP", {"USERNAME": p.username})
+
+    # --- remembered session -------------------------------------------------------------------
+    async def restore(self) -> SignedIn | None:
+        """Sign in from the remembered refresh token, without a password. None when nothing is
+        remembered or it was revoked/expired (then it is forgotten). Raises NetworkError (the
+        remembered session is kept for a retry), ThrottledError, AuthServiceError."""
+        if self.token_store is None:
+            return None
+        stored = await self.token_store.load()
+        if stored is None:
+            return None
+        try:
+            resp = await self._call(self._refresh_sync, stored.refresh_token)
+        except (E.WrongCredentialsError, E.UserDisabledError, E.PasswordResetRequiredError,
+                E.UserNotConfirmedError) as exc:
+            log.info("remembered session for %s no longer valid (%s)", stored.username, exc.code)
+            await self.token_store.clear()
+            return None
+        tokens = await self._tokens_from(resp["AuthenticationResult"], stored.refresh_token)
+        self._tokens = tokens
+        log.info("restored session for %s", tokens.claims.username)
+        return SignedIn(tokens.claims.username, tokens.claims, bool(self.token_store.remembered),
+                        self._note())
+
+    # --- tokens -------------------------------------------------------------------------------
+    async def id_token(self) -> str:
+        """The id token (JWT), refreshed first if it expires within the refresh margin.
+        Raises NotSignedInError, SessionExpiredError, NetworkError (only once it has expired)."""
+        await self._ensure_fresh()
+        return self._require().id_token
+
+    async def access_token(self) -> str:
+        """The access token (JWT); same refresh rules as :meth:`id_token`."""
+        await self._ensure_fresh()
+        return self._require().access_token
+
+    async def force_refresh(self) -> None:
+        """Call after a server rejected our token (401). Refreshes once; if called again within
+        ``forced_refresh_window_s`` of that refresh, raises ClockSkewError instead of
+        refreshing again (no refresh storm). Raises SessionExpiredError, NetworkError too."""
+        self._require()
+        now = self._mono()
+        if self._forced_at is not None and now - self._forced_at < self.forced_refresh_window_s:
+            skew = self.clock_skew_s
+            msg = _skew_sentence(skew) if skew is not None and abs(skew) > self.skew_tolerance_s else None
+            raise E.ClockSkewError(msg, skew_s=skew, detail="fresh token rejected again")
+        self._forced_at = now
+        await self._refresh(force=True)
+
+    async def sign_out(self) -> bool:
+        """Revoke this user's tokens everywhere (GlobalSignOut) and forget the session (memory
+        and keyring). Returns True if Cognito confirmed the revocation; False if it could not be
+        reached (the local session is forgotten anyway)."""
+        tokens, self._tokens, self._pending = self._tokens, None, None
+        revoked = False
+        try:
+            if tokens is not None:
+                access = tokens.access_token
+                if tokens.lifetime_s - (self._mono() - tokens.obtained_mono) < 30:
+                    try:
+                        resp = await self._call(self._refresh_sync, tokens.refresh_token)
+                        access = resp["AuthenticationResult"]["AccessToken"]
+                    except E.AuthError:
+                        pass
+                await self._call(lambda: self._client().global_sign_out(AccessToken=access))
+                revoked = True
+        except E.AuthError as exc:
+            log.warning("sign-out could not reach Cognito (%s); forgetting the local session", exc.code)
+        finally:
+            if self.token_store is not None:
+                await self.token_store.clear()
+        return revoked
+
+    # --- internals ----------------------------------------------------------------------------
+    def _require(self) -> _Tokens:
+        if self._tokens is None:
+            raise E.NotSignedInError()
+        return self._tokens
+
+    def _require_pending(self, name: str) -> _Pending:
+        p = self._pending
+        if p is None or p.name != name:
+            raise E.ChallengeExpiredError("There is no sign-in step waiting for that answer. Start again.")
+        return p
+
+    def _note(self) -> str | None:
+        notes = []
+        if self.token_store is None:
+            notes.append("Session will not be remembered.")
+        elif self.token_store.status_message:
+            notes.append(self.token_store.status_message)
+        if self.clock_warning:
+            notes.append(self.clock_warning)
+        return " ".join(notes) or None
+
+    def _client(self) -> Any:
+        with self._boto_lock:
+            if self._boto is None:
+                # botocore logs request and response bodies (passwords' SRP proofs, tokens) at
+                # DEBUG: keep it quieter unless someone configured it on purpose.
+                for name in ("botocore", "boto3"):
+                    if logging.getLogger(name).level == logging.NOTSET:
+                        logging.getLogger(name).setLevel(logging.INFO)
+                import boto3
+                from botocore import UNSIGNED
+                from botocore.config import Config
+
+                # Cognito's user-facing calls are unauthenticated (no AWS credentials on a desktop).
+                config = Config(
+                    signature_version=UNSIGNED,
+                    connect_timeout=self._timeouts[0],
+                    read_timeout=self._timeouts[1],
+                    retries={"mode": "standard", "total_max_attempts": 2},
+                    user_agent_extra="presence-desktop",
+                )
+                self._boto = boto3.session.Session().client(
+                    "cognito-idp", region_name=self.settings.region, endpoint_url=self.settings.endpoint,
+                    config=config,
+                )
+            return self._boto
+
+    def _get_verifier(self) -> Any:
+        if self._verifier is None:
+            from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
+
+            self._verifier = CognitoTokenVerifier(
+                issuer=self.settings.effective_issuer,
+                client_ids={self.settings.client_id},
+                jwks_url=self.settings.effective_jwks_url,
+                # Expiry is judged by servers with their clocks; a wrong local clock must not
+                # make a token Cognito just issued look invalid here.
+                leeway_s=7 * 24 * 3600,
+            )
+        return self._verifier
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, during_challenge: bool = False) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except ClientError as exc:
+            mapped = E.map_client_error(exc, during_challenge=during_challenge)
+            log.info("Cognito refused: %s", mapped.detail)
+            raise mapped from None
+        except (BotoCoreError, OSError) as exc:
+            log.info("Cognito unreachable: %s", type(exc).__name__)
+            raise E.NetworkError(detail=type(exc).__name__) from None
+
+    def _srp_sync(self, username: str, password: str) -> dict:
+        client = self._client()
+        srp = _srp_class()(username, password, self.settings.user_pool_id, self.settings.client_id, client=client)
+        params = srp.get_auth_params()
+        resp = client.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=params, ClientId=self.settings.client_id)
+        if resp.get("ChallengeName") != "PASSWORD_VERIFIER":
+            return resp
+        answer = srp.process_challenge(resp["ChallengeParameters"], params)
+        return client.respond_to_auth_challenge(
+            ClientId=self.settings.client_id, ChallengeName="PASSWORD_VERIFIER", ChallengeResponses=answer
+        )
+
+    def _refresh_sync(self, refresh_token: str) -> dict:
+        return self._client().initiate_auth(
+            AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token},
+            ClientId=self.settings.client_id,
+        )
+
+    async def _respond(self, p: _Pending, name: str, responses: dict[str, str]) -> SignInResult:
+        resp = await self._call(
+            lambda: self._client().respond_to_auth_challenge(
+                ClientId=self.settings.client_id, ChallengeName=name, Session=p.session,
+                ChallengeResponses=responses,
+            ),
+            during_challenge=True,
+        )
+        return await self._handle(resp, p.username)
+
+    async def _handle(self, resp: dict, username: str) -> SignInResult:
+        result = resp.get("AuthenticationResult")
+        if result:
+            self._pending = None
+            tokens = await self._tokens_from(result, result.get("RefreshToken"))
+            self._tokens = tokens
+            self._forced_at = None
+            remembered = False
+            if self.token_store is not None and tokens.refresh_token:
+                remembered = await self.token_store.save(tokens.claims.username, tokens.refresh_token)
+            log.info("signed in as %s (remembered=%s)", tokens.claims.username, remembered)
+            return SignedIn(tokens.claims.username, tokens.claims, remembered, self._note())
+        name = resp.get("ChallengeName") or ""
+        params = resp.get("ChallengeParameters") or {}
+        user = params.get("USERNAME") or params.get("USER_ID_FOR_SRP") or username
+        self._pending = _Pending(name, resp.get("Session") or "", user)
+        log.info("sign-in for %s needs %s", username, name)
+        if name == "NEW_PASSWORD_REQUIRED":
+            attrs = _list_param(params.get("requiredAttributes"))
+            return NewPasswordRequired(username, tuple(a.removeprefix("userAttributes.") for a in attrs))
+        if name == "SOFTWARE_TOKEN_MFA":
+            return TotpRequired(username)
+        if name == "SMS_MFA":
+            return SmsMfaRequired(username, params.get("CODE_DELIVERY_DESTINATION"))
+        if name == "MFA_SETUP":
+            return MfaSetupRequired(username, tuple(_list_param(params.get("MFAS_CAN_SETUP"))))
+        if name == "SELECT_MFA_TYPE":
+            return MfaSelectionRequired(username, tuple(_list_param(params.get("MFAS_CAN_CHOOSE"))))
+        self._pending = None
+        raise E.AuthServiceError(f"This sign-in step is not supported by this app ({name or 'unknown'}).",
+                                 detail=name)
+
+    async def _tokens_from(self, result: dict, refresh_token: str | None) -> _Tokens:
+        from presence_desktop.relay.cognito_jwt import TokenError
+
+        received_wall, received_mono = self._wall(), self._mono()
+        try:
+            claims = await self._get_verifier().verify_async(result["IdToken"], "id")
+        except TokenError as exc:
+            if exc.code == "jwks_unavailable":
+                raise E.NetworkError(detail=exc.code) from None
+            raise E.AuthServiceError("The sign-in service returned a token that does not verify.",
+                                     detail=exc.code) from None
+        iat = claims.raw.get("iat")
+        if isinstance(iat, (int, float)):
+            self.clock_skew_s = received_wall - float(iat)
+        return _Tokens(
+            id_token=result["IdToken"],
+            access_token=result["AccessToken"],
+            refresh_token=refresh_token or (self._tokens.refresh_token if self._tokens else ""),
+            lifetime_s=float(result.get("ExpiresIn") or 3600),
+            obtained_mono=received_mono,
+            obtained_wall=received_wall,
+            claims=claims,
+        )
+
+    def _needs_refresh(self, t: _Tokens) -> bool:
+        margin = min(self.refresh_margin_s, t.lifetime_s / 2)
+        return t.lifetime_s - (self._mono() - t.obtained_mono) <= margin
+
+    async def _ensure_fresh(self) -> None:
+        t = self._require()
+        if self._needs_refresh(t):
+            try:
+                await self._refresh(force=False)
+            except E.NetworkError:
+                if self.seconds_until_expiry() <= 0:
+                    raise
+                log.info("refresh failed (network); the current token is still valid")
+
+    async def _refresh(self, *, force: bool) -> None:
+        if self._refresh_lock is None:
+            self._refresh_lock = asyncio.Lock()
+        before = self._tokens
+        async with self._refresh_lock:
+            t = self._require()
+            if t is not before or (not force and not self._needs_refresh(t)):
+                return  # another caller refreshed meanwhile
+            try:
+                resp = await self._call(self._refresh_sync, t.refresh_token)
+            except (E.WrongCredentialsError, E.UserDisabledError, E.PasswordResetRequiredError) as exc:
+                self._tokens = None
+                if self.token_store is not None:
+                    await self.token_store.clear()
+                raise E.SessionExpiredError(detail=exc.detail) from None
+            new = await self._tokens_from(resp["AuthenticationResult"],
+                                          resp["AuthenticationResult"].get("RefreshToken") or t.refresh_token)
+            if self._tokens is not t:  # signed out meanwhile
+                return
+            self._tokens = new
+            self.refresh_count += 1
+            if new.refresh_token != t.refresh_token and self.token_store is not None:
+                await self.token_store.save(new.claims.username, new.refresh_token)  # rotation
+
+
+def _list_param(value: Any) -> list[str]:
+    """Cognito sends list parameters as JSON strings ('["SOFTWARE_TOKEN_MFA"]'); moto as lists."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        return re.findall(r"[A-Z][A-Z_]+", str(value))  # e.g. moto's "['SOFTWARE_TOKEN_MFA']"
+    return [str(v) for v in parsed] if isinstance(parsed, list) else [str(parsed)]
+
+
+def _skew_sentence(skew_s: float) -> str:
+    minutes = max(1, round(abs(skew_s) / 60))
+    direction = "ahead" if skew_s > 0 else "behind"
+    amount = f"{minutes} minutes" if minutes < 120 else f"{round(minutes / 60)} hours"
+    return (f"This computer's clock is about {amount} {direction}. Set the date and time to update "
+            "automatically, then sign in again.")

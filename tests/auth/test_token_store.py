@@ -1,0 +1,190 @@
+"""The refresh-token store: split entries (Windows 2,560-byte limit), secure backends only,
+never on the event loop thread, timeouts, nothing on disk without a secure keyring."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backends import chainer, fail, null
+
+from presence_desktop.auth.token_store import (
+    MAX_CHUNK_UTF16_BYTES,
+    NOT_REMEMBERED_NO_KEYRING,
+    StoredSession,
+    TokenStore,
+    secure_backend,
+    split_utf16,
+)
+from tests.auth.memkeyring import WINDOWS_MAX_BLOB, MemoryKeyring
+
+
+def _token(n: int) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+async def test_4000_char_token_round_trips_exactly_under_the_windows_limit() -> None:
+    backend = MemoryKeyring()
+    token = _token(4000)
+    store = TokenStore("pool/client", backend=backend)
+    assert await store.save("agent-1", token) is True
+    assert store.remembered is True and store.status_message is None
+    for value in backend.entries.values():
+        assert len(value.encode("utf-16-le")) <= WINDOWS_MAX_BLOB
+    assert len(backend.entries) >= 3  # index + at least two chunks
+    # a new store (a restart) reads it back
+    again = TokenStore("pool/client", backend=backend)
+    assert await again.load() == StoredSession("agent-1", token)
+    store.close(), again.close()
+
+
+async def test_the_limit_is_real_in_the_fake_backend() -> None:
+    # Guards the test above: one 4,000-char secret is refused as Windows refuses it.
+    with pytest.raises(keyring.errors.PasswordSetError):
+        MemoryKeyring().set_password("s", "u", _token(4000))
+
+
+@pytest.mark.parametrize("text", ["", "a", "x" * 1000, "x" * 1001, "é" * 2500, "😀" * 1200 + "z", "ab😀" * 700])
+def test_split_utf16_keeps_every_character_and_the_byte_limit(text: str) -> None:
+    chunks = split_utf16(text)
+    assert "".join(chunks) == text
+    assert all(len(c.encode("utf-16-le")) <= MAX_CHUNK_UTF16_BYTES for c in chunks)
+
+
+async def test_save_replaces_old_chunks_and_clear_removes_everything() -> None:
+    backend = MemoryKeyring()
+    store = TokenStore("ns", backend=backend)
+    await store.save("agent-1", _token(4000))
+    n_first = len(backend.entries)
+    await store.save("agent-2", _token(1500))
+    assert len(backend.entries) < n_first  # the first token's chunks are gone
+    loaded = await store.load()
+    assert loaded is not None and loaded.username == "agent-2" and len(loaded.refresh_token) == 1500
+    await store.clear()
+    assert backend.entries == {}
+    assert await store.load() is None
+    store.close()
+
+
+async def test_profiles_do_not_share_entries() -> None:
+    backend = MemoryKeyring()
+    a, b = TokenStore("pool-a/c", backend=backend), TokenStore("pool-b/c", backend=backend)
+    await a.save("u1", "token-a")
+    assert await b.load() is None
+    await b.save("u2", "token-b")
+    assert (await a.load()).refresh_token == "token-a"
+    a.close(), b.close()
+
+
+async def test_a_damaged_entry_is_ignored() -> None:
+    backend = MemoryKeyring()
+    store = TokenStore("ns", backend=backend)
+    await store.save("agent-1", _token(3000))
+    chunk_key = next(k for k in backend.entries if "#" in k[1])
+    backend.entries[chunk_key] = backend.entries[chunk_key][:-1] + "!"
+    assert await store.load() is None
+    store.close()
+
+
+async def test_keyring_calls_never_run_on_the_event_loop_thread() -> None:
+    backend = MemoryKeyring()
+    store = TokenStore("ns", backend=backend)
+    await store.save("agent-1", "tok")
+    await store.load()
+    await store.clear()
+    assert backend.calls > 0
+    assert threading.get_ident() not in backend.threads
+    store.close()
+
+
+async def test_a_hanging_keyring_times_out_without_blocking_the_loop() -> None:
+    backend = MemoryKeyring(delay_s=2.0)
+    store = TokenStore("ns", backend=backend, timeout_s=0.2)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.monotonic()
+    saved = await store.save("agent-1", "tok")
+    elapsed = time.monotonic() - started
+    task.cancel()
+    assert saved is False
+    assert elapsed < 1.5
+    assert ticks >= 3  # the loop kept running while the keyring hung
+    assert store.remembered is False and "not be remembered" in store.status_message
+    assert (await store.load()) == StoredSession("agent-1", "tok")  # kept in memory for this run
+    store.close()
+
+
+@pytest.mark.parametrize("backend_name", ["fail", "null", "plaintext", "chainer-of-insecure", "default"])
+async def test_no_secure_backend_keeps_the_session_in_memory_and_writes_nothing(
+    backend_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyrings.alt.file import PlaintextKeyring
+
+    for var in ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    plaintext = PlaintextKeyring()
+    plaintext.file_path = str(tmp_path / "plain" / "keyring_pass.cfg")  # where it *would* write
+    backend = {
+        "fail": fail.Keyring(),
+        "null": null.Keyring(),
+        "plaintext": plaintext,
+        "chainer-of-insecure": None,
+        "default": None,
+    }[backend_name]
+    if backend_name == "chainer-of-insecure":
+        monkeypatch.setattr(chainer.ChainerBackend, "backends", [plaintext, null.Keyring()])
+        backend = chainer.ChainerBackend()
+    previous = keyring.get_keyring()
+    if backend_name == "default":
+        # the process-wide keyring, as keyring picks it on a headless machine with keyrings.alt
+        keyring.set_keyring(plaintext)
+    try:
+        store = TokenStore("ns", backend=backend)
+        token = _token(2000)
+        assert await store.save("agent-1", token) is False
+        assert store.remembered is False
+        assert store.status_message == NOT_REMEMBERED_NO_KEYRING
+        assert (await store.load()) == StoredSession("agent-1", token)
+        await store.clear()
+        assert await store.load() is None
+        store.close()
+    finally:
+        keyring.set_keyring(previous)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written == [], f"files written: {written}"
+    # and the plaintext backend, asked directly, holds nothing
+    assert plaintext.get_password("presence-desktop", "ns") is None
+
+
+def test_secure_backend_resolution() -> None:
+    mem = MemoryKeyring()
+    assert secure_backend(mem) is mem
+    assert secure_backend(fail.Keyring()) is None
+    assert secure_backend(null.Keyring()) is None
+
+
+async def test_tokens_are_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    backend = MemoryKeyring()
+    token = _token(3000)
+    store = TokenStore("ns", backend=backend)
+    await store.save("agent-1", token)
+    loaded = await store.load()
+    assert token[:40] not in caplog.text and token[-40:] not in caplog.text
+    assert token not in repr(loaded)
+    store.close()
