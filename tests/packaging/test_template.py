@@ -164,3 +164,8 @@ def test_outputs_are_exactly_what_a_profile_needs(template) -> None:
     assert outputs["EventsHttpUrl"]["Value"] == {"Fn::Sub": "https://${EventsApi.Dns.Http}/event"}
     assert outputs["EventsRealtimeUrl"]["Value"] == {"Fn::Sub": "wss://${EventsApi.Dns.Realtime}/event/realtime"}
     assert outputs["RelayUrl"]["Value"] == {"Fn::GetAtt": ["RelayFunctionUrl", "FunctionUrl"]}
+
+
+def test_template_fits_a_direct_deploy() -> None:
+    # `aws cloudformation deploy` sends templates up to 51,200 bytes inline; larger ones need --s3-bucket.
+    assert TEMPLATE.stat().st_size < 51_200
