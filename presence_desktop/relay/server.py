@@ -100,8 +100,22 @@ class RelayService:
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="relay-sweeper")
+        self.start_sweeper()
         log.info("relay listening on %s", self.url)
+
+    def start_sweeper(self) -> None:
+        """Start the periodic expiry/outbox sweep (idempotent)."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="relay-sweeper")
+
+    async def stop_sweeper(self) -> None:
+        task, self._sweeper = self._sweeper, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - it is going away
+                pass
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -116,13 +130,7 @@ class RelayService:
                 log.exception("relay sweep failed")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            try:
-                await self._sweeper
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._sweeper = None
+        await self.stop_sweeper()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

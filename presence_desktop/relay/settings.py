@@ -7,7 +7,8 @@ botocore's default chain (environment ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_
 ``AWS_SESSION_TOKEN``, the Lambda role, a profile...) unless a caller passes a ``Credentials``
 object in code (the devstack does).
 
-Environment variables (all optional unless marked):
+Environment variables (all optional unless marked); each is also read without ``RELAY_``
+(``PRESENCE_EVENTS_HTTP_URL`` ...), the names the CloudFormation template sets on the Lambda:
 
 =====================================  =========================================================
 PRESENCE_RELAY_HOST / _PORT            bind address (default 127.0.0.1) / port (default 8443)
@@ -19,11 +20,13 @@ PRESENCE_RELAY_EVENTS_HTTP_URL         required: https://<appsync http host>/eve
 PRESENCE_RELAY_EVENTS_REGION           default AWS_REGION or us-east-1
 PRESENCE_RELAY_EVENTS_CA_FILE          extra CA (PEM) to trust for the events endpoint
 PRESENCE_RELAY_STORE                   sqlite:<path> (default sqlite:presence-relay.sqlite3)
-                                       or dynamodb:<table>
+                                       or dynamodb:<table>, or dynamodb + _TABLE_NAME=<table>
 PRESENCE_RELAY_DYNAMODB_ENDPOINT       DynamoDB endpoint URL (tests, DynamoDB Local)
 PRESENCE_RELAY_HEARTBEAT_TTL_S         seconds of silence before offline (default 90)
 PRESENCE_RELAY_SWEEP_INTERVAL_S        seconds between expiry/outbox sweeps (default 10)
 PRESENCE_RELAY_MAX_BODY_BYTES          default 4096
+PRESENCE_RELAY_PUBLISH_ATTEMPTS        tries per publish (default 4; Lambda 3)
+PRESENCE_RELAY_PUBLISH_TIMEOUT_S       seconds per try (default 5; Lambda 3)
 PRESENCE_RELAY_RATE_PER_S / _BURST     per-user token bucket (default 2/s, burst 20)
 PRESENCE_RELAY_CATALOGUE               a status catalogue JSON file (default: the shipped one)
 =====================================  =========================================================
@@ -41,6 +44,7 @@ from botocore.credentials import Credentials
 from presence_desktop.relay.core import RelayCore, RelayLimits
 
 ENV_PREFIX = "PRESENCE_RELAY_"
+SHORT_PREFIX = "PRESENCE_"  # the names the CloudFormation template gives the Lambda
 
 
 class ConfigError(ValueError):
@@ -62,6 +66,8 @@ class RelayConfig:
     store: str = "sqlite:presence-relay.sqlite3"
     dynamodb_endpoint: str | None = None
     sweep_interval_s: float = 10.0
+    publish_attempts: int = 4
+    publish_timeout_s: float = 5.0
     catalogue_file: str | None = None
     limits: RelayLimits = field(default_factory=RelayLimits)
 
@@ -74,7 +80,7 @@ class RelayConfig:
             value = overrides.get(name.lower())
             if value is not None:
                 return str(value) if not isinstance(value, (list, tuple)) else ",".join(value)
-            return env.get(ENV_PREFIX + name) or None
+            return env.get(ENV_PREFIX + name) or env.get(SHORT_PREFIX + name) or None
 
         def number(name: str, default: float, kind=float):
             raw = get(name)
@@ -105,9 +111,11 @@ class RelayConfig:
             port=number("PORT", 8443, int),
             tls_cert=get("TLS_CERT"),
             tls_key=get("TLS_KEY"),
-            store=get("STORE") or "sqlite:presence-relay.sqlite3",
+            store=_store_setting(get("STORE"), get("TABLE_NAME")),
             dynamodb_endpoint=get("DYNAMODB_ENDPOINT"),
             sweep_interval_s=number("SWEEP_INTERVAL_S", 10.0),
+            publish_attempts=number("PUBLISH_ATTEMPTS", 4, int),
+            publish_timeout_s=number("PUBLISH_TIMEOUT_S", 5.0),
             catalogue_file=get("CATALOGUE"),
             limits=limits,
         )
@@ -121,7 +129,7 @@ class RelayConfig:
             raise ConfigError(f"STORE must be sqlite:<path> or dynamodb:<table>, got {self.store!r}")
         if not self.events_http_url.startswith("https://") and not self.events_http_url.startswith("http://127.0.0.1"):
             raise ConfigError("EVENTS_HTTP_URL must be https:// (plain http only for 127.0.0.1)")
-        if self.limits.heartbeat_ttl_s <= 0 or self.sweep_interval_s <= 0:
+        if self.limits.heartbeat_ttl_s <= 0 or self.sweep_interval_s <= 0 or self.publish_timeout_s <= 0:
             raise ConfigError("HEARTBEAT_TTL_S and SWEEP_INTERVAL_S must be > 0")
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
@@ -136,6 +144,14 @@ class RelayConfig:
         if self.events_ca_file:
             ctx.load_verify_locations(cafile=self.events_ca_file)
         return ctx
+
+
+def _store_setting(store: str | None, table: str | None) -> str:
+    if store == "dynamodb":  # PRESENCE_STORE=dynamodb + PRESENCE_TABLE_NAME=<table> (CloudFormation)
+        if not table:
+            raise ConfigError(f"STORE=dynamodb needs {ENV_PREFIX}TABLE_NAME (or {SHORT_PREFIX}TABLE_NAME)")
+        return f"dynamodb:{table}"
+    return store or "sqlite:presence-relay.sqlite3"
 
 
 def make_store(config: RelayConfig):
@@ -154,7 +170,7 @@ def build_core(config: RelayConfig, credentials: Credentials | None = None, stor
     """Wire verifier, store, publisher and catalogue. ``credentials`` None = botocore's chain."""
     from presence_desktop.domain.statuses import StatusCatalogue
     from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
-    from presence_desktop.relay.publisher import EventsPublisher
+    from presence_desktop.relay.publisher import EventsPublisher, RetryPolicy
 
     verifier = CognitoTokenVerifier(
         issuer=config.cognito_issuer,
@@ -176,6 +192,9 @@ def build_core(config: RelayConfig, credentials: Credentials | None = None, stor
         creds: Any = credentials_source
     else:
         creds = credentials
-    publisher = EventsPublisher(config.events_http_url, config.events_region, creds, ssl_context=config.events_ssl_context())
+    retry = RetryPolicy(attempts=max(1, config.publish_attempts), timeout_s=config.publish_timeout_s)
+    publisher = EventsPublisher(
+        config.events_http_url, config.events_region, creds, ssl_context=config.events_ssl_context(), retry=retry
+    )
     catalogue = StatusCatalogue.load(config.catalogue_file) if config.catalogue_file else None
     return RelayCore(verifier, store or make_store(config), publisher, catalogue=catalogue, limits=config.limits)
