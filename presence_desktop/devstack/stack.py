@@ -44,6 +44,46 @@ class StackOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+EVENTS_CREDENTIALS_FILE = "events-credentials.json"
+
+
+def load_or_create_events_credentials(state_dir: Path) -> dict[str, str]:
+    """The events API key and the local IAM key pair, made at first start and kept in
+    ``state_dir/events-credentials.json`` (mode 0600) so profiles stay valid across restarts.
+
+    Shapes as AWS issues them: API key ``da2-`` + 26 chars; access key id ``AKIA`` + 16
+    upper-case alphanumerics; secret 40 chars.
+    """
+    import secrets
+    import string
+
+    path = Path(state_dir) / EVENTS_CREDENTIALS_FILE
+    keys = ("api_key", "access_key_id", "secret_access_key")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if all(isinstance(data.get(k), str) and data[k] for k in keys):
+            return {k: data[k] for k in keys}
+        log.warning("%s is incomplete; making new credentials", path)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError):
+        log.warning("%s is unreadable; making new credentials", path)
+    lower = string.ascii_lowercase + string.digits
+    upper = string.ascii_uppercase + string.digits
+    data = {
+        "api_key": "da2-" + "".join(secrets.choice(lower) for _ in range(26)),
+        "access_key_id": "AKIA" + "".join(secrets.choice(upper) for _ in range(16)),
+        "secret_access_key": secrets.token_urlsafe(30)[:40],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+    return data
+
+
 class DevStack:
     """Start and stop every local service in order. ``await start()``, then ``ready_info()``."""
 
@@ -83,7 +123,33 @@ class DevStack:
         self.cognito = cognito
 
     async def _start_events(self) -> None:
-        pass  # filled by the events-server work (devstack/events_server.py)
+        from presence_desktop.devstack.events_server import EventsServer, EventsServerConfig
+        from presence_desktop.devstack.namespace_handlers import standard_namespaces
+
+        opts = self.options
+        creds = load_or_create_events_credentials(opts.state_dir)
+        verifier = None
+        if self.cognito is not None:  # trust the local pool's tokens (JWKS fetched from it)
+            from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
+
+            verifier = CognitoTokenVerifier(
+                issuer=self.cognito.issuer, client_ids={self.cognito.client_id}, jwks_url=self.cognito.jwks_url
+            )
+        server = EventsServer(
+            EventsServerConfig(
+                host=opts.host,
+                port=opts.events_port,
+                tls=self.ca.server_context() if self.ca else None,
+                ca_file=str(self.ca.ca_file) if self.ca else None,
+                api_keys=(creds["api_key"],),
+                iam_credentials={creds["access_key_id"]: creds["secret_access_key"]},
+                region=opts.region,
+                cognito_verifier=verifier,
+                namespaces=standard_namespaces(),
+            )
+        )
+        await server.start()
+        self.events = server
 
     async def _start_relay(self) -> None:
         pass  # filled by the relay work (relay/server.py)
