@@ -204,6 +204,13 @@ class PresenceService:
                 try:
                     event = await self.relay.set_status(req.status, req.message)
                 except RelayError as exc:
+                    if exc.status in (502, 503):
+                        # Stored with its version; the relay's outbox publishes it. The live
+                        # event confirms it (OwnStatus.observe); sending again would only add
+                        # another version.
+                        self.own.failed("stored, waiting for publication")
+                        self.listener.own_status_changed()
+                        break
                     if not exc.retryable:
                         self.own.pending = None
                         self.listener.own_status_changed()

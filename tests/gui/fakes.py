@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 
 from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
 from presence_desktop.ui.ports import RelayError, RosterSnapshot
-
-FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John",
-         "Radia", "Dennis", "Hedy", "Tim", "Katherine", "Linus", "Sophie", "Guido", "Anita", "Niklaus"]
-LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen",
-        "McCarthy", "Perlman", "Ritchie", "Lamarr", "Berners-Lee", "Johnson", "Torvalds", "Wilson", "van Rossum",
-        "Borg", "Wirth"]
-
+from presence_desktop.ui.sample import sample_events
 
 def demo_events(n=40, teams=4, seed=7, catalogue_ids=None, now=None):
-    rnd = random.Random(seed)
-    ids = catalogue_ids or ["available", "on_call", "after_call_work", "break", "lunch", "training", "away", "offline"]
-    now = time.time() if now is None else now
-    out = []
-    for i in range(1, n + 1):
-        status = rnd.choice(ids)
-        ago = rnd.uniform(5, 1800)
-        from datetime import datetime, timezone
-        from presence_desktop.domain.presence import format_time
-        out.append(PresenceEvent(
-            agent_id=f"agent-{i}", team_id=f"team-{(i - 1) % teams + 1}",
-            display_name=f"{FIRST[(i - 1) % 20]} {LAST[((i - 1) * 3 + (i - 1) // 20 * 7) % 20]}", status=status,
-            version=rnd.randint(1, 30), changed_at=format_time(datetime.fromtimestamp(now - ago, timezone.utc)),
-            message=rnd.choice([None, None, None, "back in 10", "coaching session", "VIP queue"]),
-            source=rnd.choice(["manual", "manual", "manual", "supervisor", "system"]),
-        ))
-    return out
+    return sample_events(n, teams, seed, catalogue_ids, now)
 
 
 class FakeRelay:

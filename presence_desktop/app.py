@@ -1,0 +1,319 @@
+"""``presence-desktop``: the desktop app's entry point.
+
+    presence-desktop --profile local            start the devstack (40 simulated agents) in the
+                                                background and sign in as the demo supervisor
+    presence-desktop --profile local --user agent-3   a second window as a demo agent (reuses the
+                                                running devstack)
+    presence-desktop --profile aws              a saved profile (see `profile import`)
+    presence-desktop profile import --stack-outputs FILE [--name NAME] [--force]
+    presence-desktop --version | --self-test
+
+Exit codes: 0 normal quit, 1 could not start (message on stderr), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger("presence_desktop")
+
+DEMO_SUPERVISOR = "sup-1"
+LOCAL_PROFILE = "local"
+DEVSTACK_READY_TIMEOUT_S = 90.0
+
+
+def _version() -> str:
+    from presence_desktop import __version__
+
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="presence-desktop", description="Real-time agent presence for call-centre teams.")
+    parser.add_argument("--version", action="version", version=f"presence-desktop {_version()}")
+    parser.add_argument("--profile", default=None,
+                        help="'local' (start or reuse the devstack) or a saved profile name; default: the last one used")
+    parser.add_argument("--user", default=None,
+                        help=f"with --profile local: the demo user to sign in as (default {DEMO_SUPERVISOR})")
+    parser.add_argument("--agents", type=int, default=40, help="with --profile local: simulated agents (default 40)")
+    parser.add_argument("--devstack-dir", type=Path, default=None,
+                        help="with --profile local: the devstack's state folder (default: per-user state folder)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="load Qt, the keyring backend and websockets, draw the roster once offscreen, exit 0")
+    parser.add_argument("--log-level", default=os.environ.get("PRESENCE_LOG_LEVEL", "WARNING"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+# --- the local devstack, as a background process ------------------------------------------------------
+
+def default_devstack_dir() -> Path:
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("presence-desktop", appauthor=False)) / "devstack"
+
+
+def _reachable(url: str, timeout: float = 0.5) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class LocalDevstack:
+    """Starts ``presence-devstack`` as a child process, or reuses one that is already running.
+
+    The shared ready file ``<state dir>/app-ready.json`` lets a second app instance find the
+    stack the first one started (``--user agent-3``). Only the instance that started the stack
+    stops it.
+    """
+
+    def __init__(self, state_dir: Path, agents: int = 40) -> None:
+        self.state_dir = state_dir
+        self.agents = agents
+        self.ready_file = state_dir / "app-ready.json"
+        self.process: subprocess.Popen | None = None
+        self.log_path = state_dir / "devstack.log"
+
+    def running_info(self) -> dict | None:
+        """The ready info of a live stack, or None."""
+        try:
+            info = json.loads(self.ready_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        relay = (info.get("relay") or {}).get("url")
+        events = (info.get("events") or {}).get("http")
+        if relay and events and _reachable(relay) and _reachable(events):
+            return info
+        return None
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.ready_file.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "presence_desktop.devstack.cli", "--ready-file", str(self.ready_file),
+               "--state-dir", str(self.state_dir), "--agents", str(self.agents)]
+        log.info("starting the devstack: %s", " ".join(cmd))
+        logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.process = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        finally:
+            logf.close()
+
+    async def wait_ready(self, timeout: float = DEVSTACK_READY_TIMEOUT_S) -> dict:
+        """Wait for the ready file. Raises ``RuntimeError`` if the child exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the devstack exited with code {self.process.returncode}; see {self.log_path}")
+            if self.ready_file.exists():
+                try:
+                    return json.loads(self.ready_file.read_text(encoding="utf-8"))
+                except ValueError:
+                    pass  # written atomically, but be lenient
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"the devstack was not ready within {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self, timeout: float = 0.6) -> None:
+        """SIGTERM, a short wait, then SIGKILL. Never raises."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.terminate()
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        except OSError:
+            pass
+
+
+def demo_password(info: dict, username: str) -> str:
+    for user in info.get("users") or []:
+        if user.get("username") == username:
+            return user["password"]
+    known = ", ".join(u.get("username", "?") for u in (info.get("users") or [])[:8])
+    raise ValueError(f"no demo user {username!r} in the devstack (try one of: {known} ...)")
+
+
+# --- backends for the real app ----------------------------------------------------------------------
+
+def real_auth_factory(profile, remember: bool):
+    from presence_desktop.auth.session import AuthSession
+    from presence_desktop.auth.token_store import TokenStore
+
+    store = TokenStore.for_settings(profile.cognito) if remember else None
+    return AuthSession(profile.cognito, store)
+
+
+def real_backend_factory(profile, auth, identity):
+    from presence_desktop.ui.adapters import make_backends
+
+    return make_backends(profile, auth, identity)
+
+
+# --- commands -----------------------------------------------------------------------------------------
+
+def self_test() -> int:
+    """Load what a frozen build must carry and draw the roster once offscreen."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    report: dict[str, Any] = {"version": _version()}
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["presence-desktop", "--self-test"])
+    report["qt"] = pyside_version
+    report["platform"] = app.platformName()
+    import keyring
+    import websockets
+
+    report["keyring"] = type(keyring.get_keyring()).__name__
+    report["websockets"] = websockets.__version__
+    import aiohttp
+    import botocore
+    import pycognito  # noqa: F401
+    import qasync  # noqa: F401
+
+    report["aiohttp"], report["botocore"] = aiohttp.__version__, botocore.__version__
+    from presence_desktop.domain.roster import Roster
+    from presence_desktop.resources import default_catalogue
+    from presence_desktop.ui.ports import Identity
+    from presence_desktop.ui.roster_window import RosterWindow
+    from presence_desktop.ui.sample import sample_events  # no network in a self-test
+
+    cat = default_catalogue()
+    roster = Roster(cat)
+    roster.begin_join()
+    roster.complete_join(sample_events(12))
+    win = RosterWindow(roster, cat, Identity("self-test", "self-test", ("supervisors",), "team-1"))
+    win.model.sync()
+    pixmap = win.grab()
+    report["roster_rows"] = win.proxy.rowCount()
+    report["drawn"] = f"{pixmap.width()}x{pixmap.height()}"
+    ok = not pixmap.isNull() and win.proxy.rowCount() == 12
+    win.close()
+    print(json.dumps(report))
+    return 0 if ok else 1
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from presence_desktop.config import Profile
+    from presence_desktop.resources import default_catalogue
+    from presence_desktop.settings import SettingsError, SettingsStore
+    from presence_desktop.ui import runtime as rt
+    from presence_desktop.ui.gui_app import GuiApp
+
+    store = SettingsStore()
+    try:
+        settings = store.load_settings()
+    except SettingsError as exc:
+        print(f"warning: {exc}; using default settings", file=sys.stderr)
+        from presence_desktop.settings import AppSettings
+
+        settings = AppSettings()
+    profile_name = args.profile or settings.last_profile or LOCAL_PROFILE
+    devstack: LocalDevstack | None = None
+    failures: list[BaseException] = []
+
+    async def start(runtime: rt.QtRuntime) -> None:
+        try:
+            await _start(runtime)
+        except Exception as exc:  # noqa: BLE001 - cannot start: say why and quit with 1
+            log.debug("start failed", exc_info=True)
+            failures.append(exc)
+            runtime.request_quit()
+
+    async def _start(runtime: rt.QtRuntime) -> None:
+        nonlocal devstack
+        profiles: dict[str, Profile] = {}
+        for name in store.profile_names():
+            try:
+                profiles[name] = store.load_profile(name)
+            except SettingsError as exc:
+                log.warning("%s", exc)
+        username = password = None
+        if profile_name == LOCAL_PROFILE:
+            devstack = LocalDevstack(args.devstack_dir or default_devstack_dir(), agents=args.agents)
+            info = devstack.running_info()
+            if info is None:
+                devstack.start()
+                info = await devstack.wait_ready()
+            else:
+                devstack.process = None  # someone else's: never stop it
+            profiles[LOCAL_PROFILE] = Profile.from_ready_file(devstack.ready_file, name=LOCAL_PROFILE)
+            username = args.user or DEMO_SUPERVISOR
+            password = demo_password(info, username)
+        elif profile_name not in profiles:
+            raise ValueError(
+                f"no profile named {profile_name!r} (saved: {', '.join(profiles) or 'none'}); import one with "
+                "`presence-desktop profile import --stack-outputs FILE`, or use --profile local"
+            )
+        gui = GuiApp(runtime, default_catalogue(), profiles, auth_factory=real_auth_factory,
+                     backend_factory=real_backend_factory, store=store, settings=settings)
+        runtime.gui = gui  # for tests and debugging
+        await gui.start(profile_name, username, password)
+
+    try:
+        code = rt.run(start, [sys.argv[0]])
+    finally:
+        if devstack is not None:
+            devstack.stop()
+    if failures:
+        raise RuntimeError(str(failures[0]))
+    return code
+
+
+def _exit_now_if_stuck(code: int) -> None:
+    """A keyring or network call hung on a worker thread would keep the interpreter alive at
+    exit (ThreadPoolExecutor joins its workers). Leave anyway, after flushing what matters."""
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if stuck:
+        log.warning("leaving with %d busy worker thread(s): %s", len(stuck), ", ".join(t.name for t in stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["profile"]:
+        if argv[1:2] != ["import"]:
+            print("usage: presence-desktop profile import --stack-outputs FILE [--name NAME] [--force]", file=sys.stderr)
+            return 2
+        from presence_desktop import profile_import
+
+        return profile_import.main(argv[2:])
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.self_test:
+        return self_test()
+    if args.user and (args.profile or LOCAL_PROFILE) != LOCAL_PROFILE:
+        print("error: --user is for the local devstack's demo users (--profile local)", file=sys.stderr)
+        return 2
+    try:
+        code = run_gui(args)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _exit_now_if_stuck(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""qasync bootstrap, done the way that does not bite (field-anchors.md, "qasync notes"):
+
+- the QApplication exists before anything else; asyncio then runs on qasync's loop;
+- the first task starts from a zero-delay timer, i.e. once the loop runs;
+- every task is kept referenced (:class:`~presence_desktop.ui.tasks.TaskKeeper`); an exception in
+  a task, an async slot or a loop callback is logged and shown (``errorRaised``), never lost;
+- shutdown runs from ``aboutToQuit``: the registered async hooks (publish offline, close the
+  WebSocket with 1000, cancel and await tasks) get a bounded budget (default 2.5 s) while Qt
+  keeps processing events, then the loop ends and the process exits 0;
+- blocking calls (keyring, pycognito's SRP) run on *daemon* threads (:class:`DaemonExecutor`),
+  so one that hangs can neither block the loop nor keep the process alive at exit;
+- no modal ``exec()`` inside coroutines: windows are shown with ``show()``/``open()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Awaitable, Callable, Coroutine
+
+import qasync
+from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from presence_desktop.ui.tasks import TaskKeeper
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_BUDGET_S = 2.5
+
+
+class DaemonExecutor(concurrent.futures.Executor):
+    """Runs each call on its own daemon thread; ``shutdown`` never waits.
+
+    The default ThreadPoolExecutor joins its workers at interpreter exit, so a keyring call stuck
+    on a locked keyring would keep the app alive. Calls here are few (sign-in, refresh, keyring)
+    and short, so a thread per call costs nothing that matters.
+    """
+
+    def __init__(self) -> None:
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self._shutdown:
+            raise RuntimeError("executor is shut down")
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=work, name=f"blocking-{getattr(fn, '__name__', 'call')}", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._shutdown = True  # never wait: a hung call must not hold the exit
+
+
+class QtRuntime(QObject):
+    """The running app's asyncio-on-Qt runtime: spawn tasks, report errors, quit cleanly."""
+
+    errorRaised = Signal(str)  # plain words for the user
+    shutdownFinished = Signal(float)  # seconds the shutdown took
+
+    def __init__(self, app: QApplication, loop: asyncio.AbstractEventLoop, budget_s: float = SHUTDOWN_BUDGET_S) -> None:
+        super().__init__()
+        self.app = app
+        self.loop = loop
+        self.budget_s = budget_s
+        self.tasks = TaskKeeper(on_error=self._task_failed)
+        self._hooks: list[Callable[[], Awaitable[Any]]] = []
+        self.shutting_down = False
+        self.shutdown_seconds: float | None = None
+        app.aboutToQuit.connect(self._about_to_quit)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
+        return self.tasks.spawn(coro, name)
+
+    def add_shutdown_hook(self, hook: Callable[[], Awaitable[Any]]) -> None:
+        """Register an async cleanup; hooks run in reverse order of registration (last in,
+        first out), all within one budget."""
+        self._hooks.append(hook)
+
+    def remove_shutdown_hook(self, hook: Callable[[], Awaitable[Any]]) -> None:
+        if hook in self._hooks:
+            self._hooks.remove(hook)
+
+    def request_quit(self) -> None:
+        """Quit from anywhere (menu, tray, signal): Qt emits aboutToQuit, which runs the hooks."""
+        QTimer.singleShot(0, self.app.quit)
+
+    # --- errors --------------------------------------------------------------------------------
+    def report(self, text: str) -> None:
+        self.errorRaised.emit(text)
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.report(f"Something went wrong ({name}): {exc}")
+
+    def loop_exception(self, loop, context: dict) -> None:
+        exc = context.get("exception")
+        msg = context.get("message", "unhandled error")
+        if exc is not None:
+            log.error("event loop: %s", msg, exc_info=exc)
+            self.report(f"Something went wrong: {exc}")
+        else:
+            log.error("event loop: %s", msg)
+
+    def excepthook(self, etype, value, tb) -> None:
+        """For exceptions raised in Qt slots (and qasync's asyncSlot, which calls
+        ``sys.excepthook``): log and show instead of printing and carrying on silently."""
+        if issubclass(etype, KeyboardInterrupt):
+            self.request_quit()
+            return
+        log.error("unhandled exception:\n%s", "".join(traceback.format_exception(etype, value, tb)))
+        self.report(f"Something went wrong: {value}")
+
+    # --- shutdown ------------------------------------------------------------------------------
+    def _about_to_quit(self) -> None:
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        started = time.monotonic()
+        future = asyncio.ensure_future(self._run_hooks(), loop=self.loop)
+        # Keep Qt (and with it qasync's asyncio) turning until the hooks are done or the budget
+        # is spent. A repeating timer guarantees wake-ups while nothing else happens.
+        waker = QTimer()
+        waker.setInterval(20)
+        waker.start()
+        deadline = started + self.budget_s
+        while not future.done() and time.monotonic() < deadline:
+            self.app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents | QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        waker.stop()
+        if not future.done():
+            log.warning("shutdown took longer than %.1f s; leaving anyway", self.budget_s)
+            future.cancel()
+            self.app.processEvents()
+        self.shutdown_seconds = time.monotonic() - started
+        log.info("shutdown finished in %.2f s", self.shutdown_seconds)
+        self.shutdownFinished.emit(self.shutdown_seconds)
+
+    async def _run_hooks(self) -> None:
+        for hook in reversed(self._hooks):
+            try:
+                await hook()
+            except Exception:  # noqa: BLE001 - every hook gets its turn
+                log.exception("shutdown hook failed")
+        await self.tasks.cancel_all(timeout=0.5)
+
+
+def make_qt_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, created first (or the existing one)."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("presence-desktop")
+    app.setOrganizationName("presence-desktop")
+    app.setQuitOnLastWindowClosed(False)  # the app decides (tray or quit), see GuiApp
+    return app
+
+
+def run(start: Callable[[QtRuntime], Coroutine[Any, Any, Any]], argv: list[str] | None = None,
+        budget_s: float = SHUTDOWN_BUDGET_S) -> int:
+    """Create the QApplication, run asyncio on qasync's loop, call ``start(runtime)`` once the
+    loop runs, and return the exit code when the app quits (0 on a normal quit)."""
+    app = make_qt_app(argv)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    loop.set_default_executor(DaemonExecutor())
+    runtime = QtRuntime(app, loop, budget_s)
+    loop.set_exception_handler(runtime.loop_exception)
+    old_hook = sys.excepthook
+    sys.excepthook = runtime.excepthook
+
+    # Ctrl+C / SIGTERM: Python only runs signal handlers when the interpreter gets control, so a
+    # cheap timer hands it control a few times a second.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, lambda *_: runtime.request_quit())
+        except (ValueError, OSError):  # not the main thread
+            pass
+    poke = QTimer()
+    poke.start(250)
+    poke.timeout.connect(lambda: None)
+
+    def _start() -> None:
+        runtime.spawn(start(runtime), name="startup")
+
+    QTimer.singleShot(0, _start)
+    try:
+        with loop:
+            code = loop.run_forever()
+    finally:
+        sys.excepthook = old_hook
+        asyncio.set_event_loop(None)
+    return int(code or 0)
