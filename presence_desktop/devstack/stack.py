@@ -152,10 +152,71 @@ class DevStack:
         self.events = server
 
     async def _start_relay(self) -> None:
-        pass  # filled by the relay work (relay/server.py)
+        """The relay (relay/server.py) on ``host:relay_port``: verifies the local pool's id tokens,
+        keeps presence in ``state_dir/relay.sqlite3`` (versions survive restarts), publishes to the
+        local events server signed with its IAM key (trusting the local CA), and serves HTTPS with
+        the local CA's certificate when TLS is on. ``extra["heartbeat_ttl_s"]`` overrides the TTL."""
+        if self.events is None or self.cognito is None:
+            log.warning("relay not started: it needs the events server and the local Cognito")
+            return
+        from botocore.credentials import Credentials
+
+        from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
+        from presence_desktop.relay.core import RelayCore, RelayLimits
+        from presence_desktop.relay.publisher import EventsPublisher
+        from presence_desktop.relay.server import RelayService
+        from presence_desktop.relay.store import SqliteStore
+
+        opts = self.options
+        iam = self.events.ready_info()["iam"]
+        publisher = EventsPublisher(
+            self.events.http_url, opts.region, Credentials(iam["access_key_id"], iam["secret_access_key"]),
+            ssl_context=self.ca.client_context() if self.ca else None,
+        )
+        verifier = CognitoTokenVerifier(
+            issuer=self.cognito.issuer, client_ids={self.cognito.client_id}, jwks_url=self.cognito.jwks_url
+        )
+        limits = RelayLimits(heartbeat_ttl_s=float(opts.extra.get("heartbeat_ttl_s", RelayLimits.heartbeat_ttl_s)))
+        core = RelayCore(verifier, SqliteStore(opts.state_dir / "relay.sqlite3"), publisher, limits=limits)
+        service = RelayService(
+            core, opts.host, opts.relay_port,
+            ssl_context=self.ca.server_context() if self.ca else None,
+            sweep_interval_s=float(opts.extra.get("relay_sweep_interval_s", 5.0)),
+            ca_file=str(self.ca.ca_file) if self.ca else None,
+        )
+        try:
+            await service.start()
+        except BaseException:
+            await core.close()
+            raise
+        self.relay = service
 
     async def _start_agents(self) -> None:
-        pass  # filled by the desktop-app work (devstack/agents.py)
+        """``simulate_agents`` demo agents (devstack/agents.py) sign in with the real SRP flow and
+        change status through the relay every ``simulate_mean_interval_s`` seconds on average.
+        Returns once each has published an initial status, so the ready file means a full roster."""
+        opts = self.options
+        if opts.simulate_agents <= 0:
+            return
+        if self.relay is None or self.cognito is None:
+            log.warning("simulated agents not started: they need the local Cognito and the relay")
+            return
+        from presence_desktop.devstack.agents import SimulatedAgents
+
+        users = [u for u in self.cognito.users if "support_agents" in u.groups][: opts.simulate_agents]
+        if len(users) < opts.simulate_agents:
+            log.warning("only %d demo agents exist; simulating those", len(users))
+        agents = SimulatedAgents(
+            self.relay.ready_info()["relay"]["url"], self.cognito.cognito_settings(), users,
+            ca_file=str(self.ca.ca_file) if self.ca else None,
+            mean_interval_s=opts.simulate_mean_interval_s,
+        )
+        try:
+            await agents.start()
+        except BaseException:
+            await agents.stop()
+            raise
+        self.agents = agents
 
     async def stop(self) -> None:
         """Stop in reverse order; never raises (logs what failed)."""
