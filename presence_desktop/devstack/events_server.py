@@ -779,6 +779,7 @@ class EventsServer:
             self._wild[key] = channel
         else:
             self._exact.setdefault(channel.path, {})[key] = None
+        self.stats["subscribed"] += 1
         conn.send_json({"type": "subscribe_success", "id": sid})
 
     def _ws_unsubscribe(self, conn: _Connection, sid: str | None) -> None:
@@ -797,6 +798,7 @@ class EventsServer:
             )
             return
         self._unregister(conn, sid)
+        self.stats["unsubscribed"] += 1
         conn.send_json({"type": "unsubscribe_success", "id": sid})
 
     async def _ws_publish(self, conn: _Connection, frame: dict, pid: str | None) -> None:
