@@ -2,15 +2,17 @@
 // Embedded verbatim as CodeHandlers in packaging/cloudformation/presence.yaml (re-embed with
 // `python packaging/handlers/embed_handlers.py`). Kept in step with the devstack's Python handlers
 // (presence_desktop/devstack/namespace_handlers.py) by one table of cases: packaging/handlers/cases.json.
-// APPSYNC_JS is a subset of JS: no try/catch/throw/while/classic for/continue/++/--/`in`
-// (AWS AppSync Events docs, "Supported runtime features").
+// APPSYNC_JS is a subset of JS: no try/catch/throw/while/classic for/continue/++/--/`in`, no regex
+// literals (AWS AppSync Events docs, "Supported runtime features"; checked by @aws-appsync/eslint-plugin).
 import { util } from '@aws-appsync/utils';
 
 const SUBSCRIBER_GROUPS = ['support_agents', 'supervisors'];
 const SOURCES = ['manual', 'idle', 'supervisor', 'system'];
 const MESSAGE_MAX_CHARS = 140;
-// Channel segment rule (AppSync Events channel namespaces doc): alphanumerics and '-', 1-50 chars.
-const SEGMENT = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?$/;
+// Channel segment rule (AppSync Events channel namespaces doc): alphanumerics and '-', 1-50 chars,
+// starting and ending alphanumeric. Spelled out because APPSYNC_JS has no regex literals.
+const SEGMENT_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-';
+const SEGMENT_MAX_CHARS = 50;
 
 // Subscribe: only members of support_agents or supervisors. Every attempt is logged (who, which
 // channel, the decision), never a token: ctx.request.headers carry the Authorization header.
@@ -49,7 +51,18 @@ export function onPublish(ctx) {
 }
 
 function isSegment(value) {
-  return typeof value === 'string' && SEGMENT.test(value);
+  if (typeof value !== 'string' || value.length === 0 || value.length > SEGMENT_MAX_CHARS) {
+    return false;
+  }
+  if (value.startsWith('-') || value.endsWith('-')) {
+    return false;
+  }
+  for (const char of value) {
+    if (!SEGMENT_CHARS.includes(char)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Characters as Python counts them (code points), not UTF-16 units, so both handlers agree.

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,34 @@ def test_node_handler_suite_passes_every_case() -> None:
     passed = re.search(r"^# pass (\d+)$", out, re.M)
     assert passed and int(passed.group(1)) == expected, out[-2000:]
     assert re.search(r"^# fail 0$", out, re.M)
+
+
+ESLINT = ROOT / "tests" / "js" / "node_modules" / ".bin" / "eslint"
+ESLINT_CONFIG = "tests/packaging/js/eslint.config.mjs"
+HANDLER = "packaging/handlers/agent_presence.js"
+
+
+def _eslint(target: str = HANDLER) -> list[dict]:
+    assert ESLINT.exists(), "run `npm ci` in tests/js (make test does) for @aws-appsync/eslint-plugin"
+    cmd = [str(ESLINT), "-c", ESLINT_CONFIG, "--format", "json", target]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.stdout.strip(), proc.stderr
+    (result,) = json.loads(proc.stdout)
+    return result["messages"]
+
+
+def test_handler_code_passes_aws_appsync_eslint_rules() -> None:
+    # @aws-appsync/eslint-plugin "recommended": what the APPSYNC_JS runtime accepts at deploy time.
+    assert _eslint() == []
+
+
+def test_appsync_eslint_rules_catch_unsupported_code() -> None:
+    # The probe must sit beside the handler (the lint config's files and tsconfig cover that folder);
+    # typed linting reads files from disk, so --stdin will not do.
+    probe = ROOT / "packaging" / "handlers" / f"zz_lint_probe_{uuid.uuid4().hex}.js"
+    probe.write_text("export function onPublish(ctx) { let n = 0; n++; return /x/.test(ctx.events) ? [] : null; }\n")
+    try:
+        rules = {m["ruleId"] for m in _eslint(probe.relative_to(ROOT).as_posix())}
+    finally:
+        probe.unlink()
+    assert {"@aws-appsync/no-regex", "@aws-appsync/no-disallowed-unary-operators"} <= rules
