@@ -643,7 +643,14 @@ class EventsServer:
 
     # --- HTTP publish -----------------------------------------------------------------------
     async def _http_publish(self, request: web.Request) -> web.Response:
-        text = await request.text()
+        try:
+            text = (await request.read()).decode("utf-8")
+        except web.HTTPRequestEntityTooLarge:
+            return _errors_response(
+                OperationError(BAD_REQUEST, f"The request body is over {self.config.limits.max_request_bytes} bytes.", 413)
+            )
+        except UnicodeDecodeError:
+            return _errors_response(OperationError(BAD_REQUEST, "The request body is not UTF-8."))
         try:
             body = json.loads(text)
         except ValueError:

@@ -284,3 +284,22 @@ def test_unknown_auth_mode_in_config_is_refused():
     with pytest.raises(ValueError, match="OPENID_CONNECT"):
         EventsServerConfig(connection_auth_modes=("OPENID_CONNECT",))
     assert COGNITO  # the supported set includes Cognito
+
+
+# --- the real local Cognito (id and access tokens) ---------------------------------------------
+@pytest.mark.parametrize("token_kind", ["id_token", "access_token"])
+async def test_local_cognito_tokens(events_server_with_cognito, events_local_ca, cognito_tokens, token_kind):
+    auth = events_auth_for(events_server_with_cognito, events_local_ca)
+    supervisor = cognito_tokens("sup-1")[token_kind]
+    outsider = cognito_tokens("outsider")[token_kind]
+    await expect_connect_ok(auth, auth.cognito_auth(supervisor))
+    async with await ws_connect(auth, auth.cognito_auth(supervisor)) as ws:
+        ok = await subscribe(ws, auth, "s", "/agent-presence/team-1/*", authorization=auth.cognito_auth(supervisor))
+        assert ok == {"type": "subscribe_success", "id": "s"}
+        denied = await subscribe(ws, auth, "o", "/agent-presence/*", authorization=auth.cognito_auth(outsider))
+        assert denied["errors"][0]["errorType"] == "Unauthorized"
+
+
+async def test_http_publish_body_errors(events_auth):
+    status, body = await http_publish(events_auth, None, None, raw_body=b"\xff\xfe")
+    assert status == 400 and "UTF-8" in body["errors"][0]["message"]

@@ -210,3 +210,10 @@ async def test_slow_subscriber_is_disconnected_and_others_unaffected(events_serv
     assert slow.close_code in (1013, 1006)
     assert (await subscribe(fast, auth, "still", "/default/x"))["type"] == "subscribe_success"
     await fast.close()
+
+
+async def test_request_body_bound(events_server_factory, events_local_ca):
+    server = await events_server_factory(limits=Limits(max_request_bytes=64 * 1024))
+    auth = events_auth_for(server, events_local_ca)
+    status, body = await http_publish(auth, "/default/a", [json_string_of_bytes(70 * 1024)])
+    assert status == 413 and body["errors"][0]["errorType"] == "BadRequestException"
