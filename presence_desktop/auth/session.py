@@ -339,8 +339,12 @@ class AuthSession:
             skew = self.clock_skew_s
             msg = _skew_sentence(skew) if skew is not None and abs(skew) > self.skew_tolerance_s else None
             raise E.ClockSkewError(msg, skew_s=skew, detail="fresh token rejected again")
-        self._forced_at = now
-        await self._refresh(force=True)
+        previous, self._forced_at = self._forced_at, now
+        try:
+            await self._refresh(force=True)
+        except E.NetworkError:
+            self._forced_at = previous  # nothing was refreshed: the one allowed refresh is still due
+            raise
 
     async def sign_out(self) -> bool:
         """Revoke this user's tokens everywhere (GlobalSignOut) and forget the session (memory

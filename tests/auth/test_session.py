@@ -290,6 +290,42 @@ async def test_force_refresh_again_after_the_window(make_session, local_cognito)
     assert session.refresh_count == 2
 
 
+async def test_a_failed_forced_refresh_does_not_use_up_the_retry(make_session, local_cognito):
+    import socket
+
+    session = make_session()
+    await session.sign_in("agent-11", local_cognito.user("agent-11").password)
+    good = session.settings
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    session.settings, session._boto = good.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"}), None
+    with pytest.raises(E.NetworkError):
+        await session.force_refresh()
+    session.settings, session._boto = good, None
+    await session.force_refresh()  # the network is back: this is the one refresh, not an error
+    assert session.refresh_count == 1
+
+
+async def test_network_down_at_refresh_time_keeps_a_still_valid_token(make_session, local_cognito):
+    import socket
+
+    clock = FakeClock()
+    session = make_session(monotonic=clock)
+    await session.sign_in("agent-12", local_cognito.user("agent-12").password)
+    token = await session.id_token()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    session.settings = session.settings.model_copy(update={"endpoint": f"http://127.0.0.1:{port}"})
+    session._boto = None
+    clock.offset = 3600 - 100  # inside the refresh margin, not yet expired
+    assert await session.id_token() == token
+    clock.offset = 3600 + 1  # expired and still no network
+    with pytest.raises(E.NetworkError):
+        await session.id_token()
+
+
 # --- sign-out and remembered sessions ----------------------------------------------------------
 
 async def test_sign_out_revokes_the_refresh_token(make_session, local_cognito, new_user, keyring_backend):
