@@ -23,6 +23,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from .channels import Channel, parse_channel
 
@@ -84,6 +85,26 @@ class MalformedFrame(ProtocolError):
 def dumps_compact(value: Any) -> str:
     """Compact JSON, non-ASCII kept as is: the serialization AWS clients sign (``JSON.stringify``)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- endpoints
+
+def realtime_url_for(http_url: str) -> str:
+    """The realtime URL for an HTTP publish URL (reference §1; amplify appsyncUrl.ts, Swift
+    EventsEndpointHelper): ``https://<id>.appsync-api.<region>.amazonaws.com/event`` becomes
+    ``wss://<id>.appsync-realtime-api.<region>.amazonaws.com/event/realtime``; any other host
+    (custom domain, the devstack) keeps its host and gets ``/realtime`` appended, ``http`` -> ``ws``.
+    Raises ``ValueError`` unless the URL is ``http(s)://<host>[:port]/event``."""
+    parts = urlsplit(http_url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path.rstrip("/") != "/event":
+        raise ValueError(f"expected https://<host>/event, got {http_url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError("the events URL takes no query or fragment")
+    netloc = parts.netloc
+    host = parts.hostname
+    if ".appsync-api." in host and (host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn")):
+        netloc = netloc.replace(".appsync-api.", ".appsync-realtime-api.", 1)
+    return f"{'wss' if parts.scheme == 'https' else 'ws'}://{netloc}/event/realtime"
 
 
 # ---------------------------------------------------------------- auth subprotocol

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import ssl
 import time
 
@@ -419,3 +420,23 @@ async def test_state_stream(server, make_client):
     assert statuses[-1] == "closed"
     recon = next(s for s in got if s.status == "reconnecting")
     assert recon.attempt == 1 and recon.next_attempt_at >= recon.at
+
+
+async def test_no_secret_reaches_the_logs_even_at_debug(server, make_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    server.tokens.add("eyJsecret.token.value")
+
+    async def provider():
+        return "eyJsecret.token.value"
+
+    client = make_client(CognitoAuth(provider, f"127.0.0.1:{server.port}"))
+    sub = await client.subscribe("/default/a", timeout=10)
+    await client.publish("/default/a", [1])
+    await server.drop_all_connections()
+    assert await sub.get(10) == 1
+    assert await sub.get(10) == LostEvents("reconnected")
+    subprotocol = server.offered_subprotocols[0][1]
+    # Everything but the fake server's own handshake log (it prints the request headers it got).
+    text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("websockets.server"))
+    assert "subscribing" in text and "connected to" in text, "expected client logging to inspect"
+    assert "eyJsecret" not in text and subprotocol[len("header-"):][:40] not in text

@@ -133,3 +133,22 @@ def test_errors_are_parsed_and_auth_errors_recognized():
 def test_bare_errors_object_is_an_error_frame():
     frame = p.decode_server_frame('{"errors":[{"errorType":"BadRequestException","message":"signature"}]}')
     assert frame.type == "error" and frame.is_auth_error
+
+
+@pytest.mark.parametrize("http, realtime", [
+    ("https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com/event",
+     "wss://abcdefghijklmnopqrstuvwxyz.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime"),
+    ("https://x.appsync-api.cn-north-1.amazonaws.com.cn/event",
+     "wss://x.appsync-realtime-api.cn-north-1.amazonaws.com.cn/event/realtime"),
+    ("https://events.example.com/event", "wss://events.example.com/event/realtime"),
+    ("https://127.0.0.1:8443/event", "wss://127.0.0.1:8443/event/realtime"),
+    ("http://127.0.0.1:8080/event", "ws://127.0.0.1:8080/event/realtime"),
+])
+def test_realtime_url_for(http, realtime):
+    assert p.realtime_url_for(http) == realtime
+
+
+@pytest.mark.parametrize("bad", ["ftp://x/event", "https://x/graphql", "https://x/event?a=1", "/event"])
+def test_realtime_url_for_refuses_other_urls(bad):
+    with pytest.raises(ValueError):
+        p.realtime_url_for(bad)
