@@ -11,7 +11,9 @@ when the stored version differs). Own updates also count as a heartbeat.
 ``POST /v1/heartbeat``  (empty body or ``{}``) -> 200 ``{"agent_id", "team_id", "status",
 "version", "heartbeat_ttl_s"}`` (``status``/``version`` null when no status was set yet). An
 agent whose last status/heartbeat is older than ``heartbeat_ttl_s`` is set ``offline`` with
-``source: "system"`` by :meth:`RelayCore.sweep` and that change is published once.
+``source: "system"`` by :meth:`RelayCore.sweep` and that change is published once. A heartbeat
+does not bring an expired agent back: its answer says ``"status": "offline"`` and the app sets
+its status again. A supervisor's change to another agent is not a sign of that agent's life.
 
 ``GET /v1/roster[?team=<team id>]`` -> 200 ``{"agents": [<event>...], "as_of": "<ISO 8601 Z>",
 "heartbeat_ttl_s": n}``. An agent sees its own team only (``?team=`` of another team -> 403);
@@ -178,6 +180,7 @@ class RelayCore:
         self.clock = clock
         self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
         self._in_flight: set[tuple[str, int]] = set()
+        self._rejected: set[tuple[str, int]] = set()
 
     # --- the HTTP surface ---------------------------------------------------------------------
     async def handle(self, request: RelayRequest) -> RelayResponse:
@@ -324,11 +327,14 @@ class RelayCore:
 
         Safe to run concurrently with requests and with other sweepers (other processes or
         Lambda invocations): the expiry is a conditional write re-checked atomically, so an
-        agent goes offline once, with one version.
+        agent goes offline once, with one version. Once the events endpoint is found
+        unavailable, the rest of the round only stores (the next round publishes). A version
+        AppSync *rejected* (4xx, handler error) is not retried by this process again.
         """
         result = SweepResult()
         now = self.clock()
         cutoff = now - self.limits.heartbeat_ttl_s
+        events_down = False
         for candidate in await self.store.stale(cutoff):
 
             def expire(current: StoredPresence | None) -> StoredPresence | None:
@@ -343,41 +349,56 @@ class RelayCore:
                 return StoredPresence.new(event, last_seen=current.last_seen)
 
             _, row = await self.store.update(candidate.agent_id, expire)
-            if row is not None:
-                result.expired.append(row.agent_id)
-                log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
-                if not await self._publish(row, raise_errors=False):
-                    result.failed.append(row.agent_id)
-        for row in await self.store.unpublished():
-            if (row.agent_id, row.version) in self._in_flight:
+            if row is None:
                 continue
-            age = now - row.event.changed_at_dt.timestamp()
-            if age < self.limits.republish_after_s:
+            result.expired.append(row.agent_id)
+            log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
+            if events_down:
+                result.failed.append(row.agent_id)
+            elif (outcome := await self._publish(row, raise_errors=False)) != "ok":
+                result.failed.append(row.agent_id)
+                events_down = outcome == "events_unavailable"
+        for row in await self.store.unpublished():
+            key = (row.agent_id, row.version)
+            if events_down or key in self._in_flight or key in self._rejected:
+                continue
+            if now - row.event.changed_at_dt.timestamp() < self.limits.republish_after_s:
                 continue  # its own request is probably still publishing it
-            if await self._publish(row, raise_errors=False):
+            outcome = await self._publish(row, raise_errors=False)
+            if outcome == "ok":
                 result.republished.append(row.agent_id)
             else:
                 result.failed.append(row.agent_id)
+                events_down = outcome == "events_unavailable"
         return result
 
-    async def _publish(self, row: StoredPresence, raise_errors: bool) -> bool:
+    async def _publish(self, row: StoredPresence, raise_errors: bool) -> str:
+        """Publish the stored bytes of ``row``; mark it published. Returns ``"ok"`` or the
+        :class:`PublishError` code; with ``raise_errors`` a failure raises 502/503 instead."""
         key = (row.agent_id, row.version)
         self._in_flight.add(key)
         try:
             await self.publisher.publish(row.event.channel, [row.event_json])
         except PublishError as exc:
             log.error("publishing %s version %d failed: %s", row.agent_id, row.version, exc.message)
+            if exc.code != "events_unavailable":
+                self._remember_rejected(key)
             if not raise_errors:
-                return False
-            status = 503 if exc.code == "events_unavailable" else 502
-            raise RelayError(
-                status, exc.code,
-                f"status stored as version {row.version} but not published yet ({exc.message}); the relay retries it",
-            ) from None
+                return exc.code
+            if exc.code == "events_unavailable":
+                raise RelayError(503, exc.code, f"status stored as version {row.version} but not published yet "
+                                 f"({exc.message}); the relay retries it", {"Retry-After": "5"}) from None
+            raise RelayError(502, exc.code, f"status stored as version {row.version} but the events API refused "
+                             f"it ({exc.message})") from None
         finally:
             self._in_flight.discard(key)
         await self.store.mark_published(row.agent_id, row.version)
-        return True
+        return "ok"
+
+    def _remember_rejected(self, key: tuple[str, int]) -> None:
+        if len(self._rejected) > 10_000:
+            self._rejected.clear()
+        self._rejected.add(key)
 
     async def close(self) -> None:
         await self.publisher.close()

@@ -280,3 +280,27 @@ async def test_heartbeat_expiry_publishes_exactly_one_offline(relay_factory, tok
     assert [e["status"] for e in capture_events.events("agent-2")] == ["available"]
     status, body, _ = await relay.call("POST", "/v1/heartbeat", token=a1)
     assert body["status"] == "offline"  # the app learns it was expired and can set its status again
+
+
+async def test_a_rejected_version_is_not_retried_by_the_sweeper(relay_factory, token_minter, capture_events):
+    relay = await relay_factory(republish_after_s=0.0)
+    capture_events.fail_with[:] = [400]
+    status, body, _ = await relay.call("POST", "/v1/status", token=token_minter.mint("agent-1"), json_body={"status": "away"})
+    assert status == 502 and body["error"]["code"] == "publish_rejected"
+    result = await relay.core.sweep()
+    assert result.republished == [] and result.failed == [] and capture_events.requests == 1
+
+
+async def test_sweep_stops_publishing_when_events_are_down(relay_factory, token_minter, capture_events):
+    relay = await relay_factory(heartbeat_ttl_s=0.2, republish_after_s=0.0, rate_burst=100)
+    for i in range(1, 4):
+        assert (await relay.call("POST", "/v1/status", token=token_minter.mint(f"agent-{i}"), json_body={"status": "available"}))[0] == 200
+    await asyncio.sleep(0.4)
+    capture_events.fail_with[:] = [503] * 100
+    result = await relay.core.sweep()
+    assert result.expired == ["agent-1", "agent-2", "agent-3"] and sorted(result.failed) == result.expired
+    assert capture_events.requests == 3 + 3  # one agent's publish tries (3), then the round only stores
+    capture_events.fail_with.clear()
+    result = await relay.core.sweep()  # events back: the outbox goes out, each version once
+    assert result.expired == [] and result.republished == ["agent-1", "agent-2", "agent-3"]
+    assert [e["status"] for e in capture_events.events()] == ["available"] * 3 + ["offline"] * 3
