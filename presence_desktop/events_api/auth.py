@@ -82,6 +82,16 @@ class ApiKeyAuth:
 TokenProvider = Callable[[], Awaitable[str]]
 
 
+def _default_sign_in_errors() -> tuple[type[BaseException], ...]:
+    """The auth package's "the user must sign in" errors (absent in a build without it)."""
+    try:
+        from presence_desktop.auth import errors
+    except ImportError:
+        return ()
+    return tuple(getattr(errors, name) for name in ("NotSignedInError", "SessionExpiredError")
+                 if isinstance(getattr(errors, name, None), type))
+
+
 class CognitoAuth:
     """``AMAZON_COGNITO_USER_POOLS`` mode: ``{"Authorization": <JWT>, "host"}`` (reference §2.2).
 
@@ -93,13 +103,22 @@ class CognitoAuth:
     """
 
     def __init__(self, token_provider: TokenProvider, http_host: str, *,
-                 force_refresh: Callable[[], Awaitable[Any]] | None = None):
+                 force_refresh: Callable[[], Awaitable[Any]] | None = None,
+                 sign_in_errors: tuple[type[BaseException], ...] | None = None):
         self._token_provider = token_provider
         self._force_refresh = force_refresh
+        self._sign_in_errors = _default_sign_in_errors() if sign_in_errors is None else sign_in_errors
         self.http_host = http_host
 
     async def headers(self, body: str = CONNECT_BODY) -> dict[str, str]:
-        token = await self._token_provider()
+        """Raises :class:`AuthRefreshError` when the provider raises one of ``sign_in_errors``
+        (default: the auth package's NotSignedInError and SessionExpiredError): no token can be
+        had without the user. Other provider errors (e.g. the network) propagate unchanged and
+        the client retries them with backoff."""
+        try:
+            token = await self._token_provider()
+        except self._sign_in_errors as exc:
+            raise AuthRefreshError(str(exc) or type(exc).__name__) from exc
         if not isinstance(token, str) or not token:
             raise AuthRefreshError("the token provider returned no token")
         return {"Authorization": token, "host": self.http_host}
@@ -112,7 +131,7 @@ class CognitoAuth:
         except AuthRefreshError:
             raise
         except Exception as exc:  # any failure to refresh means: sign in again
-            raise AuthRefreshError(f"token refresh failed: {type(exc).__name__}") from exc
+            raise AuthRefreshError(f"token refresh failed: {exc or type(exc).__name__}") from exc
 
     def __repr__(self) -> str:
         return f"CognitoAuth(http_host={self.http_host!r})"

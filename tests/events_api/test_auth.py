@@ -140,3 +140,18 @@ def test_reprs_and_redaction_never_show_secrets():
     red = a.redact({"Authorization": "jwt", "x-api-key": "k", "x-amz-security-token": "s", "host": "h"})
     assert red == {"Authorization": "<redacted>", "x-api-key": "<redacted>",
                    "x-amz-security-token": "<redacted>", "host": "h"}
+
+
+async def test_cognito_provider_sign_in_errors_become_auth_refresh_errors():
+    from presence_desktop.auth import errors as E
+
+    async def signed_out():
+        raise E.SessionExpiredError()
+
+    async def offline():
+        raise E.NetworkError()
+
+    with pytest.raises(a.AuthRefreshError):
+        await a.CognitoAuth(signed_out, HOST).headers("{}")
+    with pytest.raises(E.NetworkError):  # transient: the client retries it with backoff
+        await a.CognitoAuth(offline, HOST).headers("{}")

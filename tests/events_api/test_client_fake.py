@@ -440,3 +440,22 @@ async def test_no_secret_reaches_the_logs_even_at_debug(server, make_client, cap
     text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("websockets.server"))
     assert "subscribing" in text and "connected to" in text, "expected client logging to inspect"
     assert "eyJsecret" not in text and subprotocol[len("header-"):][:40] not in text
+
+
+async def test_provider_that_needs_a_sign_in_fails_while_a_network_error_retries(server, make_client):
+    from presence_desktop.auth import errors as E
+    calls = []
+
+    async def offline_then_signed_out():
+        calls.append(1)
+        if len(calls) < 3:
+            raise E.NetworkError()
+        raise E.SessionExpiredError()
+
+    client = make_client(CognitoAuth(offline_then_signed_out, f"127.0.0.1:{server.port}"))
+    states = []
+    client.add_state_listener(states.append)
+    await client.start()
+    await wait_until(lambda: client.state.status == "failed")
+    assert [s.attempt for s in states if s.status == "reconnecting"] == [1, 2]
+    assert "sign in again" in client.state.reason and len(calls) == 3 and not server.connect_headers
