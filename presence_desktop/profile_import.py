@@ -16,16 +16,16 @@ Output keys used (the template's outputs, exactly): ``Region``, ``UserPoolId``,
 (``wss://<Dns.Realtime>/event/realtime``), ``RelayUrl`` (the relay's Lambda function URL).
 Other keys are ignored.
 
-The profile is saved as ``<config dir>/profiles/<name>.json`` (the JSON of
-:class:`~presence_desktop.config.Profile`), where the config dir is ``$PRESENCE_DESKTOP_CONFIG_DIR``
-or platformdirs' user config dir for ``presence-desktop``.
+The profile is saved through the app's own store, :class:`presence_desktop.settings.SettingsStore`
+(``<config dir>/profiles/<name>.json``; the config dir is ``$PRESENCE_DESKTOP_CONFIG_DIR`` or
+platformdirs' user config dir for ``presence-desktop``), where ``presence-desktop --profile NAME``
+reads it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Mapping
@@ -36,8 +36,6 @@ from pydantic import ValidationError
 
 from presence_desktop.config import CognitoSettings, EventsSettings, Profile, RelaySettings
 
-APP_NAME = "presence-desktop"
-CONFIG_DIR_ENV = "PRESENCE_DESKTOP_CONFIG_DIR"
 REQUIRED_OUTPUTS = ("Region", "UserPoolId", "UserPoolClientId", "EventsHttpUrl", "EventsRealtimeUrl", "RelayUrl")
 PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -122,32 +120,19 @@ def profile_from_outputs(outputs: Any, name: str = "aws") -> Profile:
         raise ProfileImportError(f"the outputs do not make a valid profile: {exc}") from None
 
 
-def profiles_dir() -> Path:
-    """Folder of saved profiles: ``$PRESENCE_DESKTOP_CONFIG_DIR/profiles`` or the user config dir's."""
-    override = os.environ.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override) / "profiles"
-    import platformdirs
+def save_profile(profile: Profile, *, config_root: Path | None = None, overwrite: bool = False) -> Path:
+    """Save ``profile`` in the app's settings store (root ``config_root``, default the user's config
+    dir) and return the file written.
 
-    return platformdirs.user_config_path(APP_NAME) / "profiles"
-
-
-def save_profile(profile: Profile, *, directory: Path | None = None, overwrite: bool = False) -> Path:
-    """Save ``profile`` where the app reads profiles; return where it went.
-
-    Writes ``<directory or profiles_dir()>/<name>.json`` atomically.
     Raises ``FileExistsError`` if a profile of that name exists and not ``overwrite``; ``OSError``.
     """
-    if directory is None:
-        directory = profiles_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{profile.name}.json"
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"profile {profile.name!r} already exists at {path} (use --force to replace it)")
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(profile.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    from presence_desktop.settings import SettingsStore
+
+    store = SettingsStore(config_root)
+    if profile.name in store.profile_names() and not overwrite:
+        existing = store.profiles_dir / f"{profile.name}.json"
+        raise FileExistsError(f"profile {profile.name!r} already exists at {existing} (use --force to replace it)")
+    return store.save_profile(profile)
 
 
 def load_outputs(source: str) -> Any:

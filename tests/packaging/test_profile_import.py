@@ -8,8 +8,8 @@ import json
 import pytest
 
 from presence_desktop import profile_import
-from presence_desktop.config import Profile
 from presence_desktop.profile_import import ProfileImportError, main, profile_from_outputs, save_profile
+from presence_desktop.settings import CONFIG_DIR_ENV, SettingsStore
 
 FLAT = {
     "Region": "eu-west-1",
@@ -25,7 +25,7 @@ LISTED = [{"OutputKey": k, "OutputValue": v, "Description": f"about {k}"} for k,
 
 @pytest.fixture(autouse=True)
 def _config_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(profile_import.CONFIG_DIR_ENV, str(tmp_path / "config"))
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(tmp_path / "config"))
     return tmp_path / "config"
 
 
@@ -100,22 +100,24 @@ def test_bad_profile_name_is_refused() -> None:
         profile_from_outputs(FLAT, name="../etc/passwd")
 
 
-def test_save_round_trips_and_refuses_to_overwrite(tmp_path) -> None:
+def test_save_goes_where_the_app_reads_and_refuses_to_overwrite(tmp_path) -> None:
     profile = profile_from_outputs(FLAT, name="prod")
-    path = save_profile(profile, directory=tmp_path)
-    assert path == tmp_path / "prod.json"
-    assert Profile.model_validate_json(path.read_text(encoding="utf-8")) == profile
+    path = save_profile(profile, config_root=tmp_path)
+    assert path == tmp_path / "profiles" / "prod.json"
+    # The app's own store (presence_desktop.settings) reads it back as the same profile.
+    assert SettingsStore(tmp_path).load_profile("prod") == profile
     with pytest.raises(FileExistsError, match="--force"):
-        save_profile(profile, directory=tmp_path)
-    assert save_profile(profile, directory=tmp_path, overwrite=True) == path
+        save_profile(profile, config_root=tmp_path)
+    other = profile_from_outputs({**FLAT, "Region": "us-east-1", "UserPoolId": "us-east-1_Zz9"}, name="prod")
+    assert save_profile(other, config_root=tmp_path, overwrite=True) == path
+    assert SettingsStore(tmp_path).load_profile("prod").cognito.region == "us-east-1"
 
 
 def test_main_imports_from_a_file(tmp_path, _config_dir, capsys) -> None:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(LISTED), encoding="utf-8")
     assert main(["--stack-outputs", str(outputs), "--name", "prod"]) == 0
-    saved = _config_dir / "profiles" / "prod.json"
-    assert Profile.model_validate_json(saved.read_text(encoding="utf-8")).relay.url.endswith(".on.aws")
+    assert SettingsStore().load_profile("prod").relay.url.endswith(".on.aws")
     assert "--profile prod" in capsys.readouterr().out
     # Again without --force: refused, file untouched; with --force: replaced.
     assert main(["--stack-outputs", str(outputs), "--name", "prod"]) == 1
@@ -127,6 +129,7 @@ def test_main_reads_stdin_and_defaults_the_name(monkeypatch, _config_dir) -> Non
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(FLAT)))
     assert main(["--stack-outputs", "-"]) == 0
     assert (_config_dir / "profiles" / "aws.json").is_file()
+    assert SettingsStore().load_profile("aws").cognito.client_id == FLAT["UserPoolClientId"]
 
 
 @pytest.mark.parametrize(("content", "message"), [(None, "cannot read"), ("{not json", "is not JSON"), ("{}", "missing")])
@@ -143,3 +146,13 @@ def test_main_requires_the_outputs_argument(capsys) -> None:
         main([])
     assert exc.value.code == 2
     assert "--stack-outputs" in capsys.readouterr().err
+
+
+def test_the_app_command_dispatches_here(tmp_path, _config_dir) -> None:
+    # `presence-desktop profile import ...` as the console script runs it.
+    from presence_desktop.app import main as app_main
+
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(LISTED), encoding="utf-8")
+    assert app_main(["profile", "import", "--stack-outputs", str(outputs), "--name", "from-app"]) == 0
+    assert SettingsStore().load_profile("from-app").events.realtime_url == FLAT["EventsRealtimeUrl"]

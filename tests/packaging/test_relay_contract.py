@@ -1,0 +1,113 @@
+"""The template and the relay (presence_desktop/relay) agree: handler path, sweep event, environment
+names, table keys and the DynamoDB actions the relay's store calls."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "packaging" / "cloudformation" / "presence.yaml"
+
+# Stand-ins for what CloudFormation resolves at deploy time.
+RESOLVED = {
+    "AWS::Region": "eu-west-1",
+    "AWS::Partition": "aws",
+    "AWS::AccountId": "111122223333",
+    "PresenceTable": "presence-PresenceTable-1ABC",
+    "UserPool": "eu-west-1_AbCdEf123",
+    "UserPoolClient": "3n4b5urk1ft4fl3mg5e62d9ado",
+    "EventsApi.Dns.Http": "abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com",
+}
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict:
+    template, matches = decode(str(TEMPLATE))
+    assert not matches
+    defaults = {name: str(p["Default"]) for name, p in template["Parameters"].items() if "Default" in p}
+    RESOLVED.update(defaults)
+    return template["Resources"]
+
+
+def _resolve(value):
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return RESOLVED[value["Ref"]]
+    if "Fn::Sub" in value:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: RESOLVED[m.group(1)], value["Fn::Sub"])
+    raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def test_handler_path_resolves_to_the_relays_lambda_handler(resources) -> None:
+    dotted = resources["RelayFunction"]["Properties"]["Handler"]
+    module_name, _, function = dotted.rpartition(".")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, function))
+
+
+def test_sweep_input_is_a_sweep_event_for_the_relay(resources) -> None:
+    from presence_desktop.relay import lambda_handler
+
+    event = json.loads(resources["SweepRule"]["Properties"]["Targets"][0]["Input"])
+    assert lambda_handler.is_sweep_event(event)
+    # ...and a function URL request is not mistaken for one.
+    assert not lambda_handler.is_sweep_event({"version": "2.0", "rawPath": "/v1/roster", "source": "presence.sweep"})
+
+
+def test_environment_configures_the_relay(resources) -> None:
+    from presence_desktop.relay.settings import RelayConfig
+
+    env = {k: _resolve(v) for k, v in resources["RelayFunction"]["Properties"]["Environment"]["Variables"].items()}
+    config = RelayConfig.from_env(env)
+    assert config.store == "dynamodb:presence-PresenceTable-1ABC"
+    assert config.events_http_url == "https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com/event"
+    assert config.events_region == "eu-west-1"
+    assert config.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+    assert config.cognito_client_ids == ["3n4b5urk1ft4fl3mg5e62d9ado"]
+    assert config.limits.heartbeat_ttl_s == 90
+
+
+def test_table_keys_and_ttl_are_the_stores(resources) -> None:
+    from presence_desktop.relay.dynamo_store import DynamoStore
+
+    calls: dict[str, dict] = {}
+
+    class Recorder:
+        def create_table(self, **kwargs):
+            calls["create_table"] = kwargs
+
+        def get_waiter(self, name):
+            return type("W", (), {"wait": lambda self, **kw: None})()
+
+        def update_time_to_live(self, **kwargs):
+            calls["ttl"] = kwargs
+
+    DynamoStore("t", client=Recorder()).create_table()
+    table = resources["PresenceTable"]["Properties"]
+    assert sorted(map(tuple, (d.items() for d in table["KeySchema"]))) == sorted(
+        map(tuple, (d.items() for d in calls["create_table"]["KeySchema"]))
+    )
+    assert {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]} == {
+        d["AttributeName"]: d["AttributeType"] for d in calls["create_table"]["AttributeDefinitions"]
+    }
+    assert table["TimeToLiveSpecification"]["AttributeName"] == calls["ttl"]["TimeToLiveSpecification"]["AttributeName"]
+
+
+def test_role_allows_every_dynamodb_call_the_store_makes(resources) -> None:
+    source = (ROOT / "presence_desktop" / "relay" / "dynamo_store.py").read_text(encoding="utf-8")
+    ops = set(re.findall(r"self\.client\.([a-z_]+)\(", source))
+    ops |= set(re.findall(r"get_paginator\(['\"]([a-z_]+)['\"]\)", source))
+    # Table management is for tests and local use; CloudFormation makes the table in AWS.
+    ops -= {"create_table", "update_time_to_live", "get_waiter", "get_paginator", "close"}
+    assert ops, "found no DynamoDB calls in the store: the check reads the wrong thing"
+    needed = {"dynamodb:" + "".join(part.capitalize() for part in op.split("_")) for op in ops}
+    statements = [s for p in resources["RelayRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    allowed = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert needed <= allowed, f"the relay calls {sorted(needed - allowed)} which the role does not allow"
