@@ -15,8 +15,10 @@ agent whose last status/heartbeat is older than ``heartbeat_ttl_s`` is set ``off
 does not bring an expired agent back: its answer says ``"status": "offline"`` and the app sets
 its status again. A supervisor's change to another agent is not a sign of that agent's life.
 
-``GET /v1/roster[?team=<team id>]`` -> 200 ``{"agents": [<event>...], "as_of": "<ISO 8601 Z>",
-"heartbeat_ttl_s": n}``. An agent sees its own team only (``?team=`` of another team -> 403);
+``GET /v1/roster[?team=<team id>]`` -> 200 ``{"agents": [<event + "last_seen">...], "as_of":
+"<ISO 8601 Z>", "heartbeat_ttl_s": n}``; each entry is the stored event plus ``last_seen`` (epoch
+seconds of the agent's last status/heartbeat, or null), so a window can show an overdue agent as
+Unknown before the sweeper sets it offline. An agent sees its own team only (``?team=`` of another team -> 403);
 a supervisor sees every team, or one with ``?team=``.
 
 Identity: ``agent_id`` is the id token's ``cognito:username`` (a channel segment:
@@ -319,7 +321,8 @@ class RelayCore:
             team = caller.team_id
         as_of = format_time_epoch(self.clock())
         rows = await self.store.list(team)
-        return {"agents": [json.loads(r.event_json) for r in rows], "as_of": as_of, "heartbeat_ttl_s": self.limits.heartbeat_ttl_s}
+        agents = [{**json.loads(r.event_json), "last_seen": r.last_seen} for r in rows]
+        return {"agents": agents, "as_of": as_of, "heartbeat_ttl_s": self.limits.heartbeat_ttl_s}
 
     # --- background work ------------------------------------------------------------------------
     async def sweep(self) -> SweepResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -203,7 +204,10 @@ async def test_roster_visibility(relay_factory, token_minter, capture_events):
     assert [a["agent_id"] for a in body["agents"]] == ["agent-1", "agent-2", "agent-5"]
     status, body, _ = await relay.call("GET", "/v1/roster?team=team-2", token=sup)
     assert [a["agent_id"] for a in body["agents"]] == ["agent-2"]
-    assert body["agents"][0]["kind"] == "presence" and body["agents"][0]["version"] == 1
+    entry = body["agents"][0]
+    assert entry["kind"] == "presence" and entry["version"] == 1
+    assert abs(entry.pop("last_seen") - time.time()) < 60  # epoch seconds of the last sign of life
+    assert entry == json.loads((await relay.store.get("agent-2")).event_json)
 
 
 async def test_heartbeat_reports_current_status(relay_factory, token_minter, capture_events):
