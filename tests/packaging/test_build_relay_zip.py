@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -27,7 +29,25 @@ def test_zip_holds_the_package_at_the_handler_path(builder, tmp_path) -> None:
     assert "presence_desktop/__init__.py" in names
     assert "presence_desktop/relay/__init__.py" in names
     assert "presence_desktop/config.py" in names
+    assert "resources/statuses.json" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_package_in_the_zip_finds_its_status_catalogue(builder, tmp_path) -> None:
+    # As Lambda runs it: the zip unpacked as the only place presence_desktop comes from (-S: no
+    # site-packages, so not the editable install); the relay needs the shipped catalogue.
+    path = builder.build(tmp_path / "zip", with_deps=False)
+    task = tmp_path / "task"
+    zipfile.ZipFile(path).extractall(task)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import presence_desktop.resources as r;"
+        "assert r.__file__.startswith(sys.argv[1]), r.__file__;"
+        "print(len(r.default_catalogue().ids()))"
+    )
+    proc = subprocess.run([sys.executable, "-S", "-c", code, str(task)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 8
 
 
 def test_zip_is_reproducible(builder, tmp_path) -> None:
