@@ -336,16 +336,21 @@ class Subscription:
 # ---------------------------------------------------------------- one connection
 
 class _Connection:
-    def __init__(self, ws: ClientConnection, timeout_ms: int):
+    def __init__(self, ws: ClientConnection, timeout_ms: int, wall_clock: Callable[[], float] = time.time):
         self.ws = ws
         self.timeout_ms = timeout_ms
+        self._wall_clock = wall_clock
         self.last_alive = asyncio.get_running_loop().time()
+        self.last_alive_wall = wall_clock()
+        self.retired: set[str] = set()    # ids unsubscribed here: late data is expected, not news
+        self.abandoned: set[str] = set()  # subscribe() gave up waiting: unsubscribe if it succeeds
         self.pending: dict[tuple[str, str], asyncio.Future[ServerFrame]] = {}
         self.closed = False
         self.reason: str | None = None
 
     def touch(self) -> None:
         self.last_alive = asyncio.get_running_loop().time()
+        self.last_alive_wall = self._wall_clock()
 
     def expect(self, op: str, request_id: str) -> asyncio.Future[ServerFrame]:
         fut: asyncio.Future[ServerFrame] = asyncio.get_running_loop().create_future()
@@ -434,6 +439,8 @@ class EventsClient:
         self.ping_interval = ping_interval
         self.max_subscribe_timeouts = max_subscribe_timeouts
         self.stable_after = stable_after
+        self.watchdog_wall_check_s = 2.0
+        self._wall_clock: Callable[[], float] = time.time
         self._proxy = (None if _is_loopback(parts.hostname) else True) if proxy is None else proxy
         self._state = ConnectionState("idle", at=time.time())
         self._listeners: list[Callable[[ConnectionState], None]] = []
@@ -691,7 +698,7 @@ class EventsClient:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 1.0)
             raise
-        conn = _Connection(ws, ack.connection_timeout_ms)
+        conn = _Connection(ws, ack.connection_timeout_ms, self._wall_clock)
         log.info("connected to %s (connectionTimeoutMs %d)", self.realtime_url, conn.timeout_ms)
         return conn
 
@@ -735,11 +742,15 @@ class EventsClient:
         limit = conn.timeout_ms / 1000.0
         while True:
             remaining = conn.last_alive + limit - loop.time()
-            if remaining <= 0:
-                log.warning("no keep-alive for %.1f s: dropping the connection", limit)
-                conn.abort(f"keep-alive timeout ({conn.timeout_ms} ms without ka/data)")
+            # The loop's monotonic clock stops while the machine sleeps; the wall clock does not.
+            # A laptop that wakes after longer than the timeout must not trust its old socket.
+            slept = self._wall_clock() - conn.last_alive_wall - limit > 0
+            if remaining <= 0 or slept:
+                why = "the machine slept" if slept and remaining > 0 else f"no keep-alive for {limit:.1f} s"
+                log.warning("%s: dropping the connection", why)
+                conn.abort(f"keep-alive timeout ({conn.timeout_ms} ms without ka/data; {why})")
                 return
-            await asyncio.sleep(remaining + 0.005)
+            await asyncio.sleep(min(remaining + 0.005, self.watchdog_wall_check_s))
 
     # ------------------------------------------------------------ incoming frames
     def _handle(self, conn: _Connection, raw: str | bytes) -> None:
@@ -765,7 +776,13 @@ class EventsClient:
                     text = "; ".join(str(e) for e in frame.errors) or "subscribe_error"
                     log.warning("subscription %s to %s refused: %s", sub.id, sub.channel, text)
                     sub._fail(SubscriptionError(f"subscribe to {sub.channel} refused: {text}", frame.errors))
-            if not conn.resolve("subscribe", frame) and sub is None:
+            resolved = conn.resolve("subscribe", frame)
+            if frame.id in conn.abandoned:
+                if kind == p.SUBSCRIBE_SUCCESS:
+                    self._spawn(self._send_unsubscribe(conn, frame.id), f"unsubscribe-{frame.id}")
+                else:
+                    conn.abandoned.discard(frame.id)
+            elif not resolved and sub is None:
                 self.stats["unknown_id"] += 1
                 log.warning("ignored %s for unknown id %r", kind, frame.id)
         elif kind in (p.UNSUBSCRIBE_SUCCESS, p.UNSUBSCRIBE_ERROR):
@@ -798,6 +815,9 @@ class EventsClient:
     def _on_data(self, conn: _Connection, frame: ServerFrame) -> None:
         sub = self._subs.get(frame.id or "")
         if sub is None or sub._conn is not conn or sub.state not in ("pending", "active"):
+            if frame.id in conn.retired or frame.id in conn.abandoned:
+                log.debug("data for unsubscribed id %r (in flight)", frame.id)
+                return
             self.stats["unknown_id"] += 1
             log.warning("ignored data for unknown subscription id %r", frame.id)
             return
@@ -838,6 +858,8 @@ class EventsClient:
                 await sub.wait_active(timeout)
             except asyncio.TimeoutError:
                 self._subs.pop(sub.id, None)
+                if sub._conn is not None and not sub._conn.closed:
+                    sub._conn.abandoned.add(sub.id)  # a late subscribe_success gets an unsubscribe
                 sub._close()
                 raise
         return sub
@@ -883,19 +905,23 @@ class EventsClient:
         live = sub.state == "active" and conn is not None and conn is self._conn and not conn.closed
         self._subs.pop(sub.id, None)
         sub._close()
-        if not live or conn is None:
-            return
-        fut = conn.expect("unsubscribe", sub.id)
+        if live and conn is not None:
+            await self._send_unsubscribe(conn, sub.id)
+
+    async def _send_unsubscribe(self, conn: _Connection, sub_id: str) -> None:
+        conn.abandoned.discard(sub_id)
+        conn.retired.add(sub_id)
+        fut = conn.expect("unsubscribe", sub_id)
         try:
-            await conn.ws.send(p.unsubscribe_frame(sub.id))
+            await conn.ws.send(p.unsubscribe_frame(sub_id))
             frame = await asyncio.wait_for(fut, self.request_timeout)
             if frame.type != p.UNSUBSCRIBE_SUCCESS:
-                log.warning("unsubscribe %s: %s", sub.id, "; ".join(str(e) for e in frame.errors))
+                log.warning("unsubscribe %s: %s", sub_id, "; ".join(str(e) for e in frame.errors))
         except (ConnectionClosed, ConnectionLostError):
             pass  # the server forgets it with the connection
         except asyncio.TimeoutError:
-            conn.pending.pop(("unsubscribe", sub.id), None)
-            log.warning("unsubscribe %s: no answer in %.1f s", sub.id, self.request_timeout)
+            conn.pending.pop(("unsubscribe", sub_id), None)
+            log.warning("unsubscribe %s: no answer in %.1f s", sub_id, self.request_timeout)
 
     # ------------------------------------------------------------ publish
     async def publish(self, channel: str, events: Sequence[Any], auth: Authorizer | None = None, *,

@@ -459,3 +459,32 @@ async def test_provider_that_needs_a_sign_in_fails_while_a_network_error_retries
     await wait_until(lambda: client.state.status == "failed")
     assert [s.attempt for s in states if s.status == "reconnecting"] == [1, 2]
     assert "sign in again" in client.state.reason and len(calls) == 3 and not server.connect_headers
+
+
+async def test_wake_from_sleep_recycles_the_connection(server, make_client):
+    client = make_client()
+    client.watchdog_wall_check_s = 0.05
+    offset = [0.0]
+    client._wall_clock = lambda: time.time() + offset[0]
+    sub = await client.subscribe("/default/a", timeout=10)
+    await asyncio.sleep(0.3)
+    assert len(server.connect_headers) == 1
+    offset[0] = 3600.0  # the wall clock jumps an hour: the machine slept; the loop's clock did not move
+    assert await sub.get(10) == LostEvents("reconnected")
+    assert len(server.connect_headers) == 2
+
+
+async def test_subscribe_given_up_then_confirmed_is_unsubscribed(server, make_client):
+    client = make_client()
+    await client.start()
+    await client.wait_connected(10)
+    server.answer_subscribe = False
+    with pytest.raises(TimeoutError):
+        await client.subscribe("/default/late", timeout=0.2)
+    sid = next(f["id"] for f in server.received if f["type"] == "subscribe")
+    server.answer_subscribe = True
+    # The server confirms late: the client unsubscribes instead of keeping a subscription nobody reads.
+    server.subs[server.connections[0]][sid] = "/default/late"
+    await server.inject_raw(json.dumps({"type": "subscribe_success", "id": sid}))
+    await wait_until(lambda: server.received[-1] == {"type": "unsubscribe", "id": sid})
+    assert client.stats["unknown_id"] == 0 and client.connected
