@@ -76,8 +76,8 @@ class Limits:
     - ``wildcard_any_depth``: ``/ns/a/*`` matches any depth below ``/ns/a`` (True) or one
       level (False); UNCONFIRMED.
     - ``max_channel_segments``: 5 [AWS namespaces doc].
-    - ``send_queue_max_bytes``: frames waiting for one connection; past it the subscriber is
-      disconnected (close code ``slow_consumer_close_code``) instead of growing memory.
+    - ``send_queue_max_bytes``: frames waiting for one connection (counted in characters, a
+      close lower bound of bytes); past it the subscriber is disconnected (close code ``slow_consumer_close_code``) instead of growing memory.
     - ``max_frame_bytes`` / ``max_request_bytes``: incoming WebSocket frame / HTTP body bound
       (5 x 240 KB must fit, JSON-escaped).
     - ``iam_max_skew_s``: allowed distance of ``x-amz-date`` from the server clock (AWS: 5 min).
@@ -245,7 +245,9 @@ class _Connection:
             self.closed = True
             self._queue.clear()
             self._queued_bytes = 0
-            asyncio.ensure_future(self._close(self.server.config.behaviour.slow_consumer_close_code, "too slow"))
+            task = asyncio.ensure_future(self._close(self.server.config.behaviour.slow_consumer_close_code, "too slow"))
+            self.server._background.add(task)  # keep a reference until it is done
+            task.add_done_callback(self.server._background.discard)
             return
         self._queue.append(frame)
         self._queued_bytes += size
@@ -332,7 +334,8 @@ class EventsServer:
         self._connections: set[_Connection] = set()
         self._exact: dict[str, dict[tuple[_Connection, str], None]] = {}
         self._wild: dict[tuple[_Connection, str], Channel] = {}
-        self.stats = collections.Counter()
+        self.stats = collections.Counter()  # connections, subscribed, unsubscribed, published, delivered
+        self._background: set[asyncio.Future] = set()
 
     # --- lifecycle --------------------------------------------------------------------------
     @property
@@ -688,6 +691,8 @@ class EventsServer:
                 await self.authorize(self.config.connection_auth_modes, auth, "{}", conn.source_ip)
             except OperationError as exc:
                 await self._refuse_connect(conn, exc)
+                async for _ in ws:  # left open by the setting: ignore everything until the client goes
+                    pass
                 return ws
             self._connections.add(conn)
             self.stats["connections"] += 1
@@ -717,11 +722,14 @@ class EventsServer:
     async def _refuse_connect(self, conn: _Connection, exc: OperationError) -> None:
         behaviour = self.config.behaviour
         log.info("connect refused from %s: %s", conn.source_ip, exc.error_type)
-        await conn.ws.send_str(compact({"type": behaviour.connect_error_type, "errors": exc.errors()}))
         conn._cancel_tasks()  # noqa: SLF001
         conn.closed = True
-        if behaviour.close_after_connect_error:
-            await conn.ws.close(code=behaviour.connect_error_close_code, message=b"connection refused")
+        try:
+            await conn.ws.send_str(compact({"type": behaviour.connect_error_type, "errors": exc.errors()}))
+            if behaviour.close_after_connect_error:
+                await conn.ws.close(code=behaviour.connect_error_close_code, message=b"connection refused")
+        except (ConnectionError, RuntimeError):
+            pass  # the client left first
 
     async def _on_frame(self, conn: _Connection, text: str) -> None:
         behaviour = self.config.behaviour

@@ -303,3 +303,15 @@ async def test_local_cognito_tokens(events_server_with_cognito, events_local_ca,
 async def test_http_publish_body_errors(events_auth):
     status, body = await http_publish(events_auth, None, None, raw_body=b"\xff\xfe")
     assert status == 400 and "UTF-8" in body["errors"][0]["message"]
+
+
+async def test_connect_refusal_can_leave_the_socket_open(events_server_factory, events_local_ca):
+    server = await events_server_factory(behaviour=Behaviour(close_after_connect_error=False))
+    auth = events_auth_for(server, events_local_ca)
+    async with await ws_connect(auth, auth.api_key_auth("da2-wrong")) as ws:
+        frame = await recv_frame(ws)
+        assert frame["type"] == "connection_error"
+        await send(ws, {"type": "subscribe", "id": "s", "channel": "/default/a", "authorization": auth.api_key_auth()})
+        with pytest.raises(TimeoutError):  # ignored: no subscribe_success on a refused connection
+            await recv_frame(ws, timeout=0.5)
+        assert server.connection_count == 0
