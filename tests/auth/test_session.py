@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
 from presence_desktop.auth import errors as E
 from presence_desktop.auth.session import (
-    AuthSession,
     MfaSetupRequired,
     NewPasswordRequired,
     SignedIn,
