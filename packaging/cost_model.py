@@ -55,7 +55,7 @@ class Assumptions:
     team_size: int = 12  # agents per team; one supervisor per team
     status_changes_per_agent_hour: float = 12.0  # ~4 calls/h x (on_call, after_call_work, available)
     status_changes_per_shift: int = 2  # sign-in (available) and end of shift (offline)
-    heartbeats_per_minute: float = 1.0  # every open app (agent or supervisor) -> relay
+    heartbeats_per_minute: float = 2.0  # every open app -> relay (the app's default heartbeat_s is 30)
     roster_fetches_per_window_shift: int = 3  # first join + two reconnects a shift
     # Who receives each status change (each subscriber connection = one delivered message):
     # "team": agent apps and supervisor windows subscribe to /agent-presence/<team>/*;

@@ -48,7 +48,7 @@ def test_fifty_agents_by_hand(cm) -> None:
     assert cost.operations == operations == 1_509_200
     assert cost.connection_minutes == connection_minutes == 580_800
     assert cost.events_usd == pytest.approx(1.5092 + 0.058080 * 0.8)
-    heartbeats = 55 * 480 * 22
+    heartbeats = 55 * 480 * 2 * 22  # two a minute
     rosters = 55 * 3 * 22
     requests = changes + heartbeats + rosters + 43_200
     gb_s = 0.25 * (changes * 0.150 + heartbeats * 0.030 + rosters * 0.100 + 43_200 * 0.200)
