@@ -335,3 +335,29 @@ async def test_burst_beyond_the_queue_bound_is_reported_not_buffered(make_server
     items = [await sub.get(5) for _ in range(51)]
     assert items[:50] == [{"i": i} for i in range(50)]
     assert items[50] == LostEvents("overflow", 250)
+
+
+# ----------------------------------------------------------------- with the real sign-in stack
+
+async def test_real_sign_in_session_tokens_allowed_and_denied(events_server_factory, local_cognito, clients,
+                                                              events_local_ca):
+    """AuthSession (SRP against the local Cognito) feeds CognitoAuth; the events server verifies
+    the pool's JWTs from its JWKS and runs the agent-presence onSubscribe rule."""
+    from presence_desktop.auth.session import AuthSession
+
+    verifier = CognitoTokenVerifier(local_cognito.issuer, {local_cognito.client_id}, jwks_url=local_cognito.jwks_url)
+    server = await events_server_factory(cognito_verifier=verifier)
+    sup, outsider = AuthSession(local_cognito.cognito_settings()), AuthSession(local_cognito.cognito_settings())
+    await sup.sign_in("sup-1", local_cognito.user("sup-1").password)
+    await outsider.sign_in("outsider", local_cognito.user("outsider").password)
+    client = client_for(server, CognitoAuth(sup.id_token, server.http_host, force_refresh=sup.force_refresh),
+                        clients, events_local_ca)
+    allowed = await client.subscribe("/agent-presence/*", timeout=30)
+    with pytest.raises(SubscriptionError) as info:
+        await client.subscribe("/agent-presence/*", CognitoAuth(outsider.id_token, server.http_host), timeout=30)
+    assert info.value.error_type == "Unauthorized"
+    publisher = client_for(server, iam_auth(server), clients, events_local_ca)
+    await publisher.start()
+    await publisher.wait_connected(20)
+    await publisher.publish("/agent-presence/team-3/agent-3", [presence("agent-3", 4, team="team-3")])
+    assert (await allowed.get(10))["agent_id"] == "agent-3"
