@@ -524,6 +524,15 @@ class EventsClient:
             raise ClientClosedError("client closed")
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name="events-client")
+            self._runner.add_done_callback(self._runner_done)
+
+    def _runner_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # Never a silent stop: the UI sees "failed" with the reason.
+        log.error("events client supervisor crashed", exc_info=task.exception())
+        self._runner = None
+        self._fail(f"internal error: {_describe(task.exception())}")
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until ``connected``. Raises ``TimeoutError``."""
@@ -727,7 +736,10 @@ class EventsClient:
         watchdog = asyncio.create_task(self._watchdog(conn), name="events-watchdog")
         try:
             async for raw in conn.ws:
-                self._handle(conn, raw)
+                try:
+                    self._handle(conn, raw)
+                except Exception:  # a bug here must not kill the connection's reader
+                    log.exception("error while handling a %d-char frame; frame ignored", len(raw))
             close = f"closed by server ({_close_text_ws(conn.ws)})"
         except ConnectionClosed as exc:
             close = f"connection closed ({_close_text(exc)})"

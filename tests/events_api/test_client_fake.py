@@ -488,3 +488,22 @@ async def test_subscribe_given_up_then_confirmed_is_unsubscribed(server, make_cl
     await server.inject_raw(json.dumps({"type": "subscribe_success", "id": sid}))
     await wait_until(lambda: server.received[-1] == {"type": "unsubscribe", "id": sid})
     assert client.stats["unknown_id"] == 0 and client.connected
+
+
+async def test_a_bug_while_handling_one_frame_does_not_kill_the_connection(server, make_client, monkeypatch, caplog):
+    client = make_client()
+    sub = await client.subscribe("/default/a", timeout=10)
+    real_push = type(sub)._push
+    calls = []
+
+    def flaky_push(self, event):
+        calls.append(event)
+        if len(calls) == 1:
+            raise RuntimeError("bug")
+        real_push(self, event)
+
+    monkeypatch.setattr(type(sub), "_push", flaky_push)
+    await server.publish("/default/a", {"n": 1})
+    await server.publish("/default/a", {"n": 2})
+    assert await sub.get(5) == {"n": 2}
+    assert client.connected and len(server.connect_headers) == 1 and "frame ignored" in caplog.text
