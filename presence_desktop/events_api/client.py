@@ -28,7 +28,9 @@ Behaviour:
   refresh) ends in state ``failed`` with a "sign in again" reason, until :meth:`EventsClient.resume`.
 - Every live subscription is re-sent, with freshly computed authorization, on each new connection
   (same id); its consumer then gets ``LostEvents(reason="reconnected")``.
-- A ``subscribe_error`` fails that subscription only.
+- A ``subscribe_error`` fails that subscription only. When it refuses the token itself
+  (``UnauthorizedException``, not an onSubscribe ``Unauthorized`` deny), the subscription's
+  authorizer is refreshed and the subscribe re-sent once first.
 - Per-subscription buffers are bounded; overflow drops events and queues ``LostEvents("overflow")``.
 - TLS is always verified (system store plus an optional CA file); ``ws://`` needs ``allow_plaintext``.
 - Tokens, keys and signatures are never logged (websockets' handshake debug log is muted too:
@@ -235,6 +237,7 @@ class Subscription:
         self._conn: _Connection | None = None  # the connection its subscribe frame went out on
         self._ever_active = False
         self._timeouts = 0
+        self._auth_retried = False  # one fresh-credentials retry per refusal streak
 
     # --- consumer side
     def __aiter__(self) -> "Subscription":
@@ -309,6 +312,7 @@ class Subscription:
             self._push_marker(LostEvents("reconnected"))
         self._ever_active = True
         self._timeouts = 0
+        self._auth_retried = False
         self.state = "active"
         if not self._settled.done():
             self._settled.set_result(None)
@@ -783,11 +787,13 @@ class EventsClient:
             if sub is not None and sub._conn is conn and sub.state in ("pending", "active"):
                 if kind == p.SUBSCRIBE_SUCCESS:
                     sub._activated()  # here, not in the waiting task: before any later data frame
+                elif _token_refused(frame) and not sub._auth_retried:
+                    # The token itself was refused (expired in between?): fresh credentials once.
+                    sub._auth_retried = True
+                    sub._conn = None
+                    self._spawn(self._retry_with_fresh_auth(conn, sub, frame), f"resubscribe-{sub.id}")
                 else:
-                    self._subs.pop(sub.id, None)
-                    text = "; ".join(str(e) for e in frame.errors) or "subscribe_error"
-                    log.warning("subscription %s to %s refused: %s", sub.id, sub.channel, text)
-                    sub._fail(SubscriptionError(f"subscribe to {sub.channel} refused: {text}", frame.errors))
+                    self._refuse(sub, frame)
             resolved = conn.resolve("subscribe", frame)
             if frame.id in conn.abandoned:
                 if kind == p.SUBSCRIBE_SUCCESS:
@@ -823,6 +829,26 @@ class EventsClient:
             conn.abort(f"connection_error: {text}")
         elif kind == p.CONNECTION_ACK:
             log.debug("ignored a repeated connection_ack")
+
+    def _refuse(self, sub: Subscription, frame: ServerFrame) -> None:
+        self._subs.pop(sub.id, None)
+        text = "; ".join(str(e) for e in frame.errors) or "subscribe_error"
+        log.warning("subscription %s to %s refused: %s", sub.id, sub.channel, text)
+        sub._fail(SubscriptionError(f"subscribe to {sub.channel} refused: {text}", frame.errors))
+
+    async def _retry_with_fresh_auth(self, conn: _Connection, sub: Subscription, frame: ServerFrame) -> None:
+        log.warning("subscription %s: token refused; retrying once with fresh credentials", sub.id)
+        try:
+            await sub.auth.refresh()
+        except Exception as exc:
+            log.warning("subscription %s: no fresh credentials (%s)", sub.id, _describe(exc))
+            self._refuse(sub, frame)
+            return
+        if sub.state not in ("pending", "active") or sub._conn is not None:
+            return
+        if conn is self._conn and not conn.closed:
+            self._send_subscribe(conn, sub)
+        # else: the supervisor re-sends it on the next connection (its _conn is None)
 
     def _on_data(self, conn: _Connection, frame: ServerFrame) -> None:
         sub = self._subs.get(frame.id or "")
@@ -970,6 +996,13 @@ class EventsClient:
                                  list(failed) if isinstance(failed, list) else [])
         text = "; ".join(str(e) for e in frame.errors) or frame.type
         raise PublishError(f"publish to {path} refused: {text}", frame.errors)
+
+
+def _token_refused(frame: ServerFrame) -> bool:
+    """A refusal of the credentials themselves (UnauthorizedException / 401), as opposed to a
+    policy deny by the namespace's onSubscribe handler (``Unauthorized``) or a bad request."""
+    return any(e.error_type in ("UnauthorizedException", "NotAuthorizedException") or e.error_code == 401
+               for e in frame.errors)
 
 
 def _close_text(exc: ConnectionClosed) -> str:

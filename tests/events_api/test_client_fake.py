@@ -507,3 +507,51 @@ async def test_a_bug_while_handling_one_frame_does_not_kill_the_connection(serve
     await server.publish("/default/a", {"n": 2})
     assert await sub.get(5) == {"n": 2}
     assert client.connected and len(server.connect_headers) == 1 and "frame ignored" in caplog.text
+
+
+async def test_subscribe_with_a_refused_token_retries_once_with_fresh_credentials(server, make_client):
+    server.tokens.update({"connect", "fresh"})
+    current = {"sub": "stale"}
+    refreshes = []
+
+    async def sub_token():
+        return current["sub"]
+
+    async def force_refresh():
+        refreshes.append(1)
+        current["sub"] = "fresh"
+
+    async def connect_token():
+        return "connect"
+
+    client = make_client(CognitoAuth(connect_token, f"127.0.0.1:{server.port}"))
+    sub = await client.subscribe("/default/a", CognitoAuth(sub_token, "h", force_refresh=force_refresh), timeout=10)
+    assert refreshes == [1] and sub.state == "active"
+    assert [f["authorization"]["Authorization"] for f in server.received if f["type"] == "subscribe"] == [
+        "stale", "fresh"]
+    # Still refused after the refresh: that subscription fails, the connection stays.
+    current["sub"] = "revoked"
+
+    async def no_help():
+        refreshes.append(2)
+
+    with pytest.raises(SubscriptionError, match="UnauthorizedException"):
+        await client.subscribe("/default/b", CognitoAuth(sub_token, "h", force_refresh=no_help), timeout=10)
+    assert refreshes == [1, 2] and client.connected and len(server.connect_headers) == 1
+
+
+async def test_policy_deny_is_not_retried(server, make_client):
+    server.deny_channels.add("/default/secret")
+    refreshes = []
+
+    async def force_refresh():
+        refreshes.append(1)
+
+    async def token():
+        return "t"
+
+    server.tokens.add("t")
+    client = make_client(CognitoAuth(token, "h", force_refresh=force_refresh))
+    with pytest.raises(SubscriptionError):
+        await client.subscribe("/default/secret", timeout=10)
+    assert refreshes == []
