@@ -17,7 +17,6 @@ from presence_desktop.events_api.channels import ChannelError
 from presence_desktop.events_api.client import (Backoff, ClientFailedError, EventsClient, LostEvents,
                                                 NotConnectedError, PublishError, SubscriptionError,
                                                 make_ssl_context)
-from presence_desktop.events_api.protocol import decode_auth_subprotocol
 
 from .fake_server import FakeEventsServer
 
