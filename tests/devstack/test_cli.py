@@ -66,9 +66,13 @@ def stop_devstack(proc: subprocess.Popen, sig: int) -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True when a new server could listen on ``port``. SO_REUSEADDR as every server sets it:
+    connections the old server closed may linger in TIME_WAIT, which is not holding the port."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
+            s.listen()
         except OSError:
             return False
         return True
