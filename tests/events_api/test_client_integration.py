@@ -167,6 +167,7 @@ async def test_server_restart_mid_stream_resubscribes_and_loses_nothing_after(
     received: list[int] = []
     try:
         await wait_until(lambda: len(published) >= 10)
+        await server.drop_all_connections()  # killed: TCP reset, no close frame
         await server.stop()
         await asyncio.sleep(0.5)
         await server.start()  # same port
