@@ -182,7 +182,9 @@ def self_test() -> int:
     import keyring
     import websockets
 
-    report["keyring"] = type(keyring.get_keyring()).__name__
+    backend = type(keyring.get_keyring())
+    # Module-qualified: SecretService, kwallet and fail (no backend found) all name theirs "Keyring".
+    report["keyring"] = f"{backend.__module__}.{backend.__qualname__}"
     report["websockets"] = websockets.__version__
     import aiohttp
     import botocore
