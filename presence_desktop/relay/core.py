@@ -105,7 +105,12 @@ class RelayResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
     def json_bytes(self) -> bytes:
-        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        """The body as compact UTF-8 JSON (non-ASCII kept; escaped if it is not encodable)."""
+        text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # never a 500 over an odd character in an error message
+            return json.dumps(self.body, separators=(",", ":")).encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -414,12 +419,20 @@ def body_too_large(limit: int) -> RelayError:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Parse a request body that must be a JSON object of Unicode text; raises 400
+    ``invalid_json`` :class:`RelayError` (not UTF-8, not JSON, not an object, lone surrogates)."""
     try:
         data = json.loads(body.decode("utf-8")) if body.strip() else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RelayError(400, "invalid_json", f"body is not UTF-8 JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RelayError(400, "invalid_json", "body must be a JSON object")
+    try:
+        # A "\ud800" escape parses to a lone surrogate, which is no Unicode text: it cannot be
+        # stored, signed or echoed back as UTF-8 (RFC 8259 section 8.2).
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RelayError(400, "invalid_json", "body contains an unpaired UTF-16 surrogate escape") from None
     return data
 
 

@@ -1,0 +1,39 @@
+"""Hostile and odd input against a real relay server on 127.0.0.1: every answer is the JSON error
+shape of design.md (never a 500 or a text/plain page), and nothing odd reaches the store or a
+channel name."""
+
+from __future__ import annotations
+
+import pytest
+
+
+
+async def _raw(relay, method: str, path: str, body: bytes, token: str) -> tuple[int, str, str]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with relay.session.request(method, relay.url + path, data=body, headers=headers) as resp:
+        return resp.status, resp.headers.get("Content-Type", ""), await resp.text()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"status":"available","message":"\ud800"}',  # lone surrogate in a value
+        rb'{"status":"available","\udfff":1}',  # lone surrogate in a key (echoed in the error)
+        rb'{"status":"available","message":"ok \ud83d x"}',  # half of an emoji pair
+    ],
+)
+async def test_lone_surrogates_get_a_json_400_not_a_500(relay_factory, token_minter, capture_events, body):
+    relay = await relay_factory()
+    status, ctype, text = await _raw(relay, "POST", "/v1/status", body, token_minter.mint("agent-1"))
+    assert status == 400, text
+    assert ctype.startswith("application/json")
+    assert '"invalid_json"' in text
+    assert await relay.store.get("agent-1") is None and capture_events.accepted == []
+
+
+async def test_a_paired_surrogate_escape_is_a_normal_character(relay_factory, token_minter, capture_events):
+    relay = await relay_factory()
+    status, _, text = await _raw(relay, "POST", "/v1/status", rb'{"status":"available","message":"\ud83d\ude00"}',
+                                 token_minter.mint("agent-1"))
+    assert status == 200, text
+    assert capture_events.events("agent-1")[-1]["message"] == "\U0001F600"
