@@ -27,7 +27,7 @@ MESSAGE_MAX_CHARS = 140
 DISPLAY_NAME_MAX_CHARS = 100
 
 # Channel segment rule (AppSync Events channel namespaces doc): alphanumerics and '-', 1-50 chars.
-SEGMENT_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?$")
+SEGMENT_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?\Z")  # \Z: "$" also matches before a final "\n"
 
 
 class PresenceError(ValueError):

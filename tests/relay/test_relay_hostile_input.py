@@ -37,3 +37,32 @@ async def test_a_paired_surrogate_escape_is_a_normal_character(relay_factory, to
                                  token_minter.mint("agent-1"))
     assert status == 200, text
     assert capture_events.events("agent-1")[-1]["message"] == "\U0001F600"
+
+
+@pytest.mark.parametrize("claim", ["cognito:username", "custom:team_id"])
+async def test_a_trailing_newline_is_not_a_channel_segment(relay_factory, token_minter, capture_events, claim):
+    # "$" in a regex also matches before a final "\n": "team-1\n" must not become a channel segment.
+    relay = await relay_factory()
+    token = token_minter.mint("agent-1", team_id="team-1", extra={claim: ("agent-1\n" if "username" in claim else "team-1\n")})
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "available"})
+    assert status == 403, body
+    assert capture_events.accepted == []
+
+
+async def test_supervisor_target_and_roster_team_with_trailing_newline_are_400(relay_factory, token_minter, capture_events):
+    relay = await relay_factory()
+    sup = token_minter.mint("sup-1", groups=("supervisors",))
+    status, body, _ = await relay.call("POST", "/v1/status", token=sup, json_body={"status": "away", "agent_id": "agent-2\n"})
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+    status, body, _ = await relay.call("GET", "/v1/roster?team=team-1%0A", token=sup)
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+
+
+def test_the_channel_rules_refuse_a_trailing_newline():
+    from presence_desktop.domain.presence import valid_segment
+    from presence_desktop.events_api.channels import ChannelError, parse_channel
+
+    assert valid_segment("team-1") and not valid_segment("team-1\n")
+    parse_channel("/agent-presence/team-1/agent-1", allow_wildcard=False)
+    with pytest.raises(ChannelError):
+        parse_channel("/agent-presence/team-1\n/agent-1", allow_wildcard=False)
