@@ -31,7 +31,9 @@ Errors: :class:`RelayError` -> ``{"error": {"code", "message"}}`` with 400 (inva
 invalid_request, unknown_field, unknown_status, message_too_long), 401 (missing_token,
 invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agent, no_team),
 404 (not_found, unknown_agent), 405, 409 (version_conflict), 413 (body_too_large), 429
-(rate_limited, with ``Retry-After``), 502 (publish_rejected), 503 (events_unavailable). A 502/503
+(rate_limited, with ``Retry-After``), 502 (publish_rejected), 503 (events_unavailable;
+store_unavailable with ``Retry-After`` when the store stays locked/throttled: nothing was
+written). A 502/503 events_unavailable
 means the status *was stored* with its version and will be published by the sweeper's retry
 (outbox); the same stored bytes are re-sent, so one version never travels with two contents.
 """
@@ -58,7 +60,7 @@ from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.relay.cognito_jwt import Claims, CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
 from presence_desktop.relay.publisher import EventsPublisher, PublishError
-from presence_desktop.relay.store import PresenceStore, StoredPresence
+from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +196,10 @@ class RelayCore:
         """Route one request; never raises for a client or upstream error (returns JSON)."""
         try:
             return await self._route(request)
+        except StoreUnavailable as exc:
+            log.error("%s %s -> 503 store_unavailable: %s", request.method, request.path, exc)
+            return RelayResponse(503, {"error": {"code": "store_unavailable", "message": "the presence store is busy "
+                                                 "or unreachable; nothing was changed, try again"}}, {"Retry-After": "2"})
         except RelayError as exc:
             if exc.status >= 500:
                 log.error("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
@@ -400,7 +406,10 @@ class RelayCore:
                              f"it ({exc.message})") from None
         finally:
             self._in_flight.discard(key)
-        await self.store.mark_published(row.agent_id, row.version)
+        try:
+            await self.store.mark_published(row.agent_id, row.version)
+        except StoreUnavailable as exc:  # it did go out; the outbox may resend the same bytes later
+            log.warning("published %s version %d but could not mark it: %s", row.agent_id, row.version, exc)
         return "ok"
 
     def _remember_rejected(self, key: tuple[str, int]) -> None:

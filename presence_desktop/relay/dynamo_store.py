@@ -32,10 +32,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from presence_desktop.domain.presence import PresenceEvent
-from presence_desktop.relay.store import PresenceStore, StoredPresence, UpdateFn, check_next
+from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable, UpdateFn, check_next
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,14 @@ def _pk(agent_id: str) -> str:
     return f"agent#{agent_id}"
 
 
-class StoreContention(RuntimeError):
+# DynamoDB errors worth a retry later (after botocore's own retries): throttling, service trouble.
+_TRANSIENT_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
+})
+
+
+class StoreContention(StoreUnavailable):
     """Too many concurrent writers for one agent; the update was not applied."""
 
 
@@ -198,31 +205,44 @@ class DynamoStore(PresenceStore):
         return rows
 
     # --- async interface ----------------------------------------------------------------------
+    @staticmethod
+    async def _run(fn, *args):
+        """Run a blocking call in a thread; transient DynamoDB trouble -> :class:`StoreUnavailable`."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _TRANSIENT_CODES:
+                raise StoreUnavailable(f"dynamodb: {code}") from exc
+            raise
+        except BotoCoreError as exc:  # endpoint unreachable, timeouts
+            raise StoreUnavailable(f"dynamodb: {type(exc).__name__}") from exc
+
     async def get(self, agent_id: str) -> StoredPresence | None:
-        return await asyncio.to_thread(self._get, agent_id)
+        return await self._run(self._get, agent_id)
 
     async def update(self, agent_id: str, fn: UpdateFn) -> tuple[StoredPresence | None, StoredPresence | None]:
-        return await asyncio.to_thread(self._update, agent_id, fn)
+        return await self._run(self._update, agent_id, fn)
 
     async def mark_published(self, agent_id: str, version: int) -> None:
-        await asyncio.to_thread(self._mark_published, agent_id, version)
+        await self._run(self._mark_published, agent_id, version)
 
     async def touch(self, agent_id: str, now: float) -> StoredPresence | None:
-        return await asyncio.to_thread(self._touch, agent_id, now)
+        return await self._run(self._touch, agent_id, now)
 
     async def list(self, team_id: str | None = None) -> list[StoredPresence]:
         if team_id is None:
-            return await asyncio.to_thread(self._scan, "sk = :sk", {})
-        return await asyncio.to_thread(self._scan, "sk = :sk AND team_id = :t", {":t": {"S": team_id}})
+            return await self._run(self._scan, "sk = :sk", {})
+        return await self._run(self._scan, "sk = :sk AND team_id = :t", {":t": {"S": team_id}})
 
     async def stale(self, cutoff: float) -> list[StoredPresence]:
-        return await asyncio.to_thread(
+        return await self._run(
             self._scan, "sk = :sk AND #s <> :off AND last_seen < :cut",
             {":off": {"S": "offline"}, ":cut": {"N": repr(float(cutoff))}}, {"#s": "status"},
         )
 
     async def unpublished(self) -> list[StoredPresence]:
-        return await asyncio.to_thread(self._scan, "sk = :sk AND published = :f", {":f": {"BOOL": False}})
+        return await self._run(self._scan, "sk = :sk AND published = :f", {":f": {"BOOL": False}})
 
     async def close(self) -> None:
         close = getattr(self.client, "close", None)

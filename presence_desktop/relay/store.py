@@ -60,12 +60,18 @@ current version + 1, or 1), or None to leave the row as it is. May raise to abor
 pure: DynamoDB may call it again after a conflicting write."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The store could not be reached or stayed locked/throttled past its wait (a retry later
+    may succeed). The relay answers 503 ``store_unavailable`` with ``Retry-After``."""
+
+
 class VersionConflict(RuntimeError):
     """The update function returned a version that is not the stored version + 1."""
 
 
 class PresenceStore(abc.ABC):
-    """Async interface of a presence store. All methods may raise ``OSError``-like store errors."""
+    """Async interface of a presence store. Any method may raise :class:`StoreUnavailable`
+    (locked, throttled, unreachable: worth a retry later)."""
 
     @abc.abstractmethod
     async def get(self, agent_id: str) -> StoredPresence | None:
@@ -220,30 +226,38 @@ class SqliteStore(PresenceStore):
         ).fetchall()
         return [self._row(r) for r in rows]  # type: ignore[misc]
 
+    @staticmethod
+    async def _run(fn: Callable, *args):
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk I/O, cannot open
+            raise StoreUnavailable(f"sqlite: {exc}") from exc
+
     async def get(self, agent_id: str) -> StoredPresence | None:
-        return await asyncio.to_thread(self._get, agent_id)
+        return await self._run(self._get, agent_id)
 
     async def update(self, agent_id: str, fn: UpdateFn) -> tuple[StoredPresence | None, StoredPresence | None]:
-        return await asyncio.to_thread(self._update, agent_id, fn)
+        """See :meth:`PresenceStore.update`; raises :class:`StoreUnavailable` when the file stays locked."""
+        return await self._run(self._update, agent_id, fn)
 
     async def mark_published(self, agent_id: str, version: int) -> None:
-        await asyncio.to_thread(self._mark_published, agent_id, version)
+        await self._run(self._mark_published, agent_id, version)
 
     async def touch(self, agent_id: str, now: float) -> StoredPresence | None:
-        return await asyncio.to_thread(self._touch, agent_id, now)
+        return await self._run(self._touch, agent_id, now)
 
     async def list(self, team_id: str | None = None) -> list[StoredPresence]:
         if team_id is None:
-            return await asyncio.to_thread(self._select)
-        return await asyncio.to_thread(self._select, "WHERE team_id = ?", (team_id,))
+            return await self._run(self._select)
+        return await self._run(self._select, "WHERE team_id = ?", (team_id,))
 
     async def stale(self, cutoff: float) -> list[StoredPresence]:
-        return await asyncio.to_thread(
+        return await self._run(
             self._select, "WHERE status != 'offline' AND last_seen IS NOT NULL AND last_seen < ?", (cutoff,)
         )
 
     async def unpublished(self) -> list[StoredPresence]:
-        return await asyncio.to_thread(self._select, "WHERE published = 0")
+        return await self._run(self._select, "WHERE published = 0")
 
     async def close(self) -> None:
         with self._lock:

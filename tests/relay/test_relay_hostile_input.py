@@ -4,7 +4,11 @@ channel name."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+
+from presence_desktop.relay.store import SqliteStore
 
 
 
@@ -66,3 +70,47 @@ def test_the_channel_rules_refuse_a_trailing_newline():
     parse_channel("/agent-presence/team-1/agent-1", allow_wildcard=False)
     with pytest.raises(ChannelError):
         parse_channel("/agent-presence/team-1\n/agent-1", allow_wildcard=False)
+
+
+async def test_a_locked_sqlite_file_is_a_503_with_retry_after(relay_factory, token_minter, capture_events, tmp_path):
+    path = tmp_path / "locked.sqlite3"
+    relay = await relay_factory(store=SqliteStore(path, busy_timeout_ms=200))
+    token = token_minter.mint("agent-1")
+    assert (await relay.call("POST", "/v1/status", token=token, json_body={"status": "available"}))[0] == 200
+    other = sqlite3.connect(str(path), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the file
+    try:
+        for method, path_, body in (("POST", "/v1/status", {"status": "break"}), ("POST", "/v1/heartbeat", None)):
+            status, resp, headers = await relay.call(method, path_, token=token, json_body=body)
+            assert status == 503, resp
+            assert resp["error"]["code"] == "store_unavailable"
+            assert int(headers["Retry-After"]) >= 1
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    status, resp, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "break"})
+    assert status == 200 and resp["version"] == 2  # nothing half-written while it was locked
+
+
+async def test_an_unreachable_dynamodb_is_a_503_not_a_500(relay_factory, token_minter, capture_events):
+    import socket
+
+    import boto3
+    from botocore.config import Config
+
+    from presence_desktop.relay.dynamo_store import DynamoStore
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+                          aws_access_key_id="local", aws_secret_access_key="local",
+                          config=Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2))
+    relay = await relay_factory(store=DynamoStore("presence", client=client))
+    token = token_minter.mint("agent-1")
+    for method, path, body in (("POST", "/v1/status", {"status": "break"}), ("POST", "/v1/heartbeat", None),
+                               ("GET", "/v1/roster", None)):
+        status, resp, headers = await relay.call(method, path, token=token, json_body=body)
+        assert status == 503, resp
+        assert resp["error"]["code"] == "store_unavailable" and "Retry-After" in headers
+    assert capture_events.accepted == []
