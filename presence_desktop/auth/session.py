@@ -349,9 +349,14 @@ class AuthSession:
     async def sign_out(self) -> bool:
         """Revoke this user's tokens everywhere (GlobalSignOut) and forget the session (memory
         and keyring). Returns True if Cognito confirmed the revocation; False if it could not be
-        reached (the local session is forgotten anyway)."""
+        reached (the local session is forgotten anyway).
+
+        The keyring is cleared *first*: revoking may wait for network timeouts (tens of seconds),
+        and an app closed meanwhile must not restore the session the user signed out of."""
         tokens, self._tokens, self._pending = self._tokens, None, None
         revoked = False
+        if self.token_store is not None:
+            await self.token_store.clear()
         try:
             if tokens is not None:
                 access = tokens.access_token
@@ -364,10 +369,7 @@ class AuthSession:
                 await self._call(lambda: self._client().global_sign_out(AccessToken=access))
                 revoked = True
         except E.AuthError as exc:
-            log.warning("sign-out could not reach Cognito (%s); forgetting the local session", exc.code)
-        finally:
-            if self.token_store is not None:
-                await self.token_store.clear()
+            log.warning("sign-out could not reach Cognito (%s); the local session is forgotten", exc.code)
         return revoked
 
     # --- internals ----------------------------------------------------------------------------
