@@ -59,7 +59,7 @@ class EventsLiveFeed:
             sink.feed_down(state.reason or status, state.next_attempt_at)
 
     async def run(self, sink: FeedSink) -> None:
-        from presence_desktop.events_api.client import ClientFailedError, LostEvents, SubscriptionError
+        from presence_desktop.events_api.client import ClientClosedError, ClientFailedError, LostEvents, SubscriptionError
 
         self._sink = sink
         remove = self.client.add_state_listener(self._on_state)
@@ -68,6 +68,8 @@ class EventsLiveFeed:
             while True:
                 try:
                     sub = await self.client.subscribe(self.channel)
+                except ClientClosedError:
+                    return  # closed by us (shutdown, sign-out)
                 except (SubscriptionError, ClientFailedError) as exc:
                     sink.feed_down(f"subscription refused: {exc}", None)
                     await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
@@ -87,9 +89,13 @@ class EventsLiveFeed:
                             log.warning("dropping a bad presence event: %s", exc)
                             continue
                         sink.feed_event(event)
+                except ClientClosedError:
+                    return
                 except (SubscriptionError, ClientFailedError) as exc:
                     sink.feed_down(f"subscription ended: {exc}", None)
                     await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
+                if self.client.state.status == "closed":
+                    return  # the iteration ended because we closed the client
         finally:
             remove()
 

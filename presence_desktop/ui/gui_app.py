@@ -238,6 +238,8 @@ class GuiApp:
                 self.window.show_problem(f"Could not change {agent_id}'s status: {exc}")
 
     def _own_status_changed(self) -> None:
+        if self.service is None:  # announcements during shutdown
+            return
         own = self.service.own
         if self.window is not None:
             self.window.on_own_status(own)

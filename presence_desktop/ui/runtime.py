@@ -74,7 +74,11 @@ class QtRuntime(QObject):
     errorRaised = Signal(str)  # plain words for the user
     shutdownFinished = Signal(float)  # seconds the shutdown took
 
-    def __init__(self, app: QApplication, loop: asyncio.AbstractEventLoop, budget_s: float = SHUTDOWN_BUDGET_S) -> None:
+    def __init__(self, app: QApplication, loop: asyncio.AbstractEventLoop, budget_s: float = SHUTDOWN_BUDGET_S,
+                 *, shutdown_on_quit: bool = True) -> None:
+        """``shutdown_on_quit=False`` is for a host that runs the loop many times (a test runner:
+        qasync ends each run with ``app.exit()``, which emits ``aboutToQuit``); it then calls
+        :meth:`shutdown` itself."""
         super().__init__()
         self.app = app
         self.loop = loop
@@ -83,7 +87,10 @@ class QtRuntime(QObject):
         self._hooks: list[Callable[[], Awaitable[Any]]] = []
         self.shutting_down = False
         self.shutdown_seconds: float | None = None
-        app.aboutToQuit.connect(self._about_to_quit)
+        # Closing the sign-in window on success must not end the app: the app decides when to quit.
+        app.setQuitOnLastWindowClosed(False)
+        if shutdown_on_quit:
+            app.aboutToQuit.connect(self._about_to_quit)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
         return self.tasks.spawn(coro, name)
@@ -149,6 +156,14 @@ class QtRuntime(QObject):
         self.shutdown_seconds = time.monotonic() - started
         log.info("shutdown finished in %.2f s", self.shutdown_seconds)
         self.shutdownFinished.emit(self.shutdown_seconds)
+
+    async def shutdown(self) -> None:
+        """Run the shutdown hooks within the budget (for hosts that own the loop)."""
+        self.shutting_down = True
+        try:
+            await asyncio.wait_for(self._run_hooks(), self.budget_s)
+        except asyncio.TimeoutError:
+            log.warning("shutdown took longer than %.1f s", self.budget_s)
 
     async def _run_hooks(self) -> None:
         for hook in reversed(self._hooks):
