@@ -35,7 +35,7 @@ FORBIDDEN_QT_LIBS = ("Qt6WebEngine", "Qt6Quick", "Qt6Qml", "Qt63D", "Qt6Multimed
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
-    """Run PyInstaller; returns (dist folder, work folder, seconds)."""
+    """Run PyInstaller; yields (dist folder, work folder, seconds), removes both afterwards."""
     pytest.importorskip("PyInstaller")
     base = tmp_path_factory.mktemp("pyinstaller")
     dist, work = base / "dist", base / "work"
@@ -52,7 +52,8 @@ def build(tmp_path_factory):
     folder = dist / APP
     size_mb = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
     print(f"\nPyInstaller build: {seconds:.0f} s, {size_mb:.0f} MB in {folder}")
-    return folder, work / APP, seconds
+    yield folder, work / APP, seconds
+    shutil.rmtree(base, ignore_errors=True)  # ~150 MB of build, ~100 MB of work files per run
 
 
 def _exe(folder: Path) -> Path:
