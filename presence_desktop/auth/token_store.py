@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 SERVICE = "presence-desktop"
 MAX_CHUNK_UTF16_BYTES = 2000  # under Windows' 2,560-byte CredWrite limit, with margin
+MAX_CHUNKS = 32  # 32 x 1,000 chars; a damaged index must not mean millions of keyring reads
 _FORMAT_VERSION = 1
 
 NOT_REMEMBERED_NO_KEYRING = (
@@ -240,23 +241,27 @@ class TokenStore:
         index = self._read_index()
         if index is None:
             return None
-        try:
-            parts = [self._backend.get_password(self.service, self._chunk_key(index["gen"], i))
-                     for i in range(int(index["n"]))]
-        except (KeyError, ValueError, TypeError):
+        n, gen, user = index.get("n"), index.get("gen"), index.get("user")
+        if (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_CHUNKS
+                or not isinstance(gen, str) or not gen or not isinstance(user, str) or not user):
+            log.warning("remembered session entry is damaged; ignoring it")
             return None
-        if any(p is None for p in parts):
+        parts = [self._backend.get_password(self.service, self._chunk_key(gen, i)) for i in range(n)]
+        if any(not isinstance(p, str) for p in parts):
+            log.warning("remembered session is incomplete; ignoring it")
             return None
         token = "".join(parts)  # type: ignore[arg-type]
         if hashlib.sha256(token.encode("utf-8")).hexdigest() != index.get("sha256"):
             log.warning("remembered session is incomplete; ignoring it")
             return None
-        return StoredSession(str(index["user"]), token)
+        return StoredSession(user, token)
 
     def _save_sync(self, username: str, refresh_token: str) -> None:
         old = self._read_index()
         gen = secrets.token_hex(4)
         chunks = split_utf16(refresh_token)
+        if len(chunks) > MAX_CHUNKS:
+            raise ValueError(f"refresh token longer than {MAX_CHUNKS} keyring entries")
         for i, chunk in enumerate(chunks):
             self._backend.set_password(self.service, self._chunk_key(gen, i), chunk)
         index = {"v": _FORMAT_VERSION, "user": username, "gen": gen, "n": len(chunks),
@@ -276,7 +281,7 @@ class TokenStore:
             n = int(index.get("n", 0))
         except (TypeError, ValueError):
             return
-        for i in range(n):
+        for i in range(min(n, MAX_CHUNKS)):
             self._delete(self._chunk_key(str(index.get("gen")), i))
 
     def _delete(self, key: str) -> None:

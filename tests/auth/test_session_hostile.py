@@ -53,3 +53,56 @@ async def test_sign_out_forgets_the_remembered_session_before_the_network_answer
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert await make_session().restore() is None
+
+
+def _index_key(backend: MemoryKeyring) -> tuple[str, str]:
+    return next(k for k in backend.entries if "#" not in k[1])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"n": 10**7},  # a damaged chunk count must not keep the keyring thread busy for minutes
+        {"n": -1},
+        {"n": True},
+        {"user": None},  # the chunks still hash right, the owner is gone
+        {"user": ""},
+        {"gen": None},
+    ],
+    ids=["n-huge", "n-negative", "n-bool", "user-missing", "user-empty", "gen-missing"],
+)
+async def test_a_damaged_index_means_sign_in_again_and_the_keyring_stays_usable(damage):
+    backend = MemoryKeyring()
+    store = TokenStore("ns", backend=backend, timeout_s=2.0)
+    token = "r" * 2500
+    await store.save("agent-1", token)
+    key = _index_key(backend)
+    index = json.loads(backend.entries[key])
+    for name, value in damage.items():
+        if value is None:
+            index.pop(name)
+        else:
+            index[name] = value
+    backend.entries[key] = json.dumps(index)
+    started = time.monotonic()
+    assert await store.load() is None
+    assert time.monotonic() - started < 1.0
+    assert store.status_message is None and store.remembered is True  # the keyring itself is fine
+    # and it keeps working: the next sign-in is remembered again
+    assert await store.save("agent-1", token) is True
+    assert (await store.load()).refresh_token == token
+    store.close()
+
+
+async def test_restore_with_a_missing_chunk_or_bad_checksum_says_sign_in_again(make_session, new_user, keyring_backend):
+    u = new_user()
+    assert isinstance(await make_session().sign_in(u.username, u.password), SignedIn)
+    saved = dict(keyring_backend.entries)
+    chunk = next(k for k in saved if "#" in k[1])
+    del keyring_backend.entries[chunk]
+    assert await make_session().restore() is None
+    keyring_backend.entries.clear()
+    keyring_backend.entries.update(saved)
+    key = _index_key(keyring_backend)
+    keyring_backend.entries[key] = json.dumps({**json.loads(saved[key]), "sha256": "0" * 64})
+    assert await make_session().restore() is None
