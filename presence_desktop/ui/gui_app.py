@@ -85,6 +85,7 @@ class GuiApp:
         self.tray: TrayController | None = None
         self.signin: SignInWindow | None = None
         self.note: str | None = None
+        self._remember_requested = True
         runtime.errorRaised.connect(self._show_problem)
         runtime.add_shutdown_hook(self._shutdown)
 
@@ -148,6 +149,7 @@ class GuiApp:
                 self.signin.show_error(plain_auth_error(exc))
             return
         self.profile, self.auth = profile, auth
+        self._remember_requested = remember
         self.settings.last_profile = profile_name
         self.settings.last_username = username
         self.settings.remember_me = remember
@@ -218,8 +220,8 @@ class GuiApp:
 
         self.service, self.bridge, self.window, self.tray = service, bridge, window, tray
         window.show()
-        if self.note:
-            window.show_problem(self.note)
+        if self.note and self._remember_requested:
+            window.show_note(self.note)
         service.start()
         return window
 

@@ -8,6 +8,7 @@ Coalescing: :meth:`RosterTableModel.note_change` only records what changed; a si
 
 from __future__ import annotations
 
+import re
 import time
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, QSortFilterProxyModel, Qt, QTimer
@@ -31,6 +32,14 @@ FRAME_MS = 16
 WARN_BG = QColor("#fff3cd")
 OVER_BG = QColor("#f8d7da")
 DIM_FG = QColor("#8a8a8a")
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key where digits compare as numbers: agent-2 < agent-10."""
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text.casefold()))
 
 
 def format_duration(seconds: float) -> str:
@@ -162,9 +171,9 @@ class RosterTableModel(QAbstractTableModel):
             if col in (COL_INDICATOR, COL_STATUS):
                 return status.order
             if col == COL_NAME:
-                return (ev.display_name or agent_id).casefold()
+                return natural_key(ev.display_name or agent_id)
             if col == COL_TEAM:
-                return ev.team_id
+                return natural_key(ev.team_id)
             if col == COL_TIME:
                 return roster.time_in_status(agent_id, now)
             if col == COL_MESSAGE:
@@ -229,7 +238,7 @@ class RosterProxy(QSortFilterProxyModel):
         a = left.data(SORT_ROLE)
         b = right.data(SORT_ROLE)
         if a == b:  # stable tie-break by name so rows do not shuffle
-            return str(left.siblingAtColumn(COL_NAME).data()).casefold() < str(right.siblingAtColumn(COL_NAME).data()).casefold()
+            return left.siblingAtColumn(COL_NAME).data(SORT_ROLE) < right.siblingAtColumn(COL_NAME).data(SORT_ROLE)
         try:
             return a < b
         except TypeError:

@@ -86,7 +86,7 @@ class RosterWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_INDICATOR, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(COL_INDICATOR, 30)
-        for col, width in ((1, 170), (2, 80), (3, 170), (4, 100), (5, 200), (6, 100)):
+        for col, width in ((1, 170), (2, 80), (3, 210), (4, 100), (5, 200), (6, 100)):
             header.resizeSection(col, width)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
@@ -150,6 +150,10 @@ class RosterWindow(QMainWindow):
 
     def show_problem(self, text: str) -> None:
         self.messages.show_text(text)
+
+    def show_note(self, text: str) -> None:
+        """Information, not an error (e.g. the session will not be remembered)."""
+        self.messages.show_text(text, info=True)
 
     # --- internals ----------------------------------------------------------------------------
     def tick(self) -> None:

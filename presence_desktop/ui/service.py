@@ -208,7 +208,7 @@ class PresenceService:
                         # Stored with its version; the relay's outbox publishes it. The live
                         # event confirms it (OwnStatus.observe); sending again would only add
                         # another version.
-                        self.own.failed("stored, waiting for publication")
+                        self.own.failed("saved by the relay, waiting to be published")
                         self.listener.own_status_changed()
                         break
                     if not exc.retryable:
@@ -216,7 +216,7 @@ class PresenceService:
                         self.listener.own_status_changed()
                         self.listener.problem(f"Status not changed: {exc}")
                         break
-                    self.own.failed(str(exc))
+                    self.own.failed(f"{exc}; will retry" if exc.status else "offline; will retry")
                     self.listener.own_status_changed()
                     delay = backoff_delay(attempt, base=1.0, cap=30.0)
                     attempt += 1

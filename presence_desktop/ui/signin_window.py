@@ -113,6 +113,8 @@ class SignInWindow(QWidget):
         for edit in (self.username, self.password, self.new_password2, self.mfa_code):
             edit.returnPressed.connect(self._submit)
         self.cancel_button.clicked.connect(self.close)
+        for edit in (self.username, self.password, self.new_password, self.new_password2, self.mfa_code):
+            edit.textEdited.connect(lambda _t: self.error.hide())  # an old error must not linger
         self.setMinimumWidth(420)
 
     def _submit(self) -> None:

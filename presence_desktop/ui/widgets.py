@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from datetime import datetime
 
@@ -76,7 +77,7 @@ class OwnStatusBar(QWidget):
             if not self.message.hasFocus():
                 self.message.setText(message or "")
             if pending:
-                self.state_label.setText("pending…" + (f" ({error}; retrying)" if error else ""))
+                self.state_label.setText("pending…" + (f" ({error})" if error else ""))
                 self.state_label.setStyleSheet("color: #8a6d00;")
             else:
                 self.state_label.setText("✓ confirmed" if status_id else "")
@@ -129,8 +130,25 @@ class ConnectionBanner(QFrame):
             wait = self.next_retry_at - now
             parts.append(f" Next retry in {int(wait) + 1} s." if wait > 0 else " Reconnecting…")
         if self.reason:
-            parts.append(f" <span style='color:#7a6a3a'>({self.reason})</span>")
+            parts.append(f" <span style='color:#7a6a3a'>({html.escape(plain_reason(self.reason))})</span>")
+            self.label.setToolTip(self.reason)
         self.label.setText("".join(parts))
+
+
+def plain_reason(reason: str) -> str:
+    """A connection error in a few plain words (the raw text goes to the tooltip)."""
+    low = reason.lower()
+    if "refused" in low or "unreachable" in low or "name or service" in low or "no route" in low:
+        return "the server cannot be reached"
+    if "timed out" in low or "timeout" in low:
+        return "the server stopped answering"
+    if "sign in again" in low or "unauthorized" in low:
+        return "your session has expired: sign in again"
+    if "certificate" in low or "ssl" in low:
+        return "the server's certificate is not trusted"
+    if "closed" in low or "1006" in low or "1001" in low or "lost" in low:
+        return "the connection was closed"
+    return reason if len(reason) <= 60 else reason[:57] + "…"
 
 
 class CountsBar(QWidget):
@@ -257,12 +275,15 @@ class ConfirmBar(QFrame):
 
 
 class MessageBar(QFrame):
-    """A dismissible line for errors in plain words (never a modal box)."""
+    """A dismissible line for errors (or notes) in plain words (never a modal box)."""
+
+    ERROR_STYLE = "#messageBar { background: #fdecea; border: 1px solid #e57373; border-radius: 4px; }"
+    INFO_STYLE = "#messageBar { background: #e8f0fe; border: 1px solid #90b4f0; border-radius: 4px; }"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("messageBar")
-        self.setStyleSheet("#messageBar { background: #fdecea; border: 1px solid #e57373; border-radius: 4px; }")
+        self.setStyleSheet(self.ERROR_STYLE)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.label = QLabel()
@@ -273,6 +294,7 @@ class MessageBar(QFrame):
         lay.addWidget(close)
         self.hide()
 
-    def show_text(self, text: str) -> None:
+    def show_text(self, text: str, info: bool = False) -> None:
+        self.setStyleSheet(self.INFO_STYLE if info else self.ERROR_STYLE)
         self.label.setText(text)
         self.show()

@@ -8,7 +8,7 @@ from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.ports import Identity
-from presence_desktop.ui.roster_model import AGENT_ROLE, COL_NAME, COL_STATUS, COL_TIME
+from presence_desktop.ui.roster_model import AGENT_ROLE, COL_NAME, COL_STATUS, COL_TIME, natural_key
 from presence_desktop.ui.roster_window import RosterWindow
 from tests.gui.fakes import demo_events
 
@@ -66,8 +66,19 @@ def test_filters_search_and_sort(qtbot):
     times = [roster.time_in_status(a) for a in win.proxy.visible_agent_ids()]
     assert times == sorted(times, reverse=True)
     win.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
-    names = [roster.get(a).event.display_name.casefold() for a in win.proxy.visible_agent_ids()]
-    assert names == sorted(names)
+    names = [roster.get(a).event.display_name for a in win.proxy.visible_agent_ids()]
+    assert names == sorted(names, key=natural_key)
+
+
+def test_name_sort_is_natural(qtbot):
+    cat = default_catalogue()
+    roster = Roster(cat)
+    roster.begin_join()
+    roster.complete_join([e.with_(display_name=e.agent_id) for e in demo_events(12)])
+    win = RosterWindow(roster, cat, SUP)
+    qtbot.addWidget(win)
+    win.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+    assert win.proxy.visible_agent_ids() == [f"agent-{i}" for i in range(1, 13)]
 
 
 def test_agent_sees_only_own_team_and_no_supervisor_menu(qtbot):

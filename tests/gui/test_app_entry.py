@@ -1,0 +1,120 @@
+"""The entry point and the qasync runtime, in subprocesses (each owns its QApplication and loop)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from presence_desktop.settings import AppSettings, SettingsError, SettingsStore, UiState
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_py(code_or_args, timeout=60, env=None, **kw):
+    args = [sys.executable, *code_or_args] if isinstance(code_or_args, list) else [sys.executable, "-c", code_or_args]
+    e = dict(os.environ, QT_QPA_PLATFORM="offscreen", **(env or {}))
+    t = time.monotonic()
+    proc = subprocess.run(args, cwd=REPO, env=e, capture_output=True, text=True, timeout=timeout, **kw)
+    return proc, time.monotonic() - t
+
+
+def test_version_and_self_test():
+    proc, _ = run_py(["-m", "presence_desktop.app", "--version"])
+    assert proc.returncode == 0 and proc.stdout.startswith("presence-desktop ")
+    proc, _ = run_py(["-m", "presence_desktop.app", "--self-test"])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["roster_rows"] == 12 and report["keyring"] and report["websockets"]
+
+
+def test_profile_import_is_dispatched(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({
+        "Region": "eu-west-1", "UserPoolId": "eu-west-1_AbCdEf123", "UserPoolClientId": "abc123def456",
+        "EventsHttpUrl": "https://abc.appsync-api.eu-west-1.amazonaws.com/event",
+        "EventsRealtimeUrl": "wss://abc.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime",
+        "RelayUrl": "https://xyz.lambda-url.eu-west-1.on.aws/",
+    }))
+    cfg = tmp_path / "cfg"
+    proc, _ = run_py(["-m", "presence_desktop.app", "profile", "import", "--stack-outputs", str(outputs), "--name", "prod"],
+                     env={"PRESENCE_DESKTOP_CONFIG_DIR": str(cfg)})
+    assert proc.returncode == 0, proc.stderr
+    assert SettingsStore(cfg).load_profile("prod").events.region == "eu-west-1"
+    proc, _ = run_py(["-m", "presence_desktop.app", "profile", "export"])
+    assert proc.returncode == 2
+
+
+def test_unknown_profile_is_a_clear_error(tmp_path):
+    proc, elapsed = run_py(["-m", "presence_desktop.app", "--profile", "nope"],
+                           env={"PRESENCE_DESKTOP_CONFIG_DIR": str(tmp_path)})
+    assert proc.returncode == 1
+    assert "no profile named 'nope'" in proc.stderr and "profile import" in proc.stderr
+    assert elapsed < 20
+
+
+RUNTIME_SCRIPT = textwrap.dedent('''
+    import asyncio, sys, time
+    from presence_desktop.ui.runtime import run
+
+    async def start(rt):
+        async def hung_network():
+            await asyncio.sleep(3600)          # a publish that never answers
+        async def blocking_keyring():
+            await asyncio.to_thread(time.sleep, 3600)   # a keyring call that never returns
+        async def fails():
+            raise ValueError("boom in a task")
+        rt.errorRaised.connect(lambda text: print("SHOWN:", text, flush=True))
+        rt.add_shutdown_hook(hung_network)
+        rt.spawn(blocking_keyring(), name="keyring")
+        rt.spawn(fails(), name="failing")
+        await asyncio.sleep(0.3)
+        print("QUITTING", flush=True)
+        rt.request_quit()
+
+    t = time.monotonic()
+    code = run(start, budget_s=float(sys.argv[1]))
+    print("EXIT", code, round(time.monotonic() - t, 2), flush=True)
+    sys.exit(code)
+''')
+
+
+def test_runtime_quits_within_budget_despite_hung_calls_and_shows_task_errors():
+    t = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", RUNTIME_SCRIPT, "2.0"], cwd=REPO, capture_output=True, text=True,
+                          timeout=30, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    elapsed = time.monotonic() - t
+    assert proc.returncode == 0, proc.stderr
+    assert "SHOWN: Something went wrong (failing): boom in a task" in proc.stdout
+    assert "QUITTING" in proc.stdout and "EXIT 0" in proc.stdout
+    assert "shutdown took longer" in proc.stderr  # the hung hook was cut off, not waited for
+    quit_to_exit = float(proc.stdout.split("EXIT 0 ")[1].split()[0])
+    assert quit_to_exit < 3.5 and elapsed < 10
+
+
+def test_settings_round_trip_and_errors(tmp_path):
+    store = SettingsStore(tmp_path)
+    assert store.load_settings() == AppSettings()
+    s = AppSettings(last_profile="aws", last_username="agent-3", heartbeat_s=15)
+    store.save_settings(s)
+    assert store.load_settings() == s
+    store.save_ui_state(UiState(roster_window={"geometry": "AAA="}))
+    assert store.load_ui_state().roster_window == {"geometry": "AAA="}
+    assert store.ui_state_path != store.settings_path  # UI state kept apart
+    (tmp_path / "ui-state.json").write_text("{broken")
+    assert store.load_ui_state() == UiState()  # disposable: forgotten, never fatal
+    (tmp_path / "settings.json").write_text("{broken")
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        store.load_settings()
+    (tmp_path / "settings.json").write_text(json.dumps({"heartbeat_s": -1}))
+    with pytest.raises(SettingsError, match="heartbeat_s"):
+        store.load_settings()
+    (tmp_path / "settings.json").write_text(json.dumps({"version": 99}))
+    with pytest.raises(SettingsError, match="newer app"):
+        store.load_settings()
+    with pytest.raises(SettingsError, match="no profile named 'x'"):
+        store.load_profile("x")
