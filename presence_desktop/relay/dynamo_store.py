@@ -8,8 +8,9 @@ Table (packaging/cloudformation/presence.yaml ``PresenceTable``): key ``pk`` (S,
     expires_at (N, epoch s: last activity + retention)
 
 Versions: :meth:`DynamoStore.update` reads the item (strongly consistent), computes the next row
-and writes it with ``PutItem`` conditioned on the version it read (``attribute_not_exists(pk)``
-for a first write); a ``ConditionalCheckFailedException`` means another writer won, so it reads
+and writes it with ``PutItem`` conditioned on the version and ``last_seen`` it read
+(``attribute_not_exists(pk)`` for a first write; ``last_seen`` because a heartbeat changes it
+without a new version); a ``ConditionalCheckFailedException`` means another writer won, so it reads
 and tries again. DynamoDB docs: "Condition expressions" / "Optimistic locking with version
 number" (docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html,
 DynamoDBMapper.OptimisticLocking.html).
@@ -148,8 +149,14 @@ class DynamoStore(PresenceStore):
             if old is None:
                 kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
             else:
-                kwargs["ConditionExpression"] = "version = :v"
+                # last_seen too: a heartbeat (touch) between our read and this write must not be
+                # overwritten with the old time, nor an agent expired that just sent one.
                 kwargs["ExpressionAttributeValues"] = {":v": {"N": str(old.version)}}
+                if old.last_seen is None:
+                    kwargs["ConditionExpression"] = "version = :v AND attribute_not_exists(last_seen)"
+                else:
+                    kwargs["ConditionExpression"] = "version = :v AND last_seen = :ls"
+                    kwargs["ExpressionAttributeValues"][":ls"] = {"N": repr(float(old.last_seen))}
             try:
                 self.client.put_item(**kwargs)
                 return old, new
