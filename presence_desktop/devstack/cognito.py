@@ -115,7 +115,8 @@ def install_srp_verifier() -> None:
 
     Affects every moto Cognito backend in this process (which is what a local stack wants).
     Errors as AWS returns them: wrong password -> NotAuthorizedException "Incorrect username or
-    password."; user in RESET_REQUIRED -> PasswordResetRequiredException.
+    password."; user in RESET_REQUIRED -> PasswordResetRequiredException; a refresh
+    (REFRESH_TOKEN_AUTH) for a disabled or deleted user -> NotAuthorizedException.
     """
     global _installed
     with _install_lock:
@@ -134,8 +135,11 @@ def install_srp_verifier() -> None:
         orig_respond = backend_cls.respond_to_auth_challenge
 
         def initiate_auth(self: Any, client_id: str, auth_flow: str, auth_parameters: dict[str, str]) -> dict:
+            flow = str(getattr(auth_flow, "value", auth_flow))
+            if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+                _check_refresh_user(self, client_id, (auth_parameters or {}).get("REFRESH_TOKEN"))
             result = orig_initiate(self, client_id, auth_flow, auth_parameters)
-            if str(getattr(auth_flow, "value", auth_flow)) != "USER_SRP_AUTH":
+            if flow != "USER_SRP_AUTH":
                 return result
             moto_session = result["Session"]
             _, pool = self.sessions[moto_session]
@@ -207,6 +211,22 @@ def install_srp_verifier() -> None:
             responses["PASSWORD_CLAIM_SECRET_BLOCK"] = pending.moto_session  # moto keys sessions by it
             responses["USERNAME"] = pending.username
             return orig_respond(self, session, client_id, challenge_name, responses)
+
+        def _check_refresh_user(backend: Any, client_id: str, refresh_token: str | None) -> None:
+            # moto refreshes for disabled and deleted users (a deleted one even gets a 500);
+            # Cognito answers NotAuthorizedException, which ends the app's session.
+            for pool in backend.user_pools.values():
+                if client_id in pool.clients:
+                    entry = pool.refresh_tokens.get(refresh_token or "")
+                    username = entry[1] if entry else None
+                    if not username:
+                        return  # moto's own answer (revoked / unknown token)
+                    user = pool.users.get(username)
+                    if user is None:
+                        raise NotAuthorizedError("User does not exist.")
+                    if not user.enabled:
+                        raise NotAuthorizedError("User is disabled.")
+                    return
 
         backend_cls.initiate_auth = initiate_auth  # type: ignore[method-assign]
         backend_cls.respond_to_auth_challenge = respond_to_auth_challenge  # type: ignore[method-assign]

@@ -106,3 +106,23 @@ async def test_restore_with_a_missing_chunk_or_bad_checksum_says_sign_in_again(m
     key = _index_key(keyring_backend)
     keyring_backend.entries[key] = json.dumps({**json.loads(saved[key]), "sha256": "0" * 64})
     assert await make_session().restore() is None
+
+
+@pytest.mark.parametrize("admin_action", ["admin_disable_user", "admin_delete_user"])
+async def test_refresh_after_the_user_is_disabled_or_deleted_ends_the_session(
+    make_session, local_cognito, new_user, keyring_backend, admin_action
+):
+    from presence_desktop.auth import errors as E
+
+    u = new_user()
+    session = make_session()
+    assert isinstance(await session.sign_in(u.username, u.password), SignedIn)
+    remembered = dict(keyring_backend.entries)
+    getattr(local_cognito.admin_client(), admin_action)(UserPoolId=local_cognito.user_pool_id, Username=u.username)
+    # Cognito refuses REFRESH_TOKEN_AUTH for a disabled or deleted user (NotAuthorizedException).
+    with pytest.raises(E.SessionExpiredError):
+        await session.force_refresh()
+    assert not keyring_backend.entries
+    keyring_backend.entries.update(remembered)
+    assert await make_session().restore() is None  # "sign in again", and forgotten
+    assert not keyring_backend.entries
