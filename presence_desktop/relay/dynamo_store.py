@@ -36,6 +36,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.relay.publisher import quiet_aws_sdk_logs
 from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable, UpdateFn, check_next
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class DynamoStore(PresenceStore):
     ) -> None:
         if not table:
             raise ValueError("a DynamoDB table name is required")
+        quiet_aws_sdk_logs()  # boto3 at DEBUG logs signed headers (the role's session token)
         self.table = table
         self.retention_s = retention_s
         self.max_attempts = max_attempts

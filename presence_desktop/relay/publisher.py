@@ -39,6 +39,15 @@ BASE_HEADERS = IAM_CONTENT_HEADERS  # accept, content-encoding amz-1.0, content-
 MAX_EVENTS_PER_PUBLISH = 5
 
 
+def quiet_aws_sdk_logs() -> None:
+    """Keep botocore/boto3 at INFO unless someone configured them on purpose: at DEBUG they log
+    every canonical request and signature (``botocore.auth``) and request headers
+    (``botocore.endpoint``), i.e. ``X-Amz-Security-Token`` and replayable SigV4 signatures."""
+    for name in ("botocore", "boto3"):
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
 class PublishError(RuntimeError):
     """The events could not be published.
 
@@ -111,6 +120,7 @@ class EventsPublisher:
     ) -> None:
         if not http_url.startswith(("https://", "http://")) or not http_url.rstrip("/").endswith("/event"):
             raise ValueError(f"events http_url must be https://<host>/event, got {http_url!r}")
+        quiet_aws_sdk_logs()
         self.http_url = http_url
         self.region = region
         self._credentials = credentials

@@ -114,3 +114,25 @@ async def test_an_unreachable_dynamodb_is_a_503_not_a_500(relay_factory, token_m
         assert status == 503, resp
         assert resp["error"]["code"] == "store_unavailable" and "Retry-After" in headers
     assert capture_events.accepted == []
+
+
+async def test_aws_credentials_and_signatures_never_reach_debug_logs(relay_factory, token_minter, capture_events,
+                                                                     tmp_path, caplog):
+    import logging
+
+    from botocore.credentials import Credentials
+
+    from presence_desktop.relay.publisher import EventsPublisher, RetryPolicy
+    from tests.fixtures.relay import TEST_AK, TEST_REGION, TEST_SK
+
+    caplog.set_level(logging.DEBUG)  # presence-relay --log-level DEBUG
+    session_token = "IQoJb3JpZ2luX2VjELr-temporary-session-token-of-the-lambda-role"
+    publisher = EventsPublisher(capture_events.http_url, TEST_REGION, Credentials(TEST_AK, TEST_SK, session_token),
+                                retry=RetryPolicy(attempts=1))
+    relay = await relay_factory(publisher=publisher)
+    bearer = token_minter.mint("agent-1")
+    await relay.call("POST", "/v1/status", token=bearer, json_body={"status": "available"})
+    assert caplog.records  # logging was on
+    for secret in (session_token, TEST_SK, bearer.split(".")[2]):
+        assert secret not in caplog.text
+    assert "Signature" not in caplog.text  # a SigV4 signature can replay the request for minutes
