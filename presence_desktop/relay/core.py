@@ -445,6 +445,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def format_time_epoch(epoch_s: float) -> str:
     """Epoch seconds -> ISO 8601 UTC with milliseconds and ``Z``."""
     return format_time(datetime.fromtimestamp(epoch_s, timezone.utc))
@@ -461,8 +469,8 @@ def caller_from_claims(claims: Claims) -> Caller:
         raise RelayError(403, "no_team", "the id token has no valid custom:team_id")
     raw = claims.raw or {}
     name = raw.get("name") or raw.get("preferred_username") or claims.username
-    if not isinstance(name, str):
-        name = claims.username
+    if not isinstance(name, str) or not _is_text(name):
+        name = claims.username  # a lone surrogate could be neither stored nor published
     return Caller(
         agent_id=claims.username, team_id=team, display_name=name[:DISPLAY_NAME_MAX_CHARS],
         sub=claims.sub, supervisor=SUPERVISORS in claims.groups,

@@ -136,3 +136,14 @@ async def test_aws_credentials_and_signatures_never_reach_debug_logs(relay_facto
     for secret in (session_token, TEST_SK, bearer.split(".")[2]):
         assert secret not in caplog.text
     assert "Signature" not in caplog.text  # a SigV4 signature can replay the request for minutes
+
+
+async def test_an_odd_name_claim_does_not_break_the_write(relay_factory, token_minter, capture_events):
+    # The display name comes from the id token's "name" (a user may be allowed to edit it): a
+    # lone surrogate there cannot be stored or published as UTF-8, so the username is shown instead.
+    relay = await relay_factory()
+    token = token_minter.mint("agent-1", extra={"name": "Ada \ud800 Lovelace"})
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "available"})
+    assert status == 200, body
+    assert body["display_name"] == "agent-1"
+    assert capture_events.events("agent-1")[-1]["display_name"] == "agent-1"
