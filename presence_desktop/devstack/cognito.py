@@ -61,6 +61,10 @@ class _PendingSrp:
 
 
 _pending: dict[str, _PendingSrp] = {}
+# moto sessions handed out with a PASSWORD_VERIFIER challenge whose proof has not been checked:
+# moto would accept them for any other challenge (NEW_PASSWORD_REQUIRED, SMS_MFA, MFA_SETUP ...)
+# and issue tokens, or set a new password, without the password.
+_unverified: set[str] = set()
 _pending_lock = threading.Lock()
 _installed = False
 _install_lock = threading.Lock()
@@ -115,7 +119,8 @@ def install_srp_verifier() -> None:
 
     Affects every moto Cognito backend in this process (which is what a local stack wants).
     Errors as AWS returns them: wrong password -> NotAuthorizedException "Incorrect username or
-    password."; user in RESET_REQUIRED -> PasswordResetRequiredException; a refresh
+    password."; user in RESET_REQUIRED -> PasswordResetRequiredException; answering any other
+    challenge with the session of an unproven PASSWORD_VERIFIER -> NotAuthorizedException; a refresh
     (REFRESH_TOKEN_AUTH) for a disabled or deleted user -> NotAuthorizedException.
     """
     global _installed
@@ -168,6 +173,8 @@ def install_srp_verifier() -> None:
             with _pending_lock:
                 for key in [k_ for k_, p in _pending.items() if now - p.created > _SRP_SESSION_TTL_S]:
                     _pending.pop(key, None)
+                _unverified.intersection_update(self.sessions)  # forget sessions moto dropped
+                _unverified.add(moto_session)
                 _pending[secret_block] = _PendingSrp(
                     moto_session, user.username, user_id_for_srp, pool_name, salt_hex, small_b, big_b, big_a
                 )
@@ -185,6 +192,10 @@ def install_srp_verifier() -> None:
             self: Any, session: str, client_id: str, challenge_name: str, challenge_responses: dict[str, str]
         ) -> dict:
             if challenge_name != "PASSWORD_VERIFIER":
+                with _pending_lock:
+                    skipping_proof = session in _unverified
+                if skipping_proof:
+                    raise NotAuthorizedError("Invalid session for the user.")
                 return orig_respond(self, session, client_id, challenge_name, challenge_responses)
             block = challenge_responses.get("PASSWORD_CLAIM_SECRET_BLOCK") or ""
             with _pending_lock:
@@ -207,6 +218,8 @@ def install_srp_verifier() -> None:
             if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):
                 self.sessions.pop(pending.moto_session, None)
                 raise NotAuthorizedError("Incorrect username or password.")
+            with _pending_lock:
+                _unverified.discard(pending.moto_session)  # proven: its next challenge may be answered
             responses = dict(challenge_responses)
             responses["PASSWORD_CLAIM_SECRET_BLOCK"] = pending.moto_session  # moto keys sessions by it
             responses["USERNAME"] = pending.username
