@@ -129,7 +129,15 @@ class LocalDevstack:
             await asyncio.sleep(0.2)
         raise RuntimeError(f"the devstack was not ready within {timeout:.0f} s; see {self.log_path}")
 
-    def stop(self, timeout: float = 0.6) -> None:
+    def terminate(self) -> None:
+        """Ask the stack to stop (SIGTERM) without waiting."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.process.terminate()
+            except OSError:
+                pass
+
+    def stop(self, timeout: float = 0.5) -> None:
         """SIGTERM, a short wait, then SIGKILL. Never raises."""
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
@@ -257,6 +265,11 @@ def run_gui(args: argparse.Namespace) -> int:
                 info = await devstack.wait_ready()
             else:
                 devstack.process = None  # someone else's: never stop it
+
+            async def stop_stack() -> None:  # registered first, so it runs last: after "offline"
+                devstack.terminate()
+
+            runtime.add_shutdown_hook(stop_stack)
             profiles[LOCAL_PROFILE] = Profile.from_ready_file(devstack.ready_file, name=LOCAL_PROFILE)
             username = args.user or DEMO_SUPERVISOR
             password = demo_password(info, username)
@@ -272,24 +285,29 @@ def run_gui(args: argparse.Namespace) -> int:
 
     try:
         code = rt.run(start, [sys.argv[0]])
+        log.info("event loop ended (code %s)", code)
     finally:
         if devstack is not None:
             devstack.stop()
+            log.info("devstack stopped")
     if failures:
         raise RuntimeError(str(failures[0]))
     return code
 
 
-def _exit_now_if_stuck(code: int) -> None:
-    """A keyring or network call hung on a worker thread would keep the interpreter alive at
-    exit (ThreadPoolExecutor joins its workers). Leave anyway, after flushing what matters."""
+def _leave(code: int) -> None:
+    """End the process now if a worker thread is stuck: a keyring or network call hung on a
+    ThreadPoolExecutor worker would otherwise hold the exit (the interpreter joins those
+    threads). The app has already shut down (status published, sockets closed, settings
+    saved), so nothing is lost by not waiting. Otherwise return and exit normally."""
     stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
-    if stuck:
-        log.warning("leaving with %d busy worker thread(s): %s", len(stuck), ", ".join(t.name for t in stuck))
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    if not stuck:
+        return
+    log.warning("leaving with %d busy worker thread(s): %s", len(stuck), ", ".join(t.name for t in stuck))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    _exit_now_if_stuck(code)
+    _leave(code)
     return code
 
 

@@ -5,7 +5,7 @@
 - every task is kept referenced (:class:`~presence_desktop.ui.tasks.TaskKeeper`); an exception in
   a task, an async slot or a loop callback is logged and shown (``errorRaised``), never lost;
 - shutdown runs from ``aboutToQuit``: the registered async hooks (publish offline, close the
-  WebSocket with 1000, cancel and await tasks) get a bounded budget (default 2.5 s) while Qt
+  WebSocket with 1000, cancel and await tasks) get a bounded budget (default 2 s) while Qt
   keeps processing events, then the loop ends and the process exits 0;
 - blocking calls (keyring, pycognito's SRP) run on *daemon* threads (:class:`DaemonExecutor`),
   so one that hangs can neither block the loop nor keep the process alive at exit;
@@ -32,7 +32,7 @@ from presence_desktop.ui.tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_BUDGET_S = 2.5
+SHUTDOWN_BUDGET_S = 2.0  # + process teardown stays under the 3 s promise
 
 
 class DaemonExecutor(concurrent.futures.Executor):

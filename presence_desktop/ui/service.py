@@ -112,7 +112,7 @@ class PresenceService:
         if self.heartbeat_s > 0:
             self.tasks.spawn(self._heartbeats(), name="heartbeat")
 
-    async def shutdown(self, offline_timeout: float = 1.0, close_timeout: float = 0.8, tasks_timeout: float = 0.5) -> None:
+    async def shutdown(self, offline_timeout: float = 0.8, close_timeout: float = 0.5, tasks_timeout: float = 0.3) -> None:
         """Leave cleanly and quickly: publish ``offline`` (best effort, bounded), close the
         WebSocket with 1000, cancel and await every task. Never raises."""
         if self.identity is not None:
@@ -128,7 +128,7 @@ class PresenceService:
             log.info("closing the realtime connection: %s", exc)
         await self.tasks.cancel_all(tasks_timeout)
         try:
-            await asyncio.wait_for(self.relay.close(), 0.3)
+            await asyncio.wait_for(self.relay.close(), 0.2)
         except Exception as exc:  # noqa: BLE001
             log.info("closing the relay client: %s", exc)
 

@@ -118,3 +118,51 @@ def test_settings_round_trip_and_errors(tmp_path):
         store.load_settings()
     with pytest.raises(SettingsError, match="no profile named 'x'"):
         store.load_profile("x")
+
+
+KEYRING_SCRIPT = textwrap.dedent('''
+    import asyncio, sys, time
+    import keyring.backend
+    from presence_desktop.app import _leave
+    from presence_desktop.auth.token_store import TokenStore
+    from presence_desktop.ui.runtime import run
+
+    class HangingKeyring(keyring.backend.KeyringBackend):
+        priority = 5
+        def get_password(self, service, username):
+            time.sleep(3600)   # a locked keyring waiting for an unlock prompt nobody answers
+        def set_password(self, service, username, password):
+            time.sleep(3600)
+        def delete_password(self, service, username):
+            time.sleep(3600)
+
+    async def start(rt):
+        store = TokenStore("pool/client", backend=HangingKeyring(), timeout_s=3600)
+        rt.spawn(store.load(), name="restore")
+        await asyncio.sleep(0.3)
+        print("QUITTING", flush=True)
+        rt.request_quit()
+
+    code = run(start)
+    _leave(code)
+    sys.exit(code)
+''')
+
+
+def test_quit_is_not_held_by_a_hung_keyring_thread():
+    proc = subprocess.Popen([sys.executable, "-c", KEYRING_SCRIPT], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    t = None
+    deadline = time.monotonic() + 30
+    for line in proc.stdout:
+        if "QUITTING" in line:
+            t = time.monotonic()
+            break
+        assert time.monotonic() < deadline
+    try:
+        code = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    assert t is not None and code == 0
+    assert time.monotonic() - t < 3.0
+    assert "busy worker thread" in proc.stderr.read()
