@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -94,6 +94,11 @@ class RosterWindow(QMainWindow):
         self.table.customContextMenuRequested.connect(self._context_menu)
         lay.addWidget(self.table, 1)
         self.setCentralWidget(central)
+        # A roster must not jump while you point at it (people picked the wrong row when rows
+        # moved): while the pointer is over the table, rows keep their place; on leaving, the
+        # order (and a status filter) catches up. Values still update in place.
+        self.table.viewport().installEventFilter(self)
+        self.table.viewport().setMouseTracking(True)
 
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -221,6 +226,23 @@ class RosterWindow(QMainWindow):
 
     def selected_agents(self) -> list[str]:
         return [i.data(AGENT_ROLE) for i in self.table.selectionModel().selectedRows()]
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.table.viewport():
+            if event.type() == QEvent.Type.Enter:
+                self.hold_order(True)
+            elif event.type() == QEvent.Type.Leave:
+                self.hold_order(False)
+        return super().eventFilter(obj, event)
+
+    def hold_order(self, hold: bool) -> None:
+        """Freeze (True) or release (False) which rows show where (sort and status filter);
+        values keep updating in place and everything catches up on release."""
+        if hold == (not self.proxy.dynamicSortFilter()):
+            return
+        self.proxy.setDynamicSortFilter(not hold)
+        if not hold:
+            self.proxy.sort(self.proxy.sortColumn(), self.proxy.sortOrder())
 
     # --- UI state -------------------------------------------------------------------------------
     def save_ui_state(self) -> dict:

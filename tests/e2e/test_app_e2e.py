@@ -109,6 +109,7 @@ async def test_roster_fills_from_snapshot(devstack, apps, artifacts_dir):
     assert {f"agent-{i}" for i in range(1, SIMULATED + 1)} <= ids
     assert win.counts.labels["available"][1].text().endswith(f"/ {win.proxy.rowCount()}")
     assert not win.banner.isVisible()
+    win.messages.hide()  # the "session will not be remembered" note (no keyring here) is not the subject
     win.resize(1100, 1180)
     await asyncio.sleep(1.2)  # a tick: time columns drawn
     path = artifacts_dir / "roster-40.png"

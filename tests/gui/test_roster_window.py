@@ -144,3 +144,18 @@ def test_disconnected_shows_unknown_and_banner(qtbot, artifacts_dir):
     label = default_catalogue().get(before).label
     assert status_cell(win, "agent-1") == f"Unknown (last: {label})"
     win.grab().save(str(artifacts_dir / "roster-fake-disconnected.png"))
+
+
+def test_rows_hold_their_place_while_pointed_at(qtbot):
+    win, roster = make_window(qtbot, n=12)
+    win.table.sortByColumn(COL_STATUS, Qt.SortOrder.AscendingOrder)
+    first = win.proxy.visible_agent_ids()[0]
+    win.hold_order(True)  # what entering the table with the pointer does
+    ev = roster.get(first).event
+    win.model.note_change(roster.apply(ev.with_(version=ev.version + 1, status="offline", changed_at=utc_now_iso())))
+    win.model.flush()
+    assert win.proxy.visible_agent_ids()[0] == first  # did not jump...
+    assert status_cell(win, first) == "Offline"  # ...but shows the new value
+    win.hold_order(False)  # pointer leaves: the order catches up
+    assert win.proxy.visible_agent_ids()[-1] == first or roster.display_status(win.proxy.visible_agent_ids()[-1]).id == "offline"
+    assert win.proxy.visible_agent_ids()[0] != first
