@@ -1,0 +1,436 @@
+"""``python -m bench`` (= ``make bench``): run every benchmark, write bench/results/latest.json and
+the results table in bench/README.md. See bench/README.md for what each figure means.
+
+    python -m bench              full run (~12 min on 2 cores)
+    python -m bench --quick      short phases (~3 min), same shape of results
+    python -m bench --only latency,idle   a subset (latency, burst, idle, recovery, memory, startup)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.common import API_KEY, BENCH_DIR, JS_DIR, ROOT, cpu_seconds, load_ready, machine_info, now_us, summarize_us
+
+ALL = ("latency", "idle", "burst", "recovery", "memory", "startup")
+PY = sys.executable
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Proc:
+    """A child speaking JSON lines on stdin/stdout."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None, logdir: Path | None = None):
+        self.name = name
+        self.err = open(logdir / f"{name}.log", "wb") if logdir else subprocess.DEVNULL  # noqa: SIM115
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+                                  env={**os.environ, **(env or {})}, cwd=ROOT, text=True, bufsize=1)
+        self.lines: asyncio.Queue[dict] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read, name=f"read-{name}", daemon=True).start()
+
+    def _read(self) -> None:
+        loop = self._loop
+        for line in self.p.stdout:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            loop.call_soon_threadsafe(self.lines.put_nowait, obj)
+
+    @property
+    def pid(self) -> int:
+        return self.p.pid
+
+    def send(self, obj: dict) -> None:
+        try:
+            self.p.stdin.write(json.dumps(obj) + "\n")
+            self.p.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    async def expect(self, key: str, timeout: float = 60.0) -> dict:
+        async with asyncio.timeout(timeout):
+            while True:
+                obj = await self.lines.get()
+                if key in obj:
+                    return obj
+
+    def stop(self) -> None:
+        self.send({"cmd": "quit"})
+        try:
+            self.p.wait(3)
+        except subprocess.TimeoutExpired:
+            self.p.terminate()
+            try:
+                self.p.wait(3)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+
+
+def _proc(name: str, argv: list[str], env=None, logdir=None) -> Proc:
+    return Proc(name, argv, env, logdir)
+
+
+async def run_publisher(ready: dict, rate: float, duration: float, agents: int, phase: str) -> dict:
+    sessions = max(4, min(32, int(rate / 5 * 0.02) + 4))  # ~20 ms per request in flight
+    proc = await asyncio.create_subprocess_exec(
+        PY, "-m", "bench.publisher_proc", "--url", ready["http"], "--ca-file", ready["ca_file"], "--api-key", API_KEY,
+        "--rate", str(rate), "--duration", str(duration), "--agents", str(agents), "--phase", phase,
+        "--sessions", str(sessions), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    out = {}
+    for name, pid in pids.items():
+        try:
+            out[name] = cpu_seconds(pid)
+        except OSError:
+            out[name] = float("nan")
+    return out
+
+
+async def http_json(session: aiohttp.ClientSession, method: str, url: str, body: dict | None = None) -> Any:
+    async with session.request(method, url, json=body, timeout=aiohttp.ClientTimeout(total=600)) as resp:
+        return await resp.json()
+
+
+def versions() -> dict[str, str]:
+    def mod_version(name: str) -> str:
+        try:
+            mod = __import__(name)
+            return getattr(mod, "__version__", "?")
+        except Exception:  # noqa: BLE001
+            return "missing"
+
+    node = "missing"
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        pass
+    amplify = "missing"
+    try:
+        amplify = json.loads((JS_DIR / "node_modules" / "aws-amplify" / "package.json").read_text())["version"]
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "PySide6": mod_version("PySide6"), "qasync": mod_version("qasync"),
+            "websockets": mod_version("websockets"), "aiohttp": mod_version("aiohttp"), "node": node,
+            "aws-amplify": amplify}
+
+
+# --- the live session: server, the app, the bare loop and Amplify on one stream --------------------
+
+async def live_session(cfg: dict, work: Path, results: dict) -> None:
+    ready_file = work / "server-ready.json"
+    server = _proc("server", [PY, "-m", "bench.server_proc", "--state-dir", str(work / "server"),
+                              "--ready-file", str(ready_file), "--seed", str(cfg["agents"])], logdir=work)
+    deadline = time.monotonic() + 60
+    while not ready_file.exists():
+        if server.p.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"bench server did not start; see {work / 'server.log'}")
+        await asyncio.sleep(0.1)
+    ready = load_ready(ready_file)
+    receivers = {
+        "app": _proc("app", [PY, "-m", "bench.app_proc", "--ready-file", str(ready_file)], logdir=work),
+        "bare": _proc("bare", [PY, "-m", "bench.bare_proc", "--ready-file", str(ready_file)], logdir=work),
+        "amplify": _proc("amplify", ["node", str(BENCH_DIR / "amplify_peer.mjs")], logdir=work, env={
+            "BENCH_READY": str(ready_file), "BENCH_JS_DIR": str(JS_DIR), "NODE_EXTRA_CA_CERTS": ready["ca_file"]}),
+    }
+    app = receivers["app"]
+    try:
+        for name, proc in receivers.items():
+            await proc.expect("ready", 90)
+            log(f"{name} subscribed")
+        await asyncio.sleep(1.0)
+        pids = {"app": app.pid, "bare": receivers["bare"].pid, "amplify": receivers["amplify"].pid, "server": server.pid}
+        async with aiohttp.ClientSession() as http:
+            control = ready["control"]
+            if "latency" in cfg["only"]:
+                pubs = {}
+                for rate, dur in cfg["rates"]:
+                    phase = f"r{rate}"
+                    app.send({"cmd": "mark", "phase": phase})
+                    app.send({"cmd": "probe", "on": True})
+                    c0 = cpu_of(pids)
+                    log(f"publishing {rate} events/s for {dur} s")
+                    pubs[phase] = await run_publisher(ready, rate, dur, cfg["agents"], phase)
+                    await asyncio.sleep(2.0)  # drain
+                    c1 = cpu_of(pids)
+                    pubs[phase]["cpu_s"] = {k: round(c1[k] - c0[k], 2) for k in pids}
+                    app.send({"cmd": "probe", "on": False})
+                    log(f"  publisher: {pubs[phase]}")
+                results["publisher"] = pubs
+            if "idle" in cfg["only"]:
+                log(f"idle for {cfg['idle_s']} s")
+                await asyncio.sleep(2.0)
+                c0, t0 = cpu_of(pids), time.monotonic()
+                await asyncio.sleep(cfg["idle_s"])
+                c1, t1 = cpu_of(pids), time.monotonic()
+                results["idle"] = {"seconds": round(t1 - t0, 1), "cpu_percent_of_one_core": {
+                    k: round(100 * (c1[k] - c0[k]) / (t1 - t0), 3) for k in pids},
+                    "clock_tick_s": 1 / os.sysconf("SC_CLK_TCK")}
+                log(f"  idle: {results['idle']}")
+            if "burst" in cfg["only"]:
+                app.send({"cmd": "mark", "phase": "burst"})
+                app.send({"cmd": "probe", "on": True})
+                await asyncio.sleep(0.3)
+                log(f"burst: {cfg['burst_agents'] * 5} updates over {cfg['burst_agents']} agents")
+                burst = await http_json(http, "POST", control + "/burst", {"agents": cfg["burst_agents"], "per_agent": 5})
+                roster = await http_json(http, "GET", control + "/roster")
+                targets = {a["agent_id"]: a["version"] for a in roster["agents"]}
+                app.send({"cmd": "expect", "targets": targets})
+                status = None
+                end = time.monotonic() + cfg["burst_timeout_s"]
+                while time.monotonic() < end:
+                    await asyncio.sleep(0.5)
+                    app.send({"cmd": "status"})
+                    status = (await app.expect("status", 30))["status"]
+                    if status["targets_missing"] == 0 and status["target_done_us"]:
+                        break
+                await asyncio.sleep(1.0)
+                app.send({"cmd": "probe", "on": False})
+                results["burst_raw"] = {"server": burst, "app_status": status}
+                log(f"  burst: server {burst}, app {status}")
+            if "recovery" in cfg["only"]:
+                app.send({"cmd": "mark", "phase": "recovery"})
+                app.send({"cmd": "probe", "on": True})
+                log("recovery: restarting the events server (down 2 s)")
+                rec = await http_json(http, "POST", control + "/restart",
+                                      {"down_s": 2.0, "changes": 100, "trickle_s": cfg["recovery_watch_s"]})
+                app.send({"cmd": "expect", "targets": rec["targets"]})
+                await asyncio.sleep(cfg["recovery_watch_s"] + 1)
+                app.send({"cmd": "status"})
+                status = (await app.expect("status", 30))["status"]
+                app.send({"cmd": "probe", "on": False})
+                results["recovery_raw"] = {"server": rec | {"targets": len(rec["targets"])}, "app_status": status}
+                log(f"  recovery: app {status}")
+            results["server_stats"] = await http_json(http, "GET", control + "/stats")
+        dumps = {}
+        for name, proc in receivers.items():
+            proc.send({"cmd": "dump"})
+            dumps[name] = await proc.expect("phases", 60)
+        results["dumps"] = dumps
+    finally:
+        for proc in receivers.values():
+            proc.stop()
+        server.p.terminate()
+        try:
+            server.p.wait(5)
+        except subprocess.TimeoutExpired:
+            server.p.kill()
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+async def memory(cfg: dict, work: Path, results: dict) -> None:
+    ready_file = work / "mem-ready.json"
+    server = _proc("mem-server", [PY, "-m", "bench.server_proc", "--state-dir", str(work / "server"),
+                                  "--ready-file", str(ready_file)], logdir=work)
+    try:
+        while not ready_file.exists():
+            await asyncio.sleep(0.1)
+        out: dict[str, Any] = {}
+        for label, argv in [("empty_window", ["--empty-window"])] + [
+                (str(n), ["--ready-file", str(ready_file), "--memory", str(n)]) for n in cfg["memory_sizes"]]:
+            samples = []
+            for _ in range(cfg["memory_repeats"]):
+                p = _proc(f"mem-{label}", [PY, "-m", "bench.app_proc", *argv], logdir=work)
+                try:
+                    samples.append((await p.expect("memory", cfg["memory_timeout_s"]))["memory"])
+                except TimeoutError:
+                    out[label] = {"rss_mb": None, "error": f"not joined and painted within {cfg['memory_timeout_s']} s"}
+                    break
+                finally:
+                    p.p.kill()
+                    p.p.wait()
+            if not samples:
+                log(f"memory {label}: {out.get(label)}")
+                continue
+            best = min(samples, key=lambda s: s["rss_mb"])
+            out[label] = best | {"samples_mb": [s["rss_mb"] for s in samples]}
+            log(f"memory {label}: {out[label]}")
+        results["memory"] = out
+    finally:
+        server.p.terminate()
+        server.p.wait(5)
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+def analyse(results: dict, cfg: dict) -> dict:
+    """Raw receiver dumps -> the figures of the table (and goals met or not)."""
+    dumps = results.pop("dumps", {})
+    fig: dict[str, Any] = {}
+    if "latency" in cfg["only"] and dumps:
+        lat = {}
+        for rate, _ in cfg["rates"]:
+            ph = f"r{rate}"
+            row = {"published": results["publisher"][ph]}
+            for name in ("bare", "app", "amplify"):
+                data = dumps.get(name, {}).get("phases", {}).get(ph)
+                row[name] = summarize_us(data["lat_us"] if data else [])
+            pix = dumps.get("app", {}).get("pixel", {}).get(ph)
+            row["app_pixel"] = summarize_us(pix["lat_us"] if pix else [])
+            row["app_stall"] = dumps.get("app", {}).get("stalls", {}).get(ph)
+            b, a, p = row["bare"]["p99_ms"], row["app"]["p99_ms"], row["amplify"]["p99_ms"]
+            row["goal_model"] = {"ratio_to_bare": round(a / b, 2) if a and b else None,
+                                 "met": bool(a and b and p and a <= 1.5 * b and a < p)}
+            if row["app_pixel"]["p99_ms"] is not None and a is not None:
+                extra = round(row["app_pixel"]["p99_ms"] - a, 2)
+                row["goal_pixel"] = {"p99_above_model_ms": extra, "met": extra < 17.0}
+            lat[ph] = row
+        fig["latency"] = lat
+    if "burst_raw" in results:
+        raw = results.pop("burst_raw")
+        t0 = raw["server"]["t0_us"]
+        b = {"updates": raw["server"]["events"], "agents": cfg["burst_agents"],
+             "server_publish_s": round((raw["server"]["t1_us"] - t0) / 1e6, 3)}
+        st = raw["app_status"] or {}
+        done = st.get("target_done_us")
+        b["app_correct_s"] = round((done - t0) / 1e6, 3) if done else None
+        b["app_snapshots"] = st.get("snapshots")
+        b["app_lost_events"] = st.get("lost")
+        for name in ("bare", "amplify"):
+            ph = dumps.get(name, {}).get("phases", {}).get("burst")
+            b[f"{name}_all_received_s"] = round((ph["last_us"] - t0) / 1e6, 3) if ph else None
+            b[f"{name}_received"] = ph["count"] if ph else 0
+        ph = dumps.get("app", {}).get("phases", {}).get("burst")
+        b["app_events_applied_live"] = ph["count"] if ph else 0
+        stall = dumps.get("app", {}).get("stalls", {}).get("burst") or {}
+        b["app_longest_stall_ms"] = stall.get("max_gap_ms")
+        b["app_stalls_over_50ms"] = stall.get("over_50ms")
+        b["goal_met"] = bool(stall and stall.get("max_gap_ms", 1e9) <= 50 and done)
+        fig["burst"] = b
+    if "recovery_raw" in results:
+        raw = results.pop("recovery_raw")
+        back = raw["server"]["t_back_us"]
+        st = raw["app_status"] or {}
+        r = {"server_down_s": round((back - raw["server"]["t_down_us"]) / 1e6, 3)}
+        done = st.get("target_done_us")
+        r["app_reconciled_after_back_s"] = round((done - back) / 1e6, 3) if done and done > back else None
+        for name in ("app", "bare", "amplify"):
+            ph = dumps.get(name, {}).get("phases", {}).get("recovery")
+            r[f"{name}_first_event_after_back_s"] = round((ph["first_us"] - back) / 1e6, 3) if ph else None
+        amp = [s for s in dumps.get("amplify", {}).get("states", []) if s["at_us"] > back and s["state"] == "Connected"]
+        r["amplify_connected_after_back_s"] = round((amp[0]["at_us"] - back) / 1e6, 3) if amp else None
+        stall = dumps.get("app", {}).get("stalls", {}).get("recovery") or {}
+        r["app_longest_stall_ms"] = stall.get("max_gap_ms")
+        r["goal_met"] = bool(r["app_reconciled_after_back_s"] is not None and r["app_reconciled_after_back_s"] < 1.0)
+        fig["recovery"] = r
+    if "idle" in results:
+        idle = results["idle"]
+        app_pct = idle["cpu_percent_of_one_core"]["app"]
+        fig["idle"] = idle | {"goal_met": app_pct < 0.5}
+    if "memory" in results:
+        mem = results["memory"]
+        base = mem["empty_window"]["rss_mb"]
+        m = {"empty_window_mb": base}
+        for n in cfg["memory_sizes"]:
+            rss = (mem.get(str(n)) or {}).get("rss_mb")
+            m[f"app_{n}_mb"] = rss
+            m[f"app_{n}_above_empty_mb"] = round(rss - base, 1) if rss is not None else None
+            if rss is None:
+                m[f"app_{n}_error"] = (mem.get(str(n)) or {}).get("error")
+        if m.get("app_10000_above_empty_mb") is not None:
+            m["goal_met"] = m["app_10000_above_empty_mb"] < 40
+        fig["memory"] = m
+    if "startup" in results:
+        fig["startup"] = results["startup"]
+    return fig
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short phases (smoke runs, CI)")
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma list of {', '.join(ALL)}")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.json")
+    parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md",
+                        help="README whose results section is rewritten ('-' = none)")
+    parser.add_argument("--agents", type=int, default=5000)
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the smoke test
+    args = parser.parse_args()
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    bad = set(only) - set(ALL)
+    if bad:
+        parser.error(f"unknown benchmark(s) {sorted(bad)}; choose from {ALL}")
+    cfg: dict[str, Any] = {
+        "only": only, "agents": args.agents, "quick": args.quick,
+        "rates": [(100, 20), (1000, 20), (5000, 10)], "idle_s": 60, "burst_agents": 10_000,
+        "burst_timeout_s": 180, "recovery_watch_s": 12, "memory_sizes": [0, 1000, 10_000, 50_000],
+        "memory_repeats": 2, "memory_timeout_s": 150, "startup_repeats": 5,
+    }
+    if args.quick:
+        cfg.update(rates=[(100, 4), (1000, 4), (5000, 3)], idle_s=10, memory_repeats=1, startup_repeats=2)
+    if args.tiny:
+        cfg.update(agents=200, rates=[(100, 1), (500, 1)], idle_s=1, burst_agents=200, burst_timeout_s=60,
+                   recovery_watch_s=8, memory_sizes=[0, 100], memory_repeats=1, startup_repeats=1,
+                   memory_timeout_s=120)
+    results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "machine": machine_info(), "versions": versions(),
+                               "config": {k: v for k, v in cfg.items()}}
+    work = Path(tempfile.mkdtemp(prefix="presence-bench-"))
+    t0 = time.monotonic()
+
+    errors: dict[str, str] = {}
+
+    async def section(name: str, coro) -> None:
+        try:
+            await coro
+        except Exception as exc:  # noqa: BLE001 - one failed section must not lose the others
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            log(f"FAILED {name}: {errors[name]} (logs in {work})")
+
+    async def run() -> None:
+        if {"latency", "idle", "burst", "recovery"} & set(only):
+            await section("live", live_session(cfg, work, results))
+        if "memory" in only:
+            await section("memory", memory(cfg, work, results))
+        if "startup" in only:
+            from bench.startup import startup
+
+            async def st() -> None:
+                results["startup"] = await startup(cfg, work, log)
+
+            await section("startup", st())
+
+    asyncio.run(run())
+    failed = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
+    results["figures"] = analyse(results, cfg)
+    results["seconds"] = round(time.monotonic() - t0, 1)
+    results["error"] = failed
+    results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    log(f"wrote {args.out} in {results['seconds']} s")
+    if str(args.readme) != "-":
+        from bench.report import write_readme
+
+        write_readme(args.readme, results)
+        log(f"updated {args.readme}")
+    if failed is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""The app under test, as a receiver: the real wiring of ``GuiApp.open_roster`` (PresenceService,
+EventsLiveFeed over the real EventsClient, QtBridge, RosterWindow with its model, proxy and
+delegate, the tray) on qasync, offscreen, against the bench events server.
+
+Stand-ins (documented in bench/README.md): the connection is authorised with the API key
+(``ApiKeyAuth``, the same client code path as Cognito minus the token); the relay is
+:class:`BenchRelay` (``GET /roster`` of the bench server's store instead of the relay's
+``GET /v1/roster``; heartbeats and own-status calls are no-ops).
+
+Probes (bench code only; the app is unchanged):
+- a tap between EventsClient and EventsLiveFeed notes ``(agent_id, version) -> bench_ts`` of each
+  raw event (one dict insert);
+- event-to-model: a slot on ``QtBridge.rosterChanged`` connected after the window's, i.e. the
+  moment the domain roster holds the event and the table model has been told (``note_change``);
+- event-to-pixel: the indicator column's delegate, subclassed, stamps the first paint of a row
+  showing a version >= the event's (only rows on screen are ever painted);
+- GUI stall: a 5 ms precise QTimer; a stall is the longest gap between two of its ticks.
+
+Modes: receiver (default; stdin commands, see ``_command``) and ``--memory N`` (open the roster
+with N agents from an in-process snapshot, connected, painted; print RSS; exit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import aiohttp  # noqa: E402
+
+from bench.bare_proc import Phases  # noqa: E402
+from bench.common import API_KEY, agent_id, emit, iso_now, load_ready, now_us, rss_mb, stdin_commands, team_of  # noqa: E402
+
+WINDOW_W, WINDOW_H = 1040, 1400  # ~50 rows on screen
+
+
+class BenchRelay:
+    """RelayApi stand-in: the snapshot comes from the bench server's store over plain HTTP."""
+
+    def __init__(self, control_url: str | None, local_events: list | None = None) -> None:
+        self.control_url = control_url
+        self.local_events = local_events
+        self.snapshots = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    async def roster(self, team=None):
+        from presence_desktop.domain.presence import PresenceEvent
+        from presence_desktop.ui.ports import RelayError, RosterSnapshot
+
+        self.snapshots += 1
+        if self.local_events is not None:
+            return RosterSnapshot(list(self.local_events), as_of=iso_now())
+        try:
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            async with self._session.get(self.control_url + "/roster") as resp:
+                data = await resp.json()
+        except aiohttp.ClientError as exc:
+            raise RelayError(0, "network", str(exc)) from None
+        return RosterSnapshot([PresenceEvent.from_dict(a) for a in data["agents"]], as_of=data.get("as_of"))
+
+    async def set_status(self, status, message=None, agent_id=None):
+        from presence_desktop.ui.ports import RelayError
+
+        raise RelayError(503, "bench", "the bench relay does not take status changes")
+
+    async def heartbeat(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class TapSubscription:
+    def __init__(self, sub: Any, sent: dict) -> None:
+        self._sub = sub
+        self._sent = sent
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        item = await self._sub.__anext__()
+        if type(item) is dict:
+            ts = item.get("bench_ts")
+            if ts is not None:
+                self._sent[(item.get("agent_id"), item.get("version"))] = (ts, item.get("bench_phase"))
+        return item
+
+    def __getattr__(self, name):
+        return getattr(self._sub, name)
+
+
+class TapClient:
+    """The EventsClient, with its subscriptions tapped (see module doc)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.sent: dict[tuple[str, int], tuple[int, str]] = {}
+        self.subs: list[Any] = []
+
+    async def subscribe(self, channel, *args, **kwargs):
+        sub = await self._client.subscribe(channel, *args, **kwargs)
+        self.subs.append(sub)
+        return TapSubscription(sub, self.sent)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def build_app(ready: dict, local_events: list | None = None):
+    """Create the QApplication, qasync loop, runtime and GuiApp; open the roster as a supervisor."""
+    import qasync
+
+    from presence_desktop.config import CognitoSettings, EventsSettings, Profile, RelaySettings
+    from presence_desktop.events_api.auth import ApiKeyAuth
+    from presence_desktop.events_api.client import EventsClient, make_ssl_context
+    from presence_desktop.resources import default_catalogue
+    from presence_desktop.settings import AppSettings
+    from presence_desktop.ui.adapters import EventsLiveFeed, channel_for_identity
+    from presence_desktop.ui.gui_app import GuiApp
+    from presence_desktop.ui.ports import Identity
+    from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime, make_qt_app
+
+    app = make_qt_app(["bench-app"])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    loop.set_default_executor(DaemonExecutor())
+    runtime = QtRuntime(app, loop)
+    profile = Profile(
+        name="bench", kind="local",
+        cognito=CognitoSettings(region="us-east-1", user_pool_id="us-east-1_bench", client_id="bench"),
+        events=EventsSettings(http_url=ready["http"], realtime_url=ready["realtime"], region="us-east-1",
+                              ca_file=ready["ca_file"]),
+        relay=RelaySettings(url=ready["control"]),
+    )
+    holder: dict[str, Any] = {}
+
+    def backend_factory(prof, auth, identity):
+        client = EventsClient.from_settings(prof.events, ApiKeyAuth(API_KEY, ready["host"]))
+        tap = TapClient(client)
+        relay = BenchRelay(ready["control"], local_events)
+        holder.update(tap=tap, relay=relay, client=client)
+        return relay, EventsLiveFeed(tap, channel_for_identity(identity))
+
+    gui = GuiApp(runtime, default_catalogue(), {"bench": profile}, auth_factory=lambda p, r: None,
+                 backend_factory=backend_factory, settings=AppSettings(remember_me=False))
+    gui.profile = profile
+    identity = Identity("bench-sup", "bench-sup", ("supervisors",), "team-0")
+    return app, loop, runtime, gui, identity, holder
+
+
+class Receiver:
+    def __init__(self, ready: dict) -> None:
+        from presence_desktop.ui.roster_model import AGENT_ROLE, StatusDelegate
+
+        self.app, self.loop, self.runtime, self.gui, identity, self.holder = build_app(ready)
+        self.model_ph = Phases()
+        self.pixel_ph = Phases()
+        self.awaiting: dict[str, list[tuple[int, int, str]]] = {}
+        self.targets: dict[str, int] | None = None
+        self.targets_missing: set[str] = set()
+        self.target_done_us: int | None = None
+        self.last_change_us = 0
+        self.conn_log: list[dict] = []
+        self.stall_mark = "start"
+        self.stalls: dict[str, dict] = {}
+        self._last_tick: int | None = None
+        recv = self
+
+        class ProbeDelegate(StatusDelegate):
+            def paint(self, painter, option, index) -> None:
+                super().paint(painter, option, index)
+                waiting = recv.awaiting
+                if not waiting:
+                    return
+                aid = index.data(AGENT_ROLE)
+                pend = waiting.get(aid)
+                if pend is None:
+                    return
+                at = now_us()
+                shown = recv.roster.version_of(aid)
+                keep = []
+                for version, ts, phase in pend:
+                    if version <= shown:
+                        recv.pixel_ph.record(phase, ts, at)
+                    else:
+                        keep.append((version, ts, phase))
+                if keep:
+                    waiting[aid] = keep
+                else:
+                    del waiting[aid]
+
+        self._identity = identity
+        self._delegate_cls = ProbeDelegate
+        stdin_commands(lambda cmd: self.loop.call_soon_threadsafe(self._command, cmd))
+
+    # --- probes -------------------------------------------------------------------------------
+    def _on_change(self, change) -> None:
+        at = now_us()
+        self.last_change_us = at
+        sent = self.holder["tap"].sent
+        roster = self.roster
+        for aid in (*change.added, *change.updated):
+            v = roster.version_of(aid)
+            hit = sent.pop((aid, v), None)
+            if hit is not None:
+                ts, phase = hit
+                self.model_ph.record(phase, ts, at)
+                pend = self.awaiting.setdefault(aid, [])
+                pend.append((v, ts, phase))
+                if len(pend) > 20:
+                    del pend[:-20]
+            if self.targets_missing and aid in self.targets_missing and v >= self.targets[aid]:
+                self.targets_missing.discard(aid)
+                if not self.targets_missing:
+                    self.target_done_us = at
+
+    def _on_connection(self, state) -> None:
+        self.conn_log.append({"up": state.up, "joining": state.joining, "at_us": now_us()})
+        if state.up and not state.joining and not self.ready_sent:
+            self.ready_sent = True
+            emit({"receiver": "app", "ready": True, "agents": len(self.roster)})
+
+    def _tick(self) -> None:
+        at = now_us()
+        if self._last_tick is not None:
+            gap = at - self._last_tick
+            st = self.stalls.setdefault(self.stall_mark, {"max_gap_ms": 0.0, "over_50ms": 0, "ticks": 0})
+            st["ticks"] += 1
+            st["max_gap_ms"] = max(st["max_gap_ms"], round(gap / 1000.0, 2))
+            if gap > 50_000:
+                st["over_50ms"] += 1
+        self._last_tick = at
+
+    # --- commands -----------------------------------------------------------------------------
+    def _command(self, cmd: dict) -> None:
+        kind = cmd.get("cmd")
+        if kind == "mark":
+            self.stall_mark = cmd["phase"]
+            self._last_tick = None
+        elif kind == "probe":
+            if cmd.get("on"):
+                self._last_tick = None
+                self.probe.start()
+            else:
+                self.probe.stop()
+        elif kind == "expect":
+            self.targets = {k: int(v) for k, v in cmd["targets"].items()}
+            self.target_done_us = None
+            self.targets_missing = {a for a, v in self.targets.items() if self.roster.version_of(a) < v}
+            if not self.targets_missing:
+                self.target_done_us = self.last_change_us
+        elif kind == "status":
+            emit({"receiver": "app", "status": {
+                "agents": len(self.roster), "targets_missing": len(self.targets_missing),
+                "target_done_us": self.target_done_us, "snapshots": self.holder["relay"].snapshots,
+                "lost": sum(s.lost_total for s in self.holder["tap"].subs),
+                "rss_mb": round(rss_mb(), 1), "conn_log": self.conn_log[-6:],
+                "flushes": self.window.model.flushes}})
+        elif kind == "dump":
+            emit({"receiver": "app", "phases": self.model_ph.data, "pixel": self.pixel_ph.data,
+                  "stalls": self.stalls, "conn_log": self.conn_log,
+                  "snapshots": self.holder["relay"].snapshots,
+                  "lost": sum(s.lost_total for s in self.holder["tap"].subs),
+                  "client_stats": dict(self.holder["client"].stats)})
+        elif kind == "quit":
+            os._exit(0)
+
+    def _open(self) -> None:
+        from PySide6.QtCore import QTimer, Qt
+
+        from presence_desktop.ui.roster_model import COL_INDICATOR
+
+        ProbeDelegate, identity = self._delegate_cls, self._identity
+        window = self.gui.open_roster(identity)
+        self.window = window
+        self.roster = self.gui.service.roster
+        window.resize(WINDOW_W, WINDOW_H)
+        window.table.setItemDelegateForColumn(COL_INDICATOR, ProbeDelegate(window.table))
+        self.gui.bridge.rosterChanged.connect(self._on_change)
+        self.gui.bridge.connectionChanged.connect(self._on_connection)
+        self.probe = QTimer()
+        self.probe.setTimerType(Qt.TimerType.PreciseTimer)
+        self.probe.setInterval(5)
+        self.probe.timeout.connect(self._tick)
+        self.ready_sent = False
+
+    def run(self) -> None:
+        self.loop.call_soon(self._open)
+        with self.loop:
+            self.loop.run_forever()
+
+
+def memory_probe(ready: dict, n: int) -> None:
+    """RSS of the app with ``n`` agents in the roster (connected, joined, painted)."""
+    import presence_desktop.app  # noqa: F401 - what the real process has loaded
+    import presence_desktop.auth.session  # noqa: F401
+    from presence_desktop.domain.presence import PresenceEvent
+    from presence_desktop.ui.sample import STATUS_IDS
+
+    at = iso_now()
+    events = [PresenceEvent(agent_id=agent_id(i), team_id=team_of(i), display_name=f"Agent {i:05d}",
+                            status=STATUS_IDS[i % 8], version=1 + i % 13, changed_at=at,
+                            message="back in 10" if i % 5 == 0 else None) for i in range(n)]
+    app, loop, runtime, gui, identity, holder = build_app(ready, local_events=events)
+    result: dict[str, Any] = {}
+
+    async def go() -> None:
+        window = gui.open_roster(identity)
+        window.resize(WINDOW_W, WINDOW_H)
+        deadline = time.monotonic() + 60
+        while not (gui.service.connection.up and not gui.service.connection.joining) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        window.model.flush()
+        window.grab()  # paint once
+        await asyncio.sleep(1.5)  # a few ticks
+        gc.collect()
+        await asyncio.sleep(0.2)
+        result.update(agents=len(gui.service.roster), rows=window.proxy.rowCount(), rss_mb=round(rss_mb(), 1))
+        loop.stop()
+
+    with loop:
+        loop.create_task(go())
+        loop.run_forever()
+    emit({"memory": result})
+    os._exit(0)
+
+
+def empty_window_probe() -> None:
+    """RSS of an empty PySide6 window (QApplication + QMainWindow shown and painted)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    app = QApplication(["bench-empty"])
+    w = QMainWindow()
+    w.resize(WINDOW_W, WINDOW_H)
+    w.show()
+    out = {}
+
+    def measure() -> None:
+        w.grab()
+        gc.collect()
+        out["rss_mb"] = round(rss_mb(), 1)
+        app.quit()
+
+    QTimer.singleShot(1500, measure)
+    app.exec()
+    emit({"memory": out})
+    os._exit(0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ready-file")
+    parser.add_argument("--memory", type=int, default=None, help="memory probe with N agents")
+    parser.add_argument("--empty-window", action="store_true")
+    args = parser.parse_args()
+    if args.empty_window:
+        empty_window_probe()
+        return
+    ready = load_ready(args.ready_file)
+    if args.memory is not None:
+        memory_probe(ready, args.memory)
+        return
+    Receiver(ready).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
