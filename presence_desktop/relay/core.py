@@ -128,6 +128,9 @@ class Caller:
 
 @dataclass
 class SweepResult:
+    """Agent ids of one :meth:`RelayCore.sweep`: set offline, republished from the outbox, not
+    published (kept in the outbox)."""
+
     expired: list[str] = field(default_factory=list)
     republished: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -314,6 +317,9 @@ class RelayCore:
         return row.event.to_dict()
 
     async def heartbeat(self, caller: Caller) -> dict[str, Any]:
+        """Record the caller's sign of life (epoch s, ``clock``). Returns ``{"agent_id", "team_id",
+        "status", "version", "heartbeat_ttl_s"}`` (status/version None before a first status).
+        Raises :class:`StoreUnavailable`."""
         row = await self.store.touch(caller.agent_id, self.clock())
         return {
             "agent_id": caller.agent_id,
@@ -324,6 +330,9 @@ class RelayCore:
         }
 
     async def roster(self, caller: Caller, team: str | None) -> dict[str, Any]:
+        """``{"agents": [<event dict + "last_seen" epoch s|None>], "as_of": ISO 8601, "heartbeat_ttl_s"}``
+        for the caller's team (agents) or ``team``/all teams (supervisors). Raises 400/403
+        :class:`RelayError`, :class:`StoreUnavailable`."""
         if team is not None and not valid_segment(team):
             raise RelayError(400, "invalid_request", "team must be 1-50 alphanumerics or '-'")
         if not caller.supervisor:
