@@ -17,6 +17,7 @@ Ready file (stable keys, other tools read them)::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -206,6 +207,7 @@ class DevStack:
         users = [u for u in self.cognito.users if "support_agents" in u.groups][: opts.simulate_agents]
         if len(users) < opts.simulate_agents:
             log.warning("only %d demo agents exist; simulating those", len(users))
+        await asyncio.to_thread(self._name_demo_agents, users)
         agents = SimulatedAgents(
             self.relay.ready_info()["relay"]["url"], self.cognito.cognito_settings(), users,
             ca_file=str(self.ca.ca_file) if self.ca else None,
@@ -217,6 +219,24 @@ class DevStack:
             await agents.stop()
             raise
         self.agents = agents
+
+    def _name_demo_agents(self, users) -> None:
+        """Give the simulated agents people's names (Cognito ``name``, which the relay uses as
+        ``display_name``) so the demo roster reads like a team, not a list of ids."""
+        from presence_desktop.ui.sample import sample_name
+
+        idp = self.cognito.admin_client()
+        for user in users:
+            number = user.username.rsplit("-", 1)[-1]
+            if not number.isdigit():
+                continue
+            try:
+                idp.admin_update_user_attributes(
+                    UserPoolId=self.cognito.user_pool_id, Username=user.username,
+                    UserAttributes=[{"Name": "name", "Value": sample_name(int(number))}],
+                )
+            except Exception as exc:  # noqa: BLE001 - names are cosmetic
+                log.info("could not name %s: %s", user.username, exc)
 
     async def stop(self) -> None:
         """Stop in reverse order; never raises (logs what failed)."""
