@@ -26,7 +26,16 @@ from presence_desktop.domain.roster import Change, OwnStatus, Roster, RosterFilt
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.ui.painting import status_icon
 from presence_desktop.ui.ports import Identity
-from presence_desktop.ui.roster_model import AGENT_ROLE, COL_INDICATOR, COL_MESSAGE, COL_NAME, RosterProxy, RosterTableModel, StatusDelegate
+from presence_desktop.ui.roster_model import (
+    AGENT_ROLE,
+    COL_INDICATOR,
+    COL_MESSAGE,
+    COL_NAME,
+    TICKING_COLUMNS,
+    RosterProxy,
+    RosterTableModel,
+    StatusDelegate,
+)
 from presence_desktop.ui.service import ConnectionState
 from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, CountsBar, FilterBar, MessageBar, OwnStatusBar
 
@@ -46,6 +55,7 @@ class RosterWindow(QMainWindow):
         self.catalogue = catalogue
         self.identity = identity
         self.clock = clock
+        self._known_teams: set[str] = set()
         self.quit_on_close = True
         role = "supervisor" if identity.is_supervisor else f"agent, {identity.team_id or 'no team'}"
         self.setWindowTitle(f"Presence — {identity.username} ({role})" + (f" · {profile_name}" if profile_name else ""))
@@ -133,7 +143,12 @@ class RosterWindow(QMainWindow):
     def on_roster_changed(self, change: Change) -> None:
         self.model.note_change(change)
         if change.added:
-            self.filters.set_teams(self.roster.team_ids())
+            # Only when a team appears: team_ids() walks every row, and a log-in storm adds
+            # thousands of rows one event at a time.
+            teams = {e.event.team_id for e in map(self.roster.get, change.added) if e is not None}
+            if not teams <= self._known_teams:
+                self._known_teams |= teams
+                self.filters.set_teams(self.roster.team_ids())
         if not self._counts_timer_pending:
             self._counts_timer_pending = True
             QTimer.singleShot(50, self._refresh_counts)
@@ -163,8 +178,19 @@ class RosterWindow(QMainWindow):
     # --- internals ----------------------------------------------------------------------------
     def tick(self) -> None:
         self.model.tick()
+        self._repaint_ticking_columns()
         self.banner.refresh(self.clock())
         self._refresh_counts()
+
+    def _repaint_ticking_columns(self) -> None:
+        """Repaint the on-screen cells of the columns whose text changes with time alone."""
+        viewport = self.table.viewport()
+        header = self.table.horizontalHeader()
+        for col in TICKING_COLUMNS:
+            x = header.sectionViewportPosition(col)
+            width = header.sectionSize(col)
+            if width > 0 and x < viewport.width() and x + width > 0:
+                viewport.update(x, 0, width, viewport.height())
 
     def _refresh_counts(self) -> None:
         self._counts_timer_pending = False
