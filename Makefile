@@ -36,7 +36,8 @@ clean:
 test: auth-test-deps
 auth-test-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  command -v gnome-keyring-daemon >/dev/null 2>&1 || apt-get install -y -q gnome-keyring dbus-x11 >/dev/null 2>&1 || true; \
+	  command -v gnome-keyring-daemon >/dev/null 2>&1 || apt-get install -y -q gnome-keyring dbus-x11 >/dev/null 2>&1 \
+	    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q gnome-keyring dbus-x11 >/dev/null 2>&1; } || true; \
 	  if command -v localedef >/dev/null 2>&1; then \
 	    locale -a 2>/dev/null | grep -qi '^de_DE.utf' || localedef -i de_DE -f UTF-8 de_DE.UTF-8 2>/dev/null || true; \
 	    locale -a 2>/dev/null | grep -qi '^ja_JP.utf' || localedef -i ja_JP -f UTF-8 ja_JP.UTF-8 2>/dev/null || true; \
