@@ -8,7 +8,17 @@ disabled." (:class:`UserDisabledError`) and "Password attempts exceeded" (:class
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Runs of token characters this long are tokens, hashes or ids, never words: some servers (moto)
+# echo the refresh/access token as the error message, and ``detail`` goes to logs.
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-.=+/]{32,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with every token-like run (32+ chars of base64url/JWT/UUID characters) replaced."""
+    return _OPAQUE.sub("<redacted>", text)
 
 
 class AuthError(Exception):
@@ -105,7 +115,7 @@ def map_client_error(exc: Any, *, during_challenge: bool = False) -> AuthError:
     err = getattr(exc, "response", {}).get("Error", {})
     code = err.get("Code", "")
     msg = err.get("Message", "") or ""
-    detail = f"{code}: {msg}"[:300]
+    detail = redact(f"{code}: {msg}")[:300]
     low = msg.lower()
     if code == "NotAuthorizedException":
         if "disabled" in low:

@@ -126,3 +126,21 @@ async def test_refresh_after_the_user_is_disabled_or_deleted_ends_the_session(
     keyring_backend.entries.update(remembered)
     assert await make_session().restore() is None  # "sign in again", and forgotten
     assert not keyring_backend.entries
+
+
+async def test_a_token_echoed_in_a_cognito_error_message_is_not_logged(make_session, local_cognito, new_user, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    u = new_user()
+    session = make_session()
+    assert isinstance(await session.sign_in(u.username, u.password), SignedIn)
+    access, refresh = session._tokens.access_token, session._tokens.refresh_token
+    # Revoked elsewhere (an admin, another window): moto answers GlobalSignOut with the token
+    # itself as the error message, and a server's message must never carry a token into our logs.
+    local_cognito.admin_client().admin_user_global_sign_out(UserPoolId=local_cognito.user_pool_id, Username=u.username)
+    assert await session.sign_out() is False
+    assert caplog.records
+    for secret in (access, refresh):
+        for piece in (secret[:40], secret[-40:]):
+            assert piece not in caplog.text
