@@ -261,8 +261,19 @@ def run_gui(args: argparse.Namespace) -> int:
             devstack = LocalDevstack(args.devstack_dir or default_devstack_dir(), agents=args.agents)
             info = devstack.running_info()
             if info is None:
-                devstack.start()
-                info = await devstack.wait_ready()
+                from presence_desktop.ui.splash import StartupSplash
+
+                splash = StartupSplash(
+                    f"Starting the local stack: sign-in service, events server, relay and "
+                    f"{args.agents} simulated agents…"
+                )
+                splash.show()
+                try:
+                    devstack.start()
+                    info = await devstack.wait_ready()
+                finally:
+                    splash.close()
+                    splash.deleteLater()
             else:
                 devstack.process = None  # someone else's: never stop it
 
