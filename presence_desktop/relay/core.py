@@ -443,6 +443,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8")) if body.strip() else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RelayError(400, "invalid_json", f"body is not UTF-8 JSON: {exc}") from None
+    except (ValueError, RecursionError):  # a number past int()'s digit limit; nesting too deep
+        raise RelayError(400, "invalid_json", "body has a number too long or nesting too deep") from None
     if not isinstance(data, dict):
         raise RelayError(400, "invalid_json", "body must be a JSON object")
     try:

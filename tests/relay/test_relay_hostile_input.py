@@ -147,3 +147,18 @@ async def test_an_odd_name_claim_does_not_break_the_write(relay_factory, token_m
     assert status == 200, body
     assert body["display_name"] == "agent-1"
     assert capture_events.events("agent-1")[-1]["display_name"] == "agent-1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"status":"available","expected_version":' + b"9" * 5000 + b"}",  # past int('...') digit limit
+        b'{"status":"available","message":' + b"[" * 4000 + b"]" * 4000 + b"}",  # deeper than the recursion limit
+    ],
+    ids=["5000-digit-number", "4000-deep-nesting"],
+)
+async def test_pathological_json_within_a_raised_body_limit_is_a_400(relay_factory, token_minter, capture_events, body):
+    relay = await relay_factory(max_body_bytes=16384)  # PRESENCE_RELAY_MAX_BODY_BYTES may be raised
+    status, ctype, text = await _raw(relay, "POST", "/v1/status", body, token_minter.mint("agent-1"))
+    assert status == 400, text
+    assert ctype.startswith("application/json") and '"invalid_json"' in text
