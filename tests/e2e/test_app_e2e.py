@@ -88,12 +88,12 @@ async def test_sign_in_window_real_srp(devstack, apps, qtbot, artifacts_dir):
     assert w is not None and w.isVisible()
     w.username.setText("sup-1")
     w.password.setText("not-the-password")
+    w.grab().save(str(artifacts_dir / "signin.png"))
     w.submit.click()
     await until(lambda: w.error.isVisible(), what="the wrong-password error")
     assert w.error.text() == "Wrong username or password."
     w.grab().save(str(artifacts_dir / "signin-error.png"))
     w.password.setText(password(devstack, "sup-1"))
-    w.grab().save(str(artifacts_dir / "signin.png"))
     w.submit.click()
     await until(lambda: gui.window is not None and gui.window.isVisible(), what="the roster window")
     assert not w.isVisible()
