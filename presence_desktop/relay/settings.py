@@ -34,6 +34,7 @@ PRESENCE_RELAY_CATALOGUE               a status catalogue JSON file (default: th
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from dataclasses import dataclass, field
@@ -131,6 +132,23 @@ class RelayConfig:
             raise ConfigError("EVENTS_HTTP_URL must be https:// (plain http only for 127.0.0.1)")
         if self.limits.heartbeat_ttl_s <= 0 or self.sweep_interval_s <= 0 or self.publish_timeout_s <= 0:
             raise ConfigError("HEARTBEAT_TTL_S and SWEEP_INTERVAL_S must be > 0")
+        # Limits that would refuse every request (413/429) or never compare true (nan, inf).
+        checks = {
+            "HEARTBEAT_TTL_S": math.isfinite(self.limits.heartbeat_ttl_s),
+            "SWEEP_INTERVAL_S": math.isfinite(self.sweep_interval_s),
+            "PUBLISH_TIMEOUT_S": math.isfinite(self.publish_timeout_s),
+            "MAX_BODY_BYTES": self.limits.max_body_bytes >= 256,
+            "RATE_PER_S": math.isfinite(self.limits.rate_per_s) and self.limits.rate_per_s > 0,
+            "RATE_BURST": self.limits.rate_burst >= 1,
+            "PORT": 0 <= self.port <= 65535,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                "out of range: " + ", ".join(ENV_PREFIX + b for b in bad)
+                + " (TTL/interval/timeout finite > 0 s, MAX_BODY_BYTES >= 256, RATE_PER_S > 0, RATE_BURST >= 1,"
+                " PORT 0-65535)"
+            )
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
         if not self.tls_cert:

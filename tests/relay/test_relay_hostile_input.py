@@ -162,3 +162,22 @@ async def test_pathological_json_within_a_raised_body_limit_is_a_400(relay_facto
     status, ctype, text = await _raw(relay, "POST", "/v1/status", body, token_minter.mint("agent-1"))
     assert status == 400, text
     assert ctype.startswith("application/json") and '"invalid_json"' in text
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("MAX_BODY_BYTES", "0"), ("MAX_BODY_BYTES", "-1"), ("RATE_BURST", "0"), ("RATE_PER_S", "0"),
+     ("RATE_PER_S", "nan"), ("HEARTBEAT_TTL_S", "nan"), ("HEARTBEAT_TTL_S", "inf"),
+     ("PORT", "70000")],
+)
+def test_limits_that_would_refuse_or_break_every_request_are_config_errors(name, value):
+    # e.g. MAX_BODY_BYTES=0 answered every status with 413, RATE_BURST=0 every request with 429,
+    # a nan TTL never expired anyone (every comparison with nan is false).
+    from presence_desktop.relay.settings import ConfigError, RelayConfig
+
+    env = {"PRESENCE_RELAY_COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
+           "PRESENCE_RELAY_COGNITO_CLIENT_IDS": "a",
+           "PRESENCE_RELAY_EVENTS_HTTP_URL": "https://h.appsync-api.eu-west-1.amazonaws.com/event"}
+    RelayConfig.from_env(env)
+    with pytest.raises(ConfigError, match=name):
+        RelayConfig.from_env({**env, f"PRESENCE_RELAY_{name}": value})
