@@ -93,11 +93,14 @@ class RelayRequest:
     source_ip: str | None = None
 
     def header(self, name: str) -> str | None:
+        """The first value of header ``name``, or None."""
+        values = self.header_values(name)
+        return values[0] if values else None
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (a multidict may hold it more than once)."""
         name = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == name:
-                return value
-        return None
+        return [value for key, value in self.headers.items() if key.lower() == name]
 
 
 @dataclass
@@ -235,7 +238,10 @@ class RelayCore:
 
     async def authenticate(self, request: RelayRequest) -> Caller:
         """Verify the bearer id token; raises 401/403 :class:`RelayError`."""
-        auth = request.header("authorization")
+        values = request.header_values("authorization")
+        if len(values) > 1:  # a singleton field (RFC 9110 section 5.3); which one would count?
+            raise RelayError(400, "invalid_request", "send exactly one Authorization header")
+        auth = values[0] if values else None
         challenge = {"WWW-Authenticate": 'Bearer realm="presence-relay"'}
         if not auth:
             raise RelayError(401, "missing_token", "send Authorization: Bearer <Cognito id token>", challenge)

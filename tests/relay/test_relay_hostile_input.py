@@ -181,3 +181,19 @@ def test_limits_that_would_refuse_or_break_every_request_are_config_errors(name,
     RelayConfig.from_env(env)
     with pytest.raises(ConfigError, match=name):
         RelayConfig.from_env({**env, f"PRESENCE_RELAY_{name}": value})
+
+
+async def test_two_authorization_headers_are_refused(relay_factory, token_minter, capture_events):
+    # Authorization is a singleton field (RFC 9110 section 5.3): with two, a proxy in front and
+    # the relay could each believe a different one.
+    from multidict import CIMultiDict
+
+    relay = await relay_factory()
+    good, other = token_minter.mint("agent-1"), token_minter.mint("agent-2")
+    for pair in ((good, other), (good, "garbage")):
+        headers = CIMultiDict([("Authorization", f"Bearer {pair[0]}"), ("Authorization", f"Bearer {pair[1]}")])
+        async with relay.session.post(relay.url + "/v1/status", json={"status": "available"}, headers=headers) as resp:
+            body = await resp.json()
+            assert resp.status == 400, body
+            assert body["error"]["code"] == "invalid_request"
+    assert await relay.store.get("agent-1") is None and capture_events.accepted == []
