@@ -31,10 +31,10 @@ Errors: :class:`RelayError` -> ``{"error": {"code", "message"}}`` with 400 (inva
 invalid_request, unknown_field, unknown_status, message_too_long), 401 (missing_token,
 invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agent, no_team),
 404 (not_found, unknown_agent), 405, 409 (version_conflict), 413 (body_too_large), 429
-(rate_limited, with ``Retry-After``), 502 (publish_rejected), 503 (events_unavailable;
-store_unavailable with ``Retry-After`` when the store stays locked/throttled: nothing was
-written). A 502/503 events_unavailable
-means the status *was stored* with its version and will be published by the sweeper's retry
+(rate_limited, with ``Retry-After``), 500 (store_unavailable, with ``Retry-After``: the store
+stayed locked/throttled/unreachable and *nothing was written*; send it again; internal: a bug),
+502 (publish_rejected), 503 (events_unavailable). A 502/503 means the status *was stored*
+with its version and will be published by the sweeper's retry
 (outbox); the same stored bytes are re-sent, so one version never travels with two contents.
 """
 
@@ -203,8 +203,10 @@ class RelayCore:
         try:
             return await self._route(request)
         except StoreUnavailable as exc:
-            log.error("%s %s -> 503 store_unavailable: %s", request.method, request.path, exc)
-            return RelayResponse(503, {"error": {"code": "store_unavailable", "message": "the presence store is busy "
+            # 500, not 503: clients (ui/service.py) read 502/503 as "stored, publishing later";
+            # here nothing was written and the client must send it again.
+            log.error("%s %s -> 500 store_unavailable: %s", request.method, request.path, exc)
+            return RelayResponse(500, {"error": {"code": "store_unavailable", "message": "the presence store is busy "
                                                  "or unreachable; nothing was changed, try again"}}, {"Retry-After": "2"})
         except RelayError as exc:
             if exc.status >= 500:

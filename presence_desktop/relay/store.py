@@ -62,7 +62,7 @@ pure: DynamoDB may call it again after a conflicting write."""
 
 class StoreUnavailable(RuntimeError):
     """The store could not be reached or stayed locked/throttled past its wait (a retry later
-    may succeed). The relay answers 503 ``store_unavailable`` with ``Retry-After``."""
+    may succeed). The relay answers 500 ``store_unavailable`` with ``Retry-After`` (nothing written)."""
 
 
 class VersionConflict(RuntimeError):

@@ -72,7 +72,7 @@ def test_the_channel_rules_refuse_a_trailing_newline():
         parse_channel("/agent-presence/team-1\n/agent-1", allow_wildcard=False)
 
 
-async def test_a_locked_sqlite_file_is_a_503_with_retry_after(relay_factory, token_minter, capture_events, tmp_path):
+async def test_a_locked_sqlite_file_is_a_store_unavailable_500_with_retry_after(relay_factory, token_minter, capture_events, tmp_path):
     path = tmp_path / "locked.sqlite3"
     relay = await relay_factory(store=SqliteStore(path, busy_timeout_ms=200))
     token = token_minter.mint("agent-1")
@@ -82,7 +82,7 @@ async def test_a_locked_sqlite_file_is_a_503_with_retry_after(relay_factory, tok
     try:
         for method, path_, body in (("POST", "/v1/status", {"status": "break"}), ("POST", "/v1/heartbeat", None)):
             status, resp, headers = await relay.call(method, path_, token=token, json_body=body)
-            assert status == 503, resp
+            assert status == 500, resp  # not 502/503: those say "stored, publishing later"
             assert resp["error"]["code"] == "store_unavailable"
             assert int(headers["Retry-After"]) >= 1
     finally:
@@ -92,7 +92,7 @@ async def test_a_locked_sqlite_file_is_a_503_with_retry_after(relay_factory, tok
     assert status == 200 and resp["version"] == 2  # nothing half-written while it was locked
 
 
-async def test_an_unreachable_dynamodb_is_a_503_not_a_500(relay_factory, token_minter, capture_events):
+async def test_an_unreachable_dynamodb_is_store_unavailable_not_internal(relay_factory, token_minter, capture_events):
     import socket
 
     import boto3
@@ -111,7 +111,7 @@ async def test_an_unreachable_dynamodb_is_a_503_not_a_500(relay_factory, token_m
     for method, path, body in (("POST", "/v1/status", {"status": "break"}), ("POST", "/v1/heartbeat", None),
                                ("GET", "/v1/roster", None)):
         status, resp, headers = await relay.call(method, path, token=token, json_body=body)
-        assert status == 503, resp
+        assert status == 500, resp  # not 502/503: those say "stored, publishing later"
         assert resp["error"]["code"] == "store_unavailable" and "Retry-After" in headers
     assert capture_events.accepted == []
 
