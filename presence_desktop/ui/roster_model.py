@@ -193,6 +193,13 @@ class RosterTableModel(QAbstractTableModel):
             if col == COL_STATUS:
                 if status.id == UNKNOWN_ID:
                     return f"Unknown (last: {roster.last_known_status(agent_id).label})"
+                # Where the status came from, when it was not the agent's own choice.
+                if ev.source == "supervisor":
+                    return f"{status.label} · set by {ev.changed_by or 'a supervisor'}"
+                if ev.source == "system" and status.id == "offline":
+                    return f"{status.label} · no heartbeat"
+                if ev.source == "idle":
+                    return f"{status.label} · idle"
                 return status.label
             if col == COL_TIME:
                 return format_duration(roster.time_in_status(agent_id, now))

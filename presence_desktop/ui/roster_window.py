@@ -115,6 +115,7 @@ class RosterWindow(QMainWindow):
         self._build_menu()
 
         self.own_bar.statusRequested.connect(self.ownStatusRequested)
+        self.banner.signInAgain.connect(self.signOutRequested)  # sign-out leads to the sign-in window
         self.filters.changed.connect(self._apply_filter)
         self.confirm.confirmed.connect(lambda p: self.agentStatusRequested.emit(p[0], p[1]))
 

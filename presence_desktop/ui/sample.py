@@ -28,11 +28,12 @@ def sample_events(n: int = 40, teams: int = 4, seed: int = 7, status_ids=None, n
     now = time.time() if now is None else now
     out = []
     for i in range(1, n + 1):
+        source = rnd.choice(["manual", "manual", "manual", "supervisor", "system"])
         out.append(PresenceEvent(
             agent_id=f"agent-{i}", team_id=f"team-{(i - 1) % teams + 1}", display_name=sample_name(i),
             status=rnd.choice(ids), version=rnd.randint(1, 30),
             changed_at=format_time(datetime.fromtimestamp(now - rnd.uniform(5, 1800), timezone.utc)),
             message=rnd.choice([None, None, None, "back in 10", "coaching session", "VIP queue"]),
-            source=rnd.choice(["manual", "manual", "manual", "supervisor", "system"]),
+            source=source, changed_by="sup-1" if source == "supervisor" else f"agent-{i}",
         ))
     return out

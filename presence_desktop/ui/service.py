@@ -168,6 +168,10 @@ class PresenceService:
                 snap = await self.relay.roster(team)
                 break
             except RelayError as exc:
+                if exc.status == 401:
+                    # The session is gone (refresh refused): retrying cannot help.
+                    self.feed_down(f"sign in again: {exc}", None)
+                    return
                 if not exc.retryable:
                     self.listener.problem(f"Cannot load the roster: {exc}")
                 delay = backoff_delay(attempt, base=1.0, cap=30.0)

@@ -87,7 +87,10 @@ class OwnStatusBar(QWidget):
 
 
 class ConnectionBanner(QFrame):
-    """Shown while this app's own connection is down: since when, and when the next retry is."""
+    """Shown while this app's own connection is down: since when, and when the next retry is.
+    When the session is what failed, a button offers to sign in again (``signInAgain``)."""
+
+    signInAgain = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -104,6 +107,10 @@ class ConnectionBanner(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         lay.addWidget(self.label, 1)
+        self.sign_in_button = QPushButton("Sign in again")
+        self.sign_in_button.clicked.connect(self.signInAgain)
+        self.sign_in_button.hide()
+        lay.addWidget(self.sign_in_button)
         self.since: float | None = None
         self.next_retry_at: float | None = None
         self.reason: str | None = None
@@ -111,6 +118,7 @@ class ConnectionBanner(QFrame):
 
     def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None) -> None:
         self.since, self.next_retry_at, self.reason = since, next_retry_at, reason
+        self.sign_in_button.setVisible(needs_sign_in(reason))
         self.refresh()
         self.show()
 
@@ -133,6 +141,12 @@ class ConnectionBanner(QFrame):
             parts.append(f" <span style='color:#7a6a3a'>({html.escape(plain_reason(self.reason))})</span>")
             self.label.setToolTip(self.reason)
         self.label.setText("".join(parts))
+
+
+def needs_sign_in(reason: str | None) -> bool:
+    """True when retrying cannot help: the session itself was refused."""
+    low = (reason or "").lower()
+    return "sign in again" in low or "unauthorized" in low
 
 
 def plain_reason(reason: str) -> str:

@@ -175,7 +175,7 @@ async def test_supervisor_sets_agent_status_with_confirmation(devstack, apps):
     await until(lambda: agent.service.own.status_id == "lunch", what="the agent to see the supervisor's change")
     ev = agent.service.own.current
     assert ev.source == "supervisor" and ev.changed_by == "sup-1"
-    await until(lambda: row_status(sup.window, "agent-41") == "Lunch")
+    await until(lambda: row_status(sup.window, "agent-41") == "Lunch · set by sup-1")
 
 
 async def test_lost_connection_shows_unknown_and_banner_then_recovers(devstack, apps, artifacts_dir):

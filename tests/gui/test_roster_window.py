@@ -124,7 +124,7 @@ def test_updates_are_coalesced_and_keep_selection_and_scroll(qtbot):
     assert win.model.flushes - base <= 2 and len(emitted) <= 2
     assert win.selected_agents() == ["agent-33"]
     assert win.table.verticalScrollBar().value() == scroll
-    assert status_cell(win, "agent-33") == default_catalogue().get(roster.get("agent-33").event.status).label
+    assert status_cell(win, "agent-33").startswith(default_catalogue().get(roster.get("agent-33").event.status).label)
 
 
 def test_disconnected_shows_unknown_and_banner(qtbot, artifacts_dir):
@@ -159,3 +159,20 @@ def test_rows_hold_their_place_while_pointed_at(qtbot):
     win.hold_order(False)  # pointer leaves: the order catches up
     assert win.proxy.visible_agent_ids()[-1] == first or roster.display_status(win.proxy.visible_agent_ids()[-1]).id == "offline"
     assert win.proxy.visible_agent_ids()[0] != first
+
+
+def test_source_badge_and_sign_in_again_button(qtbot):
+    from presence_desktop.ui.service import ConnectionState
+
+    win, roster = make_window(qtbot, n=4)
+    ev = roster.get("agent-2").event
+    win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status="lunch", source="supervisor",
+                                               changed_by="sup-1", changed_at=utc_now_iso())))
+    win.model.flush()
+    assert status_cell(win, "agent-2") == "Lunch · set by sup-1"
+    win.on_connection(ConnectionState(up=False, since=time.time(), reason="connection refused"))
+    assert not win.banner.sign_in_button.isVisibleTo(win)
+    win.on_connection(ConnectionState(up=False, since=time.time(), reason="sign in again: token refused"))
+    assert win.banner.sign_in_button.isVisibleTo(win)
+    with qtbot.waitSignal(win.signOutRequested):
+        win.banner.sign_in_button.click()
