@@ -32,7 +32,8 @@ invalid_request, unknown_field, unknown_status, message_too_long), 401 (missing_
 invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agent, no_team),
 404 (not_found, unknown_agent), 405, 409 (version_conflict), 413 (body_too_large), 429
 (rate_limited, with ``Retry-After``), 500 (store_unavailable, with ``Retry-After``: the store
-stayed locked/throttled/unreachable and *nothing was written*; send it again; internal: a bug),
+stayed locked/throttled/unreachable and *nothing was written*; auth_unavailable, with
+``Retry-After``: the pool's JWKS could not be fetched, nothing written; internal: a bug),
 502 (publish_rejected), 503 (events_unavailable). A 502/503 means the status *was stored*
 with its version and will be published by the sweeper's retry
 (outbox); the same stored bytes are re-sent, so one version never travels with two contents.
@@ -254,7 +255,9 @@ class RelayCore:
             claims = await self.verifier.verify_async(token.strip(), token_use="id")
         except TokenError as exc:
             if exc.code == "jwks_unavailable":
-                raise RelayError(503, "auth_unavailable", "cannot check tokens right now (JWKS unreachable)") from None
+                # 500, not 503: a 502/503 tells clients the status was stored (module docstring).
+                raise RelayError(500, "auth_unavailable", "cannot check tokens right now (JWKS unreachable); "
+                                 "nothing was changed, try again", {"Retry-After": "5"}) from None
             raise RelayError(
                 401, "invalid_token", f"{exc.code}: {exc.message}",
                 {"WWW-Authenticate": f'Bearer realm="presence-relay", error="invalid_token", error_description="{exc.code}"'},

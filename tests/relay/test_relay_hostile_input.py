@@ -197,3 +197,24 @@ async def test_two_authorization_headers_are_refused(relay_factory, token_minter
             assert resp.status == 400, body
             assert body["error"]["code"] == "invalid_request"
     assert await relay.store.get("agent-1") is None and capture_events.accepted == []
+
+
+async def test_unreachable_jwks_is_not_reported_as_stored(relay_factory, capture_events, token_minter):
+    # 502/503 mean "stored with a version, published later" (the desktop client stops resending
+    # then); a token that cannot be checked means nothing was stored.
+    import socket
+
+    from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
+    from tests.fixtures.relay import TEST_CLIENT_ID, TEST_ISSUER
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    verifier = CognitoTokenVerifier(TEST_ISSUER, {TEST_CLIENT_ID}, jwks_url=f"http://127.0.0.1:{dead}/jwks.json",
+                                    fetch_timeout_s=2.0)
+    relay = await relay_factory(verifier=verifier)
+    status, body, headers = await relay.call("POST", "/v1/status", token=token_minter.mint("agent-1"),
+                                             json_body={"status": "available"})
+    assert status not in (502, 503) and status >= 500, body
+    assert body["error"]["code"] == "auth_unavailable" and "Retry-After" in headers
+    assert await relay.store.get("agent-1") is None and capture_events.accepted == []
