@@ -221,7 +221,33 @@ def self_test() -> int:
     return 0 if ok else 1
 
 
+# Libraries Qt's xcb platform plugin loads (PySide6 6.x: ldd of libQt6XcbQpa), as
+# (ctypes name, Debian/Ubuntu package). Desktops often lack a few (xcb-cursor since Qt 6.5).
+XCB_LIBS = (
+    ("xcb-cursor", "libxcb-cursor0"), ("xcb-icccm", "libxcb-icccm4"), ("xcb-image", "libxcb-image0"),
+    ("xcb-keysyms", "libxcb-keysyms1"), ("xcb-randr", "libxcb-randr0"), ("xcb-render-util", "libxcb-render-util0"),
+    ("xcb-shape", "libxcb-shape0"), ("xcb-sync", "libxcb-sync1"), ("xcb-xfixes", "libxcb-xfixes0"),
+    ("xcb-xkb", "libxcb-xkb1"), ("xkbcommon-x11", "libxkbcommon-x11-0"),
+)
+
+
+def missing_display_libraries() -> list[str]:
+    """On Linux under X11, the packages whose libraries Qt's xcb plugin needs and cannot find.
+    Qt aborts the process when the plugin cannot load, so say it in plain words first."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb":
+        return []
+    if not os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return []
+    import ctypes.util
+
+    return [pkg for lib, pkg in XCB_LIBS if ctypes.util.find_library(lib) is None]
+
+
 def run_gui(args: argparse.Namespace) -> int:
+    missing = missing_display_libraries()
+    if missing:
+        print("warning: Qt's X11 support needs system libraries that seem to be missing; if the app does not start, "
+              f"install them (Debian/Ubuntu): sudo apt install {' '.join(missing)}", file=sys.stderr)
     from presence_desktop.config import Profile
     from presence_desktop.resources import default_catalogue
     from presence_desktop.settings import SettingsError, SettingsStore
@@ -292,7 +318,8 @@ def run_gui(args: argparse.Namespace) -> int:
         gui = GuiApp(runtime, default_catalogue(), profiles, auth_factory=real_auth_factory,
                      backend_factory=real_backend_factory, store=store, settings=settings)
         runtime.gui = gui  # for tests and debugging
-        await gui.start(profile_name, username, password)
+        # The devstack's demo users are recreated at every start: nothing worth remembering.
+        await gui.start(profile_name, username, password, remember=False if username else None)
 
     try:
         code = rt.run(start, [sys.argv[0]])

@@ -90,14 +90,17 @@ class GuiApp:
         runtime.add_shutdown_hook(self._shutdown)
 
     # --- start ---------------------------------------------------------------------------------
-    async def start(self, profile_name: str, username: str | None = None, password: str | None = None) -> None:
-        """Restore a remembered session, sign in with the given credentials, or ask."""
+    async def start(self, profile_name: str, username: str | None = None, password: str | None = None,
+                    remember: bool | None = None) -> None:
+        """Restore a remembered session, sign in with the given credentials, or ask.
+        ``remember`` (credentials given): keep the session in the keyring; default: the setting."""
         if profile_name not in self.profiles:
             raise ValueError(f"unknown profile {profile_name!r}")
         if username and password:
             self.show_signin(profile_name, username)
             self.signin.set_busy(True, f"Signing in as {username}…")
-            await self._sign_in(profile_name, username, password, self.settings.remember_me)
+            remember = self.settings.remember_me if remember is None else remember
+            await self._sign_in(profile_name, username, password, remember, save=False)
             return
         profile = self.profiles[profile_name]
         auth = self.auth_factory(profile, True)
@@ -138,7 +141,7 @@ class GuiApp:
         if self.window is None:
             self.runtime.request_quit()
 
-    async def _sign_in(self, profile_name: str, username: str, password: str, remember: bool) -> None:
+    async def _sign_in(self, profile_name: str, username: str, password: str, remember: bool, save: bool = True) -> None:
         profile = self.profiles[profile_name]
         auth = self.auth_factory(profile, remember)
         try:
@@ -150,10 +153,11 @@ class GuiApp:
             return
         self.profile, self.auth = profile, auth
         self._remember_requested = remember
-        self.settings.last_profile = profile_name
-        self.settings.last_username = username
-        self.settings.remember_me = remember
-        self._save_settings()
+        if save:  # what the user chose in the window (not a scripted demo sign-in)
+            self.settings.last_profile = profile_name
+            self.settings.last_username = username
+            self.settings.remember_me = remember
+            self._save_settings()
         self._handle_result(result)
 
     async def _answer(self, kind: str, value: str) -> None:

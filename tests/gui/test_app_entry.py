@@ -166,3 +166,18 @@ def test_quit_is_not_held_by_a_hung_keyring_thread():
     assert t is not None and code == 0
     assert time.monotonic() - t < 3.0
     assert "busy worker thread" in proc.stderr.read()
+
+
+def test_missing_x11_libraries_are_named(monkeypatch):
+    import ctypes.util
+
+    from presence_desktop import app
+
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name in ("xcb-cursor", "xcb-icccm") else f"lib{name}.so")
+    assert app.missing_display_libraries() == ["libxcb-cursor0", "libxcb-icccm4"]
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert app.missing_display_libraries() == []
