@@ -99,6 +99,40 @@ async def run_publisher(ready: dict, rate: float, duration: float, agents: int, 
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
+async def drain(app: Proc, bare: Proc, phase: str, limit_s: float = 90.0) -> float:
+    """Wait until the app has applied as many events of ``phase`` as the bare loop received
+    (the app may be behind; the next phase must not start on its backlog). Returns the seconds
+    waited after the publisher finished (0.5 s minimum, for stragglers)."""
+    t0 = time.monotonic()
+    await asyncio.sleep(0.5)
+    last, still = -1, time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        bare.send({"cmd": "count"})
+        want = (await bare.expect("count", 30))["count"].get(phase, 0)
+        app.send({"cmd": "count"})
+        reply = await app.expect("count", 30)
+        got = reply["count"].get(phase, 0)
+        # the version check may drop a few (two requests for one agent crossing): allow 0.2 %
+        if got >= want * 0.998 and not reply.get("queued"):
+            break
+        if got != last:
+            last, still = got, time.monotonic()
+        elif time.monotonic() - still > 10:
+            log(f"  app stuck at {got}/{want} events of {phase}")
+            break
+        await asyncio.sleep(0.25)
+    return round(time.monotonic() - t0, 2)
+
+
+def runq_wait_s(pid: int) -> float:
+    """Seconds the process has waited for a CPU (run queue), from /proc/<pid>/schedstat."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
     out = {}
     for name, pid in pids.items():
@@ -116,10 +150,11 @@ async def http_json(session: aiohttp.ClientSession, method: str, url: str, body:
 
 def versions() -> dict[str, str]:
     def mod_version(name: str) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
-            mod = __import__(name)
-            return getattr(mod, "__version__", "?")
-        except Exception:  # noqa: BLE001
+            return version(name)
+        except PackageNotFoundError:
             return "missing"
 
     node = "missing"
@@ -132,7 +167,7 @@ def versions() -> dict[str, str]:
         amplify = json.loads((JS_DIR / "node_modules" / "aws-amplify" / "package.json").read_text())["version"]
     except OSError:
         pass
-    return {"python": platform.python_version(), "PySide6": mod_version("PySide6"), "qasync": mod_version("qasync"),
+    return {"python": platform.python_version(), "PySide6": mod_version("PySide6-Essentials"), "qasync": mod_version("qasync"),
             "websockets": mod_version("websockets"), "aiohttp": mod_version("aiohttp"), "node": node,
             "aws-amplify": amplify}
 
@@ -170,12 +205,13 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
                     phase = f"r{rate}"
                     app.send({"cmd": "mark", "phase": phase})
                     app.send({"cmd": "probe", "on": True})
-                    c0 = cpu_of(pids)
+                    c0, w0 = cpu_of(pids), runq_wait_s(app.pid)
                     log(f"publishing {rate} events/s for {dur} s")
                     pubs[phase] = await run_publisher(ready, rate, dur, cfg["agents"], phase)
-                    await asyncio.sleep(2.0)  # drain
+                    pubs[phase]["app_drain_s"] = await drain(app, receivers["bare"], phase)
                     c1 = cpu_of(pids)
                     pubs[phase]["cpu_s"] = {k: round(c1[k] - c0[k], 2) for k in pids}
+                    pubs[phase]["app_runqueue_wait_s"] = round(runq_wait_s(app.pid) - w0, 2)
                     app.send({"cmd": "probe", "on": False})
                     log(f"  publisher: {pubs[phase]}")
                 results["publisher"] = pubs
@@ -291,6 +327,11 @@ def analyse(results: dict, cfg: dict) -> dict:
             pix = dumps.get("app", {}).get("pixel", {}).get(ph)
             row["app_pixel"] = summarize_us(pix["lat_us"] if pix else [])
             row["app_stall"] = dumps.get("app", {}).get("stalls", {}).get(ph)
+            row["app_gc"] = dumps.get("app", {}).get("gc", {}).get(ph)
+            row["app_paints"] = dumps.get("app", {}).get("paints", {}).get(ph)
+            taken = dumps.get("app", {}).get("taken", {}).get(ph)
+            row["app_taken_from_client"] = summarize_us(taken["lat_us"] if taken else [])
+            row["bare_stall_ms"] = dumps.get("bare", {}).get("stalls", {}).get(ph)
             b, a, p = row["bare"]["p99_ms"], row["app"]["p99_ms"], row["amplify"]["p99_ms"]
             row["goal_model"] = {"ratio_to_bare": round(a / b, 2) if a and b else None,
                                  "met": bool(a and b and p and a <= 1.5 * b and a < p)}
@@ -318,6 +359,8 @@ def analyse(results: dict, cfg: dict) -> dict:
         stall = dumps.get("app", {}).get("stalls", {}).get("burst") or {}
         b["app_longest_stall_ms"] = stall.get("max_gap_ms")
         b["app_stalls_over_50ms"] = stall.get("over_50ms")
+        b["app_gc"] = dumps.get("app", {}).get("gc", {}).get("burst")
+        b["bare_stall_ms"] = dumps.get("bare", {}).get("stalls", {}).get("burst")
         b["goal_met"] = bool(stall and stall.get("max_gap_ms", 1e9) <= 50 and done)
         fig["burst"] = b
     if "recovery_raw" in results:

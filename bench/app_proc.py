@@ -79,9 +79,10 @@ class BenchRelay:
 
 
 class TapSubscription:
-    def __init__(self, sub: Any, sent: dict) -> None:
+    def __init__(self, sub: Any, sent: dict, taken: Phases) -> None:
         self._sub = sub
         self._sent = sent
+        self._taken = taken
 
     def __aiter__(self):
         return self
@@ -91,7 +92,9 @@ class TapSubscription:
         if type(item) is dict:
             ts = item.get("bench_ts")
             if ts is not None:
-                self._sent[(item.get("agent_id"), item.get("version"))] = (ts, item.get("bench_phase"))
+                phase = item.get("bench_phase")
+                self._sent[(item.get("agent_id"), item.get("version"))] = (ts, phase)
+                self._taken.record(phase, ts, now_us())
         return item
 
     def __getattr__(self, name):
@@ -105,11 +108,12 @@ class TapClient:
         self._client = client
         self.sent: dict[tuple[str, int], tuple[int, str]] = {}
         self.subs: list[Any] = []
+        self.taken = Phases()  # when the app's feed loop took each event from the client
 
     async def subscribe(self, channel, *args, **kwargs):
         sub = await self._client.subscribe(channel, *args, **kwargs)
         self.subs.append(sub)
-        return TapSubscription(sub, self.sent)
+        return TapSubscription(sub, self.sent, self.taken)
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -173,6 +177,9 @@ class Receiver:
         self.stall_mark = "start"
         self.stalls: dict[str, dict] = {}
         self._last_tick: int | None = None
+        self.gc_pauses: dict[str, dict] = {}
+        self._gc_t0 = 0
+        gc.callbacks.append(self._gc_probe)
         recv = self
 
         class ProbeDelegate(StatusDelegate):
@@ -229,6 +236,18 @@ class Receiver:
             self.ready_sent = True
             emit({"receiver": "app", "ready": True, "agents": len(self.roster)})
 
+    def _gc_probe(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_t0 = now_us()
+            return
+        ms = (now_us() - self._gc_t0) / 1000.0
+        g = self.gc_pauses.setdefault(self.stall_mark, {"max_ms": 0.0, "gen2": 0, "gen2_max_ms": 0.0, "total_ms": 0.0})
+        g["max_ms"] = round(max(g["max_ms"], ms), 2)
+        g["total_ms"] = round(g["total_ms"] + ms, 2)
+        if info.get("generation") == 2:
+            g["gen2"] += 1
+            g["gen2_max_ms"] = round(max(g["gen2_max_ms"], ms), 2)
+
     def _tick(self) -> None:
         at = now_us()
         if self._last_tick is not None:
@@ -258,6 +277,9 @@ class Receiver:
             self.targets_missing = {a for a, v in self.targets.items() if self.roster.version_of(a) < v}
             if not self.targets_missing:
                 self.target_done_us = self.last_change_us
+        elif kind == "count":
+            emit({"receiver": "app", "count": {k: v["count"] for k, v in self.model_ph.data.items()},
+                  "queued": sum(sub.pending_items() for sub in self.holder["tap"].subs)})
         elif kind == "status":
             emit({"receiver": "app", "status": {
                 "agents": len(self.roster), "targets_missing": len(self.targets_missing),
@@ -267,7 +289,8 @@ class Receiver:
                 "flushes": self.window.model.flushes}})
         elif kind == "dump":
             emit({"receiver": "app", "phases": self.model_ph.data, "pixel": self.pixel_ph.data,
-                  "stalls": self.stalls, "conn_log": self.conn_log,
+                  "taken": self.holder["tap"].taken.data,
+                  "stalls": self.stalls, "gc": self.gc_pauses, "paints": self.paints, "conn_log": self.conn_log,
                   "snapshots": self.holder["relay"].snapshots,
                   "lost": sum(s.lost_total for s in self.holder["tap"].subs),
                   "client_stats": dict(self.holder["client"].stats)})
@@ -275,7 +298,7 @@ class Receiver:
             os._exit(0)
 
     def _open(self) -> None:
-        from PySide6.QtCore import QTimer, Qt
+        from PySide6.QtCore import QEvent, QObject, QTimer, Qt
 
         from presence_desktop.ui.roster_model import COL_INDICATOR
 
@@ -287,6 +310,27 @@ class Receiver:
         window.table.setItemDelegateForColumn(COL_INDICATOR, ProbeDelegate(window.table))
         self.gui.bridge.rosterChanged.connect(self._on_change)
         self.gui.bridge.connectionChanged.connect(self._on_connection)
+        self.paints: dict[str, dict] = {}
+        recv = self
+
+        class PaintWatch(QObject):
+            """Counts the table viewport's paint events per phase, and the whole-viewport ones."""
+
+            def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+                t = ev.type()
+                if t == QEvent.Type.Paint:
+                    vp = window.table.viewport()
+                    full = ev.rect().width() * ev.rect().height() >= 0.8 * vp.width() * vp.height()
+                    st = recv.paints.setdefault(recv.stall_mark, {"paints": 0, "full": 0, "resizes": 0})
+                    st["paints"] += 1
+                    st["full"] += int(full)
+                elif t == QEvent.Type.Resize:
+                    st = recv.paints.setdefault(recv.stall_mark, {"paints": 0, "full": 0, "resizes": 0})
+                    st["resizes"] += 1
+                return False
+
+        self._paint_watch = PaintWatch()
+        window.table.viewport().installEventFilter(self._paint_watch)
         self.probe = QTimer()
         self.probe.setTimerType(Qt.TimerType.PreciseTimer)
         self.probe.setInterval(5)

@@ -28,7 +28,10 @@ class Phases:
     def __init__(self) -> None:
         self.data: dict[str, dict] = {}
 
+    last_phase: str | None = None
+
     def record(self, phase: str, sent_us: int, at_us: int) -> None:
+        self.last_phase = phase
         ph = self.data.get(phase)
         if ph is None:
             ph = self.data[phase] = {"lat_us": [], "first_us": at_us, "last_us": at_us, "count": 0}
@@ -49,13 +52,29 @@ async def run(ready: dict) -> None:
 
     def on_command(cmd: dict) -> None:
         def handle() -> None:
-            if cmd.get("cmd") == "dump":
-                emit({"receiver": "bare", "phases": phases.data, "reconnects": reconnects})
+            if cmd.get("cmd") == "count":
+                emit({"receiver": "bare", "count": {k: v["count"] for k, v in phases.data.items()}})
+            elif cmd.get("cmd") == "dump":
+                emit({"receiver": "bare", "phases": phases.data, "reconnects": reconnects, "stalls": stalls})
             elif cmd.get("cmd") == "quit":
                 os._exit(0)
         loop.call_soon_threadsafe(handle)
 
     stdin_commands(on_command)
+    stalls: dict[str, float] = {}
+
+    async def stall_probe() -> None:
+        # The machine's own scheduling noise: the longest gap between 5 ms sleeps in this
+        # process, per phase seen last (the limit beside the app's GUI stall).
+        last = now_us()
+        while True:
+            await asyncio.sleep(0.005)
+            at = now_us()
+            key = phases.last_phase or "start"
+            stalls[key] = max(stalls.get(key, 0.0), round((at - last) / 1000.0, 2))
+            last = at
+
+    probe = asyncio.ensure_future(stall_probe())  # noqa: F841 - runs for the process's life
     first = True
     lost_at = None
     while not quit_.is_set():

@@ -47,3 +47,16 @@ def test_tick_announces_only_rows_whose_staleness_flipped(qtbot):
     model.tick()
     model.flush()
     assert emitted == []  # already announced
+
+
+def test_counts_bar_width_does_not_follow_the_numbers(qtbot):
+    from presence_desktop.domain.roster import Counts
+    from presence_desktop.ui.widgets import CountsBar
+
+    bar = CountsBar(default_catalogue())
+    qtbot.addWidget(bar)
+    widths = set()
+    for n in (1, 77, 999, 4321):
+        bar.set_counts(Counts({"available": n, "on_call": 5000 - n}, 5000))
+        widths.add(bar.minimumSizeHint().width())
+    assert len(widths) == 1  # a window at its minimum width must not be resized by a count
