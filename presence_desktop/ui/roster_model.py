@@ -177,9 +177,21 @@ class RosterTableModel(QAbstractTableModel):
         entry = roster.get(agent_id)
         ev = entry.event
         col = index.column()
-        now = self.clock()
         if role == AGENT_ROLE:
             return agent_id
+        # Roles that only some columns answer: out before the status lookup (every repaint asks
+        # each visible cell for them).
+        if role == Qt.ItemDataRole.BackgroundRole and col != COL_TIME:
+            return None
+        if role == Qt.ItemDataRole.AccessibleTextRole and col != COL_INDICATOR:
+            return None
+        if role == Qt.ItemDataRole.FontRole:
+            if col == COL_NAME and ev.source == "supervisor":
+                font = QFont()
+                font.setItalic(True)
+                return font
+            return None
+        now = self.clock()
         status = roster.display_status(agent_id, now)
         if role == STATUS_ROLE:
             return status
