@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -196,6 +197,10 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
             await proc.expect("ready", 90)
             log(f"{name} subscribed")
         await asyncio.sleep(1.0)
+        def probe(on: bool) -> None:
+            for name in ("app", "bare"):
+                receivers[name].send({"cmd": "probe", "on": on})
+
         pids = {"app": app.pid, "bare": receivers["bare"].pid, "amplify": receivers["amplify"].pid, "server": server.pid}
         async with aiohttp.ClientSession() as http:
             control = ready["control"]
@@ -204,7 +209,7 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
                 for rate, dur in cfg["rates"]:
                     phase = f"r{rate}"
                     app.send({"cmd": "mark", "phase": phase})
-                    app.send({"cmd": "probe", "on": True})
+                    probe(True)
                     c0, w0 = cpu_of(pids), runq_wait_s(app.pid)
                     log(f"publishing {rate} events/s for {dur} s")
                     pubs[phase] = await run_publisher(ready, rate, dur, cfg["agents"], phase)
@@ -212,7 +217,7 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
                     c1 = cpu_of(pids)
                     pubs[phase]["cpu_s"] = {k: round(c1[k] - c0[k], 2) for k in pids}
                     pubs[phase]["app_runqueue_wait_s"] = round(runq_wait_s(app.pid) - w0, 2)
-                    app.send({"cmd": "probe", "on": False})
+                    probe(False)
                     log(f"  publisher: {pubs[phase]}")
                 results["publisher"] = pubs
             if "idle" in cfg["only"]:
@@ -227,7 +232,7 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
                 log(f"  idle: {results['idle']}")
             if "burst" in cfg["only"]:
                 app.send({"cmd": "mark", "phase": "burst"})
-                app.send({"cmd": "probe", "on": True})
+                probe(True)
                 await asyncio.sleep(0.3)
                 log(f"burst: {cfg['burst_agents'] * 5} updates over {cfg['burst_agents']} agents")
                 burst = await http_json(http, "POST", control + "/burst", {"agents": cfg["burst_agents"], "per_agent": 5})
@@ -243,22 +248,27 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
                     if status["targets_missing"] == 0 and status["target_done_us"]:
                         break
                 await asyncio.sleep(1.0)
-                app.send({"cmd": "probe", "on": False})
+                probe(False)
                 results["burst_raw"] = {"server": burst, "app_status": status}
                 log(f"  burst: server {burst}, app {status}")
             if "recovery" in cfg["only"]:
-                app.send({"cmd": "mark", "phase": "recovery"})
-                app.send({"cmd": "probe", "on": True})
-                log("recovery: restarting the events server (down 2 s)")
-                rec = await http_json(http, "POST", control + "/restart",
-                                      {"down_s": 2.0, "changes": 100, "trickle_s": cfg["recovery_watch_s"]})
-                app.send({"cmd": "expect", "targets": rec["targets"]})
-                await asyncio.sleep(cfg["recovery_watch_s"] + 1)
-                app.send({"cmd": "status"})
-                status = (await app.expect("status", 30))["status"]
-                app.send({"cmd": "probe", "on": False})
-                results["recovery_raw"] = {"server": rec | {"targets": len(rec["targets"])}, "app_status": status}
-                log(f"  recovery: app {status}")
+                rounds = []
+                for k in range(cfg["recovery_rounds"]):
+                    phase = f"recovery{k}"
+                    app.send({"cmd": "mark", "phase": phase})
+                    probe(True)
+                    log(f"recovery {k + 1}/{cfg['recovery_rounds']}: restarting the events server (down 2 s)")
+                    rec = await http_json(http, "POST", control + "/restart",
+                                          {"down_s": 2.0, "changes": 100, "trickle_s": cfg["recovery_watch_s"],
+                                           "phase": phase})
+                    app.send({"cmd": "expect", "targets": rec["targets"]})
+                    await asyncio.sleep(cfg["recovery_watch_s"] + 1)
+                    app.send({"cmd": "status"})
+                    status = (await app.expect("status", 30))["status"]
+                    probe(False)
+                    rounds.append({"phase": phase, "server": rec | {"targets": len(rec["targets"])}, "app_status": status})
+                    log(f"  recovery: app target_done_us {status['target_done_us']}, back {rec['t_back_us']}")
+                results["recovery_raw"] = rounds
             results["server_stats"] = await http_json(http, "GET", control + "/stats")
         dumps = {}
         for name, proc in receivers.items():
@@ -364,21 +374,29 @@ def analyse(results: dict, cfg: dict) -> dict:
         b["goal_met"] = bool(stall and stall.get("max_gap_ms", 1e9) <= 50 and done)
         fig["burst"] = b
     if "recovery_raw" in results:
-        raw = results.pop("recovery_raw")
-        back = raw["server"]["t_back_us"]
-        st = raw["app_status"] or {}
-        r = {"server_down_s": round((back - raw["server"]["t_down_us"]) / 1e6, 3)}
-        done = st.get("target_done_us")
-        r["app_reconciled_after_back_s"] = round((done - back) / 1e6, 3) if done and done > back else None
-        for name in ("app", "bare", "amplify"):
-            ph = dumps.get(name, {}).get("phases", {}).get("recovery")
-            r[f"{name}_first_event_after_back_s"] = round((ph["first_us"] - back) / 1e6, 3) if ph else None
-        amp = [s for s in dumps.get("amplify", {}).get("states", []) if s["at_us"] > back and s["state"] == "Connected"]
-        r["amplify_connected_after_back_s"] = round((amp[0]["at_us"] - back) / 1e6, 3) if amp else None
-        stall = dumps.get("app", {}).get("stalls", {}).get("recovery") or {}
-        r["app_longest_stall_ms"] = stall.get("max_gap_ms")
-        r["goal_met"] = bool(r["app_reconciled_after_back_s"] is not None and r["app_reconciled_after_back_s"] < 1.0)
-        fig["recovery"] = r
+        rounds = []
+        for raw in results.pop("recovery_raw"):
+            ph, back = raw["phase"], raw["server"]["t_back_us"]
+            st = raw["app_status"] or {}
+            r = {"server_down_s": round((back - raw["server"]["t_down_us"]) / 1e6, 3)}
+            done = st.get("target_done_us")
+            r["app_reconciled_after_back_s"] = round((done - back) / 1e6, 3) if done and done > back else None
+            for name in ("app", "bare", "amplify"):
+                p = dumps.get(name, {}).get("phases", {}).get(ph)
+                r[f"{name}_first_event_after_back_s"] = round((p["first_us"] - back) / 1e6, 3) if p else None
+            amp = [s for s in dumps.get("amplify", {}).get("states", [])
+                   if s["at_us"] > back and s["state"] == "Connected"]
+            r["amplify_connected_after_back_s"] = round((amp[0]["at_us"] - back) / 1e6, 3) if amp else None
+            r["app_longest_stall_ms"] = (dumps.get("app", {}).get("stalls", {}).get(ph) or {}).get("max_gap_ms")
+            rounds.append(r)
+
+        def med(key: str) -> float | None:
+            vals = [r[key] for r in rounds if r.get(key) is not None]
+            return round(statistics.median(vals), 3) if vals and len(vals) == len(rounds) else None
+
+        fig["recovery"] = {key: med(key) for key in rounds[0]} | {
+            "rounds": rounds, "goal_met": bool(med("app_reconciled_after_back_s") is not None
+                                              and med("app_reconciled_after_back_s") < 1.0)}
     if "idle" in results:
         idle = results["idle"]
         app_pct = idle["cpu_percent_of_one_core"]["app"]
@@ -419,14 +437,15 @@ def main() -> int:
     cfg: dict[str, Any] = {
         "only": only, "agents": args.agents, "quick": args.quick,
         "rates": [(100, 20), (1000, 20), (5000, 10)], "idle_s": 60, "burst_agents": 10_000,
-        "burst_timeout_s": 180, "recovery_watch_s": 12, "memory_sizes": [0, 1000, 10_000, 50_000],
+        "burst_timeout_s": 180, "recovery_watch_s": 10, "recovery_rounds": 3, "memory_sizes": [0, 1000, 10_000, 50_000],
         "memory_repeats": 2, "memory_timeout_s": 150, "startup_repeats": 5,
     }
     if args.quick:
-        cfg.update(rates=[(100, 4), (1000, 4), (5000, 3)], idle_s=10, memory_repeats=1, startup_repeats=2)
+        cfg.update(rates=[(100, 4), (1000, 4), (5000, 3)], idle_s=10, memory_repeats=1, startup_repeats=2,
+                   recovery_rounds=1)
     if args.tiny:
         cfg.update(agents=200, rates=[(100, 1), (500, 1)], idle_s=1, burst_agents=200, burst_timeout_s=60,
-                   recovery_watch_s=8, memory_sizes=[0, 100], memory_repeats=1, startup_repeats=1,
+                   recovery_watch_s=8, recovery_rounds=1, memory_sizes=[0, 100], memory_repeats=1, startup_repeats=1,
                    memory_timeout_s=120)
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": machine_info(), "versions": versions(),

@@ -52,7 +52,9 @@ async def run(ready: dict) -> None:
 
     def on_command(cmd: dict) -> None:
         def handle() -> None:
-            if cmd.get("cmd") == "count":
+            if cmd.get("cmd") == "probe":
+                probing[0] = bool(cmd.get("on"))
+            elif cmd.get("cmd") == "count":
                 emit({"receiver": "bare", "count": {k: v["count"] for k, v in phases.data.items()}})
             elif cmd.get("cmd") == "dump":
                 emit({"receiver": "bare", "phases": phases.data, "reconnects": reconnects, "stalls": stalls})
@@ -62,12 +64,17 @@ async def run(ready: dict) -> None:
 
     stdin_commands(on_command)
     stalls: dict[str, float] = {}
+    probing = [False]
 
     async def stall_probe() -> None:
         # The machine's own scheduling noise: the longest gap between 5 ms sleeps in this
         # process, per phase seen last (the limit beside the app's GUI stall).
         last = now_us()
         while True:
+            if not probing[0]:
+                await asyncio.sleep(0.2)
+                last = now_us()
+                continue
             await asyncio.sleep(0.005)
             at = now_us()
             key = phases.last_phase or "start"

@@ -105,12 +105,17 @@ def render(results: dict) -> str:
     r = fig.get("recovery")
     if r:
         out += [
-            f"### 7. Recovery: events server stopped for {r['server_down_s']} s, then back (s after it is back)",
+            f"### 7. Recovery: events server stopped for {r['server_down_s']} s, then back "
+            f"(s after it is back; median of {len(r.get('rounds', [])) or 1} restarts)",
             "",
             "| bare loop first event | app first event | **app roster reconciled** | Amplify Connected | Amplify first event | goal (< 1 s) |",
             "|---|---|---|---|---|---|",
             f"| {r['bare_first_event_after_back_s']} | {r['app_first_event_after_back_s']} | **{r['app_reconciled_after_back_s']}** "
             f"| {r['amplify_connected_after_back_s']} | {r['amplify_first_event_after_back_s']} | {_ok(r['goal_met'])} |",
+            "",
+            "Each restart: " + "; ".join(
+                f"app {x['app_reconciled_after_back_s']} s, Amplify {x['amplify_first_event_after_back_s']} s"
+                for x in r.get("rounds", [])) + ".",
             "",
         ]
     return "\n".join(out)

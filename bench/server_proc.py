@@ -98,7 +98,7 @@ class BenchServer:
                     log.exception("trickle publish failed")
             await asyncio.sleep(interval_s)
 
-    async def restart(self, down_s: float, changes: int, trickle_s: float) -> dict[str, Any]:
+    async def restart(self, down_s: float, changes: int, trickle_s: float, phase: str = "recovery") -> dict[str, Any]:
         """Stop the events server; while it is down the store changes ``changes`` agents (as the
         relay would store status changes it cannot publish); start it again on the same port."""
         t_stop = now_us()
@@ -115,7 +115,7 @@ class BenchServer:
         await self.events.start()
         t_back = now_us()
         if trickle_s > 0:
-            self._trickle = asyncio.ensure_future(self.trickle(trickle_s, 0.02, "recovery"))
+            self._trickle = asyncio.ensure_future(self.trickle(trickle_s, 0.02, phase))
         return {"t_stop_us": t_stop, "t_down_us": t_down, "t_back_us": t_back, "targets": targets}
 
     # --- control API ----------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class BenchServer:
     async def _restart(self, request: web.Request) -> web.Response:
         body = await request.json()
         result = await self.restart(float(body.get("down_s", 2.0)), int(body.get("changes", 100)),
-                                    float(body.get("trickle_s", 10.0)))
+                                    float(body.get("trickle_s", 10.0)), str(body.get("phase", "recovery")))
         return web.json_response(result)
 
     async def _trickle_h(self, request: web.Request) -> web.Response:
