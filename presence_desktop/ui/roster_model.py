@@ -96,6 +96,7 @@ class RosterTableModel(QAbstractTableModel):
         self._flush_timer.setInterval(FRAME_MS)
         self._flush_timer.timeout.connect(self.flush)
         self.flushes = 0  # batches emitted (tests count them)
+        self.me: str | None = None  # the signed-in user's agent id: that row is drawn bold
         self._stale: set[str] = set()
         self.sync()
 
@@ -186,9 +187,11 @@ class RosterTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.AccessibleTextRole and col != COL_INDICATOR:
             return None
         if role == Qt.ItemDataRole.FontRole:
-            if col == COL_NAME and ev.source == "supervisor":
+            mine = agent_id == self.me
+            if mine or (col == COL_NAME and ev.source == "supervisor"):
                 font = QFont()
-                font.setItalic(True)
+                font.setBold(mine)  # the signed-in user's own row
+                font.setItalic(col == COL_NAME and ev.source == "supervisor")
                 return font
             return None
         now = self.clock()

@@ -79,6 +79,7 @@ class RosterWindow(QMainWindow):
         lay.addWidget(self.filters)
 
         self.model = RosterTableModel(roster, self, clock=clock)
+        self.model.me = identity.agent_id
         self.proxy = RosterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.table = QTableView()
@@ -161,7 +162,7 @@ class RosterWindow(QMainWindow):
             self.banner.set_up()
         else:
             self.banner.set_down(state.since, state.next_retry_at, state.reason)
-        self._refresh_status_line(state)
+        self._connection = state
         self._refresh_counts()
 
     def on_own_status(self, own: OwnStatus) -> None:
@@ -193,9 +194,13 @@ class RosterWindow(QMainWindow):
             if width > 0 and x < viewport.width() and x + width > 0:
                 viewport.update(x, 0, width, viewport.height())
 
+    _connection: ConnectionState | None = None
+
     def _refresh_counts(self) -> None:
         self._counts_timer_pending = False
         self.counts.set_counts(self.roster.counts(self.proxy.visible_agent_ids() if self._filtered() else None))
+        if self._connection is not None:
+            self._refresh_status_line(self._connection)
 
     def _filtered(self) -> bool:
         f = self.proxy.roster_filter
@@ -206,7 +211,9 @@ class RosterWindow(QMainWindow):
             text = "Connected" + (" · loading roster…" if state.joining else "")
         else:
             text = "Offline"
-        self.status_label.setText(f"{text} · {len(self.roster)} agents")
+        total = len(self.roster)
+        shown = f", {self.proxy.rowCount()} shown" if self._filtered() else ""
+        self.status_label.setText(f"{text} · {total} agents{shown}")
 
     def _apply_filter(self) -> None:
         team = self.filters.selected_team()

@@ -201,9 +201,10 @@ class CountsBar(QWidget):
             n = counts.get(sid)
             text.setStyleSheet("font-weight: 600;" if n else "color: #888;")  # before the text: it sizes the label
             text.setText(counts.headline(st))
-            # Unknown only appears when it is there; while it is, empty chips make room for it.
+            # Empty chips are left out (the bar must fit a laptop screen), except Available:
+            # "Available 0 / 12" is the one number a supervisor must always see.
             unknown = counts.get(UNKNOWN.id) > 0
-            visible = n > 0 or (sid != UNKNOWN.id and not unknown)
+            visible = n > 0 or (sid == "available" and not unknown)
             icon.setVisible(visible)
             text.setVisible(visible)
 

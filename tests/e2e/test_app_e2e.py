@@ -152,6 +152,7 @@ async def test_own_status_through_relay_and_back_and_second_instance_sees_it(dev
     await until(lambda: not agent.service.own.is_pending, what="the relay's confirmation")
     assert agent.service.own.current.status == "break" and agent.service.own.current.message == "back in 10"
     assert bar.state_label.text() == "✓ confirmed"
+    agent.window.grab().save(str(artifacts_dir / "roster-agent.png"))  # an agent's view: own team only
     # ...and the supervisor's window (the other instance) shows it in agent-41's row.
     await until(lambda: row_status(sup.window, "agent-41") == "Break", what="agent-41 in the supervisor's roster")
     # The tray shows the own status; its menu, drawn.

@@ -144,9 +144,20 @@ async def test_errors_in_plain_words_then_new_password_and_mfa(qtbot, tmp_path):
     await until(lambda: gui.window.proxy.rowCount() == 10)  # team-2 only (after the next frame)
     saved = SettingsStore(tmp_path).load_settings()
     assert saved.last_username == "agent-2" and saved.last_profile == "aws"
+    gui.window.table.horizontalHeader().resizeSection(1, 333)
     await gui.runtime.shutdown()
     assert ("set_status", "offline", None, None) in backends["relay"].calls
     assert backends["feed"].closed_with == 1000
+    # Window geometry and column widths went to the UI state file, apart from the settings.
+    state = SettingsStore(tmp_path).load_ui_state().roster_window
+    assert state.get("geometry") and state.get("header")
+    assert "geometry" not in (tmp_path / "settings.json").read_text()
+    gui2, _ = make_gui(tmp_path)
+    FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2"))
+    await gui2.start("aws")
+    qtbot.addWidget(gui2.window)
+    assert gui2.window.table.horizontalHeader().sectionSize(1) == 333
+    await gui2.runtime.shutdown()
 
 
 async def test_remembered_session_opens_the_roster_without_asking(qtbot, tmp_path):
