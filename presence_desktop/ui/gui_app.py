@@ -20,7 +20,7 @@ from presence_desktop.config import Profile
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.settings import AppSettings, SettingsStore, UiState
 from presence_desktop.ui.bridge import QtBridge
-from presence_desktop.ui.ports import Identity, LiveFeed, RelayApi, RelayError
+from presence_desktop.ui.ports import SUPPORT_AGENTS, Identity, LiveFeed, RelayApi, RelayError
 from presence_desktop.ui.roster_window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime
 from presence_desktop.ui.service import PresenceService
@@ -176,10 +176,20 @@ class GuiApp:
     def _handle_result(self, result: Any) -> None:
         kind = type(result).__name__
         if kind == "SignedIn":
+            identity = identity_from_claims(result.claims)
+            if not (identity.is_supervisor or SUPPORT_AGENTS in identity.groups):
+                # The relay and the events API would refuse every call: say why now.
+                self.runtime.spawn(self._quiet_sign_out(), name="sign-out")
+                if self.signin is not None:
+                    self.signin.show_error(
+                        "This account may not use Presence: it is in neither the support agents nor the "
+                        "supervisors group. Ask your administrator to add it."
+                    )
+                return
             self.note = getattr(result, "note", None)
             if self.signin is not None:
                 self.signin.close_by_app()
-            self.open_roster(identity_from_claims(result.claims))
+            self.open_roster(identity)
         elif kind == "NewPasswordRequired":
             self.signin.show_challenge("new_password")
         elif kind in ("TotpRequired", "SmsMfaRequired"):
@@ -190,6 +200,12 @@ class GuiApp:
                 "This account must set up two-step verification first. Ask your administrator, "
                 "or set it up in the web portal, then sign in again."
             )
+
+    async def _quiet_sign_out(self) -> None:
+        try:
+            await self.auth.sign_out()
+        except Exception as exc:  # noqa: BLE001
+            log.info("sign-out: %s", exc)
 
     # --- roster ----------------------------------------------------------------------------------
     def open_roster(self, identity: Identity) -> RosterWindow:

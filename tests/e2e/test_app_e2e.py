@@ -93,6 +93,14 @@ async def test_sign_in_window_real_srp(devstack, apps, qtbot, artifacts_dir):
     await until(lambda: w.error.isVisible(), what="the wrong-password error")
     assert w.error.text() == "Wrong username or password."
     w.grab().save(str(artifacts_dir / "signin-error.png"))
+    # A real account outside the agent/supervisor groups is turned away with the reason.
+    w.username.setText("outsider")
+    w.password.setText(password(devstack, "outsider"))
+    w.submit.click()
+    await until(lambda: w.error.isVisible() and "neither the support agents nor the supervisors" in w.error.text(),
+                what="the outsider refused")
+    assert gui.window is None
+    w.username.setText("sup-1")
     w.password.setText(password(devstack, "sup-1"))
     w.submit.click()
     await until(lambda: gui.window is not None and gui.window.isVisible(), what="the roster window")
