@@ -210,7 +210,7 @@ class RosterWindow(QMainWindow):
         if state.up:
             text = "Connected" + (" · loading roster…" if state.joining else "")
         else:
-            text = "Offline"
+            text = "Disconnected"  # not "Offline": that is a status agents set
         total = len(self.roster)
         shown = f", {self.proxy.rowCount()} shown" if self._filtered() else ""
         self.status_label.setText(f"{text} · {total} agents{shown}")
