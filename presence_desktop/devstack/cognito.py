@@ -422,7 +422,9 @@ class LocalCognito:
             ClientName="presence-desktop",
             GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            ReadAttributes=["custom:team_id", "email"],
+            # As the CloudFormation app client: the roster shows `name`; users cannot move teams.
+            ReadAttributes=["custom:team_id", "name", "preferred_username", "email"],
+            WriteAttributes=["name", "preferred_username"],
         )["UserPoolClient"]["ClientId"]
         for group in (GROUP_SUPERVISORS, GROUP_AGENTS):
             idp.create_group(GroupName=group, UserPoolId=self.user_pool_id)

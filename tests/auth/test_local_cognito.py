@@ -114,3 +114,14 @@ async def test_devstack_starts_cognito_and_writes_ready_file(tmp_path) -> None:
     finally:
         await stack.stop()
     assert stack.cognito is None
+
+
+def test_id_token_carries_the_display_name_as_the_aws_app_client_reads_it(local_cognito: LocalCognito) -> None:
+    """Regression: the local app client read only custom:team_id and email, so a user's `name`
+    never reached the id token and the roster showed ids where the AWS stack shows names."""
+    user = local_cognito.create_user("named-agent-1", groups=("support_agents",), team_id="team-3",
+                                     attributes={"name": "Grace Hopper"})
+    tokens = srp_sign_in(local_cognito, user.username, user.password)
+    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert claims["name"] == "Grace Hopper"
+    assert claims["custom:team_id"] == "team-3"
