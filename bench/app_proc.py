@@ -168,6 +168,7 @@ class Receiver:
         self.app, self.loop, self.runtime, self.gui, identity, self.holder = build_app(ready)
         self.model_ph = Phases()
         self.pixel_ph = Phases()
+        self.render_ph = Phases()  # per event: model updated -> its row painted
         self.awaiting: dict[str, list[tuple[int, int, str]]] = {}
         self.targets: dict[str, int] | None = None
         self.targets_missing: set[str] = set()
@@ -195,11 +196,12 @@ class Receiver:
                 at = now_us()
                 shown = recv.roster.version_of(aid)
                 keep = []
-                for version, ts, phase in pend:
+                for version, ts, phase, model_at in pend:
                     if version <= shown:
                         recv.pixel_ph.record(phase, ts, at)
+                        recv.render_ph.record(phase, model_at, at)
                     else:
-                        keep.append((version, ts, phase))
+                        keep.append((version, ts, phase, model_at))
                 if keep:
                     waiting[aid] = keep
                 else:
@@ -222,7 +224,7 @@ class Receiver:
                 ts, phase = hit
                 self.model_ph.record(phase, ts, at)
                 pend = self.awaiting.setdefault(aid, [])
-                pend.append((v, ts, phase))
+                pend.append((v, ts, phase, at))
                 if len(pend) > 20:
                     del pend[:-20]
             if self.targets_missing and aid in self.targets_missing and v >= self.targets[aid]:
@@ -289,6 +291,7 @@ class Receiver:
                 "flushes": self.window.model.flushes}})
         elif kind == "dump":
             emit({"receiver": "app", "phases": self.model_ph.data, "pixel": self.pixel_ph.data,
+                  "render": self.render_ph.data,
                   "taken": self.holder["tap"].taken.data,
                   "stalls": self.stalls, "gc": self.gc_pauses, "paints": self.paints, "conn_log": self.conn_log,
                   "snapshots": self.holder["relay"].snapshots,

@@ -54,6 +54,7 @@ async def run(ready: dict) -> None:
         def handle() -> None:
             if cmd.get("cmd") == "probe":
                 probing[0] = bool(cmd.get("on"))
+                probe_on.set() if probing[0] else probe_on.clear()
             elif cmd.get("cmd") == "count":
                 emit({"receiver": "bare", "count": {k: v["count"] for k, v in phases.data.items()}})
             elif cmd.get("cmd") == "dump":
@@ -65,6 +66,7 @@ async def run(ready: dict) -> None:
     stdin_commands(on_command)
     stalls: dict[str, float] = {}
     probing = [False]
+    probe_on = asyncio.Event()
 
     async def stall_probe() -> None:
         # The machine's own scheduling noise: the longest gap between 5 ms sleeps in this
@@ -72,7 +74,7 @@ async def run(ready: dict) -> None:
         last = now_us()
         while True:
             if not probing[0]:
-                await asyncio.sleep(0.2)
+                await probe_on.wait()
                 last = now_us()
                 continue
             await asyncio.sleep(0.005)
