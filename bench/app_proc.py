@@ -93,7 +93,7 @@ class TapSubscription:
             ts = item.get("bench_ts")
             if ts is not None:
                 phase = item.get("bench_phase")
-                self._sent[(item.get("agent_id"), item.get("version"))] = (ts, phase)
+                self._sent.setdefault(item.get("agent_id"), []).append((item.get("version"), ts, phase))
                 self._taken.record(phase, ts, now_us())
         return item
 
@@ -106,7 +106,7 @@ class TapClient:
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        self.sent: dict[tuple[str, int], tuple[int, str]] = {}
+        self.sent: dict[str, list[tuple[int, int, str]]] = {}  # agent -> [(version, sent us, phase)]
         self.subs: list[Any] = []
         self.taken = Phases()  # when the app's feed loop took each event from the client
 
@@ -159,6 +159,30 @@ def build_app(ready: dict, local_events: list | None = None):
     gui.profile = profile
     identity = Identity("bench-sup", "bench-sup", ("supervisors",), "team-0")
     return app, loop, runtime, gui, identity, holder
+
+
+def batch_announcements(service) -> None:
+    """Experiment (BENCH_EXPERIMENT=batch-emit), not the app's behaviour: the service announces
+    roster changes once per event-loop turn (merged) instead of once per event."""
+    from presence_desktop.domain.roster import Change
+
+    loop = asyncio.get_event_loop()
+    pending: list = [None]
+
+    def flush() -> None:
+        change, pending[0] = pending[0], None
+        if change:
+            service.listener.roster_changed(change)
+
+    def emit(change) -> None:
+        if not change:
+            return
+        if pending[0] is None:
+            pending[0] = Change()
+            loop.call_soon(flush)
+        pending[0].merge(change)
+
+    service._emit_roster = emit
 
 
 class Receiver:
@@ -219,14 +243,24 @@ class Receiver:
         roster = self.roster
         for aid in (*change.added, *change.updated):
             v = roster.version_of(aid)
-            hit = sent.pop((aid, v), None)
-            if hit is not None:
-                ts, phase = hit
-                self.model_ph.record(phase, ts, at)
-                pend = self.awaiting.setdefault(aid, [])
-                pend.append((v, ts, phase, at))
-                if len(pend) > 20:
-                    del pend[:-20]
+            waiting = sent.get(aid)
+            if waiting:
+                # every event of this agent up to the version now held is in the model
+                # (one change may carry several when the app batches its announcements)
+                left = []
+                for version, ts, phase in waiting:
+                    if version <= v:
+                        self.model_ph.record(phase, ts, at)
+                        pend = self.awaiting.setdefault(aid, [])
+                        pend.append((version, ts, phase, at))
+                        if len(pend) > 20:
+                            del pend[:-20]
+                    else:
+                        left.append((version, ts, phase))
+                if left:
+                    sent[aid] = left
+                else:
+                    del sent[aid]
             if self.targets_missing and aid in self.targets_missing and v >= self.targets[aid]:
                 self.targets_missing.discard(aid)
                 if not self.targets_missing:
@@ -309,6 +343,8 @@ class Receiver:
         window = self.gui.open_roster(identity)
         self.window = window
         self.roster = self.gui.service.roster
+        if os.environ.get("BENCH_EXPERIMENT") == "batch-emit":
+            batch_announcements(self.gui.service)
         window.resize(WINDOW_W, WINDOW_H)
         window.table.setItemDelegateForColumn(COL_INDICATOR, ProbeDelegate(window.table))
         self.gui.bridge.rosterChanged.connect(self._on_change)
