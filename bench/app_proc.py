@@ -161,30 +161,6 @@ def build_app(ready: dict, local_events: list | None = None):
     return app, loop, runtime, gui, identity, holder
 
 
-def batch_announcements(service) -> None:
-    """Experiment (BENCH_EXPERIMENT=batch-emit), not the app's behaviour: the service announces
-    roster changes once per event-loop turn (merged) instead of once per event."""
-    from presence_desktop.domain.roster import Change
-
-    loop = asyncio.get_event_loop()
-    pending: list = [None]
-
-    def flush() -> None:
-        change, pending[0] = pending[0], None
-        if change:
-            service.listener.roster_changed(change)
-
-    def emit(change) -> None:
-        if not change:
-            return
-        if pending[0] is None:
-            pending[0] = Change()
-            loop.call_soon(flush)
-        pending[0].merge(change)
-
-    service._emit_roster = emit
-
-
 class Receiver:
     def __init__(self, ready: dict) -> None:
         from presence_desktop.ui.roster_model import AGENT_ROLE, StatusDelegate
@@ -246,7 +222,7 @@ class Receiver:
             waiting = sent.get(aid)
             if waiting:
                 # every event of this agent up to the version now held is in the model
-                # (one change may carry several when the app batches its announcements)
+                # (one change carries several: the app announces once per loop turn)
                 left = []
                 for version, ts, phase in waiting:
                     if version <= v:
@@ -343,8 +319,6 @@ class Receiver:
         window = self.gui.open_roster(identity)
         self.window = window
         self.roster = self.gui.service.roster
-        if os.environ.get("BENCH_EXPERIMENT") == "batch-emit":
-            batch_announcements(self.gui.service)
         window.resize(WINDOW_W, WINDOW_H)
         window.table.setItemDelegateForColumn(COL_INDICATOR, ProbeDelegate(window.table))
         self.gui.bridge.rosterChanged.connect(self._on_change)

@@ -13,6 +13,10 @@ announces what changed to one :class:`ServiceListener` (the Qt bridge re-emits t
   the relay's reply confirms it. A 4xx answer drops the wish and reports why.
 - Heartbeats: ``POST /v1/heartbeat`` every ``heartbeat_s`` while running.
 - :meth:`shutdown` is bounded: best-effort ``offline``, close the WebSocket (1000), cancel tasks.
+- Roster changes are announced once per event-loop turn: the feed drains every queued event in
+  one turn, and each event becoming its own listener call (a Qt signal to the window and the
+  model) made bursts stall the GUI. Changes are merged (:meth:`Change.merge`) and flushed by a
+  ``call_soon``; any other announcement flushes them first, so listeners see the same order.
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ class PresenceService:
         self.connection = ConnectionState(up=False, since=None, reason="connecting")
         self._publish_wake = asyncio.Event()
         self._started = False
+        self._pending_change: Change | None = None  # merged, announced at the end of the loop turn
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -133,7 +138,7 @@ class PresenceService:
             log.info("closing the relay client: %s", exc)
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
-        self.listener.problem(f"Internal error in {name}: {exc}")
+        self._problem(f"Internal error in {name}: {exc}")
 
     # --- feed sink (called by the LiveFeed) -----------------------------------------------------
     async def _run_feed(self) -> None:
@@ -148,7 +153,7 @@ class PresenceService:
     def feed_event(self, event: PresenceEvent) -> None:
         self._emit_roster(self.roster.on_live(event))
         if self.own.observe(event):
-            self.listener.own_status_changed()
+            self._own_changed()
 
     def feed_lost_events(self) -> None:
         log.warning("live events were lost: fetching the snapshot again")
@@ -173,7 +178,7 @@ class PresenceService:
                     self.feed_down(f"sign in again: {exc}", None)
                     return
                 if not exc.retryable:
-                    self.listener.problem(f"Cannot load the roster: {exc}")
+                    self._problem(f"Cannot load the roster: {exc}")
                 delay = backoff_delay(attempt, base=1.0, cap=30.0)
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
@@ -186,7 +191,7 @@ class PresenceService:
         if own_entry is not None:
             changed |= self.own.observe(own_entry.event)
         if changed:
-            self.listener.own_status_changed()
+            self._own_changed()
         self._set_connection(ConnectionState(up=True, joining=False))
 
     # --- own status -------------------------------------------------------------------------------
@@ -195,7 +200,7 @@ class PresenceService:
         self.catalogue.get(status)  # raises UnknownStatusError for a bad id
         message = (message or "").strip() or None
         self.own.request(status, message)
-        self.listener.own_status_changed()
+        self._own_changed()
         self._publish_wake.set()
 
     async def _publisher(self) -> None:
@@ -213,15 +218,15 @@ class PresenceService:
                         # event confirms it (OwnStatus.observe); sending again would only add
                         # another version.
                         self.own.failed("saved by the relay, waiting to be published")
-                        self.listener.own_status_changed()
+                        self._own_changed()
                         break
                     if not exc.retryable:
                         self.own.pending = None
-                        self.listener.own_status_changed()
-                        self.listener.problem(f"Status not changed: {exc}")
+                        self._own_changed()
+                        self._problem(f"Status not changed: {exc}")
                         break
                     self.own.failed(f"{exc}; will retry" if exc.status else "offline; will retry")
-                    self.listener.own_status_changed()
+                    self._own_changed()
                     delay = backoff_delay(attempt, base=1.0, cap=30.0)
                     attempt += 1
                     # Wait for the backoff, or less if the connection comes back.
@@ -234,7 +239,7 @@ class PresenceService:
                 attempt = 0
                 self.own.confirmed(event, req)
                 self._emit_roster(self.roster.apply(event))
-                self.listener.own_status_changed()
+                self._own_changed()
 
     async def set_agent_status(self, agent_id: str, status: str) -> PresenceEvent:
         """A supervisor sets another agent's status (``POST /v1/status`` with ``agent_id``).
@@ -256,9 +261,37 @@ class PresenceService:
 
     # --- helpers ------------------------------------------------------------------------------------
     def _emit_roster(self, change: Change) -> None:
+        """Queue ``change`` for the once-per-loop-turn announcement (see module doc). Without a
+        running loop (plain calls in tests) it is announced at once."""
+        if not change:
+            return
+        if self._pending_change is not None:
+            self._pending_change.merge(change)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.listener.roster_changed(change)
+            return
+        # A fresh Change: the caller's may be the roster's own object or reused by it.
+        self._pending_change = Change().merge(change)
+        loop.call_soon(self.flush_roster)
+
+    def flush_roster(self) -> None:
+        """Announce the merged roster changes now (no-op when there are none)."""
+        change, self._pending_change = self._pending_change, None
         if change:
             self.listener.roster_changed(change)
 
+    def _own_changed(self) -> None:
+        self.flush_roster()  # the roster change that carried it is announced first
+        self.listener.own_status_changed()
+
+    def _problem(self, text: str) -> None:
+        self.flush_roster()
+        self.listener.problem(text)
+
     def _set_connection(self, state: ConnectionState) -> None:
         self.connection = state
+        self.flush_roster()
         self.listener.connection_changed(state)

@@ -143,3 +143,49 @@ async def test_shutdown_publishes_offline_closes_feed_and_is_bounded_when_relay_
     await svc.shutdown(offline_timeout=0.3)
     assert time.monotonic() - t < 1.5
     assert feed.closed_with == 1000
+
+
+async def test_roster_changes_are_announced_once_per_loop_turn_through_the_bridge():
+    """A burst drained in one loop turn is one ``rosterChanged`` signal (not one per event),
+    carrying every agent; nothing is lost and the version check still decides."""
+    from presence_desktop.ui.bridge import QtBridge
+
+    svc, relay, feed, rec = make(SUP)
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    bridge = QtBridge()
+    got = []
+    bridge.rosterChanged.connect(got.append)
+    svc.listener = bridge
+    base = {a: relay.rows[a] for a in ("agent-3", "agent-4", "agent-5")}
+    for agent, ev in base.items():
+        for bump in (1, 2, 3):
+            feed.publish(ev.with_(version=ev.version + bump, status="lunch", changed_at=utc_now_iso()))
+    feed.publish(base["agent-3"].with_(version=base["agent-3"].version + 1, status="break"))  # older: dropped
+    assert got == []  # announced at the end of the turn, not per event
+    await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+    assert len(got) == 1
+    assert got[0].updated == set(base)
+    for agent, ev in base.items():
+        assert svc.roster.version_of(agent) == ev.version + 3
+        assert svc.roster.get(agent).event.status == "lunch"
+    await svc.shutdown()
+
+
+async def test_pending_roster_change_is_announced_before_a_connection_change():
+    svc, relay, feed, rec = make(SUP)
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    order = []
+    rec.roster_changed = lambda c: order.append(("roster", c))
+    rec.connection_changed = lambda s: order.append(("connection", s))
+    ev = relay.rows["agent-6"]
+    feed.publish(ev.with_(version=ev.version + 1, status="lunch", changed_at=utc_now_iso()))
+    feed.go_down()
+    await asyncio.sleep(0.05)
+    kinds = [k for k, _ in order]
+    assert kinds[:2] == ["roster", "connection"]
+    assert "agent-6" in order[0][1].updated and order[0][1].everything  # the event and the Unknown repaint, merged
+    assert not order[1][1].up
+    await svc.shutdown()
