@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from presence_desktop.events_api.reconnect import ReconnectSettings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,6 +52,10 @@ class EventsSettings(_Strict):
     ca_file: str | None = Field(default=None, description="extra CA (PEM) to trust, e.g. the devstack's local CA")
     allow_plaintext: bool = Field(default=False, description="permit ws:// and http:// (devstack --no-tls only)")
     api_key: str | None = Field(default=None, description="only for tools and tests on the 'default' namespace")
+    reconnect: ReconnectSettings = Field(
+        default_factory=ReconnectSettings,
+        description="the realtime client's reconnect policy (presence_desktop/events_api/reconnect.py)",
+    )
 
     @field_validator("realtime_url")
     @classmethod

@@ -23,7 +23,9 @@ Behaviour:
 - ``connection_init`` then ``connection_ack`` within ``ack_timeout``; ``connectionTimeoutMs`` from
   the ack (top-level, else ``payload.``, else 300000) drives a watchdog reset by ``ka`` and ``data``;
   when it expires the socket is dropped and the client reconnects.
-- Reconnect: exponential backoff with full jitter (:class:`Backoff`). An auth refusal at connect
+- Reconnect: exponential backoff with full jitter, at most 1 s apart in the first 10 s of an
+  outage, then growing with the outage up to 30 s (:mod:`.reconnect`; a connection that dies
+  within ``stable_after`` keeps the streak and gets no fast lane). An auth refusal at connect
   makes the client ask its authorizer for fresh credentials once; a second refusal (or a failed
   refresh) ends in state ``failed`` with a "sign in again" reason, until :meth:`EventsClient.resume`.
 - Every live subscription is re-sent, with freshly computed authorization, on each new connection
@@ -44,7 +46,6 @@ import collections
 import contextlib
 import ipaddress
 import logging
-import random
 import ssl
 import time
 import uuid
@@ -59,6 +60,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from . import protocol as p
 from .auth import AuthRefreshError, Authorizer
 from .protocol import ErrorInfo, MalformedFrame, ServerFrame
+from .reconnect import Backoff, ReconnectSchedule, ReconnectSettings
 
 log = logging.getLogger(__name__)
 # websockets logs handshake headers at DEBUG; ours carry credentials in Sec-WebSocket-Protocol.
@@ -160,29 +162,20 @@ class _AuthRejected(Exception):
 
 
 class _Transient(Exception):
-    """A connect failure worth retrying."""
+    """A connect failure worth retrying; ``throttled``: the server asked for fewer attempts."""
+
+    def __init__(self, message: str, throttled: bool = False):
+        super().__init__(message)
+        self.throttled = throttled
+
+
+_THROTTLE_TYPES = ("LimitExceededError", "LimitExceededException", "ThrottlingException",
+                   "TooManyRequestsException")
 
 
 # ---------------------------------------------------------------- backoff
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And
-    Jitter"): attempt n waits ``uniform(0, min(cap, base * factor**(n-1)))`` seconds, so the first
-    retry waits under ``base`` (0.25 s by default) and no wait exceeds ``cap``."""
-
-    base: float = 0.25
-    factor: float = 2.0
-    cap: float = 30.0
-    rng: Callable[[float, float], float] = random.uniform
-
-    def ceiling(self, attempt: int) -> float:
-        if attempt < 1:
-            raise ValueError("attempt counts from 1")
-        return min(self.cap, self.base * self.factor ** min(attempt - 1, 64))
-
-    def delay(self, attempt: int) -> float:
-        return self.rng(0.0, self.ceiling(attempt))
+# Backoff (the delay formula), ReconnectSchedule (one client's streak, outage clock and lane) and
+# ReconnectSettings live in .reconnect; Backoff is re-exported here for existing callers.
 
 
 # ---------------------------------------------------------------- TLS
@@ -399,7 +392,8 @@ class EventsClient:
       None = :func:`make_ssl_context` (system store).
     - ``ack_timeout`` / ``request_timeout`` / ``open_timeout``: seconds for ``connection_ack``, a
       subscribe/unsubscribe/publish answer, and the TCP+TLS+HTTP upgrade.
-    - ``backoff``: :class:`Backoff`. ``max_queue``: default per-subscription bound (events).
+    - ``backoff``: :class:`~.reconnect.Backoff` (default: :class:`~.reconnect.ReconnectSettings`
+      defaults). ``max_queue``: default per-subscription bound (events).
     - ``max_frame_bytes``: larger incoming frames close the socket (1009) and the client reconnects.
     - ``ping_interval``: websockets' protocol pings (None disables); the ``ka`` watchdog is separate.
     - ``proxy``: as websockets' ``proxy``; None for loopback hosts by default, else system settings.
@@ -461,7 +455,11 @@ class EventsClient:
     @classmethod
     def from_settings(cls, settings: Any, connect_auth: Authorizer, **kwargs: Any) -> "EventsClient":
         """Build from ``presence_desktop.config.EventsSettings`` (its ``ca_file`` is trusted on
-        top of the system store; ``allow_plaintext`` permits ``ws://``)."""
+        top of the system store; ``allow_plaintext`` permits ``ws://``; its ``reconnect``, a
+        :class:`~.reconnect.ReconnectSettings`, sets ``backoff`` and ``stable_after``)."""
+        reconnect = getattr(settings, "reconnect", None) or ReconnectSettings()
+        kwargs.setdefault("backoff", Backoff.from_settings(reconnect))
+        kwargs.setdefault("stable_after", reconnect.stable_after_s)
         ctx = None
         if settings.realtime_url.startswith("wss://"):
             ctx = make_ssl_context(settings.ca_file)
@@ -601,7 +599,7 @@ class EventsClient:
 
     # ------------------------------------------------------------ supervisor
     async def _run(self) -> None:
-        attempt = 0
+        sched = ReconnectSchedule(self.backoff, self.stable_after, asyncio.get_running_loop().time)
         refreshed = False
         reason: str | None = None
         while not self._closing:
@@ -610,16 +608,17 @@ class EventsClient:
                 self._resume.clear()
                 if self._closing:
                     break
-                attempt, refreshed, reason = 0, False, None
-            if attempt:
-                delay = self.backoff.delay(attempt)
+                sched.reset()
+                refreshed, reason = False, None
+            if sched.attempt:
+                delay = sched.next_delay()
                 now = time.time()
-                self._set_state("reconnecting", attempt=attempt, next_attempt_at=now + delay,
+                self._set_state("reconnecting", attempt=sched.attempt, next_attempt_at=now + delay,
                                 retry_in=delay, reason=reason)
                 await self._sleep(delay)
                 if self._closing:
                     break
-            self._set_state("connecting", attempt=attempt, reason=reason)
+            self._set_state("connecting", attempt=sched.attempt, reason=reason)
             try:
                 conn = await self._open()
             except _AuthRejected as exc:
@@ -644,12 +643,12 @@ class EventsClient:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                attempt += 1
+                sched.failed(throttled=isinstance(exc, _Transient) and exc.throttled)
                 reason = _describe(exc)
-                log.warning("connect failed (attempt %d): %s", attempt, reason)
+                log.warning("connect failed (attempt %d, outage %.1f s): %s", sched.attempt, sched.outage_s, reason)
                 continue
-            streak, attempt, refreshed = attempt, 0, False
-            connected_at = asyncio.get_running_loop().time()
+            sched.connected()
+            refreshed = False
             self._conn = conn
             self._set_state("connected", connection_timeout_ms=conn.timeout_ms)
             self._resubscribe_all(conn)
@@ -663,9 +662,8 @@ class EventsClient:
                 break
             self.stats["reconnects"] += 1
             log.warning("events connection lost: %s", reason)
-            # A connection that dies young does not reset the backoff: no fast flapping loop.
-            short_lived = asyncio.get_running_loop().time() - connected_at < self.stable_after
-            attempt = streak + 1 if short_lived else 1
+            # A connection that dies young keeps the streak and closes the fast lane: no flapping loop.
+            sched.lost()
 
     def _fail(self, reason: str) -> None:
         log.error("events client stopped: %s", reason)
@@ -696,7 +694,7 @@ class EventsClient:
             status = exc.response.status_code
             if status in (401, 403):
                 raise _AuthRejected(f"HTTP {status} on upgrade") from None
-            raise _Transient(f"HTTP {status} on upgrade") from None
+            raise _Transient(f"HTTP {status} on upgrade", throttled=status == 429) from None
         except InvalidHandshake as exc:
             raise _Transient(f"handshake failed: {type(exc).__name__}: {exc}") from None
         try:
@@ -733,7 +731,8 @@ class EventsClient:
                 text = "; ".join(str(e) for e in frame.errors) or frame.type
                 if frame.is_auth_error:
                     raise _AuthRejected(text)
-                raise _Transient(f"{frame.type}: {text}")
+                throttled = any(e.error_type in _THROTTLE_TYPES or e.error_code == 429 for e in frame.errors)
+                raise _Transient(f"{frame.type}: {text}", throttled=throttled)
             log.debug("ignored %s before connection_ack", frame.type)
 
     async def _serve(self, conn: _Connection) -> str:
@@ -1029,5 +1028,5 @@ def _describe(exc: BaseException) -> str:
 __all__ = [
     "Backoff", "ClientClosedError", "ClientFailedError", "ConnectionLostError", "ConnectionState",
     "EventsClient", "EventsError", "LostEvents", "NotConnectedError", "PublishError", "PublishResult",
-    "Subscription", "SubscriptionError", "make_ssl_context",
+    "ReconnectSettings", "Subscription", "SubscriptionError", "make_ssl_context",
 ]
