@@ -22,7 +22,7 @@ from presence_desktop.settings import AppSettings, SettingsStore, UiState
 from presence_desktop.ui.bridge import QtBridge
 from presence_desktop.ui.ports import SUPPORT_AGENTS, Identity, LiveFeed, RelayApi, RelayError
 from presence_desktop.ui.roster_window import RosterWindow
-from presence_desktop.ui.runtime import QtRuntime
+from presence_desktop.ui.runtime import QtRuntime, freeze_gc
 from presence_desktop.ui.service import PresenceService
 from presence_desktop.ui.signin_window import SignInWindow
 from presence_desktop.ui.tray import TrayController
@@ -223,6 +223,7 @@ class GuiApp:
         bridge.ownStatusChanged.connect(lambda: self._own_status_changed())
         bridge.problemRaised.connect(window.show_problem)
         service.listener = bridge
+        bridge.connectionChanged.connect(self._joined)
 
         window.ownStatusRequested.connect(lambda sid, msg: self._request_status(sid, msg))
         window.agentStatusRequested.connect(
@@ -258,6 +259,15 @@ class GuiApp:
         except (RelayError, PermissionError) as exc:
             if self.window is not None:
                 self.window.show_problem(f"Could not change {agent_id}'s status: {exc}")
+
+    _gc_frozen = False  # per process: freezing again would only pin later garbage
+
+    def _joined(self, state) -> None:
+        # After the first join the start-up objects and the roster are long-lived: freeze them
+        # out of the collector's full passes (runtime.freeze_gc).
+        if state.up and not state.joining and not GuiApp._gc_frozen:
+            GuiApp._gc_frozen = True
+            freeze_gc()
 
     def _own_status_changed(self) -> None:
         if self.service is None:  # announcements during shutdown
