@@ -21,8 +21,9 @@ default quota, UNCONFIRMED, is 2,000 new connections/s per API), N/30 per second
 
 Slow lane (plain ``min(cap, base * factor**(n-1))``, no outage window) for the rest of an outage
 once it has seen either
-- a connection that died younger than ``stable_after`` (a flapping server: the streak is kept and
-  the fast lane closed, so flapping never becomes a 1 s reconnect loop), or
+- a reconnection that died younger than ``stable_after`` (a flapping server: the streak is kept
+  and the fast lane closed, so flapping never becomes a 1 s reconnect loop; the first connection
+  of a session dying young is one outage, not yet flapping), or
 - a throttling answer (HTTP 429, ``LimitExceeded``/``Throttling`` errors): the server is up and
   asks for less, not more.
 """
@@ -122,12 +123,13 @@ class ReconnectSchedule:
         self._connected_at = self._clock()
 
     def lost(self) -> None:
-        """The connection ended: a young one keeps the streak, the outage's start and closes the
-        fast lane; a stable one starts a new outage now."""
+        """The connection ended. A young one that was itself a reconnect (a flap) keeps the
+        streak and the outage's start, and closes the fast lane; a stable one, or the first
+        connection of a session, starts a new outage now."""
         now = self._clock()
         lived = now - (self._connected_at if self._connected_at is not None else now)
         self._connected_at = None
-        if lived < self.stable_after:
+        if lived < self.stable_after and self._streak > 0:
             self.attempt = self._streak + 1
             self.fast = False
             if self.outage_since is None:

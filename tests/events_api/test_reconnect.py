@@ -153,6 +153,20 @@ def test_flapping_server_gets_the_slow_lane_not_a_fast_loop():
     assert connects <= 12 + 9 * 60 / 15 * 1.6  # then ~4 a minute
 
 
+def test_first_connection_of_a_session_dying_young_is_an_outage_not_a_flap():
+    clock = Clock()
+    sched = ReconnectSchedule(Backoff(), stable_after=10.0, clock=clock)
+    sched.connected()  # connected at once, no failed attempt before
+    clock.t += 1.0
+    sched.lost()
+    assert sched.fast and sched.attempt == 1 and sched.outage_s == 0.0
+    clock.t += 0.2
+    sched.connected()  # the reconnect
+    clock.t += 1.0
+    sched.lost()  # dies young too: now it is flapping
+    assert not sched.fast and sched.attempt == 2 and sched.outage_s == pytest.approx(1.2)
+
+
 def test_stable_connection_reopens_the_fast_lane_and_restarts_the_outage_clock():
     clock = Clock()
     sched = ReconnectSchedule(Backoff(), stable_after=10.0, clock=clock)
