@@ -429,6 +429,16 @@ class OwnStatus:
     def is_pending(self) -> bool:
         return self.pending is not None
 
+    def message_for(self, status: str, typed: str | None) -> str | None:
+        """The message to send with a request for ``status``. A message belongs to the status it
+        was set with: ``typed`` (text the user entered for this request; "" clears) wins;
+        nothing typed (None) keeps the current message only when the status stays the same, so
+        "Available" chosen after "Lunch - back at 2" goes out without the lunch note. Window
+        and tray both ask here."""
+        if typed is not None:
+            return typed.strip() or None
+        return self.message if status == self.status_id else None
+
     def request(self, status: str, message: str | None = None) -> PendingChange:
         self.pending = PendingChange(status, message, self.clock())
         return self.pending

@@ -246,12 +246,12 @@ class GuiApp:
         service.start()
         return window
 
-    def _request_status(self, status_id: str, message: str | None) -> None:
+    def _request_status(self, status_id: str, typed: str | None) -> None:
+        """Window and tray: ``typed`` = a message entered for this request, None = none (the
+        tray never has one); the rule of which message goes out is ``OwnStatus.message_for``."""
         if self.service is None:
             return
-        if message is None and self.service.own.message and status_id == self.service.own.status_id:
-            message = self.service.own.message
-        self.service.request_status(status_id, message)
+        self.service.request_status(status_id, self.service.own.message_for(status_id, typed))
 
     async def _set_agent_status(self, agent_id: str, status_id: str) -> None:
         try:

@@ -43,7 +43,7 @@ TICK_MS = 1000
 
 
 class RosterWindow(QMainWindow):
-    ownStatusRequested = Signal(str, str)  # status id, message
+    ownStatusRequested = Signal(str, object)  # status id, message typed for it (str) or None
     agentStatusRequested = Signal(str, str)  # agent id, status id (confirmed by the user)
     signOutRequested = Signal()
     quitRequested = Signal()

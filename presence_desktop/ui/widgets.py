@@ -28,9 +28,12 @@ ALL = "__all__"
 
 
 class OwnStatusBar(QWidget):
-    """The own status picker and message. Emits ``statusRequested(status_id, message)``."""
+    """The own status picker and message. Emits ``statusRequested(status_id, typed)``: ``typed``
+    is the message the user entered for this request (str, "" = clear it) or None when nothing
+    was typed; the app turns it into the message sent (``OwnStatus.message_for``, the tray's rule
+    too), so a new status never carries the previous status's message."""
 
-    statusRequested = Signal(str, str)
+    statusRequested = Signal(str, object)
 
     def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
         super().__init__(parent)
@@ -58,20 +61,41 @@ class OwnStatusBar(QWidget):
         self.state_label.setObjectName("ownStatusState")
         lay.addWidget(self.state_label)
         self._updating = False
-        self.combo.activated.connect(lambda _i: self._emit())
+        self._dirty = False  # the user edited the box since it was last set
+        self.message.textEdited.connect(self._edited)
+        self.combo.activated.connect(lambda _i: self._status_chosen())
         self.apply_button.clicked.connect(self._emit)
         self.message.returnPressed.connect(self._emit)
+
+    def _edited(self, _text: str) -> None:
+        self._dirty = True
+
+    def _status_chosen(self) -> None:
+        if self._updating:
+            return
+        sid = self.combo.currentData()
+        if not sid:
+            return
+        typed = self.message.text() if self._dirty else None
+        if typed is None and sid != self._shown_status:
+            self.message.clear()  # the shown message belonged to the old status
+        self._dirty = False
+        self.statusRequested.emit(sid, typed)
+
+    _shown_status: str | None = None
 
     def _emit(self) -> None:
         if self._updating:
             return
         sid = self.combo.currentData()
         if sid:
+            self._dirty = False
             self.statusRequested.emit(sid, self.message.text())
 
     def set_state(self, status_id: str | None, message: str | None, pending: bool, error: str | None = None) -> None:
         """Show the own status; ``pending`` = not yet confirmed by the relay."""
         self._updating = True
+        self._shown_status = status_id
         try:
             i = self.combo.findData(status_id) if status_id else -1
             self.combo.setCurrentIndex(i)

@@ -212,3 +212,14 @@ def test_own_status_server_order_wins(clock):
     own.observe(ev("me", 6, "on_call", source="supervisor", at=T0 + 10))
     assert not own.is_pending and own.status_id == "on_call"
     assert not own.observe(ev("other", 9, "away"))
+
+
+def test_a_message_belongs_to_the_status_it_was_set_with(clock):
+    """A new status without a message typed for it goes out without the old one; the same
+    status again keeps its message; typed text wins ("" clears)."""
+    own = OwnStatus("me", clock=clock)
+    own.observe(ev("me", 3, "lunch", message="lunch till 2"))
+    assert own.message_for("available", None) is None
+    assert own.message_for("lunch", None) == "lunch till 2"
+    assert own.message_for("available", " back ") == "back"
+    assert own.message_for("lunch", "") is None

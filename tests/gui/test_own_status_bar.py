@@ -1,0 +1,42 @@
+"""The own status picker and message box: what is sent, and what the box shows."""
+
+from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
+from presence_desktop.domain.roster import OwnStatus
+from presence_desktop.resources import default_catalogue
+from presence_desktop.ui.widgets import OwnStatusBar
+
+
+def make_bar(qtbot):
+    bar = OwnStatusBar(default_catalogue())
+    qtbot.addWidget(bar)
+    sent = []
+    bar.statusRequested.connect(lambda sid, msg: sent.append((sid, msg)))
+    return bar, sent
+
+
+def choose(bar, status_id):
+    """What a click in the status list does: select, then ``activated``."""
+    i = bar.combo.findData(status_id)
+    bar.combo.setCurrentIndex(i)
+    bar.combo.activated.emit(i)
+
+
+def own_with(status, message):
+    own = OwnStatus("agent-1")
+    own.observe(PresenceEvent(agent_id="agent-1", team_id="team-1", display_name="A", status=status,
+                              version=1, changed_at=utc_now_iso(), message=message))
+    return own
+
+
+def test_new_status_from_the_picker_does_not_resend_the_old_message(qtbot):
+    bar, sent = make_bar(qtbot)
+    own = own_with("lunch", "lunch till 2")
+    bar.set_state(own.status_id, own.message, pending=False)
+    assert bar.message.text() == "lunch till 2"
+    choose(bar, "available")
+    assert len(sent) == 1
+    sid, typed = sent[0]
+    assert sid == "available"
+    # Window and tray share one rule (OwnStatus.message_for): nothing typed for it -> no message.
+    assert own.message_for(sid, typed) is None
+    assert bar.message.text() == ""  # the old status's message is no longer shown as if it applied
