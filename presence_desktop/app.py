@@ -243,6 +243,17 @@ def missing_display_libraries() -> list[str]:
     return [pkg for lib, pkg in XCB_LIBS if ctypes.util.find_library(lib) is None]
 
 
+def no_display_problem() -> str | None:
+    """On Linux (and other X11/Wayland systems), the plain-words reason the GUI cannot start when
+    there is no display and no Qt platform chosen; None when a display (or a platform) is set.
+    Checked before Qt loads: Qt would abort the process (exit 134) with a misleading xcb hint."""
+    if sys.platform.startswith(("win", "darwin")) or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display: set DISPLAY (or WAYLAND_DISPLAY), or QT_QPA_PLATFORM=offscreen for tests"
+
+
 def run_gui(args: argparse.Namespace) -> int:
     missing = missing_display_libraries()
     if missing:
@@ -364,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.user and (args.profile or LOCAL_PROFILE) != LOCAL_PROFILE:
         print("error: --user is for the local devstack's demo users (--profile local)", file=sys.stderr)
         return 2
+    problem = no_display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     try:
         code = run_gui(args)
     except RuntimeError as exc:

@@ -181,3 +181,16 @@ def test_missing_x11_libraries_are_named(monkeypatch):
     assert app.missing_display_libraries() == ["libxcb-cursor0", "libxcb-icccm4"]
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert app.missing_display_libraries() == []
+
+
+def test_no_display_is_a_clear_error_before_qt_loads(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PRESENCE_DESKTOP_CONFIG_DIR"] = str(tmp_path)
+    code = ("import sys; from presence_desktop.app import main; rc = main(['--profile', 'nope']); "
+            "print('QT LOADED' if any(m.startswith('PySide6.Qt') for m in sys.modules) else 'NO QT'); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the DISPLAY check is for Linux")
+    assert proc.returncode == 1, proc.stderr
+    assert "no display: set DISPLAY" in proc.stderr and "QT_QPA_PLATFORM=offscreen" in proc.stderr
+    assert "NO QT" in proc.stdout
