@@ -46,6 +46,7 @@ class StackOptions:
 
 
 EVENTS_CREDENTIALS_FILE = "events-credentials.json"
+RELAY_STORE_FILE = "relay.sqlite3"  # demo state, fresh at every stack start (see DevStack._start_relay)
 
 
 def load_or_create_events_credentials(state_dir: Path) -> dict[str, str]:
@@ -154,9 +155,13 @@ class DevStack:
 
     async def _start_relay(self) -> None:
         """The relay (relay/server.py) on ``host:relay_port``: verifies the local pool's id tokens,
-        keeps presence in ``state_dir/relay.sqlite3`` (versions survive restarts), publishes to the
+        keeps presence in ``state_dir/relay.sqlite3`` (versions survive relay restarts), publishes to the
         local events server signed with its IAM key (trusting the local CA), and serves HTTPS with
-        the local CA's certificate when TLS is on. ``extra["heartbeat_ttl_s"]`` overrides the TTL."""
+        the local CA's certificate when TLS is on. ``extra["heartbeat_ttl_s"]`` overrides the TTL.
+
+        The store is fresh at every stack start: the local Cognito is in memory, so each run has a
+        new pool and new demo users, and rows from a previous run (e.g. its simulated agents) would
+        show as live statuses until the heartbeat TTL ran out (``--agents 0`` after ``--agents 40``)."""
         if self.events is None or self.cognito is None:
             log.warning("relay not started: it needs the events server and the local Cognito")
             return
@@ -178,7 +183,10 @@ class DevStack:
             issuer=self.cognito.issuer, client_ids={self.cognito.client_id}, jwks_url=self.cognito.jwks_url
         )
         limits = RelayLimits(heartbeat_ttl_s=float(opts.extra.get("heartbeat_ttl_s", RelayLimits.heartbeat_ttl_s)))
-        core = RelayCore(verifier, SqliteStore(opts.state_dir / "relay.sqlite3"), publisher, limits=limits)
+        store_path = opts.state_dir / RELAY_STORE_FILE
+        for stale in (store_path, *(store_path.with_name(store_path.name + s) for s in ("-wal", "-shm", "-journal"))):
+            stale.unlink(missing_ok=True)
+        core = RelayCore(verifier, SqliteStore(store_path), publisher, limits=limits)
         service = RelayService(
             core, opts.host, opts.relay_port,
             ssl_context=self.ca.server_context() if self.ca else None,
