@@ -99,8 +99,12 @@ class OwnStatusBar(QWidget):
         try:
             i = self.combo.findData(status_id) if status_id else -1
             self.combo.setCurrentIndex(i)
-            if not self.message.hasFocus():
+            # Never overwrite what the user is editing (focus is no guide: the status list
+            # takes it while open); the box follows the own status again once sent.
+            if not self._dirty:
                 self.message.setText(message or "")
+            elif self.message.text() == (message or ""):
+                self._dirty = False
             if pending:
                 self.state_label.setText("pending…" + (f" ({error})" if error else ""))
                 self.state_label.setStyleSheet("color: #8a6d00;")

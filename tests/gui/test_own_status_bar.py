@@ -40,3 +40,20 @@ def test_new_status_from_the_picker_does_not_resend_the_old_message(qtbot):
     # Window and tray share one rule (OwnStatus.message_for): nothing typed for it -> no message.
     assert own.message_for(sid, typed) is None
     assert bar.message.text() == ""  # the old status's message is no longer shown as if it applied
+
+
+def test_an_incoming_own_status_never_wipes_what_the_user_is_typing(qtbot):
+    bar, sent = make_bar(qtbot)
+    bar.set_state("available", None, pending=False)
+    bar.message.setFocus()
+    qtbot.keyClicks(bar.message, "in a meeting until 3")
+    bar.combo.setFocus()  # e.g. the status list is open: the box has no focus
+    assert not bar.message.hasFocus()
+    bar.set_state("available", "set elsewhere", pending=False)  # own event from another device
+    assert bar.message.text() == "in a meeting until 3"
+    # Once sent, the box follows the own status again.
+    bar.apply_button.click()
+    assert sent[-1] == ("available", "in a meeting until 3")
+    bar.set_state("available", "in a meeting until 3", pending=False)
+    bar.set_state("away", None, pending=False)
+    assert bar.message.text() == ""
