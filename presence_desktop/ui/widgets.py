@@ -88,9 +88,13 @@ class OwnStatusBar(QWidget):
         if self._updating:
             return
         sid = self.combo.currentData()
-        if sid:
-            self._dirty = False
-            self.statusRequested.emit(sid, self.message.text())
+        if not sid:
+            # A message is sent with a status; keep the text for when one is chosen.
+            self.state_label.setText("Choose a status first: the message is sent with it.")
+            self.state_label.setStyleSheet("color: #8a6d00;")
+            return
+        self._dirty = False
+        self.statusRequested.emit(sid, self.message.text())
 
     def set_state(self, status_id: str | None, message: str | None, pending: bool, error: str | None = None) -> None:
         """Show the own status; ``pending`` = not yet confirmed by the relay."""

@@ -57,3 +57,23 @@ def test_an_incoming_own_status_never_wipes_what_the_user_is_typing(qtbot):
     bar.set_state("available", "in a meeting until 3", pending=False)
     bar.set_state("away", None, pending=False)
     assert bar.message.text() == ""
+
+
+def test_a_message_alone_is_sent_with_the_current_status_or_explained(qtbot, artifacts_dir):
+    bar, sent = make_bar(qtbot)
+    bar.resize(760, bar.sizeHint().height())
+    # No status yet: nothing to attach the message to, and the bar says so.
+    qtbot.keyClicks(bar.message, "on the phone")
+    qtbot.keyClick(bar.message, "\r")
+    assert sent == []
+    assert "choose a status" in bar.state_label.text().lower()
+    assert bar.message.text() == "on the phone"  # kept for when a status is chosen
+    bar.show()
+    qtbot.waitExposed(bar)
+    bar.grab().save(str(artifacts_dir / "own-status-message-without-status.png"))
+    # With a status: Enter (or Set) sends the current status with the new message.
+    bar.set_state("available", None, pending=False)
+    bar.message.clear()
+    qtbot.keyClicks(bar.message, "on the phone")
+    qtbot.keyClick(bar.message, "\r")
+    assert sent == [("available", "on the phone")]
