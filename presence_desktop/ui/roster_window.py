@@ -180,19 +180,51 @@ class RosterWindow(QMainWindow):
     # --- internals ----------------------------------------------------------------------------
     def tick(self) -> None:
         self.model.tick()
-        self._repaint_ticking_columns()
-        self.banner.refresh(self.clock())
-        self._refresh_counts()
+        now = self.clock()
+        self._repaint_ticking_cells(now)
+        self.banner.refresh(now)
+        if self.roster.stale_after_s is not None:
+            # Displayed statuses (hence counts) change with time alone only through staleness;
+            # otherwise every roster change and connection change recounts already.
+            self._refresh_counts()
 
-    def _repaint_ticking_columns(self) -> None:
-        """Repaint the on-screen cells of the columns whose text changes with time alone."""
-        viewport = self.table.viewport()
-        header = self.table.horizontalHeader()
+    _ticking_shown: dict[tuple[int, int], tuple] = {}
+
+    def _repaint_ticking_cells(self, now: float) -> None:
+        """Repaint the on-screen cells of the ticking columns whose drawn text (or budget colour)
+        changed since the last tick, not the whole columns: "last heard" moves once a minute
+        for most rows, and a repaint of ~100 cells per second was most of the idle CPU."""
+        table, proxy = self.table, self.proxy
+        viewport = table.viewport()
+        header = table.horizontalHeader()
+        cols = []
         for col in TICKING_COLUMNS:
             x = header.sectionViewportPosition(col)
             width = header.sectionSize(col)
-            if width > 0 and x < viewport.width() and x + width > 0:
-                viewport.update(x, 0, width, viewport.height())
+            if width > 0 and not header.isSectionHidden(col) and x < viewport.width() and x + width > 0:
+                cols.append((col, x, width))
+        first = table.rowAt(0)
+        if not cols or first < 0:
+            self._ticking_shown = {}
+            return
+        last = table.rowAt(viewport.height() - 1)
+        if last < 0:
+            last = proxy.rowCount() - 1
+        before, shown = self._ticking_shown, {}
+        face = self.model.ticking_face
+        for prow in range(first, last + 1):
+            src = proxy.mapToSource(proxy.index(prow, 0)).row()
+            if src < 0:
+                continue
+            y = table.rowViewportPosition(prow)
+            h = table.rowHeight(prow)
+            for col, x, width in cols:
+                key = (prow, col)
+                now_face = face(src, col, now)
+                shown[key] = now_face
+                if before.get(key) != now_face:
+                    viewport.update(x, y, width, h)
+        self._ticking_shown = shown
 
     _connection: ConnectionState | None = None
 

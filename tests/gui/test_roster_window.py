@@ -8,7 +8,7 @@ from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.ports import Identity
-from presence_desktop.ui.roster_model import AGENT_ROLE, COL_NAME, COL_STATUS, COL_TIME, natural_key
+from presence_desktop.ui.roster_model import AGENT_ROLE, COL_NAME, COL_STATUS, COL_TIME, format_duration, natural_key
 from presence_desktop.ui.roster_window import RosterWindow
 from tests.gui.fakes import demo_events
 
@@ -176,3 +176,44 @@ def test_source_badge_and_sign_in_again_button(qtbot):
     assert win.banner.sign_in_button.isVisibleTo(win)
     with qtbot.waitSignal(win.signOutRequested):
         win.banner.sign_in_button.click()
+
+
+def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
+    """Idle cost: the 1 s tick asks for a repaint of on-screen time cells whose drawn text
+    changed, not of the whole two columns every second."""
+    now = [time.time()]
+    cat = default_catalogue()
+    roster = Roster(cat, clock=lambda: now[0])
+    roster.begin_join()
+    roster.complete_join(demo_events(40))
+    win = RosterWindow(roster, cat, SUP, profile_name="local", clock=lambda: now[0])
+    qtbot.addWidget(win)
+    win.ticker.stop()
+    win.model.sync()
+    win.show()
+    qtbot.waitExposed(win)
+    rows_on_screen = win.table.rowAt(win.table.viewport().height() - 1)
+    rows_on_screen = (win.proxy.rowCount() if rows_on_screen < 0 else rows_on_screen + 1) - win.table.rowAt(0)
+    assert rows_on_screen > 5
+    updates = []
+    vp = win.table.viewport()
+    vp.update = lambda *a: updates.append(a)
+    win.tick()
+    assert len(updates) == 2 * rows_on_screen  # first tick: every ticking cell once
+    updates.clear()
+    win.tick()
+    assert updates == []  # same second: nothing to repaint
+    # one second later: only the cells whose drawn text moved ("last heard" still reads "just
+    # now"; time in status shows seconds only in a status's first minute)
+    first = win.table.rowAt(0)
+    agents = [win.proxy.index(first + i, 0).data(AGENT_ROLE) for i in range(rows_on_screen)]
+    before = {a: format_duration(roster.time_in_status(a, now[0])) for a in agents}
+    now[0] += 1.0
+    moved = sum(before[a] != format_duration(roster.time_in_status(a, now[0])) for a in agents)
+    win.tick()
+    assert len(updates) == moved < rows_on_screen
+
+
+def test_time_in_status_shows_seconds_in_the_first_minute_then_minutes():
+    assert [format_duration(s) for s in (0, 5, 59, 60, 725, 3599, 3600, 3725, -3)] == [
+        "0:00", "0:05", "0:59", "1 min", "12 min", "59 min", "1 h 00 min", "1 h 02 min", "0:00"]
