@@ -2,8 +2,8 @@
 
     presence-desktop --profile local            start the devstack (40 simulated agents) in the
                                                 background and sign in as the demo supervisor
-    presence-desktop --profile local --user agent-3   a second window as a demo agent (reuses the
-                                                running devstack)
+    presence-desktop --profile local --user agent-41  a second window as a demo agent the simulator
+                                                does not touch (reuses the running devstack)
     presence-desktop --profile aws              a saved profile (see `profile import`)
     presence-desktop profile import --stack-outputs FILE [--name NAME] [--force]
     presence-desktop --version | --self-test
@@ -79,7 +79,7 @@ class LocalDevstack:
     """Starts ``presence-devstack`` as a child process, or reuses one that is already running.
 
     The shared ready file ``<state dir>/app-ready.json`` lets a second app instance find the
-    stack the first one started (``--user agent-3``). Only the instance that started the stack
+    stack the first one started (``--user agent-41``). Only the instance that started the stack
     stops it.
     """
 
@@ -155,8 +155,8 @@ def demo_password(info: dict, username: str) -> str:
     for user in info.get("users") or []:
         if user.get("username") == username:
             return user["password"]
-    known = ", ".join(u.get("username", "?") for u in (info.get("users") or [])[:8])
-    raise ValueError(f"no demo user {username!r} in the devstack (try one of: {known} ...)")
+    free = info.get("free_users") or [u.get("username", "?") for u in (info.get("users") or [])]
+    raise ValueError(f"no demo user {username!r} in the devstack (free for you: {', '.join(free[-8:])})")
 
 
 # --- backends for the real app ----------------------------------------------------------------------

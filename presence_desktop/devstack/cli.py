@@ -102,6 +102,12 @@ def _summary(stack: DevStack, ready_file: Path | None) -> str:
     if users:
         shown = ", ".join(u.get("username", "?") for u in users[:6]) + (" ..." if len(users) > 6 else "")
         lines.append(f"  {'demo users':<16} {shown}")
+    free = info.get("free_users") or []
+    if free:
+        teams = {u.get("username"): u.get("team_id") for u in users}
+        named = [f"{name} ({teams[name]})" if teams.get(name) else name for name in free]
+        shown = ", ".join(named if len(named) <= 6 else [named[0], "...", *named[-4:]])
+        lines.append(f"  {'free for you':<16} {shown} (not simulated: sign in as these)")
     if ready_file:
         lines.append(f"  {'ready file':<16} {ready_file} (keys, passwords)")
     return "\n".join(lines)

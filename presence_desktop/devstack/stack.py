@@ -12,7 +12,8 @@ Ready file (stable keys, other tools read them)::
      "iam": {"access_key_id": str, "secret_access_key": str},
      "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer"},
      "relay": {"url"},
-     "users": [{"username", "password", "groups", "team_id"}]}
+     "users": [{"username", "password", "groups", "team_id"}],
+     "free_users": [username, ...]}   # demo users the simulated agents never touch (for people)
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ def load_or_create_events_credentials(state_dir: Path) -> dict[str, str]:
     return data
 
 
+FREE_DEMO_AGENTS = 4  # one per team with the default 4 teams
+
+
+def demo_agent_count(simulate_agents: int) -> int:
+    """Demo agents to create: at least 40 (the demo roster), always FREE_DEMO_AGENTS more than
+    the simulated ones, so people can sign in as an agent the simulator never touches."""
+    return max(40, simulate_agents) + FREE_DEMO_AGENTS
+
+
 class DevStack:
     """Start and stop every local service in order. ``await start()``, then ``ready_info()``."""
 
@@ -96,6 +106,7 @@ class DevStack:
         self.events = None  # EventsServer (devstack/events_server.py)
         self.relay = None  # relay service (relay/server.py)
         self.agents = None  # simulated agents (devstack/agents.py)
+        self.simulated_usernames: set[str] = set()
 
     async def start(self) -> None:
         opts = self.options
@@ -114,9 +125,9 @@ class DevStack:
         from presence_desktop.devstack.cognito import LocalCognito
 
         opts = self.options
-        # Enough demo agents for the simulation (default 40 over the simulated teams); creating
-        # one costs a few local API calls. ``extra["demo_agents"]`` overrides.
-        agents = int(opts.extra.get("demo_agents", max(40, opts.simulate_agents)))
+        # Enough demo agents for the simulation plus FREE_DEMO_AGENTS nobody simulates, for people
+        # (a second window); creating one costs a few local API calls. ``extra["demo_agents"]`` overrides.
+        agents = int(opts.extra.get("demo_agents", demo_agent_count(opts.simulate_agents)))
         cognito = LocalCognito(
             host=opts.host, port=opts.cognito_port, region=opts.region,
             agents=agents, teams=max(1, opts.simulate_teams),
@@ -215,6 +226,7 @@ class DevStack:
         users = [u for u in self.cognito.users if "support_agents" in u.groups][: opts.simulate_agents]
         if len(users) < opts.simulate_agents:
             log.warning("only %d demo agents exist; simulating those", len(users))
+        self.simulated_usernames = {u.username for u in users}
         await asyncio.to_thread(self._name_demo_agents, users)
         agents = SimulatedAgents(
             self.relay.ready_info()["relay"]["url"], self.cognito.cognito_settings(), users,
@@ -264,6 +276,12 @@ class DevStack:
             part = getattr(self, name)
             if part is not None:
                 info.update(part.ready_info())
+        if "users" in info:  # who people may sign in as: the simulator never changes their status
+            info["free_users"] = [
+                u["username"] for u in info["users"]
+                if set(u.get("groups") or ()) & {"supervisors", "support_agents"}
+                and u["username"] not in self.simulated_usernames
+            ]
         return info
 
     def write_ready_file(self, path: Path) -> None:
