@@ -55,6 +55,13 @@ class OwnStatusBar(QWidget):
         self.message.setAccessibleName("Status message")
         self.message.setMinimumWidth(220)
         lay.addWidget(self.message, 1)
+        # The box stops at the limit: say so while typing instead of cutting silently.
+        self.counter = QLabel()
+        self.counter.setObjectName("messageCounter")
+        self.counter.setAccessibleName("Message length")
+        lay.addWidget(self.counter)
+        self.message.textChanged.connect(self._count)
+        self._count("")
         self.apply_button = QPushButton("Set")
         lay.addWidget(self.apply_button)
         self.state_label = QLabel("")
@@ -69,6 +76,16 @@ class OwnStatusBar(QWidget):
 
     def _edited(self, _text: str) -> None:
         self._dirty = True
+
+    def _count(self, text: str) -> None:
+        n, limit = len(text), MESSAGE_MAX_CHARS
+        self.counter.setText(f"{n} / {limit}")
+        if n >= limit:
+            self.counter.setStyleSheet("color: #c62828; font-weight: 600;")
+            self.counter.setToolTip(f"Limit reached: a status message holds at most {limit} characters.")
+        else:
+            self.counter.setStyleSheet("color: #8a6d00;" if n >= limit * 0.9 else "color: #888;")
+            self.counter.setToolTip(f"A status message holds at most {limit} characters.")
 
     def _status_chosen(self) -> None:
         if self._updating:

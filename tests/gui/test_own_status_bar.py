@@ -77,3 +77,21 @@ def test_a_message_alone_is_sent_with_the_current_status_or_explained(qtbot, art
     qtbot.keyClicks(bar.message, "on the phone")
     qtbot.keyClick(bar.message, "\r")
     assert sent == [("available", "on the phone")]
+
+
+def test_the_message_limit_is_visible_while_typing(qtbot, artifacts_dir):
+    from presence_desktop.domain.presence import MESSAGE_MAX_CHARS
+
+    bar, _sent = make_bar(qtbot)
+    bar.resize(760, bar.sizeHint().height())
+    assert bar.counter.text() == f"0 / {MESSAGE_MAX_CHARS}"
+    qtbot.keyClicks(bar.message, "x" * 20)
+    assert bar.counter.text() == f"20 / {MESSAGE_MAX_CHARS}"
+    qtbot.keyClicks(bar.message, "y" * (MESSAGE_MAX_CHARS + 10))
+    assert len(bar.message.text()) == MESSAGE_MAX_CHARS
+    assert bar.counter.text() == f"{MESSAGE_MAX_CHARS} / {MESSAGE_MAX_CHARS}"
+    assert "limit" in bar.counter.toolTip().lower()
+    assert "#" in bar.counter.styleSheet()  # coloured at the limit, not silent
+    bar.show()
+    qtbot.waitExposed(bar)
+    bar.grab().save(str(artifacts_dir / "own-status-message-limit.png"))
