@@ -229,8 +229,14 @@ class RosterWindow(QMainWindow):
     _connection: ConnectionState | None = None
 
     def _refresh_counts(self) -> None:
+        """Headline counts over the *scope* (team filter and name search), never over the status
+        filter: the status filter picks rows within the scope, so under team-2 + Available the
+        chip reads "Available 3 / 10" (3 of team-2's 10), not "3 / 3"."""
         self._counts_timer_pending = False
-        self.counts.set_counts(self.roster.counts(self.proxy.visible_agent_ids() if self._filtered() else None))
+        f = self.proxy.roster_filter
+        scoped = f.teams is not None or bool(f.text.strip())
+        scope = RosterFilter(teams=f.teams, text=f.text)
+        self.counts.set_counts(self.roster.counts(self.roster.visible(scope) if scoped else None))
         if self._connection is not None:
             self._refresh_status_line(self._connection)
 
