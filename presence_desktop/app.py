@@ -88,6 +88,7 @@ class LocalDevstack:
         self.agents = agents
         self.ready_file = state_dir / "app-ready.json"
         self.process: subprocess.Popen | None = None
+        self.stopping = False  # we asked it to stop: its exit is expected
         self.log_path = state_dir / "devstack.log"
 
     def running_info(self) -> dict | None:
@@ -130,25 +131,22 @@ class LocalDevstack:
         raise RuntimeError(f"the devstack was not ready within {timeout:.0f} s; see {self.log_path}")
 
     def terminate(self) -> None:
-        """Ask the stack to stop (SIGTERM) without waiting."""
-        if self.process is not None and self.process.poll() is None:
+        """Ask our stack to stop (SIGTERM, once) and remove its ready file; never waits, never
+        raises. The stack runs in its own session: it finishes stopping (~3 s, bounded by its own
+        hard deadline) after this app has left, so quitting stays within the app's 3 s budget."""
+        if self.process is None or self.stopping:
+            return
+        self.stopping = True
+        if self.process.poll() is None:
             try:
                 self.process.terminate()
             except OSError:
                 pass
+        self.ready_file.unlink(missing_ok=True)  # nobody should pick up a stack that is going away
 
-    def stop(self, timeout: float = 0.5) -> None:
-        """SIGTERM, a short wait, then SIGKILL. Never raises."""
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            proc.terminate()
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        except OSError:
-            pass
+    def stop(self) -> None:
+        """As :meth:`terminate` (kept for the exit path: a no-op after the shutdown hook ran)."""
+        self.terminate()
 
 
 def demo_password(info: dict, username: str) -> str:

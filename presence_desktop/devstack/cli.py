@@ -2,9 +2,10 @@
 
 Starts Cognito, the AppSync Events server, the relay and (optionally) simulated agents (each part
 as far as it exists; see :class:`~presence_desktop.devstack.stack.DevStack`), writes the JSON
-ready file once every server accepts connections, and runs until SIGINT or SIGTERM, then stops
-everything, removes the ready file and exits 0 (1 if the stack could not start, 2 on bad
-arguments).
+ready file once every server accepts connections, and runs until SIGINT or SIGTERM, then removes
+the ready file (so nobody picks up a stack that is going away), stops everything and exits 0 (1 if
+the stack could not start or did not stop within ``STOP_DEADLINE_S``, or on a second signal while
+stopping; 2 on bad arguments).
 """
 
 from __future__ import annotations
@@ -12,13 +13,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from presence_desktop.devstack.stack import DevStack, StackOptions
 
 log = logging.getLogger("presence_desktop.devstack")
+
+STOP_DEADLINE_S = 10.0  # a clean stop takes ~3 s; never linger longer than this after a signal
+
+
+def _exit_now(ready_file: Path | None, why: str) -> None:
+    """Leave at once (a stop that hangs, or a second signal): remove the ready file, exit 1."""
+    log.error("%s; exiting now", why)
+    if ready_file is not None:
+        ready_file.unlink(missing_ok=True)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    os._exit(1)
+
+
+def _arm_stop_deadline(ready_file: Path | None, seconds: float = STOP_DEADLINE_S) -> threading.Timer:
+    """A hard deadline for stopping: a part that hangs (or an executor thread that asyncio.run
+    would wait for) must not keep the process alive."""
+    timer = threading.Timer(seconds, _exit_now, (ready_file, f"the devstack did not stop within {seconds:.0f} s"))
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def default_state_dir() -> Path:
@@ -117,8 +142,14 @@ async def run(options: StackOptions, ready_file: Path | None) -> int:
     """Start the stack, write the ready file, wait for SIGINT/SIGTERM, stop. Returns the exit code."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            _exit_now(ready_file, "a second signal while stopping")
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     stack = DevStack(options)
     try:
         try:
@@ -133,9 +164,11 @@ async def run(options: StackOptions, ready_file: Path | None) -> int:
         log.info("stopping")
         return 0
     finally:
-        await stack.stop()
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)
+        _arm_stop_deadline(ready_file)  # not cancelled: it also covers asyncio.run's own cleanup
+        await stack.stop()
+        log.info("stopped")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 

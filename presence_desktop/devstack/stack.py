@@ -13,7 +13,8 @@ Ready file (stable keys, other tools read them)::
      "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer"},
      "relay": {"url"},
      "users": [{"username", "password", "groups", "team_id"}],
-     "free_users": [username, ...]}   # demo users the simulated agents never touch (for people)
+     "free_users": [username, ...],   # demo users the simulated agents never touch (for people)
+     "pid": int}                      # the process serving the stack (ready file only)
 """
 
 from __future__ import annotations
@@ -286,11 +287,12 @@ class DevStack:
 
     def write_ready_file(self, path: Path) -> None:
         """Write the ready file atomically (readers never see half a file), mode 0600: it
-        holds demo passwords and the local IAM secret."""
+        holds demo passwords and the local IAM secret. Adds ``"pid"``: the process serving the
+        stack, so a reader can tell whether it is still alive."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.ready_info(), fh, indent=2)
+            json.dump({**self.ready_info(), "pid": os.getpid()}, fh, indent=2)
         os.replace(tmp, path)

@@ -175,3 +175,44 @@ def test_events_credentials_are_persisted_privately(tmp_path):
     path.write_text("{broken")
     fresh = load_or_create_events_credentials(tmp_path)
     assert fresh != first and fresh["api_key"].startswith("da2-")
+
+
+HANGING_STOP = r'''
+import asyncio, sys
+from presence_desktop.devstack import cli, stack
+
+async def never(self):
+    await asyncio.sleep(3600)   # a part whose stop hangs
+
+async def fast_start(self):
+    pass
+
+stack.DevStack.stop = never
+stack.DevStack.start = fast_start
+cli.STOP_DEADLINE_S = float(sys.argv[2])
+cli._arm_stop_deadline.__defaults__ = (cli.STOP_DEADLINE_S,)
+sys.exit(cli.main(["--ready-file", sys.argv[1], "--state-dir", sys.argv[1] + ".state"]))
+'''
+
+
+def test_a_hanging_stop_is_cut_off_by_the_hard_deadline(tmp_path):
+    """The app that owns the stack sends SIGTERM and leaves: the stack must not linger, and its
+    ready file must not stay behind for the next app to find."""
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_STOP, str(ready), "2"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        t = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        elapsed = time.monotonic() - t
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert code == 1 and 1.5 < elapsed < 10, err
+    assert "did not stop within 2 s" in err
+    assert not ready.exists()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -194,3 +195,59 @@ def test_no_display_is_a_clear_error_before_qt_loads(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "no display: set DISPLAY" in proc.stderr and "QT_QPA_PLATFORM=offscreen" in proc.stderr
     assert "NO QT" in proc.stdout
+
+
+def start_local_app(tmp_path, *extra):
+    """``presence-desktop --profile local --agents 0`` in a subprocess with its own devstack
+    folder; returns (process, devstack folder, ready info) once the stack is ready."""
+    ds = tmp_path / "devstack"
+    log = open(tmp_path / "app.log", "w")  # noqa: SIM115 - the child writes it
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PRESENCE_DESKTOP_CONFIG_DIR=str(tmp_path / "cfg"))
+    proc = subprocess.Popen([sys.executable, "-m", "presence_desktop.app", "--profile", "local", "--agents", "0",
+                             "--devstack-dir", str(ds), "--log-level", "INFO", *extra],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    ready = ds / "app-ready.json"
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"the app exited {proc.returncode}: {(tmp_path / 'app.log').read_text()}")
+        assert time.monotonic() < deadline, "no app-ready.json within 120 s"
+        try:
+            info = json.loads(ready.read_text())
+            break
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    return proc, ds, info
+
+
+def process_gone(pid: int) -> bool:
+    """Exited (a zombie nobody reaped yet counts: it serves nothing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_quitting_lets_the_owned_stack_stop_cleanly_and_removes_its_ready_file(tmp_path):
+    proc, ds, info = start_local_app(tmp_path, "--agents", "3")  # agents make a stop take seconds
+    stack_pid = info["pid"]
+    try:
+        time.sleep(3)  # signed in and showing the roster
+        t = time.monotonic()
+        proc.send_signal(signal.SIGTERM)  # as quitting from the menu: the runtime's request_quit
+        assert proc.wait(timeout=15) == 0, (tmp_path / "app.log").read_text()
+        assert time.monotonic() - t < 4.0  # the app's exit budget is not spent waiting for the stack
+        deadline = time.monotonic() + 20
+        while not process_gone(stack_pid):
+            assert time.monotonic() < deadline, "the stack did not stop by itself"
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        if not process_gone(stack_pid):
+            os.kill(stack_pid, signal.SIGKILL)
+    stack_log = (ds / "devstack.log").read_text()
+    assert not (ds / "app-ready.json").exists()
+    assert "stopped" in stack_log.splitlines()[-1], stack_log[-2000:]  # stopped by itself, not killed
