@@ -105,6 +105,7 @@ class PresenceService:
         self._publish_wake = asyncio.Event()
         self._started = False
         self._pending_change: Change | None = None  # merged, announced at the end of the loop turn
+        self._joined_once = False  # a roster snapshot arrived: whether this user has a row is known
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -118,9 +119,9 @@ class PresenceService:
             self.tasks.spawn(self._heartbeats(), name="heartbeat")
 
     async def shutdown(self, offline_timeout: float = 0.8, close_timeout: float = 0.5, tasks_timeout: float = 0.3) -> None:
-        """Leave cleanly and quickly: publish ``offline`` (best effort, bounded), close the
-        WebSocket with 1000, cancel and await every task. Never raises."""
-        if self.identity is not None:
+        """Leave cleanly and quickly: publish ``offline`` (best effort, bounded) if this user was
+        present, close the WebSocket with 1000, cancel and await every task. Never raises."""
+        if self.identity is not None and self._was_present():
             try:
                 await asyncio.wait_for(self.relay.set_status(OFFLINE_ID), offline_timeout)
             except (asyncio.TimeoutError, RelayError, OSError) as exc:
@@ -136,6 +137,14 @@ class PresenceService:
             await asyncio.wait_for(self.relay.close(), 0.2)
         except Exception as exc:  # noqa: BLE001
             log.info("closing the relay client: %s", exc)
+
+    def _was_present(self) -> bool:
+        """This user has a status to end: a roster row or a wish of this session. A user who
+        never set one (a supervisor only watching) must not get an "Offline" row out of nothing."""
+        if self.own.pending is not None or not self._joined_once:
+            return True  # unknown before the first roster: a ghost "Available" is the worse error
+        entry = self.roster.get(self.identity.agent_id)
+        return entry is not None and entry.event.status != OFFLINE_ID
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
         self._problem(f"Internal error in {name}: {exc}")
@@ -184,6 +193,7 @@ class PresenceService:
                 attempt += 1
                 await asyncio.sleep(delay)
         self._emit_roster(self.roster.complete_join(snap.events, snap.as_of, snap.last_seen))
+        self._joined_once = True
         changed = False
         for event in snap.events:
             changed |= self.own.observe(event)

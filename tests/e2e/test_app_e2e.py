@@ -218,8 +218,22 @@ async def test_lost_connection_shows_unknown_and_banner_then_recovers(devstack, 
 
 async def test_quitting_is_clean_and_fast(devstack, apps, tmp_path):
     """The real entry point, as a second process reusing this devstack: SIGTERM -> offline
-    published, WebSocket closed, exit 0 within 3 s."""
+    published, WebSocket closed, exit 0 within 3 s. agent-42 is given a status first: quitting
+    publishes offline only for a user who was present (a user who never had a status gets no
+    "Offline" row out of nothing), so an earlier session of agent-42 left it Available."""
     sup = apps.apps["sup"]
+    earlier = apps.new("agent-42-earlier")
+    await earlier.start("local", "agent-42", password(devstack, "agent-42"))
+    await until(lambda: earlier.service is not None and earlier.service.connection.up, what="agent-42's first session")
+    earlier.service.request_status("available")
+    await until(lambda: row_status(sup.window, "agent-42") == "Available", what="agent-42 available")
+    # That session ends without a word (a crash): no offline published.
+    svc, earlier.service = earlier.service, None
+    await svc.feed.close()
+    await svc.tasks.cancel_all(0.5)
+    await svc.relay.close()
+    earlier.window.hide()
+    earlier.tray.hide()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PRESENCE_DESKTOP_CONFIG_DIR=str(tmp_path / "cfg"))
     log_path = tmp_path / "app.log"
     with open(log_path, "wb") as log_file:

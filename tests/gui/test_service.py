@@ -189,3 +189,26 @@ async def test_pending_roster_change_is_announced_before_a_connection_change():
     assert "agent-6" in order[0][1].updated and order[0][1].everything  # the event and the Unknown repaint, merged
     assert not order[1][1].up
     await svc.shutdown()
+
+
+async def test_quitting_without_ever_having_a_status_publishes_nothing():
+    """A supervisor who never set a status must not appear as "sup-1, Offline" after quitting
+    (nor grow the counts by one): offline on the way out only for a user who was present."""
+    svc, relay, feed, rec = make(identity=SUP)
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.connection.joining)
+    assert svc.roster.get("sup-1") is None and svc.own.status_id is None
+    await svc.shutdown()
+    assert not [c for c in relay.calls if c[0] == "set_status"]
+    assert "sup-1" not in relay.rows
+    assert feed.closed_with == 1000
+
+
+async def test_quitting_after_setting_a_status_publishes_offline():
+    svc, relay, feed, rec = make(identity=SUP)
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.connection.joining)
+    svc.request_status("available")
+    await until(lambda: not svc.own.is_pending)
+    await svc.shutdown()
+    assert relay.rows["sup-1"].status == "offline"
