@@ -175,30 +175,19 @@ class QtRuntime(QObject):
         await self.tasks.cancel_all(timeout=0.5)
 
 
-GC_GEN0_THRESHOLD = 20_000
-"""Allocations between young collections (CPython's default is 700): fewer, still short, young
-collections while a burst is applied (bench, 50,000-update burst, with :func:`freeze_gc`: total
-GC time 78 ms -> 21 ms, longest pause ~8 ms either way)."""
-
-
-def tune_gc() -> None:
-    """Raise the young-generation threshold (see ``GC_GEN0_THRESHOLD``); older ones unchanged."""
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
-
-
 def freeze_gc() -> None:
     """Collect once, then move every object alive now (modules, Qt wrappers, the joined roster)
     to the permanent generation (``gc.freeze``, Python >= 3.7), so later full collections stop
-    walking them: bench burst over a 10,000-agent roster, longest GC pause 67 ms -> 8 ms.
-    Call once, after start-up (the first join)."""
+    walking them (bench burst over a 10,000-agent roster: a gen-2 pass of 67-133 ms became one of
+    ~18 ms, or none). The collection thresholds stay CPython's: a young threshold of 20,000 cut
+    the total GC time but made single pauses 20-39 ms instead of 5-18 ms. Call once, after
+    start-up (the first join)."""
     gc.collect()
     gc.freeze()
 
 
 def make_qt_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication, created first (or the existing one)."""
-    tune_gc()
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else sys.argv)

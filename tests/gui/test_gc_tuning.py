@@ -1,21 +1,8 @@
 """The app's collector settings (bench/README.md: GC pauses during bursts)."""
 
-import gc
-
 from presence_desktop.ui import gui_app
 from presence_desktop.ui.gui_app import GuiApp
-from presence_desktop.ui.runtime import GC_GEN0_THRESHOLD, make_qt_app
 from presence_desktop.ui.service import ConnectionState
-
-
-def test_qt_app_raises_the_young_generation_threshold(qapp):
-    old = gc.get_threshold()
-    try:
-        gc.set_threshold(700, old[1], old[2])
-        make_qt_app()
-        assert gc.get_threshold() == (GC_GEN0_THRESHOLD, old[1], old[2])
-    finally:
-        gc.set_threshold(*old)
 
 
 def test_gc_frozen_once_after_the_first_completed_join(monkeypatch):
