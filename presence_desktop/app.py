@@ -75,6 +75,27 @@ def _reachable(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
+STACK_STOPPED_TEXT = "The local stack stopped. Quit and run `make run` again."
+
+
+def _process_alive(pid: int) -> bool | None:
+    """Whether process ``pid`` runs (a zombie does not); None where it cannot be asked cheaply
+    (Windows: os.kill(pid, 0) would terminate it)."""
+    if sys.platform.startswith("win"):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, someone else's
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 class LocalDevstack:
     """Starts ``presence-devstack`` as a child process, or reuses one that is already running.
 
@@ -129,6 +150,33 @@ class LocalDevstack:
                     pass  # written atomically, but be lenient
             await asyncio.sleep(0.2)
         raise RuntimeError(f"the devstack was not ready within {timeout:.0f} s; see {self.log_path}")
+
+    async def watch(self, info: dict, interval_s: float = 1.0) -> str | None:
+        """Wait until the stack goes away unexpectedly; return why, for the log (None once we
+        stopped it ourselves). Our own child: its exit code. A stack another app started (the
+        ready file's ``pid``): that process is gone, or its relay refuses connections twice in a row.
+        The local Cognito is in memory, so a dead stack cannot be restarted under the same sign-in."""
+        misses = 0
+        while not self.stopping:
+            await asyncio.sleep(interval_s)
+            if self.stopping:
+                break
+            if self.process is not None:
+                code = self.process.poll()
+                if code is not None:
+                    return f"the local stack exited with code {code} (see {self.log_path})"
+                continue
+            pid = info.get("pid")
+            if isinstance(pid, int) and _process_alive(pid) is False:
+                return f"the local stack (pid {pid}) is gone"
+            relay = (info.get("relay") or {}).get("url")
+            if relay and not await asyncio.to_thread(_reachable, relay):
+                misses += 1
+                if misses >= 2:
+                    return f"the local stack's relay ({relay}) refuses connections"
+            else:
+                misses = 0
+        return None
 
     def terminate(self) -> None:
         """Ask our stack to stop (SIGTERM, once) and remove its ready file; never waits, never
@@ -252,6 +300,16 @@ def no_display_problem() -> str | None:
     return "no display: set DISPLAY (or WAYLAND_DISPLAY), or QT_QPA_PLATFORM=offscreen for tests"
 
 
+async def watch_stack(runtime, devstack: LocalDevstack, info: dict) -> None:
+    """Tell the user, in plain words, when the local stack dies under the app (the windows would
+    otherwise retry dead ports forever); the log says why (exit code)."""
+    reason = await devstack.watch(info, interval_s=1.0 if devstack.process is not None else 2.0)
+    if reason is None:
+        return
+    log.error("%s. %s", reason, STACK_STOPPED_TEXT)
+    runtime.report(STACK_STOPPED_TEXT)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     missing = missing_display_libraries()
     if missing:
@@ -327,6 +385,8 @@ def run_gui(args: argparse.Namespace) -> int:
         gui = GuiApp(runtime, default_catalogue(), profiles, auth_factory=real_auth_factory,
                      backend_factory=real_backend_factory, store=store, settings=settings)
         runtime.gui = gui  # for tests and debugging
+        if devstack is not None:
+            runtime.spawn(watch_stack(runtime, devstack, info), name="devstack-watch")
         # The devstack's demo users are recreated at every start: nothing worth remembering.
         await gui.start(profile_name, username, password, remember=False if username else None)
 

@@ -251,3 +251,78 @@ def test_quitting_lets_the_owned_stack_stop_cleanly_and_removes_its_ready_file(t
     stack_log = (ds / "devstack.log").read_text()
     assert not (ds / "app-ready.json").exists()
     assert "stopped" in stack_log.splitlines()[-1], stack_log[-2000:]  # stopped by itself, not killed
+
+
+def wait_for_text(path, text, timeout):
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"{text!r} not in {path.name}:\n{path.read_text(errors='replace')[-3000:]}"
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_app_says_so_when_its_own_stack_dies(tmp_path):
+    proc, ds, info = start_local_app(tmp_path)
+    try:
+        time.sleep(2)
+        os.kill(info["pid"], signal.SIGKILL)  # a crash
+        wait_for_text(tmp_path / "app.log", "The local stack stopped. Quit and run `make run` again.", 20)
+        assert "exited with code -9" in (tmp_path / "app.log").read_text()
+        assert proc.poll() is None  # still up: the user reads the message and quits
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
+
+
+def test_a_second_app_says_so_when_the_stack_it_reused_goes_away(tmp_path):
+    """The second window (``--user agent-41``) did not start the stack: it must notice too."""
+    ds = tmp_path / "devstack"
+    ready = ds / "app-ready.json"
+    stack = subprocess.Popen([sys.executable, "-m", "presence_desktop.devstack.cli", "--ready-file", str(ready),
+                              "--state-dir", str(ds)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app = None
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert stack.poll() is None and time.monotonic() < deadline, "the devstack did not start"
+            time.sleep(0.2)
+        app, _, _ = start_local_app(tmp_path, "--user", "agent-41")
+        wait_for_text(tmp_path / "app.log", "subscribing", 60)  # signed in and connected
+        stack.kill()
+        stack.wait(timeout=10)
+        wait_for_text(tmp_path / "app.log", "The local stack stopped. Quit and run `make run` again.", 20)
+        assert "is gone" in (tmp_path / "app.log").read_text()
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(timeout=15) == 0
+    finally:
+        stack.kill()
+        if app is not None:
+            app.kill()
+
+
+async def test_a_dead_stack_is_reported_to_the_window_in_plain_words(tmp_path):
+    from presence_desktop.app import STACK_STOPPED_TEXT, LocalDevstack, watch_stack
+
+    class DeadChild:
+        returncode = -9
+
+        def poll(self):
+            return self.returncode
+
+    class Runtime:
+        shown: list[str] = []
+
+        def report(self, text):
+            self.shown.append(text)
+
+    stack = LocalDevstack(tmp_path)
+    stack.process = DeadChild()
+    rt = Runtime()
+    await watch_stack(rt, stack, {})
+    assert rt.shown == [STACK_STOPPED_TEXT]
+
+    stack.stopping = True  # we stopped it ourselves (quit): nothing to say
+    rt.shown.clear()
+    await watch_stack(rt, stack, {})
+    assert rt.shown == []
