@@ -187,6 +187,8 @@ class ConnectionBanner(QFrame):
         if self.next_retry_at is not None:
             wait = self.next_retry_at - now
             parts.append(f" Next retry in {int(wait) + 1} s." if wait > 0 else " Reconnecting…")
+        elif not needs_sign_in(self.reason):
+            parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
         if self.reason:
             parts.append(f" <span style='color:#7a6a3a'>({html.escape(plain_reason(self.reason))})</span>")
             self.label.setToolTip(self.reason)

@@ -1,0 +1,23 @@
+"""The connection banner: what the user reads while the app's own connection is down."""
+
+import time
+
+from presence_desktop.ui.widgets import ConnectionBanner
+
+
+def test_an_attempt_in_progress_reads_reconnecting(qtbot, artifacts_dir):
+    banner = ConnectionBanner()
+    qtbot.addWidget(banner)
+    now = time.time()
+    # The client is connecting right now: no next-retry time exists (adapters pass None).
+    banner.set_down(now - 12, None, "connecting")
+    assert "Reconnecting…" in banner.label.text()
+    banner.resize(700, banner.sizeHint().height())
+    banner.grab().save(str(artifacts_dir / "banner-reconnecting.png"))
+    # Waiting for the next attempt: the countdown.
+    banner.set_down(now - 12, now + 4.5, "connection refused")
+    assert "Next retry in 5 s." in banner.label.text()
+    # The session was refused: retrying cannot help, so no "Reconnecting…".
+    banner.set_down(now - 12, None, "sign in again: 401 unauthorized")
+    assert "Reconnecting" not in banner.label.text()
+    assert banner.sign_in_button.isVisibleTo(banner)
