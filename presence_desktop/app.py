@@ -118,6 +118,8 @@ class LocalDevstack:
             info = json.loads(self.ready_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        if isinstance(info.get("pid"), int) and _process_alive(info["pid"]) is False:
+            return None  # stale: its stack died (its ports may serve something else by now)
         relay = (info.get("relay") or {}).get("url")
         events = (info.get("events") or {}).get("http")
         if relay and events and _reachable(relay) and _reachable(events):

@@ -326,3 +326,23 @@ async def test_a_dead_stack_is_reported_to_the_window_in_plain_words(tmp_path):
     rt.shown.clear()
     await watch_stack(rt, stack, {})
     assert rt.shown == []
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="no cheap pid check on Windows")
+def test_a_stale_ready_file_of_a_dead_stack_is_not_reused(tmp_path):
+    import socket
+
+    from presence_desktop.app import LocalDevstack
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with socket.socket() as server:  # the dead stack's ports, now something else's
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"https://127.0.0.1:{server.getsockname()[1]}"
+        stack = LocalDevstack(tmp_path)
+        info = {"relay": {"url": url}, "events": {"http": url + "/event"}, "pid": os.getpid()}
+        stack.ready_file.write_text(json.dumps(info))
+        assert stack.running_info() == info
+        stack.ready_file.write_text(json.dumps({**info, "pid": dead.pid}))
+        assert stack.running_info() is None
