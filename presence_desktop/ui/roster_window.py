@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -71,8 +72,6 @@ class RosterWindow(QMainWindow):
         lay.addWidget(self.banner)
         self.messages = MessageBar()
         lay.addWidget(self.messages)
-        self.confirm = ConfirmBar()
-        lay.addWidget(self.confirm)
         self.counts = CountsBar(catalogue)
         lay.addWidget(self.counts)
         self.filters = FilterBar(catalogue)
@@ -101,10 +100,15 @@ class RosterWindow(QMainWindow):
             header.resizeSection(col, width)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
+        self._fit_headers()
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         lay.addWidget(self.table, 1)
         self.setCentralWidget(central)
+        # Floats over the table's bottom edge: in the layout it pushed the rows ~40 px down
+        # right under the pointer that had just used the row menu.
+        self.confirm = ConfirmBar()
+        self.confirm.overlay_on(self.table)
         # A roster must not jump while you point at it (people picked the wrong row when rows
         # moved): while the pointer is over the table, rows keep their place; on leaving, the
         # order (and a status filter) catches up. Values still update in place.
@@ -130,6 +134,18 @@ class RosterWindow(QMainWindow):
         if not identity.is_supervisor and identity.team_id:
             self.filters.team.setEnabled(False)
         self._refresh_counts()
+
+    def _fit_headers(self) -> None:
+        """Widen sections whose title would run under the sort arrow ("Time in statu▾")."""
+        header = self.table.horizontalHeader()
+        style = header.style()
+        room = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMarkSize) + 3 * style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin)
+        metrics = header.fontMetrics()
+        for col in range(self.model.columnCount()):
+            title = self.model.headerData(col, Qt.Orientation.Horizontal) or ""
+            need = metrics.horizontalAdvance(title) + room + 4 if title else 0
+            if header.sectionSize(col) < need:
+                header.resizeSection(col, need)
 
     def _build_menu(self) -> None:
         menu = self.menuBar().addMenu("&Presence")
@@ -328,6 +344,7 @@ class RosterWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(state["geometry"].encode()))
         if state.get("header"):
             self.table.horizontalHeader().restoreState(QByteArray.fromBase64(state["header"].encode()))
+            self._fit_headers()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()

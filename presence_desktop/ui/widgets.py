@@ -6,7 +6,7 @@ import html
 import time
 from datetime import datetime
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
@@ -345,9 +345,31 @@ class ConfirmBar(QFrame):
         self.no.clicked.connect(self._no)
         self.hide()
 
+    def overlay_on(self, widget: QWidget) -> None:
+        """Float over ``widget``'s bottom edge instead of taking layout space (showing it then
+        moves nothing), following its size."""
+        self.setParent(widget)
+        self.setAutoFillBackground(True)
+        widget.installEventFilter(self)
+        self.hide()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return super().eventFilter(obj, event)
+
+    def _place(self) -> None:
+        host = self.parentWidget()
+        if host is None or host.layout() is not None and host.layout().indexOf(self) >= 0:
+            return
+        h = self.sizeHint().height()
+        self.setGeometry(8, max(0, host.height() - h - 8), max(0, host.width() - 16), h)
+        self.raise_()
+
     def ask(self, text: str, payload) -> None:
         self.label.setText(text)
         self.payload = payload
+        self._place()
         self.show()
         self.yes.setFocus()
 
