@@ -18,6 +18,8 @@ from presence_desktop.events_api.client import (Backoff, ClientFailedError, Even
                                                 NotConnectedError, PublishError, SubscriptionError,
                                                 make_ssl_context)
 
+from tests.fixtures.common import wait_until
+
 from .fake_server import FakeEventsServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -59,15 +61,6 @@ async def make_client(server, ca):
     yield make
     for client in clients:
         await client.close()
-
-
-async def wait_until(predicate, timeout=10.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 # ----------------------------------------------------------------- construction and TLS

@@ -22,6 +22,7 @@ from presence_desktop.events_api.auth import ApiKeyAuth, CognitoAuth, IamAuth
 from presence_desktop.events_api.client import (Backoff, EventsClient, LostEvents, PublishError,
                                                 SubscriptionError)
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
+from tests.fixtures.common import wait_until
 from tests.fixtures.events import (TEST_ACCESS_KEY_ID, TEST_API_KEY, TEST_REGION, TEST_SECRET_ACCESS_KEY,
                                    events_auth_for, recv_frame, ws_connect)
 
@@ -104,15 +105,6 @@ def presence(agent: str, version: int, team: str = "team-1", status: str = "avai
                          changed_at="2026-11-29T19:00:00.000Z", source="manual", changed_by="sub").to_dict()
 
 
-async def wait_until(predicate, timeout=15.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(step)
-    raise AssertionError("condition not met in time")
-
-
 # ----------------------------------------------------------------- every auth mode on the real server
 
 async def test_iam_connect_and_publish_reach_a_cognito_subscriber(make_server, mint, clients, events_local_ca):
@@ -166,7 +158,7 @@ async def test_server_restart_mid_stream_resubscribes_and_loses_nothing_after(
     streaming = asyncio.create_task(stream())
     received: list[int] = []
     try:
-        await wait_until(lambda: len(published) >= 10)
+        await wait_until(lambda: len(published) >= 10, timeout=15.0)
         await server.drop_all_connections()  # killed: TCP reset, no close frame
         await server.stop()
         await asyncio.sleep(0.5)
@@ -271,7 +263,7 @@ async def test_refused_token_refreshes_once_then_stops_with_sign_in_again(
     client = client_for(server, CognitoAuth(provider, server.http_host, force_refresh=force_refresh),
                         clients, events_local_ca)
     await client.start()
-    await wait_until(lambda: client.state.status == "failed")
+    await wait_until(lambda: client.state.status == "failed", timeout=15.0)
     assert "sign in again" in client.state.reason and refreshes == [1]
     await asyncio.sleep(1.0)
     assert client.state.status == "failed" and refreshes == [1]  # no loop
@@ -331,7 +323,7 @@ async def test_burst_beyond_the_queue_bound_is_reported_not_buffered(make_server
     sub = await client.subscribe("/default/burst", timeout=20)
     for start in range(0, 300, 5):
         await client.publish("/default/burst", [{"i": i} for i in range(start, start + 5)])
-    await wait_until(lambda: sub.received_total == 300)
+    await wait_until(lambda: sub.received_total == 300, timeout=15.0)
     assert sub.pending_items() == 51  # 50 events + one marker, never 300
     items = [await sub.get(5) for _ in range(51)]
     assert items[:50] == [{"i": i} for i in range(50)]

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from tests.fixtures.relay import TEST_ISSUER, wait_for
+from tests.fixtures.common import wait_until
+from tests.fixtures.relay import TEST_ISSUER
 
 
 async def test_valid_token_stores_and_publishes(relay_factory, token_minter, capture_events):
@@ -274,7 +275,7 @@ async def test_heartbeat_expiry_publishes_exactly_one_offline(relay_factory, tok
 
     beating = asyncio.create_task(keep_alive())
     try:
-        await wait_for(lambda: [e for e in capture_events.events("agent-1") if e["status"] == "offline"])
+        await wait_until(lambda: [e for e in capture_events.events("agent-1") if e["status"] == "offline"])
         await asyncio.sleep(1.5)  # several more sweeps
     finally:
         beating.cancel()
