@@ -6,10 +6,16 @@ Protocol sources: Amazon Cognito API reference (InitiateAuth with ``USER_SRP_AUT
 ``SELECT_MFA_TYPE``; AssociateSoftwareToken / VerifySoftwareToken; GlobalSignOut) and the
 developer guide's "User pool authentication flow". The SRP math is pycognito's ``aws_srp``.
 
+Two HTTP paths: the interactive sign-in (SRP, challenges, MFA set-up) uses a boto3 client and
+pycognito, imported on first use; a remembered session (refresh) and sign-out use the light
+unsigned calls of :mod:`.cognito_api` (urllib3), so a start-up with a remembered session never
+imports boto3, botocore or pycognito. The id token's claims are decoded, not signature-checked
+(:mod:`.claims`: the token comes straight from Cognito over TLS; the servers verify it).
+
 Every network call and the SRP exponentiations run in a worker thread (``asyncio.to_thread``):
 the event loop (the GUI thread under qasync) never blocks on them. The Cognito endpoint comes
 from the profile (:class:`presence_desktop.config.CognitoSettings.endpoint`, None = AWS), and so
-do the JWKS URL and the issuer the id token is verified against; nothing here is test-specific.
+does the issuer the id token must name; nothing here is test-specific.
 
 Expiry is tracked with the token lifetime Cognito reports (``ExpiresIn``) against this
 process's monotonic clock, not by comparing ``exp`` with the wall clock, so a computer whose
@@ -25,6 +31,7 @@ import datetime as _dt
 import json
 import logging
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -32,6 +39,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Union
 
 from presence_desktop.auth import errors as E
+from presence_desktop.auth.claims import ClaimsError, id_token_claims
+from presence_desktop.auth.cognito_api import CognitoApiError, CognitoIdp
 from presence_desktop.auth.token_store import TokenStore
 
 log = logging.getLogger(__name__)
@@ -58,7 +67,7 @@ class SignedIn:
     show (e.g. "Session will not be remembered ..."), or None."""
 
     username: str
-    claims: Any  # presence_desktop.relay.cognito_jwt.Claims
+    claims: Any  # presence_desktop.auth.claims.Claims
     remembered: bool
     note: str | None = None
 
@@ -192,7 +201,7 @@ class AuthSession:
         self._mono = monotonic
         self._boto: Any = None
         self._boto_lock = threading.Lock()
-        self._verifier: Any = None
+        self._idp = CognitoIdp(connect_timeout_s, read_timeout_s)
         self._tokens: _Tokens | None = None
         self._pending: _Pending | None = None
         self._refresh_lock: asyncio.Lock | None = None
@@ -211,8 +220,8 @@ class AuthSession:
 
     @property
     def claims(self) -> Any:
-        """Verified id-token claims (``sub``, ``username``, ``groups``, ``team_id``, ``raw``);
-        raises NotSignedInError."""
+        """The id token's claims (:class:`~presence_desktop.auth.claims.Claims`: ``sub``,
+        ``username``, ``groups``, ``team_id``, ``raw``); raises NotSignedInError."""
         return self._require().claims
 
     @property
@@ -366,7 +375,7 @@ class AuthSession:
                         access = resp["AuthenticationResult"]["AccessToken"]
                     except E.AuthError:
                         pass
-                await self._call(lambda: self._client().global_sign_out(AccessToken=access))
+                await self._call(self._idp.global_sign_out, self.settings, access)
                 revoked = True
         except E.AuthError as exc:
             log.warning("sign-out could not reach Cognito (%s); the local session is forgotten", exc.code)
@@ -420,32 +429,35 @@ class AuthSession:
                 )
             return self._boto
 
-    def _get_verifier(self) -> Any:
-        if self._verifier is None:
-            from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
-
-            self._verifier = CognitoTokenVerifier(
-                issuer=self.settings.effective_issuer,
-                client_ids={self.settings.client_id},
-                jwks_url=self.settings.effective_jwks_url,
-                # Expiry is judged by servers with their clocks; a wrong local clock must not
-                # make a token Cognito just issued look invalid here.
-                leeway_s=7 * 24 * 3600,
-            )
-        return self._verifier
-
     async def _call(self, fn: Callable[..., Any], *args: Any, during_challenge: bool = False) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from urllib3.exceptions import HTTPError
 
         try:
             return await asyncio.to_thread(fn, *args)
-        except ClientError as exc:
-            mapped = E.map_client_error(exc, during_challenge=during_challenge)
-            log.info("Cognito refused: %s", mapped.detail)
-            raise mapped from None
-        except (BotoCoreError, OSError) as exc:
-            log.info("Cognito unreachable: %s", type(exc).__name__)
-            raise E.NetworkError(detail=type(exc).__name__) from None
+        except CognitoApiError as exc:
+            raise self._refused(exc, during_challenge) from None
+        except (HTTPError, OSError) as exc:
+            raise self._unreachable(exc) from None
+        except Exception as exc:
+            # botocore's errors (the boto3 client of the interactive sign-in); if botocore was
+            # never imported, fn cannot have raised one.
+            boto = sys.modules.get("botocore.exceptions")
+            if boto is not None and isinstance(exc, boto.ClientError):
+                raise self._refused(exc, during_challenge) from None
+            if boto is not None and isinstance(exc, boto.BotoCoreError):
+                raise self._unreachable(exc) from None
+            raise
+
+    @staticmethod
+    def _refused(exc: Any, during_challenge: bool) -> E.AuthError:
+        mapped = E.map_client_error(exc, during_challenge=during_challenge)
+        log.info("Cognito refused: %s", mapped.detail)
+        return mapped
+
+    @staticmethod
+    def _unreachable(exc: BaseException) -> E.AuthError:
+        log.info("Cognito unreachable: %s", type(exc).__name__)
+        return E.NetworkError(detail=type(exc).__name__)
 
     def _srp_sync(self, username: str, password: str) -> dict:
         client = self._client()
@@ -460,10 +472,7 @@ class AuthSession:
         )
 
     def _refresh_sync(self, refresh_token: str) -> dict:
-        return self._client().initiate_auth(
-            AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token},
-            ClientId=self.settings.client_id,
-        )
+        return self._idp.refresh(self.settings, refresh_token)
 
     async def _respond(self, p: _Pending, name: str, responses: dict[str, str]) -> SignInResult:
         resp = await self._call(
@@ -508,15 +517,11 @@ class AuthSession:
                                  detail=name)
 
     async def _tokens_from(self, result: dict, refresh_token: str | None) -> _Tokens:
-        from presence_desktop.relay.cognito_jwt import TokenError
-
         received_wall, received_mono = self._wall(), self._mono()
         try:
-            claims = await self._get_verifier().verify_async(result["IdToken"], "id")
-        except TokenError as exc:
-            if exc.code == "jwks_unavailable":
-                raise E.NetworkError(detail=exc.code) from None
-            raise E.AuthServiceError("The sign-in service returned a token that does not verify.",
+            claims = id_token_claims(result["IdToken"], self.settings.effective_issuer, self.settings.client_id)
+        except ClaimsError as exc:
+            raise E.AuthServiceError("The sign-in service returned a token that is not for this app.",
                                      detail=exc.code) from None
         iat = claims.raw.get("iat")
         if isinstance(iat, (int, float)):

@@ -1,0 +1,100 @@
+"""The id token's claims, as the desktop reads them: decoded, not signature-checked.
+
+Why no signature check here: the desktop receives its tokens only straight from Cognito's token
+endpoint, in the answer to its own TLS request (InitiateAuth / RespondToAuthChallenge). OpenID
+Connect Core 1.0 §3.1.3.7 (6): for an ID token "received via direct communication between the
+Client and the Token Endpoint ... the TLS server validation MAY be used to validate the issuer in
+place of checking the token signature". Every server that acts on a token (the relay, AppSync)
+verifies it (presence_desktop/relay/cognito_jwt.py). What the desktop does with the claims is
+choose its view (username, groups, team); it checks they belong to this pool and app client.
+
+Checking the signature cost the start-up PyJWT + cryptography (~75 ms, ~15 MB) and a JWKS fetch.
+
+JWT compact form: RFC 7519 §3 / RFC 7515 §7.1 (``header.payload.signature``, base64url without
+padding, RFC 4648 §5).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ClaimsError(ValueError):
+    """Not an id token of this pool and app client. ``code``: malformed, wrong_issuer,
+    wrong_client or wrong_token_use (the names presence_desktop.relay.cognito_jwt uses)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Same fields as :class:`presence_desktop.relay.cognito_jwt.Claims`: ``username`` is
+    ``cognito:username``, ``groups`` ``cognito:groups`` (empty when absent), ``team_id``
+    ``custom:team_id``, ``exp`` seconds since the epoch, ``raw`` every claim."""
+
+    sub: str
+    username: str
+    groups: tuple[str, ...]
+    token_use: str
+    client_id: str
+    issuer: str
+    exp: int
+    team_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def in_group(self, group: str) -> bool:
+        return group in self.groups
+
+
+def jwt_payload(token: str) -> dict[str, Any]:
+    """The JSON payload of a compact JWT, undecoded signature ignored. Raises ClaimsError."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise ClaimsError("malformed", "not a JWT")
+    part = token.split(".")[1]
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise ClaimsError("malformed", f"unreadable JWT payload: {type(exc).__name__}") from None
+    if not isinstance(payload, dict):
+        raise ClaimsError("malformed", "JWT payload is not an object")
+    return payload
+
+
+def id_token_claims(token: str, issuer: str, client_id: str) -> Claims:
+    """The claims of a Cognito id token issued by ``issuer`` to ``client_id``.
+    Raises :class:`ClaimsError`."""
+    claims = jwt_payload(token)
+    for name in ("sub", "iss", "exp", "token_use"):
+        if name not in claims:
+            raise ClaimsError("malformed", f"id token without {name!r}")
+    if str(claims["iss"]).rstrip("/") != issuer.rstrip("/"):
+        raise ClaimsError("wrong_issuer", "token was not issued by this user pool")
+    if claims["token_use"] != "id":
+        raise ClaimsError("wrong_token_use", f"expected an id token, got {claims['token_use']!r}")
+    aud = claims.get("aud")
+    if not (aud == client_id or (isinstance(aud, list) and client_id in aud)):
+        raise ClaimsError("wrong_client", "token was issued to another app client")
+    groups = claims.get("cognito:groups") or []
+    if not isinstance(groups, list):
+        groups = [groups]
+    try:
+        exp = int(claims["exp"])
+    except (TypeError, ValueError):
+        raise ClaimsError("malformed", "id token with a bad 'exp'") from None
+    return Claims(
+        sub=str(claims["sub"]),
+        username=str(claims.get("cognito:username") or claims["sub"]),
+        groups=tuple(str(g) for g in groups),
+        token_use="id",
+        client_id=client_id,
+        issuer=str(claims["iss"]),
+        exp=exp,
+        team_id=claims.get("custom:team_id"),
+        raw=claims,
+    )
