@@ -13,14 +13,15 @@ never the realtime host (reference §1). No token, key or signature is ever logg
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Callable, Mapping, Protocol, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, Union
 from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from .protocol import CONNECT_BODY
+
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials
+# botocore (SigV4) is imported only by the IAM mode: the desktop app authorises with Cognito
+# tokens, and botocore.auth cost its start-up ~0.11 s and ~12 MB (bench/ figures 4 and 5).
 
 SIGNING_SERVICE = "appsync"
 # The headers amplify signs for every AppSync Events request (AWS_APPSYNC_REALTIME_HEADERS); the
@@ -137,7 +138,7 @@ class CognitoAuth:
         return f"CognitoAuth(http_host={self.http_host!r})"
 
 
-CredentialsProvider = Union[Credentials, Callable[[], Union[Credentials, Awaitable[Credentials]]]]
+CredentialsProvider = Union["Credentials", Callable[[], Union["Credentials", Awaitable["Credentials"]]]]
 
 
 def sign_iam_headers(credentials: Credentials, region: str, http_url: str, body: str) -> dict[str, str]:
@@ -149,6 +150,9 @@ def sign_iam_headers(credentials: Credentials, region: str, http_url: str, body:
     Source: reference §2.2 and §10.6 (amplify authHeaders.ts, amplify-js #14001). Raises
     ``botocore.exceptions.NoCredentialsError`` if ``credentials`` is None.
     """
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
     host = http_host(http_url)
     request = AWSRequest(method="POST", url=http_url, data=body.encode("utf-8"),
                          headers={**IAM_CONTENT_HEADERS, "host": host})
@@ -171,7 +175,9 @@ class IamAuth:
         self.http_url = http_url
         self.http_host = http_host(http_url)
 
-    async def _current(self) -> Credentials:
+    async def _current(self) -> "Credentials":
+        from botocore.credentials import Credentials
+
         provider = self._credentials
         if isinstance(provider, Credentials):
             return provider
@@ -187,6 +193,8 @@ class IamAuth:
 
     def sign_sync(self, body: str) -> dict[str, str]:
         """Like :meth:`headers` for a synchronous caller; needs a sync provider or ``Credentials``."""
+        from botocore.credentials import Credentials
+
         provider = self._credentials
         creds = provider if isinstance(provider, Credentials) else provider()
         if inspect.isawaitable(creds):

@@ -456,12 +456,13 @@ class EventsClient:
     def from_settings(cls, settings: Any, connect_auth: Authorizer, **kwargs: Any) -> "EventsClient":
         """Build from ``presence_desktop.config.EventsSettings`` (its ``ca_file`` is trusted on
         top of the system store; ``allow_plaintext`` permits ``ws://``; its ``reconnect``, a
-        :class:`~.reconnect.ReconnectSettings`, sets ``backoff`` and ``stable_after``)."""
+        :class:`~.reconnect.ReconnectSettings`, sets ``backoff`` and ``stable_after``). An
+        ``ssl_context`` given replaces the one made from ``ca_file`` (the app shares one)."""
         reconnect = getattr(settings, "reconnect", None) or ReconnectSettings()
         kwargs.setdefault("backoff", Backoff.from_settings(reconnect))
         kwargs.setdefault("stable_after", reconnect.stable_after_s)
-        ctx = None
-        if settings.realtime_url.startswith("wss://"):
+        ctx = kwargs.pop("ssl_context", None)
+        if ctx is None and settings.realtime_url.startswith("wss://"):
             ctx = make_ssl_context(settings.ca_file)
         return cls(settings.realtime_url, settings.http_url, connect_auth, ctx,
                    allow_plaintext=settings.allow_plaintext, **kwargs)

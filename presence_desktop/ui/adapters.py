@@ -109,8 +109,11 @@ def make_backends(profile: Any, auth: Any, identity: Identity) -> tuple[HttpRela
     :class:`~presence_desktop.auth.session.AuthSession`: ``id_token``, ``force_refresh``)."""
     from presence_desktop.events_api.auth import CognitoAuth, http_host
     from presence_desktop.events_api.client import EventsClient
+    from presence_desktop.net import client_ssl_context
 
     relay = HttpRelayClient(profile.relay.url, auth.id_token, refresh=auth.force_refresh, ca_file=profile.relay.ca_file)
     connect_auth = CognitoAuth(auth.id_token, http_host(profile.events.http_url), force_refresh=auth.force_refresh)
-    client = EventsClient.from_settings(profile.events, connect_auth)
+    # One TLS context per trusted-CA set for the whole app (building one reads the trust store).
+    ctx = client_ssl_context(profile.events.ca_file) if profile.events.realtime_url.startswith("wss://") else None
+    client = EventsClient.from_settings(profile.events, connect_auth, ssl_context=ctx)
     return relay, EventsLiveFeed(client, channel_for_identity(identity))

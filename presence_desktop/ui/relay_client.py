@@ -1,4 +1,4 @@
-"""The desktop app's client of the relay's HTTP API (aiohttp).
+"""The desktop app's client of the relay's HTTP API (urllib3, off the event loop).
 
 API (design.md "Relay API", presence_desktop/relay/core.py): every request carries
 ``Authorization: Bearer <Cognito id token>``.
@@ -11,7 +11,9 @@ API (design.md "Relay API", presence_desktop/relay/core.py): every request carri
 
 A 401 triggers one token refresh and one retry (the id token may have expired in flight).
 TLS: the system trust store plus, for the devstack, the profile's extra CA file; verification is
-never disabled.
+never disabled. HTTP is urllib3 (presence_desktop/net.py: one stack for the app process), each
+request on a worker thread (``run_in_executor``), answer parsed there too, so the GUI loop never
+blocks on the network and a large roster's JSON is parsed in GIL slices the GUI thread shares.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
+import threading
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 
-import aiohttp
+import urllib3
+from urllib3.exceptions import HTTPError
 
 from presence_desktop.domain.presence import PresenceError, PresenceEvent
+from presence_desktop.net import client_ssl_context
 from presence_desktop.ui.ports import RelayError, RosterSnapshot
 
 log = logging.getLogger(__name__)
@@ -32,17 +37,15 @@ log = logging.getLogger(__name__)
 TokenProvider = Callable[[], Awaitable[str]]
 
 
-def ssl_context_for(ca_file: str | None) -> ssl.SSLContext:
-    """Default verification; ``ca_file`` (PEM) is trusted *in addition* to the system store."""
-    ctx = ssl.create_default_context()
-    if ca_file:
-        ctx.load_verify_locations(cafile=ca_file)
-    return ctx
+def ssl_context_for(ca_file: str | None):
+    """Default verification; ``ca_file`` (PEM) is trusted *in addition* to the system store
+    (a shared context, see :func:`presence_desktop.net.client_ssl_context`)."""
+    return client_ssl_context(ca_file)
 
 
 class HttpRelayClient:
     """``RelayApi`` over HTTP. ``token`` returns a valid id token (refreshing as needed);
-    ``refresh`` forces a refresh after a 401. Timeouts in seconds."""
+    ``refresh`` forces a refresh after a 401. ``timeout_s``: per request (connect + answer)."""
 
     def __init__(
         self,
@@ -56,29 +59,48 @@ class HttpRelayClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.refresh = refresh
-        self.ssl = ssl_context_for(ca_file) if self.base_url.startswith("https://") else None
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
+        self.ca_file = ca_file
+        self.timeout_s = timeout_s
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
+    def _http(self) -> urllib3.PoolManager:
+        with self._pool_lock:
+            if self._pool is None:
+                kwargs: dict[str, Any] = {}
+                if self.base_url.startswith("https://"):
+                    kwargs["ssl_context"] = ssl_context_for(self.ca_file)
+                # No urllib3 retries: the service retries with its own backoff (and this
+                # client once after a 401); keep-alive connections are reused across calls.
+                self._pool = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False,
+                                                 timeout=urllib3.Timeout(total=self.timeout_s), **kwargs)
+            return self._pool
+
+    def _request_sync(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
+        """(HTTP status, parsed JSON answer or None). Raises urllib3's HTTPError or OSError."""
+        resp = self._http().request(method, url, body=body, headers=headers, preload_content=True)
+        try:
+            data = json.loads(resp.data) if resp.data else None
+        except ValueError:
+            data = None
+        return resp.status, data
 
     async def _call(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> Any:
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
+        loop = asyncio.get_running_loop()
         for attempt in (0, 1):
             try:
                 token = await self.token()
             except Exception as exc:  # noqa: BLE001 - the auth layer's errors become "no answer"
                 raise RelayError(401 if "auth" in type(exc).__name__.lower() else 0, "no_token", f"not signed in: {exc}") from exc
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if payload is not None:
+                headers["Content-Type"] = "application/json"
             try:
-                async with self._http().request(
-                    method, self.base_url + path, json=body, params=params, headers=headers, ssl=self.ssl
-                ) as resp:
-                    text = await resp.text()
-                    status = resp.status
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                status, data = await loop.run_in_executor(
+                    None, self._request_sync, method, url, payload, headers)
+            except (HTTPError, OSError) as exc:
                 raise RelayError(0, "unreachable", f"the relay is unreachable ({type(exc).__name__})") from exc
             if status == 401 and attempt == 0 and self.refresh is not None:
                 try:
@@ -86,10 +108,6 @@ class HttpRelayClient:
                 except Exception as exc:  # noqa: BLE001
                     log.info("token refresh after 401 failed: %s", exc)
                 continue
-            try:
-                data = json.loads(text) if text else None
-            except ValueError:
-                data = None
             if 200 <= status < 300:
                 return data
             err = (data or {}).get("error", {}) if isinstance(data, dict) else {}
@@ -128,5 +146,8 @@ class HttpRelayClient:
         return RosterSnapshot(events, data.get("as_of"), last_seen)
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        """Close the pooled connections (a request still in flight finishes on its own)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.clear()

@@ -179,3 +179,41 @@ async def test_live_feed_maps_client_states_and_items():
                         ("down", "closed by server (code 1001)", at), "subscribed"]
     await feed.close()
     await asyncio.wait_for(task, 2)  # ends quietly once the client is closed
+
+
+async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    async def heartbeat(request):
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.add_routes([web.post("/v1/heartbeat", heartbeat)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    url = f"https://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    async def tok():
+        return "t"
+
+    try:
+        untrusting = HttpRelayClient(url, tok, timeout_s=5)
+        with pytest.raises(RelayError) as err:
+            await untrusting.heartbeat()  # the system store does not know this CA: refused
+        assert err.value.status == 0
+        trusting = HttpRelayClient(url, tok, ca_file=str(ca_file), timeout_s=5)
+        await trusting.heartbeat()
+        await untrusting.close()
+        await trusting.close()
+    finally:
+        await runner.cleanup()

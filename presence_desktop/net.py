@@ -1,0 +1,57 @@
+"""The desktop app's one HTTP stack: urllib3 (thread-safe keep-alive pools, timeouts, retries
+honouring ``Retry-After``) with verifying TLS contexts shared per trust set.
+
+Why not aiohttp / boto3 here: the app process carried two HTTP stacks (aiohttp for the relay,
+botocore's urllib3 for Cognito) plus boto3's and PyJWT's import weight; start-up paid ~0.6 s and
+~45 MB for them (bench/ figures 4 and 5). urllib3 is already in the dependency tree (botocore's).
+
+Blocking calls: run them off the event loop (``loop.run_in_executor``); nothing here is async.
+
+TLS contexts: building one reads the system trust store (~45 ms, ~2 MB each here); the relay, the
+realtime client and Cognito share one per set of trusted CAs. Verification is never disabled.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Iterable
+
+_contexts: dict[str | None, ssl.SSLContext] = {}
+_lock = threading.Lock()
+
+
+def client_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying client context (CERT_REQUIRED, hostname check): the system trust store plus
+    ``ca_file`` (PEM) when given. One shared context per ``ca_file`` (contexts are safe to share
+    between connections and threads once configured). Raises ``OSError``/``ssl.SSLError`` for an
+    unreadable CA file (and caches nothing then)."""
+    ctx = _contexts.get(ca_file)
+    if ctx is not None:
+        return ctx
+    with _lock:
+        ctx = _contexts.get(ca_file)
+        if ctx is None:
+            ctx = ssl.create_default_context()
+            if ca_file:
+                ctx.load_verify_locations(cafile=ca_file)
+            _contexts[ca_file] = ctx
+    return ctx
+
+
+def prewarm_ssl_contexts(ca_files: Iterable[str | None]) -> threading.Thread:
+    """Build the contexts for ``ca_files`` on a daemon thread (OpenSSL reads the trust store
+    without the GIL, so this overlaps with imports on the main thread). Errors are left for the
+    real caller to meet. Returns the thread (tests join it)."""
+    wanted = list(dict.fromkeys(ca_files))
+
+    def work() -> None:
+        for ca in wanted:
+            try:
+                client_ssl_context(ca)
+            except (OSError, ssl.SSLError):
+                pass
+
+    thread = threading.Thread(target=work, name="tls-prewarm", daemon=True)
+    thread.start()
+    return thread
