@@ -32,8 +32,6 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import aiohttp  # noqa: E402
-
 from bench.bare_proc import Phases  # noqa: E402
 from bench.common import API_KEY, agent_id, emit, iso_now, load_ready, now_us, rss_mb, stdin_commands, team_of  # noqa: E402
 
@@ -47,7 +45,7 @@ class BenchRelay:
         self.control_url = control_url
         self.local_events = local_events
         self.snapshots = 0
-        self._session: aiohttp.ClientSession | None = None
+        self._session = None  # aiohttp, imported on first use: the app itself does not load it
 
     async def roster(self, team=None):
         from presence_desktop.domain.presence import PresenceEvent
@@ -56,6 +54,8 @@ class BenchRelay:
         self.snapshots += 1
         if self.local_events is not None:
             return RosterSnapshot(list(self.local_events), as_of=iso_now())
+        import aiohttp
+
         try:
             if self._session is None:
                 self._session = aiohttp.ClientSession()

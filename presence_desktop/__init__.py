@@ -1,8 +1,18 @@
 """presence-desktop: real-time agent presence for call-centre teams, over AWS AppSync Events."""
 
-from importlib import metadata as _metadata
+from __future__ import annotations
 
-try:
-    __version__ = _metadata.version("presence-desktop")
-except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> str:
+    # ``__version__`` on first use (PEP 562): importlib.metadata's lookup scans every installed
+    # distribution, ~45 ms that every start-up paid for a string only --version shows.
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import metadata
+
+    try:
+        version = metadata.version("presence-desktop")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        version = "0.0.0+unknown"
+    globals()["__version__"] = version
+    return version

@@ -41,9 +41,22 @@ def _version() -> str:
     return __version__
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's own action needs the string up front; the package metadata
+    lookup behind it is left for when someone asks."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"presence-desktop {_version()}")  # stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="presence-desktop", description="Real-time agent presence for call-centre teams.")
-    parser.add_argument("--version", action="version", version=f"presence-desktop {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--profile", default=None,
                         help="'local' (start or reuse the devstack) or a saved profile name; default: the last one used")
     parser.add_argument("--user", default=None,
@@ -242,12 +255,12 @@ def self_test() -> int:
     # Module-qualified: SecretService, kwallet and fail (no backend found) all name theirs "Keyring".
     report["keyring"] = f"{backend.__module__}.{backend.__qualname__}"
     report["websockets"] = websockets.__version__
-    import aiohttp
-    import botocore
+    import botocore  # the interactive sign-in's client (with pycognito's SRP)
     import pycognito  # noqa: F401
     import qasync  # noqa: F401
+    import urllib3  # the relay and the remembered session's Cognito calls
 
-    report["aiohttp"], report["botocore"] = aiohttp.__version__, botocore.__version__
+    report["urllib3"], report["botocore"] = urllib3.__version__, botocore.__version__
     from presence_desktop.domain.roster import Roster
     from presence_desktop.resources import default_catalogue
     from presence_desktop.ui.ports import Identity

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from PySide6.QtCore import QTimer
+
 from presence_desktop.config import Profile
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.settings import AppSettings, SettingsStore, UiState
@@ -29,12 +31,14 @@ from presence_desktop.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
+FREEZE_GC_DELAY_MS = 1000  # after the first join: the roster has painted by then
+
 AuthFactory = Callable[[Profile, bool], Any]
 BackendFactory = Callable[[Profile, Any, Identity], tuple[RelayApi, LiveFeed]]
 
 
 def identity_from_claims(claims: Any) -> Identity:
-    """``Claims`` (relay/cognito_jwt.py: sub, username, groups, team_id) -> :class:`Identity`."""
+    """``Claims`` (auth/claims.py or relay/cognito_jwt.py: sub, username, groups, team_id) -> :class:`Identity`."""
     return Identity(
         username=claims.username,
         sub=claims.sub,
@@ -264,10 +268,11 @@ class GuiApp:
 
     def _joined(self, state) -> None:
         # After the first join the start-up objects and the roster are long-lived: freeze them
-        # out of the collector's full passes (runtime.freeze_gc).
+        # out of the collector's full passes (runtime.freeze_gc). Its full collection (~75 ms at
+        # start-up) runs a moment later, so the joined roster's first paint does not wait for it.
         if state.up and not state.joining and not GuiApp._gc_frozen:
             GuiApp._gc_frozen = True
-            freeze_gc()
+            QTimer.singleShot(FREEZE_GC_DELAY_MS, lambda: freeze_gc())
 
     def _own_status_changed(self) -> None:
         if self.service is None:  # announcements during shutdown
