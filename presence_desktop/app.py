@@ -236,6 +236,26 @@ def real_backend_factory(profile, auth, identity):
     return make_backends(profile, auth, identity)
 
 
+def prepare_backends(profile) -> None:
+    """Ahead of need (GuiApp calls it while a remembered session is restored): the TLS contexts
+    of the profile's endpoints, built on a thread (OpenSSL reads the trust store without the
+    GIL), and the live feed's modules (websockets, the events client), imported meanwhile."""
+    from presence_desktop.net import prewarm_ssl_contexts
+
+    cas = []
+    if (profile.cognito.endpoint or "https://").startswith("https://"):
+        cas.append(None)  # Cognito: the system store
+    if profile.relay.url.startswith("https://"):
+        cas.append(profile.relay.ca_file)
+    if profile.events.realtime_url.startswith("wss://"):
+        cas.append(profile.events.ca_file)
+    if cas:
+        prewarm_ssl_contexts(cas)
+    import presence_desktop.events_api.auth  # noqa: F401
+    import presence_desktop.events_api.client  # noqa: F401 - and websockets
+    import presence_desktop.ui.adapters  # noqa: F401
+
+
 # --- commands -----------------------------------------------------------------------------------------
 
 def self_test() -> int:
@@ -398,7 +418,8 @@ def run_gui(args: argparse.Namespace) -> int:
                 "`presence-desktop profile import --stack-outputs FILE`, or use --profile local"
             )
         gui = GuiApp(runtime, default_catalogue(), profiles, auth_factory=real_auth_factory,
-                     backend_factory=real_backend_factory, store=store, settings=settings)
+                     backend_factory=real_backend_factory, store=store, settings=settings,
+                     prepare=prepare_backends)
         runtime.gui = gui  # for tests and debugging
         if devstack is not None:
             runtime.spawn(watch_stack(runtime, devstack, info), name="devstack-watch")

@@ -8,11 +8,14 @@ the service's bounded shutdown from the runtime's ``aboutToQuit`` hook.
 
 Backends come from two factories so tests can substitute fakes:
 ``auth_factory(profile, remember) -> AuthSession-like`` and
-``backend_factory(profile, auth, identity) -> (RelayApi, LiveFeed)``.
+``backend_factory(profile, auth, identity) -> (RelayApi, LiveFeed)``; an optional
+``prepare(profile)`` loads what the backends need (modules, TLS contexts) while a remembered
+session is being restored, i.e. while the keyring and Cognito are answering on worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Callable
 
@@ -71,12 +74,14 @@ class GuiApp:
         backend_factory: BackendFactory,
         store: SettingsStore | None = None,
         settings: AppSettings | None = None,
+        prepare: Callable[[Profile], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.catalogue = catalogue
         self.profiles = profiles
         self.auth_factory = auth_factory
         self.backend_factory = backend_factory
+        self.prepare = prepare
         self.store = store
         self.settings = settings or AppSettings()
         self.ui_state = store.load_ui_state() if store else UiState()
@@ -108,11 +113,20 @@ class GuiApp:
             return
         profile = self.profiles[profile_name]
         auth = self.auth_factory(profile, True)
+        restoring = asyncio.ensure_future(auth.restore())
+        # On a worker thread: its imports fill the keyring's and Cognito's waits (one GIL).
+        preparing = (asyncio.get_running_loop().run_in_executor(None, self.prepare, profile)
+                     if self.prepare is not None else None)
         try:
-            restored = await auth.restore()
+            restored = await restoring
         except Exception as exc:  # noqa: BLE001 - fall back to asking
             log.info("could not restore the remembered session: %s", exc)
             restored = None
+        if preparing is not None:
+            try:
+                await preparing
+            except Exception as exc:  # noqa: BLE001 - only a head start: the backends load it anyway
+                log.info("preparing the backends: %s", exc)
         if restored is not None:
             self.profile, self.auth = profile, auth
             self.note = getattr(restored, "note", None)

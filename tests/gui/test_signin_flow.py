@@ -173,6 +173,33 @@ async def test_remembered_session_opens_the_roster_without_asking(qtbot, tmp_pat
     await gui.runtime.shutdown()
 
 
+@pytest.mark.parametrize("prepare_fails", [False, True])
+async def test_backends_are_prepared_while_the_remembered_session_is_restored(qtbot, tmp_path, monkeypatch, prepare_fails):
+    import threading
+
+    prepared = threading.Event()
+    FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2"), remembered=True)
+
+    async def slow_restore(self):
+        # The keyring and Cognito take a while: the preparation runs meanwhile, not after.
+        await asyncio.to_thread(prepared.wait, 10)
+        return FakeAuth.remembered if prepared.is_set() else None
+
+    def prepare(profile):
+        assert profile is PROFILE
+        prepared.set()
+        if prepare_fails:
+            raise OSError("no CA file")  # only a head start: the roster opens anyway
+
+    monkeypatch.setattr(FakeAuth, "restore", slow_restore)
+    gui, backends = make_gui(tmp_path)
+    gui.prepare = prepare
+    await gui.start("aws")
+    assert gui.signin is None and gui.window is not None
+    qtbot.addWidget(gui.window)
+    await gui.runtime.shutdown()
+
+
 async def test_async_slot_errors_are_shown_not_lost(qtbot, tmp_path):
     FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2"))
     gui, backends = make_gui(tmp_path)
