@@ -33,7 +33,11 @@ Behaviour:
 - A ``subscribe_error`` fails that subscription only. When it refuses the token itself
   (``UnauthorizedException``, not an onSubscribe ``Unauthorized`` deny), the subscription's
   authorizer is refreshed and the subscribe re-sent once first.
-- Per-subscription buffers are bounded; overflow drops events and queues ``LostEvents("overflow")``.
+- Per-subscription buffers are bounded. A full buffer holds the reader back (backpressure: the
+  socket is not read, so TCP slows the server down) until the consumer takes an item; only a
+  consumer that takes nothing for ``backpressure_timeout`` seconds gets events dropped and
+  ``LostEvents("overflow")`` queued. The reader yields to the loop every ``READ_SLICE`` frames, so
+  a burst never holds the (GUI) thread for a whole socket read of frames.
 - TLS is always verified (system store plus an optional CA file); ``ws://`` needs ``allow_plaintext``.
 - Tokens, keys and signatures are never logged (websockets' handshake debug log is muted too:
   the ``header-`` subprotocol carries the credentials).
@@ -69,6 +73,8 @@ _wire_log.setLevel(logging.INFO)
 
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024  # 240 KB events, JSON-escaped inside a frame, fit easily
 DEFAULT_MAX_QUEUE = 1000
+DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
+READ_SLICE = 100  # frames handled per loop turn (~3-5 ms) before the reader yields
 SIGN_IN_AGAIN = "sign in again"
 
 Status = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
@@ -231,6 +237,9 @@ class Subscription:
         self._ever_active = False
         self._timeouts = 0
         self._auth_retried = False  # one fresh-credentials retry per refusal streak
+        self._room = asyncio.Event()  # set when the consumer has drained a full queue to half
+        self._taken = 0  # events the consumer took (progress, for the backpressure timeout)
+        self._stalled = False  # full for a whole backpressure timeout: drop instead of waiting
 
     # --- consumer side
     def __aiter__(self) -> "Subscription":
@@ -242,6 +251,10 @@ class Subscription:
                 item = self._items.popleft()
                 if not isinstance(item, LostEvents):
                     self._queued_events -= 1
+                    self._taken += 1
+                    self._stalled = False
+                    if self._queued_events <= self.max_queue // 2:
+                        self._room.set()  # wake a waiting reader at half, not per item
                 return item
             if self.state == "failed" and self.error is not None:
                 raise self.error
@@ -292,7 +305,13 @@ class Subscription:
         else:
             self._items.append(event)
             self._queued_events += 1
+            if self._queued_events >= self.max_queue and not self._stalled:
+                self._client._backlogged.add(self)  # the reader waits before the next frame
         self._wakeup.set()
+
+    @property
+    def full(self) -> bool:
+        return self._queued_events >= self.max_queue
 
     def _push_marker(self, marker: LostEvents) -> None:
         if marker.count:
@@ -324,6 +343,7 @@ class Subscription:
         if self.state == "closed":
             return
         self.state = "closed"
+        self._room.set()  # a reader waiting for room must not wait for a closed subscription
         if not self._settled.done():
             self._settled.set_exception(error or ClientClosedError("subscription closed"))
             self._settled.exception()
@@ -399,6 +419,9 @@ class EventsClient:
     - ``proxy``: as websockets' ``proxy``; None for loopback hosts by default, else system settings.
     - ``max_subscribe_timeouts``: unanswered subscribes (each recycles the connection) before that
       subscription fails. ``stable_after``: seconds a connection must live to reset the backoff.
+    - ``backpressure_timeout``: seconds the reader waits for a consumer whose queue is full before
+      dropping its events (0: drop at once). Keep it well under ``ping_interval`` and the ack's
+      ``connectionTimeoutMs``: nothing is read meanwhile.
     Raises ``ValueError`` for a bad URL or an unverified TLS context.
     """
 
@@ -408,7 +431,7 @@ class EventsClient:
                  backoff: Backoff | None = None, max_queue: int = DEFAULT_MAX_QUEUE,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, ping_interval: float | None = 20.0,
                  proxy: str | bool | None = None, max_subscribe_timeouts: int = 3,
-                 stable_after: float = 10.0):
+                 stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S):
         parts = urlsplit(realtime_url)
         if parts.scheme == "wss":
             ctx = ssl_context or make_ssl_context()
@@ -437,6 +460,10 @@ class EventsClient:
         self.ping_interval = ping_interval
         self.max_subscribe_timeouts = max_subscribe_timeouts
         self.stable_after = stable_after
+        if backpressure_timeout < 0:
+            raise ValueError("backpressure_timeout must be >= 0")
+        self.backpressure_timeout = backpressure_timeout
+        self._backlogged: set[Subscription] = set()  # full queues the reader waits on
         self.watchdog_wall_check_s = 2.0
         self._wall_clock: Callable[[], float] = time.time
         self._proxy = (None if _is_loopback(parts.hostname) else True) if proxy is None else proxy
@@ -739,11 +766,20 @@ class EventsClient:
     async def _serve(self, conn: _Connection) -> str:
         watchdog = asyncio.create_task(self._watchdog(conn), name="events-watchdog")
         try:
+            handled = 0
             async for raw in conn.ws:
                 try:
                     self._handle(conn, raw)
                 except Exception:  # a bug here must not kill the connection's reader
                     log.exception("error while handling a %d-char frame; frame ignored", len(raw))
+                if self._backlogged:
+                    await self._wait_for_room()
+                handled += 1
+                if handled >= READ_SLICE:
+                    # websockets hands over every frame it has parsed without suspending: without
+                    # this a socket read of ~800 frames was one uninterrupted 20-50 ms loop turn.
+                    handled = 0
+                    await asyncio.sleep(0)
             close = f"closed by server ({_close_text_ws(conn.ws)})"
         except ConnectionClosed as exc:
             close = f"connection closed ({_close_text(exc)})"
@@ -752,6 +788,29 @@ class EventsClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
         return conn.reason or close
+
+    async def _wait_for_room(self) -> None:
+        """Backpressure: before reading another frame, wait until every full subscription's
+        consumer has taken an item. A consumer that takes nothing for ``backpressure_timeout`` s
+        is marked stalled: its events are dropped (``LostEvents("overflow")``) until it takes one."""
+        while self._backlogged:
+            sub = self._backlogged.pop()
+            if not sub.full or sub._stalled or sub.state not in ("pending", "active"):
+                continue
+            sub._room.clear()
+            while True:
+                taken = sub._taken
+                try:
+                    await asyncio.wait_for(sub._room.wait(), self.backpressure_timeout)
+                    break
+                except asyncio.TimeoutError:
+                    if sub._taken != taken:
+                        continue  # slow but moving: keep waiting
+                    if sub.full and sub.state in ("pending", "active"):
+                        sub._stalled = True
+                        log.warning("subscription %s on %s: consumer took nothing for %.1f s; dropping events",
+                                    sub.id, sub.channel, self.backpressure_timeout)
+                    break
 
     async def _watchdog(self, conn: _Connection) -> None:
         loop = asyncio.get_running_loop()

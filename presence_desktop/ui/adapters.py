@@ -12,6 +12,11 @@ AppSync Events WebSocket client (:mod:`presence_desktop.events_api.client`).
 - a data event -> parsed :class:`PresenceEvent` -> ``feed_event`` (a bad payload is logged and
   dropped: the version check never sees it).
 
+The subscription hands over every queued item without suspending, so after ``FEED_SLICE`` items
+the feed yields one loop turn (timers, repaints, the client's reader run in between). Nothing is
+lost meanwhile: a full subscription queue holds the client's reader back (backpressure) instead of
+dropping events.
+
 Channel: supervisors subscribe to ``/agent-presence/*``; agents to their team's
 ``/agent-presence/<team>/*`` (design.md "Channels").
 """
@@ -29,6 +34,7 @@ from presence_desktop.ui.relay_client import HttpRelayClient
 log = logging.getLogger(__name__)
 
 RESUBSCRIBE_AFTER_REFUSAL_S = 15.0
+FEED_SLICE = 200  # events applied per loop turn (~4-6 ms) before the feed yields to the GUI
 
 
 def channel_for_identity(identity: Identity) -> str:
@@ -75,8 +81,13 @@ class EventsLiveFeed:
                     await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
                     continue
                 sink.feed_subscribed()
+                taken = 0
                 try:
                     async for item in sub:
+                        taken += 1
+                        if taken >= FEED_SLICE:
+                            taken = 0
+                            await asyncio.sleep(0)  # the item just taken waits its turn: order kept
                         if isinstance(item, LostEvents):
                             if item.reason == "reconnected":
                                 sink.feed_subscribed()

@@ -222,6 +222,80 @@ async def test_overflow_drops_and_tells_the_consumer(server, make_client):
     assert await sub.get(5) == {"after": 1}
 
 
+async def test_a_slow_consumer_holds_the_reader_back_and_loses_nothing(server, make_client):
+    """Backpressure: a full queue stops the reader (so TCP slows the server) instead of dropping.
+    Without it a consumer that yields between events (the app's feed does, so the GUI can paint)
+    fell behind the reader and lost events to the overflow."""
+    client = make_client()
+    sub = await client.subscribe("/default/a", timeout=10, max_queue=5)
+    async def send():
+        for i in range(300):
+            await server.publish("/default/a", {"i": i})
+
+    sender = asyncio.create_task(send())
+    got = []
+    while len(got) < 300:
+        item = await sub.get(10)
+        got.append(item)
+        await asyncio.sleep(0.001 if len(got) % 10 else 0.02)  # slower than the wire
+    await sender
+    assert got == [{"i": i} for i in range(300)]
+    assert sub.lost_total == 0 and sub.pending_items() == 0
+
+
+async def test_a_consumer_that_takes_nothing_is_dropped_after_the_backpressure_timeout(server, make_client):
+    client = make_client(backpressure_timeout=0.2)
+    sub = await client.subscribe("/default/a", timeout=10, max_queue=3)
+    for i in range(10):
+        await server.publish("/default/a", {"i": i})
+    await wait_until(lambda: sub.received_total == 10)  # the reader went on after 0.2 s
+    assert [await sub.get(5) for _ in range(4)] == [{"i": 0}, {"i": 1}, {"i": 2}, LostEvents("overflow", 7)]
+    await server.publish("/default/a", {"after": 1})  # taking items ended the stall
+    assert await sub.get(5) == {"after": 1}
+
+
+async def test_the_reader_yields_to_the_loop_within_a_long_run_of_frames(make_client, server):
+    """websockets hands over every parsed frame without suspending; the reader must still let
+    other callbacks (the GUI's timers) run every READ_SLICE frames."""
+    from presence_desktop.events_api import client as client_mod
+
+    client = make_client()
+    sub = client_mod.Subscription(client, "/default/a", client.connect_auth, 100_000)
+    sub.state = "active"
+    client._subs[sub.id] = sub
+
+    class Burst:  # a websocket with 1,000 frames ready: iterating never suspends
+        close_code = None
+
+        def __init__(self):
+            self.frames = [json.dumps({"type": "data", "id": sub.id, "event": json.dumps({"i": i})}) for i in range(1000)]
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            if not self.frames:
+                raise StopAsyncIteration
+            return self.frames.pop(0)
+
+    conn = client_mod._Connection(Burst(), 300_000)
+    sub._conn = conn
+    seen = []
+
+    async def other():
+        while sub.received_total < 1000:
+            seen.append(sub.received_total)
+            await asyncio.sleep(0)
+
+    observer = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    await client._serve(conn)
+    await observer
+    during = sorted({n for n in seen if 0 < n < 1000})
+    assert client_mod.READ_SLICE <= 200 and len(during) >= 1000 // client_mod.READ_SLICE - 1
+    assert sub.received_total == 1000
+
+
 # ----------------------------------------------------------------- malformed frames
 
 async def test_malformed_frames_are_logged_and_survived(server, make_client, caplog):

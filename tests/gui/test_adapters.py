@@ -217,3 +217,29 @@ async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
         await trusting.close()
     finally:
         await runner.cleanup()
+
+
+async def test_live_feed_yields_to_the_loop_within_a_long_run_of_events_in_order():
+    """The subscription hands over every queued item without suspending; the feed must let the
+    GUI (timers, repaints) run every FEED_SLICE events, and keep the order."""
+    from presence_desktop.ui import adapters
+
+    client, sink = FakeClient(), Sink()
+    for v in range(1, 1001):
+        client.sub.q.put_nowait(event_dict("agent-4", v))
+    seen = []
+
+    async def other():
+        while len(sink.log) < 1001:
+            seen.append(len(sink.log))
+            await asyncio.sleep(0)
+
+    observer = asyncio.create_task(other())
+    feed = EventsLiveFeed(client, "/agent-presence/*")
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.wait_for(observer, 5)
+    assert sink.log == ["subscribed", *[("event", "agent-4", v) for v in range(1, 1001)]]
+    during = {n for n in seen if 1 < n < 1001}
+    assert adapters.FEED_SLICE <= 250 and len(during) >= 1000 // adapters.FEED_SLICE - 1
+    await feed.close()
+    await asyncio.wait_for(task, 2)
