@@ -239,6 +239,7 @@ class CountsBar(QWidget):
             lay.addLayout(box)
             self.labels[st.id] = (icon, text)
         lay.addStretch(1)
+        self._styled: dict[str, str] = {}  # status id -> style sheet set on its label
 
     def set_counts(self, counts: Counts) -> None:
         # Called after every batch and every second; unchanged counts must not restyle nine
@@ -247,17 +248,22 @@ class CountsBar(QWidget):
             return
         self._shown = counts
         self._reserve_width(len(str(counts.total)))
+        styled = self._styled
+        unknown = counts.get(UNKNOWN.id) > 0
         for sid, (icon, text) in self.labels.items():
             st = UNKNOWN if sid == UNKNOWN.id else self.catalogue.get(sid)
             n = counts.get(sid)
-            text.setStyleSheet("font-weight: 600;" if n else "color: #888;")  # before the text: it sizes the label
+            style = "font-weight: 600;" if n else "color: #888;"
+            if styled.get(sid) != style:  # a style sheet re-polishes the label: only on a change
+                styled[sid] = style
+                text.setStyleSheet(style)  # before the text: it sizes the label
             text.setText(counts.headline(st))
             # Empty chips are left out (the bar must fit a laptop screen), except Available:
             # "Available 0 / 12" is the one number a supervisor must always see.
-            unknown = counts.get(UNKNOWN.id) > 0
             visible = n > 0 or (sid == "available" and not unknown)
-            icon.setVisible(visible)
-            text.setVisible(visible)
+            if visible != (not text.isHidden()):
+                icon.setVisible(visible)
+                text.setVisible(visible)
 
     def text(self) -> str:
         return "  ".join(t.text() for _i, t in self.labels.values() if t.isVisible())

@@ -223,3 +223,22 @@ def test_a_message_belongs_to_the_status_it_was_set_with(clock):
     assert own.message_for("lunch", None) == "lunch till 2"
     assert own.message_for("available", " back ") == "back"
     assert own.message_for("lunch", "") is None
+
+
+def test_whole_roster_counts_are_kept_by_apply_and_match_a_recount(clock):
+    """counts() of the whole roster is a tally kept by apply() (a burst recounted 10,000 rows per
+    batch); it must equal counting the rows, whatever arrives in whatever order."""
+    rnd = random.Random(4)
+    roster = Roster(default_catalogue(), clock=clock)
+    roster.begin_join()
+    ids = [*default_catalogue().ids(), "no-such-status"]
+    roster.complete_join([ev(f"a-{i}", rnd.randint(1, 3), rnd.choice(ids)) for i in range(50)])
+    for _ in range(2000):
+        roster.on_live(ev(f"a-{rnd.randint(0, 80)}", rnd.randint(1, 40), rnd.choice(ids)))
+        if rnd.random() < 0.01:
+            roster.connection_lost()
+            assert roster.counts() == roster.counts(roster.agent_ids())
+            roster.begin_join()
+            roster.complete_join([])
+        assert roster.counts() == roster.counts(roster.agent_ids())
+    assert roster.counts().total == len(roster) > 50

@@ -1,5 +1,6 @@
 """Headline counts under filters: over the team / search scope, never over the status filter."""
 
+from presence_desktop.resources import default_catalogue
 from tests.gui.test_roster_window import make_window
 
 
@@ -21,3 +22,24 @@ def test_counts_ignore_the_status_filter_but_follow_team_and_search(qtbot, artif
     win.filters.status.setCurrentIndex(0)
     win.filters.search.setText(name)
     assert win.counts.labels["available"][1].text().endswith(f"/ {win.proxy.rowCount()}")
+
+
+def test_counts_bar_restyles_only_labels_whose_style_changes(qtbot):
+    # setStyleSheet re-polishes a label: nine of them after every batch of a burst added up.
+    from presence_desktop.domain.roster import Counts
+    from presence_desktop.ui.widgets import CountsBar
+
+    bar = CountsBar(default_catalogue())
+    qtbot.addWidget(bar)
+    styled = []
+    for sid, (_icon, text) in bar.labels.items():
+        text.setStyleSheet = lambda css, sid=sid, real=text.setStyleSheet: (styled.append(sid), real(css))
+    bar.set_counts(Counts({"available": 3, "on_call": 7}, 10))
+    first = len(styled)
+    bar.set_counts(Counts({"available": 4, "on_call": 6}, 10))
+    assert len(styled) == first  # same styles: none set again
+    bar.set_counts(Counts({"available": 4, "lunch": 6}, 10))
+    assert sorted(styled[first:]) == ["lunch", "on_call"]
+    assert bar.labels["available"][1].text() == "Available 4 / 10"
+    assert not bar.labels["on_call"][1].isVisibleTo(bar) and bar.labels["lunch"][1].isVisibleTo(bar)
+
