@@ -36,6 +36,7 @@ from presence_desktop.ui.roster_model import (
     RosterProxy,
     RosterTableModel,
     StatusDelegate,
+    TickingDelegate,
 )
 from presence_desktop.ui.service import ConnectionState
 from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, CountsBar, FilterBar, MessageBar, OwnStatusBar
@@ -85,6 +86,9 @@ class RosterWindow(QMainWindow):
         self.table.setObjectName("rosterTable")
         self.table.setModel(self.proxy)
         self.table.setItemDelegateForColumn(COL_INDICATOR, StatusDelegate(self.table))
+        self.ticking_delegate = TickingDelegate(self.table)
+        for col in TICKING_COLUMNS:
+            self.table.setItemDelegateForColumn(col, self.ticking_delegate)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -114,6 +118,11 @@ class RosterWindow(QMainWindow):
         # order (and a status filter) catches up. Values still update in place.
         self.table.viewport().installEventFilter(self)
         self.table.viewport().setMouseTracking(True)
+        # Looks handed to the ticking delegate describe proxy rows as they were at the tick:
+        # any change of the proxy's rows or data withdraws them (the default path is exact).
+        for signal in (self.proxy.dataChanged, self.proxy.layoutChanged, self.proxy.rowsInserted,
+                       self.proxy.rowsRemoved, self.proxy.rowsMoved, self.proxy.modelReset):
+            signal.connect(self._drop_looks)
 
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -205,13 +214,30 @@ class RosterWindow(QMainWindow):
             self._refresh_counts()
 
     _ticking_shown: dict[tuple[int, int], tuple] = {}
+    _looks_armed = False
+
+    def _drop_looks(self, *_args) -> None:
+        self._looks_armed = False
+        if self.ticking_delegate.looks:
+            self.ticking_delegate.looks = {}
 
     def _repaint_ticking_cells(self, now: float) -> None:
         """Repaint the on-screen cells of the ticking columns whose drawn text (or budget colour)
         changed since the last tick, not the whole columns: "last heard" moves once a minute
-        for most rows, and a repaint of ~100 cells per second was most of the idle CPU."""
+        for most rows, and a repaint of ~100 cells per second was most of the idle CPU. The
+        changed cells' looks go to the ticking delegate for the next paint of the viewport
+        (see TickingDelegate; that paint comes right after this tick)."""
         table, proxy = self.table, self.proxy
         viewport = table.viewport()
+        self._drop_looks()
+        dpr = viewport.devicePixelRatio()
+        # A cached cell pixmap is blitted at whole device pixels: only at integer scales.
+        fast = dpr == int(dpr)
+        if fast:
+            self.ticking_delegate.set_environment(
+                (table.font().key(), table.style().name(), table.layoutDirection(), dpr))
+        looks: dict[tuple[int, int], tuple] = {}
+        model = self.model
         header = table.horizontalHeader()
         cols = []
         for col in TICKING_COLUMNS:
@@ -240,7 +266,12 @@ class RosterWindow(QMainWindow):
                 shown[key] = now_face
                 if before.get(key) != now_face:
                     viewport.update(x, y, width, h)
+                    if fast:
+                        looks[key] = model.ticking_look(src, col, now)
         self._ticking_shown = shown
+        if looks:
+            self.ticking_delegate.looks = looks
+            self._looks_armed = True
 
     _connection: ConnectionState | None = None
 
@@ -317,9 +348,17 @@ class RosterWindow(QMainWindow):
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.table.viewport():
-            if event.type() == QEvent.Type.Enter:
+            kind = event.type()
+            if kind == QEvent.Type.Paint:
+                # The first paint after a tick draws the looks it handed over; later paints
+                # (hover, selection, scrolling) take the default path again.
+                if self._looks_armed:
+                    self._looks_armed = False
+                elif self.ticking_delegate.looks:
+                    self.ticking_delegate.looks = {}
+            elif kind == QEvent.Type.Enter:
                 self.hold_order(True)
-            elif event.type() == QEvent.Type.Leave:
+            elif kind == QEvent.Type.Leave:
                 self.hold_order(False)
         return super().eventFilter(obj, event)
 

@@ -1,10 +1,11 @@
 import asyncio
 import time
+from datetime import datetime, timezone
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from presence_desktop.domain.presence import utc_now_iso
+from presence_desktop.domain.presence import format_time, utc_now_iso
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.ports import Identity
@@ -218,3 +219,72 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
 def test_time_in_status_shows_seconds_in_the_first_minute_then_minutes():
     assert [format_duration(s) for s in (0, 5, 59, 60, 725, 3599, 3600, 3725, -3)] == [
         "0:00", "0:05", "0:59", "1 min", "12 min", "59 min", "1 h 00 min", "1 h 02 min", "0:00"]
+
+
+def _ticking_window(qtbot, now):
+    """40 agents (several changed within the last minute, a few not heard of for 3 min, so
+    Unknown/dimmed), budgets warn and over, the signed-in user's row bold, one row selected
+    with the focus on its time cell: every look a ticking cell can have."""
+    cat = default_catalogue()
+    roster = Roster(cat, clock=lambda: now[0], stale_after_s=120)
+    roster.begin_join()
+    events = demo_events(40, now=now[0])
+    warn_at = format_time(datetime.fromtimestamp(now[0] - 0.85 * cat.get("break").budget_s, timezone.utc))
+    events = [e.with_(changed_at=utc_now_iso()) if i % 3 == 0 else
+              e.with_(status="break", changed_at=warn_at) if i % 5 == 1 else e for i, e in enumerate(events)]
+    roster.complete_join(events)
+    for i, e in enumerate(events):
+        roster.get(e.agent_id).heard_at = now[0] - (200 if i % 7 == 0 else i % 30)
+    win = RosterWindow(roster, cat, SUP, profile_name="local", clock=lambda: now[0])
+    qtbot.addWidget(win)
+    win.ticker.stop()
+    win.model.me = "agent-4"
+    win.model.sync()
+    win.resize(1040, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.select_agent("agent-5")
+    win.table.setCurrentIndex(win.table.selectionModel().selectedRows()[0].siblingAtColumn(COL_TIME))
+    win.table.setFocus()
+    return win, roster
+
+
+def test_tick_painted_cells_look_exactly_like_the_default_painting(qtbot):
+    """The ticking delegate's cached cells (handed over by the tick) are pixel for pixel what
+    the default delegate draws: selection, focus, alternate rows, budget colours, dimmed
+    Unknown rows and the bold own row included."""
+    now = [time.time()]
+    win, roster = _ticking_window(qtbot, now)
+    levels = {roster.budget_level(a, now[0]) for a in roster.agent_ids()}
+    assert {"warn", "over"} <= levels and any(roster.display_status(a).id == "unknown" for a in roster.agent_ids())
+    vp = win.table.viewport()
+    default = vp.grab().toImage()  # no tick yet: the default path
+    delegate = win.ticking_delegate
+    assert delegate.blits == 0
+    win.tick()  # first tick: every on-screen ticking cell is handed over
+    assert len(delegate.looks) > 20
+    fast = vp.grab().toImage()
+    assert delegate.blits == len(delegate.looks)
+    assert fast == default
+    # the looks serve that one paint only
+    vp.grab()
+    assert delegate.looks == {}
+
+
+def test_a_change_after_the_tick_is_painted_from_the_model_not_the_tick(qtbot):
+    """A row that changes between the tick and the paint is drawn from its new data: the looks
+    the tick handed over are withdrawn by any change of the proxy's rows or data."""
+    now = [time.time()]
+    win, roster = _ticking_window(qtbot, now)
+    win.tick()
+    looks = dict(win.ticking_delegate.looks)
+    assert looks
+    first = win.table.rowAt(0)
+    aid = win.proxy.index(first, 0).data(AGENT_ROLE)
+    ev = roster.get(aid).event
+    now[0] += 0.2
+    win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status="break", changed_at=utc_now_iso())))
+    win.model.flush()
+    assert win.ticking_delegate.looks == {}
+    row = win.proxy.visible_agent_ids().index(aid)
+    assert win.proxy.index(row, COL_TIME).data() == "0:00"
