@@ -14,6 +14,7 @@ refreshed by :meth:`tick`, driven by one timer for the view.
 from __future__ import annotations
 
 import functools
+import gc
 import re
 import struct
 import time
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from presence_desktop.domain.roster import Change, Roster, RosterFilter
 from presence_desktop.domain.statuses import UNKNOWN_ID
 from presence_desktop.ui.painting import paint_status
+from presence_desktop.ui.runtime import freeze_gc
 
 COL_INDICATOR, COL_NAME, COL_TEAM, COL_STATUS, COL_TIME, COL_MESSAGE, COL_HEARD = range(7)
 HEADERS = ("", "Name", "Team", "Status", "Time in status", "Message", "Last heard")
@@ -38,6 +40,7 @@ SORT_KEY_ROLE = Qt.ItemDataRole.UserRole + 5  # str the proxy compares natively 
 FRAME_MS = 16
 INSERT_MS = 250  # new rows, during a stream of them, at most 4 times a second (see module doc)
 ROW_SIGNALS_MAX = 1000  # more changed rows than this in one flush: range signals (one full repaint)
+REFREEZE_ROWS = 2000  # rows inserted since the last GC freeze that earn another (see flush)
 TICKING_COLUMNS = (COL_TIME, COL_HEARD)
 
 _ROLES = frozenset({
@@ -167,6 +170,7 @@ class RosterTableModel(QAbstractTableModel):
         self._flush_timer.timeout.connect(self._frame)
         self._last_flush = -1e9  # time.monotonic() s of the last flush, of the last row insert
         self._last_insert = -1e9
+        self._unfrozen_rows = 0  # rows inserted since the last GC freeze
         self.flushes = 0  # batches emitted (tests count them)
         self.me: str | None = None  # the signed-in user's agent id: that row is drawn bold
         self._stale: set[str] = set()
@@ -199,10 +203,17 @@ class RosterTableModel(QAbstractTableModel):
         change, self._pending = self._pending, Change()
         n = len(self.roster)
         if n > self._rows and insert:
+            self._unfrozen_rows += n - self._rows
             self.beginInsertRows(QModelIndex(), self._rows, n - 1)
             self._rows = n
             self.endInsertRows()
             self._last_insert = now
+            if self._unfrozen_rows >= REFREEZE_ROWS and gc.isenabled() and gc.get_freeze_count():
+                # Thousands of agents joined after the app froze its start-up objects: their
+                # entries are as long-lived, and in the young heap they earned a full (gen-2)
+                # collection of 40-55 ms in the middle of a burst (bench). Freeze them too.
+                self._unfrozen_rows = 0
+                freeze_gc()
         if not self._rows:
             return
         last = len(HEADERS) - 1
