@@ -39,6 +39,22 @@ def client_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
     return ctx
 
 
+def environ_proxy(url: str) -> str | None:
+    """The proxy URL the environment (``HTTPS_PROXY``/``HTTP_PROXY``, ``NO_PROXY``; the system
+    settings on Windows and macOS) gives for ``url``, or None: the rule botocore applies
+    (``botocore.utils.get_environ_proxies``), so Cognito calls go where they went through boto3."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    try:
+        if proxy_bypass(parts.netloc):
+            return None
+    except (TypeError, OSError):
+        pass
+    return getproxies().get(parts.scheme) or None
+
+
 def prewarm_ssl_contexts(ca_files: Iterable[str | None]) -> threading.Thread:
     """Build the contexts for ``ca_files`` on a daemon thread (OpenSSL reads the trust store
     without the GIL, so this overlaps with imports on the main thread). Errors are left for the

@@ -15,6 +15,7 @@ a JSON body, no signature (public app client). Errors: HTTP 4xx/5xx with the err
 
 Endpoint: the profile's ``endpoint`` (devstack), else ``https://cognito-idp.<region>.amazonaws.com``
 (``.amazonaws.com.cn`` in the China regions). TLS: the system trust store, always verified.
+Proxies: from the environment, as botocore chose them (:func:`presence_desktop.net.environ_proxy`).
 """
 
 from __future__ import annotations
@@ -69,24 +70,29 @@ class CognitoIdp:
         self._retry = Retry(total=1, connect=1, read=0, status=1, other=0, allowed_methods=None,
                             status_forcelist=(500, 502, 503, 504), backoff_factor=0.2,
                             respect_retry_after_header=True, raise_on_status=False)
-        self._pool: urllib3.PoolManager | None = None
+        self._pools: dict[str | None, urllib3.PoolManager] = {}  # by proxy URL (None: direct)
         self._lock = threading.Lock()
 
-    def _http(self) -> urllib3.PoolManager:
-        with self._lock:
-            if self._pool is None:
-                from presence_desktop.net import client_ssl_context
+    def _http(self, url: str) -> urllib3.PoolManager:
+        from presence_desktop.net import client_ssl_context, environ_proxy
 
-                self._pool = urllib3.PoolManager(num_pools=2, maxsize=2, ssl_context=client_ssl_context(None),
-                                                 timeout=self._timeout, retries=self._retry)
-            return self._pool
+        proxy = environ_proxy(url)
+        with self._lock:
+            pool = self._pools.get(proxy)
+            if pool is None:
+                kwargs: dict[str, Any] = dict(num_pools=2, maxsize=2, timeout=self._timeout, retries=self._retry)
+                if url.startswith("https://") or (proxy or "").startswith("https://"):
+                    kwargs["ssl_context"] = client_ssl_context(None)
+                pool = urllib3.ProxyManager(proxy, **kwargs) if proxy else urllib3.PoolManager(**kwargs)
+                self._pools[proxy] = pool
+            return pool
 
     def call(self, settings: Any, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         """``operation`` (e.g. ``"InitiateAuth"``) with ``body`` -> the answer's JSON object.
         Raises :class:`CognitoApiError` (Cognito said no), urllib3's ``HTTPError`` or ``OSError``
         (no answer)."""
         endpoint = settings.endpoint or default_endpoint(settings.region)
-        resp = self._http().request(
+        resp = self._http(endpoint).request(
             "POST", endpoint, body=json.dumps(body).encode("utf-8"),
             headers={"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + operation,
                      "User-Agent": "presence-desktop"},
@@ -115,6 +121,6 @@ class CognitoIdp:
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
             pool.clear()

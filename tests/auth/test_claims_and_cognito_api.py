@@ -71,3 +71,42 @@ def test_cognito_error_codes_and_mapping():
 def test_default_endpoints():
     assert default_endpoint("eu-west-1") == "https://cognito-idp.eu-west-1.amazonaws.com/"
     assert default_endpoint("cn-north-1") == "https://cognito-idp.cn-north-1.amazonaws.com.cn/"
+
+
+def test_cognito_calls_use_the_environments_proxy_as_botocore_did(monkeypatch):
+    import http.server
+    import threading
+
+    from presence_desktop.auth.cognito_api import CognitoIdp
+    from presence_desktop.config import CognitoSettings
+
+    seen = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server API
+            seen.append((self.path, self.headers.get("X-Amz-Target")))
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"__type": "NotAuthorizedException", "message": "Invalid Refresh Token"}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        settings = CognitoSettings(region="eu-west-1", user_pool_id="eu-west-1_x", client_id="c",
+                                   endpoint="http://cognito.invalid:8080/")
+        with pytest.raises(CognitoApiError) as err:
+            CognitoIdp().refresh(settings, "r" * 40)
+        assert err.value.code == "NotAuthorizedException" and err.value.status == 400
+        assert seen == [("http://cognito.invalid:8080/", "AWSCognitoIdentityProviderService.InitiateAuth")]
+    finally:
+        server.shutdown()
