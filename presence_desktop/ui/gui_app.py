@@ -286,8 +286,8 @@ class GuiApp:
 
     def _joined(self, state) -> None:
         # After the first join the start-up objects and the roster are long-lived: freeze them
-        # out of the collector's full passes (runtime.freeze_gc). Its full collection (~75 ms at
-        # start-up) runs a moment later, so the joined roster's first paint does not wait for it.
+        # out of the collector's full passes (runtime.freeze_gc). A moment later: the joined
+        # roster's first paint does not wait for its collection.
         if state.up and not state.joining and not GuiApp._gc_frozen:
             GuiApp._gc_frozen = True
             QTimer.singleShot(FREEZE_GC_DELAY_MS, lambda: freeze_gc())
