@@ -276,15 +276,21 @@ class RosterTableModel(QAbstractTableModel):
     def agent_at(self, row: int) -> str:
         return self.roster.agent_at(row)
 
-    def ticking_face(self, row: int, col: int, now: float) -> tuple:
-        """What a ticking cell (``TICKING_COLUMNS``) draws that changes with time alone: its text
-        and, for time in status, the budget colour. The window repaints a cell only when this
-        changes (the 1 s tick used to repaint both columns on screen, ~1.4 % of a core idle)."""
+    def ticking_faces(self, row: int, now: float) -> dict[int, tuple]:
+        """What the row's ticking cells draw, per column of ``TICKING_COLUMNS``: ``(agent id,
+        text, budget level or None, dimmed, bold)``, i.e. everything the default painting takes
+        from :meth:`data` for them (display text, background for time in status, dimmed
+        foreground, the own row's bold font). The window repaints a cell only when its face
+        changes, and hands ``face[1:]`` to :class:`TickingDelegate` (the 1 s tick used to
+        repaint both columns on screen, ~1.4 % of a core idle)."""
         roster = self.roster
         agent_id = roster.agent_at(row)
-        if col == COL_TIME:
-            return agent_id, format_duration(roster.time_in_status(agent_id, now)), roster.budget_level(agent_id, now)
-        return agent_id, format_ago(roster.since_heard(agent_id, now))
+        dimmed = roster.display_status(agent_id, now).id == UNKNOWN_ID
+        bold = agent_id == self.me
+        return {
+            COL_TIME: (agent_id, format_duration(roster.time_in_status(agent_id, now)), roster.budget_level(agent_id, now), dimmed, bold),
+            COL_HEARD: (agent_id, format_ago(roster.since_heard(agent_id, now)), None, dimmed, bold),
+        }
 
     def sort_key(self, row: int, col: int, now: float | None = None) -> str:
         """The proxy's sort value of a cell (``SORT_KEY_ROLE``): a string whose order (QString
@@ -307,19 +313,6 @@ class RosterTableModel(QAbstractTableModel):
         if col == COL_MESSAGE:
             return _enc_text((ev.message or "").casefold()) + name
         return _enc_float(roster.since_heard(agent_id, now)) + name
-
-    def ticking_look(self, row: int, col: int, now: float) -> tuple[str, str | None, bool, bool]:
-        """Everything a ticking cell's default painting takes from :meth:`data` (display text,
-        budget level for time in status or None, dimmed foreground, bold font), so
-        :class:`TickingDelegate` can draw it without ~20 model calls through the proxy."""
-        roster = self.roster
-        agent_id = roster.agent_at(row)
-        dimmed = roster.display_status(agent_id, now).id == UNKNOWN_ID
-        if col == COL_TIME:
-            text, level = format_duration(roster.time_in_status(agent_id, now)), roster.budget_level(agent_id, now)
-        else:
-            text, level = format_ago(roster.since_heard(agent_id, now)), None
-        return text, level, dimmed, agent_id == self.me
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role not in _ROLES or not index.isValid() or index.row() >= self._rows:
@@ -491,9 +484,9 @@ _HAS_DISPLAY = QStyleOptionViewItem.ViewItemFeature.HasDisplay
 class TickingDelegate(QStyledItemDelegate):
     """Paints the ticking columns (time in status, last heard) exactly as the default delegate
     does, faster for the cells the 1 s tick repaints: for those the window hands over
-    :attr:`looks` (``{(proxy row, column): RosterTableModel.ticking_look(...)}``), and the cell
-    is a blit of a cached pixmap of the same drawing, keyed by the look and the view's state
-    for the cell. Any other cell, or when ``looks`` has no entry, takes the default path.
+    :attr:`looks` (``{(proxy row, column): RosterTableModel.ticking_faces(...)[column][1:]}``),
+    and the cell is a blit of a cached pixmap of the same drawing, keyed by the look and the
+    view's state for the cell. Any other cell, or when ``looks`` has no entry, takes the default path.
 
     Why: the default path asks the model for 7 roles through the sorting proxy (~23 Python
     calls) and lays the text out again, ~90 us a cell; in a status's first minute ~100 cells
@@ -516,7 +509,8 @@ class TickingDelegate(QStyledItemDelegate):
             self._cache.clear()
 
     def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
-        look = self.looks.get((index.row(), index.column())) if self.looks else None
+        looks = self.looks
+        look = looks.get((index.row(), index.column())) if looks else None
         if look is None:
             super().paint(painter, option, index)
             return
@@ -528,7 +522,7 @@ class TickingDelegate(QStyledItemDelegate):
             if len(self._cache) >= self.MAX_CACHED:
                 self._cache.clear()
             self._cache[key] = pm
-        painter.drawPixmap(rect.topLeft(), pm)
+        painter.drawPixmap(rect, pm)  # same size (in logical pixels): a plain copy
         self.blits += 1
 
     def _render(self, option: QStyleOptionViewItem, index, look: tuple) -> QPixmap:

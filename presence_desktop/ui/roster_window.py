@@ -118,11 +118,13 @@ class RosterWindow(QMainWindow):
         # order (and a status filter) catches up. Values still update in place.
         self.table.viewport().installEventFilter(self)
         self.table.viewport().setMouseTracking(True)
-        # Looks handed to the ticking delegate describe proxy rows as they were at the tick:
-        # any change of the proxy's rows or data withdraws them (the default path is exact).
-        for signal in (self.proxy.dataChanged, self.proxy.layoutChanged, self.proxy.rowsInserted,
-                       self.proxy.rowsRemoved, self.proxy.rowsMoved, self.proxy.modelReset):
-            signal.connect(self._drop_looks)
+        self._source_rows: dict[int, int] = {}
+        # The tick's view of the proxy (which source row each on-screen row shows, the looks it
+        # hands to the ticking delegate) holds until the proxy's rows move; changed data is
+        # caught by the model's flush count (a slot on dataChanged would run per changed row).
+        for signal in (self.proxy.layoutChanged, self.proxy.rowsInserted, self.proxy.rowsRemoved,
+                       self.proxy.rowsMoved, self.proxy.modelReset):
+            signal.connect(self._proxy_rows_changed)
 
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -214,12 +216,18 @@ class RosterWindow(QMainWindow):
             self._refresh_counts()
 
     _ticking_shown: dict[tuple[int, int], tuple] = {}
+    _source_rows: dict[int, int]  # proxy row -> source row, for the rows the tick looked at
     _looks_armed = False
+    _looks_flushes = -1  # the model's flush count when the looks were made
 
-    def _drop_looks(self, *_args) -> None:
+    def _drop_looks(self) -> None:
         self._looks_armed = False
         if self.ticking_delegate.looks:
             self.ticking_delegate.looks = {}
+
+    def _proxy_rows_changed(self, *_args) -> None:
+        self._source_rows = {}
+        self._drop_looks()
 
     def _repaint_ticking_cells(self, now: float) -> None:
         """Repaint the on-screen cells of the ticking columns whose drawn text (or budget colour)
@@ -237,7 +245,6 @@ class RosterWindow(QMainWindow):
             self.ticking_delegate.set_environment(
                 (table.font().key(), table.style().name(), table.layoutDirection(), dpr))
         looks: dict[tuple[int, int], tuple] = {}
-        model = self.model
         header = table.horizontalHeader()
         cols = []
         for col in TICKING_COLUMNS:
@@ -253,25 +260,31 @@ class RosterWindow(QMainWindow):
         if last < 0:
             last = proxy.rowCount() - 1
         before, shown = self._ticking_shown, {}
-        face = self.model.ticking_face
+        faces_of = self.model.ticking_faces
+        sources = self._source_rows
+        update = viewport.update
         for prow in range(first, last + 1):
-            src = proxy.mapToSource(proxy.index(prow, 0)).row()
+            src = sources.get(prow)
+            if src is None:
+                src = sources[prow] = proxy.mapToSource(proxy.index(prow, 0)).row()
             if src < 0:
                 continue
-            y = table.rowViewportPosition(prow)
-            h = table.rowHeight(prow)
+            faces = faces_of(src, now)
+            y = h = None
             for col, x, width in cols:
                 key = (prow, col)
-                now_face = face(src, col, now)
-                shown[key] = now_face
-                if before.get(key) != now_face:
-                    viewport.update(x, y, width, h)
+                face = shown[key] = faces[col]
+                if before.get(key) != face:
+                    if y is None:
+                        y, h = table.rowViewportPosition(prow), table.rowHeight(prow)
+                    update(x, y, width, h)
                     if fast:
-                        looks[key] = model.ticking_look(src, col, now)
+                        looks[key] = face[1:]
         self._ticking_shown = shown
         if looks:
             self.ticking_delegate.looks = looks
             self._looks_armed = True
+            self._looks_flushes = self.model.flushes
 
     _connection: ConnectionState | None = None
 
@@ -352,10 +365,10 @@ class RosterWindow(QMainWindow):
             if kind == QEvent.Type.Paint:
                 # The first paint after a tick draws the looks it handed over; later paints
                 # (hover, selection, scrolling) take the default path again.
-                if self._looks_armed:
+                if self._looks_armed and self._looks_flushes == self.model.flushes:
                     self._looks_armed = False
                 elif self.ticking_delegate.looks:
-                    self.ticking_delegate.looks = {}
+                    self._drop_looks()
             elif kind == QEvent.Type.Enter:
                 self.hold_order(True)
             elif kind == QEvent.Type.Leave:

@@ -273,18 +273,37 @@ def test_tick_painted_cells_look_exactly_like_the_default_painting(qtbot):
 
 def test_a_change_after_the_tick_is_painted_from_the_model_not_the_tick(qtbot):
     """A row that changes between the tick and the paint is drawn from its new data: the looks
-    the tick handed over are withdrawn by any change of the proxy's rows or data."""
+    the tick handed over are not used once the model has flushed a change (or the proxy's rows
+    moved)."""
     now = [time.time()]
     win, roster = _ticking_window(qtbot, now)
     win.tick()
-    looks = dict(win.ticking_delegate.looks)
-    assert looks
+    delegate = win.ticking_delegate
+    assert delegate.looks
     first = win.table.rowAt(0)
     aid = win.proxy.index(first, 0).data(AGENT_ROLE)
     ev = roster.get(aid).event
-    now[0] += 0.2
     win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status="break", changed_at=utc_now_iso())))
     win.model.flush()
-    assert win.ticking_delegate.looks == {}
+    vp = win.table.viewport()
+    painted = vp.grab().toImage()
+    assert delegate.blits == 0 and delegate.looks == {}
+    assert painted == vp.grab().toImage()  # what the default painting shows now
     row = win.proxy.visible_agent_ids().index(aid)
     assert win.proxy.index(row, COL_TIME).data() == "0:00"
+
+
+def test_the_tick_maps_rows_again_after_the_order_changed(qtbot):
+    """The tick remembers which source row each on-screen row shows until the proxy's rows
+    move: after a re-sort it repaints the cells whose agent changed, with that agent's look."""
+    now = [time.time()]
+    win, roster = _ticking_window(qtbot, now)
+    win.tick()
+    win.table.sortByColumn(COL_NAME, Qt.SortOrder.DescendingOrder)
+    win.tick()
+    first = win.table.rowAt(0)
+    assert win._ticking_shown[(first, COL_TIME)][0] == win.proxy.index(first, 0).data(AGENT_ROLE)
+    vp = win.table.viewport()
+    fast = vp.grab().toImage()
+    assert win.ticking_delegate.blits > 0
+    assert fast == vp.grab().toImage()
