@@ -479,6 +479,7 @@ class StatusDelegate(QStyledItemDelegate):
 
 _LEVEL_BG = {"over": OVER_BG, "warn": WARN_BG}
 _HAS_DISPLAY = QStyleOptionViewItem.ViewItemFeature.HasDisplay
+_POSITIONAL = (QStyle.StateFlag.State_HasFocus | QStyle.StateFlag.State_MouseOver).value
 
 
 class TickingDelegate(QStyledItemDelegate):
@@ -511,19 +512,43 @@ class TickingDelegate(QStyledItemDelegate):
     def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
         looks = self.looks
         look = looks.get((index.row(), index.column())) if looks else None
-        if look is None:
+        if look is None or painter.device().devicePixelRatio() != self.device_pixel_ratio:
             super().paint(painter, option, index)
             return
         rect = option.rect
-        key = (look, rect.width(), rect.height(), option.state, option.features, option.palette.cacheKey())
+        state = option.state.value
+        key = (look, rect.width(), rect.height(), state, option.features.value, option.palette.cacheKey(),
+               (rect.x(), rect.y()) if self.positional(state) else None)
         pm = self._cache.get(key)
         if pm is None:
-            pm = self._render(option, index, look)
-            if len(self._cache) >= self.MAX_CACHED:
-                self._cache.clear()
-            self._cache[key] = pm
+            pm = self.render_cell(key, option, index)
         painter.drawPixmap(rect, pm)  # same size (in logical pixels): a plain copy
         self.blits += 1
+
+    @property
+    def device_pixel_ratio(self) -> float:
+        """The scale the cached pixmaps are drawn at (the environment's last item)."""
+        return self._env[-1] if self._env else 1.0
+
+    def positional(self, state: int) -> bool:
+        """Whether a cell in ``state`` (a QStyle.StateFlag value) is cached per position: the
+        focus frame and hover decorations are antialiased curves whose edge pixels differ by a
+        shade with the cell's position, so those cells are not reused elsewhere."""
+        return bool(state & _POSITIONAL)
+
+    def cached(self, key: tuple) -> QPixmap | None:
+        """The pixmap cached for ``key``: ``(look, width, height, option state value, option
+        features value, palette cache key, (x, y) or None (see :meth:`positional`))`` of the
+        option the view paints the cell with."""
+        return self._cache.get(key)
+
+    def render_cell(self, key: tuple, option: QStyleOptionViewItem, index) -> QPixmap:
+        """Draw the cell for ``key`` (see :meth:`cached`) with ``option`` and cache it."""
+        pm = self._render(option, index, key[0])
+        if len(self._cache) >= self.MAX_CACHED:
+            self._cache.clear()
+        self._cache[key] = pm
+        return pm
 
     def _render(self, option: QStyleOptionViewItem, index, look: tuple) -> QPixmap:
         """The cell as the view and the default delegate draw it: viewport background, the
@@ -531,8 +556,8 @@ class TickingDelegate(QStyledItemDelegate):
         have taken from the model's roles (see RosterTableModel.data)."""
         text, level, dimmed, bold = look
         opt = QStyleOptionViewItem(option)
-        w, h = option.rect.width(), option.rect.height()
-        opt.rect = QRect(0, 0, w, h)
+        rect = option.rect
+        w, h = rect.width(), rect.height()
         opt.index = index
         if bold:
             font = QFont()
@@ -548,11 +573,13 @@ class TickingDelegate(QStyledItemDelegate):
         opt.text = text
         widget = option.widget
         style = widget.style()
-        dpr = self._env[-1] if self._env else 1.0
+        dpr = self.device_pixel_ratio
         pm = QPixmap(round(w * dpr), round(h * dpr))
         pm.setDevicePixelRatio(dpr)
         p = QPainter(pm)
-        p.fillRect(opt.rect, option.palette.brush(QPalette.ColorRole.Base))
+        p.translate(-rect.x(), -rect.y())  # drawn where the view draws it (see positional())
+        viewport = widget.viewport()  # what its background fill paints under the cell
+        p.fillRect(rect, viewport.palette().brush(viewport.backgroundRole()))
         style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewRow, opt, p, widget)
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, p, widget)
         p.end()

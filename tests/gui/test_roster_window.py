@@ -199,7 +199,7 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
     assert rows_on_screen > 5
     updates = []
     vp = win.table.viewport()
-    vp.update = lambda *a: updates.append(a)
+    vp.update = lambda region: updates.extend(region)  # one call: a region of cell rects
     win.tick()
     assert len(updates) == 2 * rows_on_screen  # first tick: every ticking cell once
     updates.clear()
@@ -214,6 +214,23 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
     moved = sum(before[a] != format_duration(roster.time_in_status(a, now[0])) for a in agents)
     win.tick()
     assert len(updates) == moved < rows_on_screen
+
+
+def test_the_tick_looks_at_no_cell_while_the_window_is_hidden(qtbot):
+    """In the tray (the window hidden) the tick neither computes the ticking cells nor asks
+    for repaints; shown again, the next tick starts from what the window then paints."""
+    now = [time.time()]
+    win, roster = _ticking_window(qtbot, now)
+    win.hide()
+    faces = []
+    original = win.model.ticking_faces
+    win.model.ticking_faces = lambda row, t: faces.append(row) or original(row, t)
+    win.tick()
+    assert faces == [] and win._ticking_shown == {}
+    win.show()
+    qtbot.waitExposed(win)
+    win.tick()
+    assert faces and len(win._ticking_shown) == 2 * len(set(faces))
 
 
 def test_time_in_status_shows_seconds_in_the_first_minute_then_minutes():
@@ -243,9 +260,15 @@ def _ticking_window(qtbot, now):
     win.resize(1040, 900)
     win.show()
     qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=2000)
     win.select_agent("agent-5")
-    win.table.setCurrentIndex(win.table.selectionModel().selectedRows()[0].siblingAtColumn(COL_TIME))
+    selected = win.table.selectionModel().selectedRows()[0]
+    # the current cell (focus frame) on the next row, not selected
+    win.table.selectionModel().setCurrentIndex(
+        win.proxy.index(selected.row() + 1, COL_TIME), QItemSelectionModel.SelectionFlag.NoUpdate)
     win.table.setFocus()
+    win.setAttribute(Qt.WidgetAttribute.WA_KeyboardFocusChange, True)  # as after Tab: the focus frame shows
     return win, roster
 
 
@@ -307,3 +330,68 @@ def test_the_tick_maps_rows_again_after_the_order_changed(qtbot):
     fast = vp.grab().toImage()
     assert win.ticking_delegate.blits > 0
     assert fast == vp.grab().toImage()
+
+
+def _render_region(widget, region):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPixmap
+
+    dpr = widget.devicePixelRatio()
+    pm = QPixmap(widget.size() * dpr)
+    pm.setDevicePixelRatio(dpr)
+    pm.fill(Qt.GlobalColor.black)
+    widget.render(pm, QPoint(), region)
+    return pm.toImage()
+
+
+@pytest.mark.parametrize("window_state", ["active", "inactive", "table_unfocused"])
+def test_the_tick_paint_of_ticking_cells_looks_exactly_like_the_views_own(qtbot, window_state):
+    """The paint event the tick causes (just the changed ticking cells) is drawn by the table
+    from cached cells with the option the view would give each cell: pixel for pixel the
+    view's own painting of that region, with the active window, an inactive one (selection
+    colours) and the focus elsewhere (no focus frame)."""
+    from PySide6.QtWidgets import QLineEdit, QWidget
+
+    now = [time.time()]
+    win, roster = _ticking_window(qtbot, now)
+    if window_state == "inactive":
+        other = QWidget()
+        qtbot.addWidget(other)
+        other.show()
+        other.activateWindow()
+        qtbot.waitUntil(lambda: not win.isActiveWindow(), timeout=2000)
+    elif window_state == "table_unfocused":
+        win.filters.search.setFocus()
+        qtbot.waitUntil(lambda: not win.table.hasFocus(), timeout=2000)
+    table, vp = win.table, win.table.viewport()
+    assert table.hasFocus() == (window_state == "active")
+    win.tick()
+    region, cells = table.ticking_cells
+    assert len(cells) > 20
+    fast = _render_region(vp, region)
+    assert table.fast_paints == 1 and win.ticking_delegate.blits == 0
+    win._drop_looks()
+    assert fast == _render_region(vp, region)  # the view's own painting of the same cells
+    assert table.fast_paints == 1
+    # and the repaint a tick asks for is such a paint (unless something else, here the
+    # window's activation, has the whole viewport repainted at the same time)
+    for _ in range(3):
+        qtbot.wait(20)
+        now[0] += 1.0
+        win.tick()
+        qtbot.wait(20)
+        if table.fast_paints == 2:
+            break
+    assert table.fast_paints == 2
+
+
+def test_a_pointer_over_the_table_leaves_the_tick_paint_to_the_view(qtbot):
+    """Hover changes how a cell is drawn (styles that highlight the row under the pointer):
+    with the pointer over the table the tick's cells take the view's own path."""
+    now = [time.time()]
+    win, roster = _ticking_window(qtbot, now)
+    win.table.viewport().underMouse = lambda: True
+    win.tick()
+    region, cells = win.table.ticking_cells
+    _render_region(win.table.viewport(), region)
+    assert win.table.fast_paints == 0 and win.ticking_delegate.blits == len(cells)
