@@ -19,7 +19,7 @@ import re
 import struct
 import time
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -159,6 +159,12 @@ def _spans(rows: list[int], gap: int = 8) -> list[tuple[int, int]]:
 class RosterTableModel(QAbstractTableModel):
     """Rows = the roster's agents in arrival order (never removed); see module doc."""
 
+    # While :attr:`held`, a flush announces changed rows here (list of source rows) instead of
+    # ``dataChanged``: the sorting proxy re-sorts and re-filters every row a ``dataChanged``
+    # names, whatever its roles (Qt 6.11), and a held roster must not move (see
+    # RosterWindow.hold_order, which repaints these rows and re-places them on release).
+    heldRowsChanged = Signal(list)
+
     def __init__(self, roster: Roster, parent=None, clock=time.time) -> None:
         super().__init__(parent)
         self.roster = roster
@@ -173,6 +179,10 @@ class RosterTableModel(QAbstractTableModel):
         self._unfrozen_rows = 0  # rows inserted since the last GC freeze
         self.flushes = 0  # batches emitted (tests count them)
         self.me: str | None = None  # the signed-in user's agent id: that row is drawn bold
+        self.held = False  # see heldRowsChanged
+        # source row -> the source row whose sort key it reports, or a fixed key: only while
+        # RosterWindow.hold_order releases a held order (see there)
+        self.key_stand_ins: dict[int, int | str] = {}
         self._stale: set[str] = set()
         self.sync()
 
@@ -218,6 +228,16 @@ class RosterTableModel(QAbstractTableModel):
             return
         last = len(HEADERS) - 1
         rows = self._rows
+        if self.held:
+            if change.everything:
+                held = list(range(rows))
+            else:
+                row_of, roster = self.roster.row_of, self.roster
+                held = sorted(r for r in (row_of(a) for a in change.updated if a in roster) if r < rows)
+            if held:
+                self.heldRowsChanged.emit(held)
+            self.flushes += 1
+            return
         if change.everything:
             self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, last))
         else:
@@ -235,6 +255,23 @@ class RosterTableModel(QAbstractTableModel):
                 for first, end in _spans(changed):
                     emit(index(first, 0), index(end, last))
         self.flushes += 1
+
+    def announce_rows(self, rows, stand_ins: dict[int, int | str] | None = None) -> None:
+        """One ``dataChanged`` per source row of ``rows`` (an iterable of ints), so the sorting
+        proxy re-filters it and re-places it by binary search (O(log n) key fetches). While the
+        signals go out, each row not yet announced that has an entry in ``stand_ins`` reports the
+        sort key of that source row (or that fixed key string) instead of its own: a key that
+        matches where it stands, so the proxy's binary searches see an ordered list (see
+        RosterWindow.hold_order)."""
+        last = len(HEADERS) - 1
+        emit, index = self.dataChanged.emit, self.index
+        self.key_stand_ins = stand_ins = dict(stand_ins or {})
+        try:
+            for row in rows:
+                stand_ins.pop(row, None)
+                emit(index(row, 0), index(row, last))
+        finally:
+            self.key_stand_ins = {}
 
     def sync(self) -> None:
         """Catch up with the roster at once (no coalescing)."""
@@ -296,7 +333,13 @@ class RosterTableModel(QAbstractTableModel):
         """The proxy's sort value of a cell (``SORT_KEY_ROLE``): a string whose order (QString
         code units) is the column's order with ties broken by the natural name order, i.e. what
         ``SORT_ROLE`` plus the name tie-break gave: status order, natural name, natural team then
-        name, time in status (s), message (casefolded) then name, seconds since heard."""
+        name, time in status (s), message (casefolded) then name, seconds since heard. A row with
+        an entry in :attr:`key_stand_ins` answers for its stand-in (see :meth:`announce_rows`)."""
+        stand_in = self.key_stand_ins.get(row) if self.key_stand_ins else None
+        if stand_in is not None:
+            if isinstance(stand_in, str):
+                return stand_in
+            row = stand_in
         roster = self.roster
         agent_id = roster.agent_at(row)
         ev = roster.get(agent_id).event

@@ -395,3 +395,136 @@ def test_a_pointer_over_the_table_leaves_the_tick_paint_to_the_view(qtbot):
     region, cells = win.table.ticking_cells
     _render_region(win.table.viewport(), region)
     assert win.table.fast_paints == 0 and win.ticking_delegate.blits == len(cells)
+
+
+# --- held order: released by re-placing only the rows that changed (hold_order) -----------------
+
+def _held_window(qtbot, n, clock):
+    cat = default_catalogue()
+    roster = Roster(cat)
+    roster.begin_join()
+    roster.complete_join(demo_events(n))
+    win = RosterWindow(roster, cat, SUP, profile_name="local", clock=clock)
+    qtbot.addWidget(win)
+    win.model.sync()
+    return win, roster
+
+
+def _fully_sorted_ids(win):
+    """What a fresh proxy, sorting every row at once, shows for the window's filter and sort."""
+    from presence_desktop.ui.roster_model import RosterProxy
+
+    fresh = RosterProxy()
+    fresh.setSourceModel(win.model)
+    fresh.set_roster_filter(win.proxy.roster_filter)
+    fresh.sort(win.proxy.sortColumn(), win.proxy.sortOrder())
+    return fresh.visible_agent_ids()
+
+
+def _random_change(roster, rng, agent_id):
+    from presence_desktop.ui.sample import STATUS_IDS
+
+    ev = roster.get(agent_id).event
+    return roster.apply(ev.with_(version=ev.version + 1, status=rng.choice(STATUS_IDS),
+                                 message=rng.choice([None, "back in 10", "VIP queue", "a"]),
+                                 changed_at=format_time(datetime.fromtimestamp(1_700_000_000 - rng.uniform(0, 3000), timezone.utc))))
+
+
+@pytest.mark.parametrize("col", [0, 1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("order", [Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder])
+def test_held_order_released_equals_a_full_sort(qtbot, col, order):
+    """Changes, joins and filter changes while held; after each release the rows stand exactly
+    as one full sort puts them (names are distinct here: among equal keys a re-placed row goes
+    after its equals, as dynamic sorting always did)."""
+    import random
+
+    from presence_desktop.domain.roster import RosterFilter
+
+    rng = random.Random(col * 2 + int(order == Qt.SortOrder.DescendingOrder))
+    win, roster = _held_window(qtbot, 300, clock=lambda: 1_700_000_000.0)
+    extra = demo_events(380)[300:]  # agents who join while the order is held (distinct names up to 400)
+    win.table.sortByColumn(col, order)
+    for round_ in range(4):
+        win.hold_order(True)
+        shown_before = win.proxy.visible_agent_ids()
+        for step in range(rng.choice([1, 5, 40, 120])):
+            kind = rng.random()
+            if kind < 0.8:
+                win.on_roster_changed(_random_change(roster, rng, rng.choice(list(roster.agent_ids()))))
+            elif kind < 0.9 and extra:
+                win.on_roster_changed(roster.apply(extra.pop()))
+                win.model.flush()  # new rows go in now (binary search among held rows)
+            elif kind < 0.95:
+                status = rng.choice([None, "available", "lunch"])
+                team = rng.choice([None, "team-1"])
+                win.proxy.set_roster_filter(RosterFilter(teams=frozenset({team}) if team else None,
+                                                         statuses=frozenset({status}) if status else None))
+            if step % 7 == 0:
+                win.model.flush()
+        win.model.flush()
+        if win.proxy.roster_filter == RosterFilter() and not win.model.rowCount() > len(shown_before):
+            assert win.proxy.visible_agent_ids() == shown_before  # held: nothing moved
+        win.hold_order(False)
+        assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win), f"round {round_}"
+
+
+def test_held_status_filter_catches_up_on_release(qtbot):
+    from presence_desktop.domain.roster import RosterFilter
+
+    win, roster = _held_window(qtbot, 60, clock=time.time)
+    win.proxy.set_roster_filter(RosterFilter(statuses=frozenset({"available"})))
+    shown = win.proxy.visible_agent_ids()
+    hidden = next(a for a in roster.agent_ids() if a not in shown)
+    win.hold_order(True)
+    for agent_id, status in ((shown[0], "lunch"), (hidden, "available")):
+        ev = roster.get(agent_id).event
+        win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status=status, changed_at=utc_now_iso())))
+    win.model.flush()
+    assert win.proxy.visible_agent_ids() == shown  # the row under the pointer stays, shows Lunch
+    assert status_cell(win, shown[0]) == "Lunch"
+    win.hold_order(False)
+    assert shown[0] not in win.proxy.visible_agent_ids() and hidden in win.proxy.visible_agent_ids()
+    assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
+
+
+def test_release_after_a_few_changes_does_not_resort_the_roster(qtbot, monkeypatch):
+    from presence_desktop.ui.roster_model import RosterTableModel
+
+    win, roster = _held_window(qtbot, 400, clock=lambda: 1_700_000_000.0)
+    win.table.sortByColumn(COL_STATUS, Qt.SortOrder.AscendingOrder)
+    fetched = []
+    real = RosterTableModel.sort_key
+    monkeypatch.setattr(RosterTableModel, "sort_key", lambda self, row, col, now=None: fetched.append(row) or real(self, row, col, now))
+    import random
+
+    rng = random.Random(3)
+    win.hold_order(True)
+    for agent_id in ("agent-5", "agent-77", "agent-300"):
+        win.on_roster_changed(_random_change(roster, rng, agent_id))
+    win.model.flush()
+    assert fetched == []  # held: the proxy was not told
+    win.hold_order(False)
+    # 3 binary searches over 400 rows: ~2 x 3 x 9 fetches; a full sort is ~2 x 400 x 8
+    assert 0 < len(fetched) < 100
+    assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
+    fetched.clear()
+    win.hold_order(True)
+    win.hold_order(False)  # nothing changed: nothing to do
+    assert fetched == []
+
+
+def test_release_after_most_rows_changed_sorts_once(qtbot):
+    import random
+
+    win, roster = _held_window(qtbot, 300, clock=lambda: 1_700_000_000.0)
+    win.table.sortByColumn(COL_TIME, Qt.SortOrder.DescendingOrder)
+    rng = random.Random(5)
+    win.hold_order(True)
+    for agent_id in list(roster.agent_ids())[:280]:
+        win.on_roster_changed(_random_change(roster, rng, agent_id))
+    win.model.flush()
+    layouts = []
+    win.proxy.layoutChanged.connect(lambda *_: layouts.append(1))
+    win.hold_order(False)
+    assert len(layouts) == 1  # one sort, not 280 re-placements
+    assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
