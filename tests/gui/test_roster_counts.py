@@ -43,3 +43,45 @@ def test_counts_bar_restyles_only_labels_whose_style_changes(qtbot):
     assert bar.labels["available"][1].text() == "Available 4 / 10"
     assert not bar.labels["on_call"][1].isVisibleTo(bar) and bar.labels["lunch"][1].isVisibleTo(bar)
 
+
+
+def test_counts_never_resize_the_window_and_compact_when_they_do_not_fit(qtbot, artifacts_dir):
+    """Statuses appearing one by one (4-digit counts, all nine chips need ~1,530 px in full) leave
+    the window's size and minimum width alone; chips that do not fit show symbol and count, the
+    full headline in the tooltip and accessible name, and go back to full when there is room."""
+    from presence_desktop.domain.roster import Counts
+    from presence_desktop.domain.statuses import UNKNOWN
+
+    win, _roster = make_window(qtbot, n=10)
+    win.resize(1040, 720)
+    win.show()
+    qtbot.waitExposed(win)
+    size, minimum = win.size(), win.minimumSizeHint().width()
+    ids = [st.id for st in default_catalogue()] + [UNKNOWN.id]
+    for k in range(1, len(ids) + 1):
+        win.counts.set_counts(Counts({sid: 1234 + i for i, sid in enumerate(ids[:k])}, 12000))
+        qtbot.wait(1)
+        assert win.size() == size and win.minimumSizeHint().width() == minimum, f"{k} statuses"
+    bar = win.counts
+    assert bar.compact
+    icon, text = bar.labels["lunch"]
+    lunch = default_catalogue().get("lunch").label
+    assert text.text() == str(1234 + ids.index("lunch"))
+    assert text.toolTip() == text.accessibleName() == icon.toolTip() == f"{lunch} {1234 + ids.index('lunch')} / 12000"
+    assert all(t.geometry().right() <= bar.width() for _i, t in bar.labels.values() if t.isVisible())  # none cut off
+    qtbot.wait(20)  # the layout settles before the grab (a paint would wait for it too)
+    win.grab().save(str(artifacts_dir / "roster-counts-compact-1040.png"))
+    win.resize(1900, 720)
+    qtbot.waitUntil(lambda: not bar.compact, timeout=1000)
+    assert text.text() == f"{lunch} {1234 + ids.index('lunch')} / 12000"
+    qtbot.wait(20)
+    win.grab().save(str(artifacts_dir / "roster-counts-full-1900.png"))
+    win.resize(bar._needed(bar.NO_TOTAL) + 30, 720)  # room for label and count, not the total
+    qtbot.waitUntil(lambda: bar.style_shown == bar.NO_TOTAL, timeout=1000)
+    assert text.text() == f"{lunch} {1234 + ids.index('lunch')}"
+    win.resize(1040, 720)
+    win.counts.set_counts(Counts({"available": 3, "on_call": 7}, 12))  # few chips: they fit in full
+    qtbot.waitUntil(lambda: not bar.compact, timeout=1000)
+    assert bar.labels["available"][1].text() == "Available 3 / 12" and win.size().width() == 1040
+    qtbot.wait(20)
+    win.grab().save(str(artifacts_dir / "roster-counts-few-1040.png"))
