@@ -239,7 +239,8 @@ def real_backend_factory(profile, auth, identity):
 def prepare_backends(profile) -> None:
     """Ahead of need (GuiApp calls it while a remembered session is restored): the TLS contexts
     of the profile's endpoints, built on a thread (OpenSSL reads the trust store without the
-    GIL), and the live feed's modules (websockets, the events client), imported meanwhile."""
+    GIL; no imports there), and the live feed's modules (websockets, the events client),
+    imported meanwhile on the calling thread."""
     from presence_desktop.net import prewarm_ssl_contexts
 
     cas = []

@@ -7,15 +7,21 @@ botocore's urllib3 for Cognito) plus boto3's and PyJWT's import weight; start-up
 
 Blocking calls: run them off the event loop (``loop.run_in_executor``); nothing here is async.
 
+Imports stay off the worker threads (this module loads what a first request would): an import
+on a worker thread while Qt's loop runs can crash PySide6 (seen in the test suite).
+
 TLS contexts: building one reads the system trust store (~45 ms, ~2 MB each here); the relay, the
 realtime client and Cognito share one per set of trusted CAs. Verification is never disabled.
 """
 
 from __future__ import annotations
 
+import encodings.idna  # noqa: F401 - a first TLS request imports it; here, not on a worker thread
 import ssl
 import threading
 from typing import Iterable
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass  # here, not on the first request's worker thread
 
 _contexts: dict[str | None, ssl.SSLContext] = {}
 _lock = threading.Lock()
@@ -43,9 +49,6 @@ def environ_proxy(url: str) -> str | None:
     """The proxy URL the environment (``HTTPS_PROXY``/``HTTP_PROXY``, ``NO_PROXY``; the system
     settings on Windows and macOS) gives for ``url``, or None: the rule botocore applies
     (``botocore.utils.get_environ_proxies``), so Cognito calls go where they went through boto3."""
-    from urllib.parse import urlsplit
-    from urllib.request import getproxies, proxy_bypass
-
     parts = urlsplit(url)
     try:
         if proxy_bypass(parts.netloc):

@@ -27,6 +27,8 @@ from typing import Any
 import urllib3
 from urllib3.util import Retry
 
+from presence_desktop.net import client_ssl_context, environ_proxy
+
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -74,8 +76,6 @@ class CognitoIdp:
         self._lock = threading.Lock()
 
     def _http(self, url: str) -> urllib3.PoolManager:
-        from presence_desktop.net import client_ssl_context, environ_proxy
-
         proxy = environ_proxy(url)
         with self._lock:
             pool = self._pools.get(proxy)

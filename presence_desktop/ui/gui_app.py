@@ -10,7 +10,7 @@ Backends come from two factories so tests can substitute fakes:
 ``auth_factory(profile, remember) -> AuthSession-like`` and
 ``backend_factory(profile, auth, identity) -> (RelayApi, LiveFeed)``; an optional
 ``prepare(profile)`` loads what the backends need (modules, TLS contexts) while a remembered
-session is being restored, i.e. while the keyring and Cognito are answering on worker threads.
+session is being restored, i.e. while the keyring and Cognito answer on worker threads.
 """
 
 from __future__ import annotations
@@ -118,19 +118,20 @@ class GuiApp:
         profile = self.profiles[profile_name]
         auth = self.auth_factory(profile, True)
         restoring = asyncio.ensure_future(auth.restore())
-        # On a worker thread: its imports fill the keyring's and Cognito's waits (one GIL).
-        preparing = (asyncio.get_running_loop().run_in_executor(None, self.prepare, profile)
-                     if self.prepare is not None else None)
+        if self.prepare is not None:
+            # On this (the GUI) thread, once the restore waits on its worker threads: imports on
+            # a worker thread while Qt's loop runs can crash PySide6 (seen in the test suite: a
+            # segfault while a worker thread imported moto), so none are moved there.
+            await asyncio.sleep(0)
+            try:
+                self.prepare(profile)
+            except Exception as exc:  # noqa: BLE001 - only a head start: the backends load it anyway
+                log.info("preparing the backends: %s", exc)
         try:
             restored = await restoring
         except Exception as exc:  # noqa: BLE001 - fall back to asking
             log.info("could not restore the remembered session: %s", exc)
             restored = None
-        if preparing is not None:
-            try:
-                await preparing
-            except Exception as exc:  # noqa: BLE001 - only a head start: the backends load it anyway
-                log.info("preparing the backends: %s", exc)
         if restored is not None:
             self.profile, self.auth = profile, auth
             self.note = getattr(restored, "note", None)

@@ -76,16 +76,22 @@ class HttpRelayClient:
                                                  timeout=urllib3.Timeout(total=self.timeout_s), **kwargs)
             return self._pool
 
-    def _request_sync(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
-        """(HTTP status, parsed JSON answer or None). Raises urllib3's HTTPError or OSError."""
+    def _request_sync(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
+                      parse: Callable[[Any], Any] | None = None) -> tuple[int, Any]:
+        """(HTTP status, JSON answer or None; a 2xx answer passed through ``parse`` when given).
+        Raises urllib3's HTTPError or OSError, or what ``parse`` raises."""
         resp = self._http().request(method, url, body=body, headers=headers, preload_content=True)
         try:
             data = json.loads(resp.data) if resp.data else None
         except ValueError:
             data = None
+        if parse is not None and 200 <= resp.status < 300:
+            data = parse(data)
         return resp.status, data
 
-    async def _call(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> Any:
+    async def _call(self, method: str, path: str, body: dict | None = None, params: dict | None = None,
+                    parse: Callable[[Any], Any] | None = None) -> Any:
+        """The 2xx answer (JSON, through ``parse`` on the worker thread when given). Raises RelayError."""
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         payload = json.dumps(body).encode("utf-8") if body is not None else None
         loop = asyncio.get_running_loop()
@@ -99,7 +105,7 @@ class HttpRelayClient:
                 headers["Content-Type"] = "application/json"
             try:
                 status, data = await loop.run_in_executor(
-                    None, self._request_sync, method, url, payload, headers)
+                    None, self._request_sync, method, url, payload, headers, parse)
             except (HTTPError, OSError) as exc:
                 raise RelayError(0, "unreachable", f"the relay is unreachable ({type(exc).__name__})") from exc
             if status == 401 and attempt == 0 and self.refresh is not None:
@@ -128,22 +134,10 @@ class HttpRelayClient:
         await self._call("POST", "/v1/heartbeat", {})
 
     async def roster(self, team: str | None = None) -> RosterSnapshot:
-        data = await self._call("GET", "/v1/roster", params={"team": team} if team else None)
-        if not isinstance(data, dict) or not isinstance(data.get("agents"), list):
-            raise RelayError(502, "bad_response", "the relay's roster answer has no agent list")
-        events = []
-        last_seen: dict[str, float] = {}
-        for raw in data["agents"]:
-            try:
-                ev = PresenceEvent.from_dict(raw)
-            except PresenceError as exc:
-                log.warning("skipping a bad roster entry: %s", exc)
-                continue
-            events.append(ev)
-            seen = raw.get("last_seen") if isinstance(raw, dict) else None
-            if isinstance(seen, (int, float)) and not isinstance(seen, bool):
-                last_seen[ev.agent_id] = float(seen)
-        return RosterSnapshot(events, data.get("as_of"), last_seen)
+        # Parsed on the worker thread: thousands of events would otherwise hold the GUI thread
+        # for one long stretch; there it shares the GIL in slices with the GUI thread.
+        return await self._call("GET", "/v1/roster", params={"team": team} if team else None,
+                                parse=_snapshot_from)
 
     async def close(self) -> None:
         """Close the pooled connections (a request still in flight finishes on its own)."""
@@ -151,3 +145,23 @@ class HttpRelayClient:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.clear()
+
+
+def _snapshot_from(data: Any) -> RosterSnapshot:
+    """``GET /v1/roster``'s answer -> RosterSnapshot (bad entries logged and skipped).
+    Raises RelayError (502) when there is no agent list."""
+    if not isinstance(data, dict) or not isinstance(data.get("agents"), list):
+        raise RelayError(502, "bad_response", "the relay's roster answer has no agent list")
+    events = []
+    last_seen: dict[str, float] = {}
+    for raw in data["agents"]:
+        try:
+            ev = PresenceEvent.from_dict(raw)
+        except PresenceError as exc:
+            log.warning("skipping a bad roster entry: %s", exc)
+            continue
+        events.append(ev)
+        seen = raw.get("last_seen") if isinstance(raw, dict) else None
+        if isinstance(seen, (int, float)) and not isinstance(seen, bool):
+            last_seen[ev.agent_id] = float(seen)
+    return RosterSnapshot(events, data.get("as_of"), last_seen)

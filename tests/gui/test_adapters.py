@@ -243,3 +243,54 @@ async def test_live_feed_yields_to_the_loop_within_a_long_run_of_events_in_order
     assert adapters.FEED_SLICE <= 250 and len(during) >= 1000 // adapters.FEED_SLICE - 1
     await feed.close()
     await asyncio.wait_for(task, 2)
+
+
+async def test_relay_snapshot_is_parsed_off_the_event_loop_thread(relay_server, monkeypatch):
+    import threading
+
+    from presence_desktop.domain import presence
+
+    url, _ = relay_server
+    threads = set()
+    original = presence.PresenceEvent.from_dict.__func__
+
+    def spy(cls, raw):
+        threads.add(threading.current_thread() is threading.main_thread())
+        return original(cls, raw)
+
+    monkeypatch.setattr(presence.PresenceEvent, "from_dict", classmethod(spy))
+
+    async def tok():
+        return "t"
+
+    client = HttpRelayClient(url, tok)
+    snap = await client.roster()
+    assert [e.agent_id for e in snap.events] == ["agent-1", "agent-2"]
+    assert threads == {False}  # never on the loop's (GUI) thread
+    await client.close()
+
+
+async def test_relay_roster_answer_without_agents_is_a_bad_response():
+    from aiohttp import web as w
+
+    async def roster(request):
+        return w.json_response({"nope": True})
+
+    app = w.Application()
+    app.add_routes([w.get("/v1/roster", roster)])
+    runner = w.AppRunner(app)
+    await runner.setup()
+    site = w.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+
+    async def tok():
+        return "t"
+
+    client = HttpRelayClient(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", tok)
+    try:
+        with pytest.raises(RelayError) as err:
+            await client.roster()
+        assert err.value.status == 502 and err.value.code == "bad_response"
+    finally:
+        await client.close()
+        await runner.cleanup()
