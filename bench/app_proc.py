@@ -358,9 +358,6 @@ class Receiver:
 
 def memory_probe(ready: dict, n: int) -> None:
     """RSS of the app with ``n`` agents in the roster (connected, joined, painted)."""
-    from presence_desktop.ui import pyside_import_hook
-
-    pyside_import_hook.install()  # first, as the real entry point does (app.run_gui)
     import presence_desktop.app  # noqa: F401 - what the real process has loaded
     import presence_desktop.auth.session  # noqa: F401
     from presence_desktop.domain.presence import PresenceEvent
