@@ -351,9 +351,6 @@ def run_gui(args: argparse.Namespace) -> int:
     if missing:
         print("warning: Qt's X11 support needs system libraries that seem to be missing; if the app does not start, "
               f"install them (Debian/Ubuntu): sudo apt install {' '.join(missing)}", file=sys.stderr)
-    from presence_desktop.ui import pyside_import_hook
-
-    pyside_import_hook.install()  # first: PySide6 would otherwise cache the source of every module imported
     from presence_desktop.config import Profile
     from presence_desktop.resources import default_catalogue
     from presence_desktop.settings import SettingsError, SettingsStore

@@ -19,22 +19,18 @@ import asyncio
 import logging
 from typing import Any, Callable
 
-from presence_desktop.ui import pyside_import_hook
+from PySide6.QtCore import QTimer
 
-pyside_import_hook.install()  # before the app's many imports: PySide6 would cache their sources
-
-from PySide6.QtCore import QTimer  # noqa: E402
-
-from presence_desktop.config import Profile  # noqa: E402
-from presence_desktop.domain.statuses import StatusCatalogue  # noqa: E402
-from presence_desktop.settings import AppSettings, SettingsStore, UiState  # noqa: E402
-from presence_desktop.ui.bridge import QtBridge  # noqa: E402
-from presence_desktop.ui.ports import SUPPORT_AGENTS, Identity, LiveFeed, RelayApi, RelayError  # noqa: E402
-from presence_desktop.ui.roster_window import RosterWindow  # noqa: E402
-from presence_desktop.ui.runtime import QtRuntime, freeze_gc  # noqa: E402
-from presence_desktop.ui.service import PresenceService  # noqa: E402
-from presence_desktop.ui.signin_window import SignInWindow  # noqa: E402
-from presence_desktop.ui.tray import TrayController  # noqa: E402
+from presence_desktop.config import Profile
+from presence_desktop.domain.statuses import StatusCatalogue
+from presence_desktop.settings import AppSettings, SettingsStore, UiState
+from presence_desktop.ui.bridge import QtBridge
+from presence_desktop.ui.ports import SUPPORT_AGENTS, Identity, LiveFeed, RelayApi, RelayError
+from presence_desktop.ui.roster_window import RosterWindow
+from presence_desktop.ui.runtime import QtRuntime, freeze_gc
+from presence_desktop.ui.service import PresenceService
+from presence_desktop.ui.signin_window import SignInWindow
+from presence_desktop.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
