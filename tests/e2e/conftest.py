@@ -8,7 +8,7 @@ import asyncio
 import pytest_asyncio
 
 from presence_desktop.devstack.stack import DevStack, StackOptions
-from tests.fixtures.qasync_loop import LOOP_FACTORIES
+from tests.fixtures.qasync_loop import LOOP_FACTORIES, collect_qt_garbage  # noqa: F401 - autouse fixture
 
 SIMULATED = 40
 DEMO_AGENTS = 44  # agent-41..44 exist but are not simulated: the tests drive them
