@@ -1,9 +1,9 @@
 """The desktop app's one HTTP stack: urllib3 (thread-safe keep-alive pools, timeouts, retries
 honouring ``Retry-After``) with verifying TLS contexts shared per trust set.
 
-Why not aiohttp / boto3 here: the app process carried two HTTP stacks (aiohttp for the relay,
-botocore's urllib3 for Cognito) plus boto3's and PyJWT's import weight; start-up paid ~0.6 s and
-~45 MB for them (bench/ figures 4 and 5). urllib3 is already in the dependency tree (botocore's).
+Why not aiohttp here: the app process carried two HTTP stacks (aiohttp for the relay, botocore's
+urllib3 for Cognito); aiohttp alone cost ~0.3 s and ~16 MB of start-up (bench/ figures 4 and 5).
+urllib3 is already in the process for botocore. Cognito calls stay with botocore (the AWS SDK).
 
 Blocking calls: run them off the event loop (``loop.run_in_executor``); nothing here is async.
 
@@ -11,7 +11,7 @@ Imports stay off the worker threads (this module loads what a first request woul
 on a worker thread while Qt's loop runs can crash PySide6 (seen in the test suite).
 
 TLS contexts: building one reads the system trust store (~45 ms, ~2 MB each here); the relay, the
-realtime client and Cognito share one per set of trusted CAs. Verification is never disabled.
+realtime client share one per set of trusted CAs. Verification is never disabled.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import encodings.idna  # noqa: F401 - a first TLS request imports it; here, not 
 import ssl
 import threading
 from typing import Iterable
-from urllib.parse import urlsplit
-from urllib.request import getproxies, proxy_bypass  # here, not on the first request's worker thread
 
 _contexts: dict[str | None, ssl.SSLContext] = {}
 _lock = threading.Lock()
@@ -43,19 +41,6 @@ def client_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
                 ctx.load_verify_locations(cafile=ca_file)
             _contexts[ca_file] = ctx
     return ctx
-
-
-def environ_proxy(url: str) -> str | None:
-    """The proxy URL the environment (``HTTPS_PROXY``/``HTTP_PROXY``, ``NO_PROXY``; the system
-    settings on Windows and macOS) gives for ``url``, or None: the rule botocore applies
-    (``botocore.utils.get_environ_proxies``), so Cognito calls go where they went through boto3."""
-    parts = urlsplit(url)
-    try:
-        if proxy_bypass(parts.netloc):
-            return None
-    except (TypeError, OSError):
-        pass
-    return getproxies().get(parts.scheme) or None
 
 
 def prewarm_ssl_contexts(ca_files: Iterable[str | None]) -> threading.Thread:

@@ -111,8 +111,7 @@ class AuthServiceError(AuthError):
 
 
 def map_client_error(exc: Any, *, during_challenge: bool = False) -> AuthError:
-    """Turn a Cognito error (botocore ``ClientError``, or :class:`~presence_desktop.auth.cognito_api.CognitoApiError`:
-    both carry ``response["Error"]["Code"/"Message"]``) into an :class:`AuthError`."""
+    """Turn a botocore ``ClientError`` from Cognito into an :class:`AuthError`."""
     err = getattr(exc, "response", {}).get("Error", {})
     code = err.get("Code", "")
     msg = err.get("Message", "") or ""

@@ -6,10 +6,10 @@ Protocol sources: Amazon Cognito API reference (InitiateAuth with ``USER_SRP_AUT
 ``SELECT_MFA_TYPE``; AssociateSoftwareToken / VerifySoftwareToken; GlobalSignOut) and the
 developer guide's "User pool authentication flow". The SRP math is pycognito's ``aws_srp``.
 
-Two HTTP paths: the interactive sign-in (SRP, challenges, MFA set-up) uses a boto3 client and
-pycognito, imported on first use; a remembered session (refresh) and sign-out use the light
-unsigned calls of :mod:`.cognito_api` (urllib3), so a start-up with a remembered session never
-imports boto3, botocore or pycognito. The id token's claims are decoded, not signature-checked
+Every Cognito call goes through one unsigned botocore ``cognito-idp`` client (the AWS SDK, not
+our own HTTP code), created on first use; pycognito (and boto3, which it imports) only for the
+interactive SRP sign-in, imported then, so a start-up with a remembered session loads botocore
+but not boto3 or pycognito. The id token's claims are read with PyJWT without the signature check
 (:mod:`.claims`: the token comes straight from Cognito over TLS; the servers verify it).
 
 Every network call and the SRP exponentiations run in a worker thread (``asyncio.to_thread``):
@@ -31,7 +31,6 @@ import datetime as _dt
 import json
 import logging
 import re
-import sys
 import threading
 import time
 import urllib.parse
@@ -40,7 +39,6 @@ from typing import Any, Callable, Union
 
 from presence_desktop.auth import errors as E
 from presence_desktop.auth.claims import ClaimsError, id_token_claims
-from presence_desktop.auth.cognito_api import CognitoApiError, CognitoIdp
 from presence_desktop.auth.token_store import TokenStore
 
 log = logging.getLogger(__name__)
@@ -201,7 +199,6 @@ class AuthSession:
         self._mono = monotonic
         self._boto: Any = None
         self._boto_lock = threading.Lock()
-        self._idp = CognitoIdp(connect_timeout_s, read_timeout_s)
         self._tokens: _Tokens | None = None
         self._pending: _Pending | None = None
         self._refresh_lock: asyncio.Lock | None = None
@@ -375,7 +372,7 @@ class AuthSession:
                         access = resp["AuthenticationResult"]["AccessToken"]
                     except E.AuthError:
                         pass
-                await self._call(self._idp.global_sign_out, self.settings, access)
+                await self._call(lambda: self._client().global_sign_out(AccessToken=access))
                 revoked = True
         except E.AuthError as exc:
             log.warning("sign-out could not reach Cognito (%s); the local session is forgotten", exc.code)
@@ -411,7 +408,7 @@ class AuthSession:
                 for name in ("botocore", "boto3"):
                     if logging.getLogger(name).level == logging.NOTSET:
                         logging.getLogger(name).setLevel(logging.INFO)
-                import boto3
+                import botocore.session
                 from botocore import UNSIGNED
                 from botocore.config import Config
 
@@ -423,30 +420,21 @@ class AuthSession:
                     retries={"mode": "standard", "total_max_attempts": 2},
                     user_agent_extra="presence-desktop",
                 )
-                self._boto = boto3.session.Session().client(
+                self._boto = botocore.session.get_session().create_client(
                     "cognito-idp", region_name=self.settings.region, endpoint_url=self.settings.endpoint,
                     config=config,
                 )
             return self._boto
 
     async def _call(self, fn: Callable[..., Any], *args: Any, during_challenge: bool = False) -> Any:
-        from urllib3.exceptions import HTTPError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return await asyncio.to_thread(fn, *args)
-        except CognitoApiError as exc:
+        except ClientError as exc:
             raise self._refused(exc, during_challenge) from None
-        except (HTTPError, OSError) as exc:
+        except (BotoCoreError, OSError) as exc:
             raise self._unreachable(exc) from None
-        except Exception as exc:
-            # botocore's errors (the boto3 client of the interactive sign-in); if botocore was
-            # never imported, fn cannot have raised one.
-            boto = sys.modules.get("botocore.exceptions")
-            if boto is not None and isinstance(exc, boto.ClientError):
-                raise self._refused(exc, during_challenge) from None
-            if boto is not None and isinstance(exc, boto.BotoCoreError):
-                raise self._unreachable(exc) from None
-            raise
 
     @staticmethod
     def _refused(exc: Any, during_challenge: bool) -> E.AuthError:
@@ -472,7 +460,10 @@ class AuthSession:
         )
 
     def _refresh_sync(self, refresh_token: str) -> dict:
-        return self._idp.refresh(self.settings, refresh_token)
+        return self._client().initiate_auth(
+            AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token},
+            ClientId=self.settings.client_id,
+        )
 
     async def _respond(self, p: _Pending, name: str, responses: dict[str, str]) -> SignInResult:
         resp = await self._call(

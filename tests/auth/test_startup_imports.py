@@ -3,8 +3,9 @@
 A fresh interpreter runs the start-up path for real: the app's modules, the remembered session
 restored by a Cognito refresh against the local Cognito, the relay client and the live feed
 built (``make_backends``) and the relay client's TLS context made. It must get there without
-boto3, botocore, pycognito, aiohttp, PyJWT or cryptography: those cost ~0.6 s and ~45 MB and
-are for the interactive sign-in (boto3 + pycognito, imported then) and the devstack/relay.
+boto3, pycognito, aiohttp or requests: those are for the interactive sign-in (boto3 + pycognito,
+imported then) and the devstack/relay. (botocore, for the Cognito refresh, and PyJWT, to read the
+id token, are loaded: libraries over our own code, see auth/session.py.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from presence_desktop.auth.session import SignedIn
 
 REPO = Path(__file__).resolve().parents[2]  # tests/auth/ -> repo
-HEAVY = ("boto3", "botocore", "pycognito", "aiohttp", "jwt", "cryptography", "requests", "s3transfer")
+HEAVY = ("boto3", "pycognito", "aiohttp", "requests", "s3transfer")
 
 PROBE = textwrap.dedent("""
     import asyncio, json, sys

@@ -108,7 +108,7 @@ def test_build_carries_only_what_a_workstation_needs(build):
     modules = {entry[0] for entry in toc}
     assert "keyring.backends.SecretService" in modules
     # the remembered session's and the relay's HTTP, and the interactive sign-in (imported lazily)
-    assert {"urllib3", "presence_desktop.auth.cognito_api", "presence_desktop.auth.claims", "pycognito.aws_srp",
+    assert {"urllib3", "botocore", "jwt", "presence_desktop.auth.claims", "pycognito.aws_srp",
             "boto3"} <= modules
     bad = sorted(m for m in modules if m.startswith(FORBIDDEN_MODULES) and
                  any(m == f or m.startswith(f + ".") for f in FORBIDDEN_MODULES))
