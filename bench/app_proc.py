@@ -359,7 +359,18 @@ class Receiver:
 def memory_probe(ready: dict, n: int) -> None:
     """RSS of the app with ``n`` agents in the roster (connected, joined, painted)."""
     import presence_desktop.app  # noqa: F401 - what the real process has loaded
-    import presence_desktop.auth.session  # noqa: F401
+    from presence_desktop.auth.claims import jwt_payload
+    from presence_desktop.auth.session import AuthSession
+    from presence_desktop.config import CognitoSettings
+
+    # What a signed-in session holds beside the roster (the bench authorises with the API key, so
+    # nothing else would load them): the Cognito client (botocore) and PyJWT, used on every refresh.
+    cognito = AuthSession(CognitoSettings(region="us-east-1", user_pool_id="us-east-1_bench", client_id="bench"))
+    cognito._client()
+    try:
+        jwt_payload("not.a.jwt")
+    except ValueError:
+        pass
     from presence_desktop.domain.presence import PresenceEvent
     from presence_desktop.ui.sample import STATUS_IDS
 
