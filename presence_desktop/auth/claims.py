@@ -14,8 +14,10 @@ still parsed by PyJWT (``jwt.decode`` with ``verify_signature`` off; RFC 7519), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+# One claims shape for the desktop and the relay (the relay's verifier returns it too).
+from presence_desktop.relay.cognito_jwt import Claims
 
 
 class ClaimsError(ValueError):
@@ -25,26 +27,6 @@ class ClaimsError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True)
-class Claims:
-    """Same fields as :class:`presence_desktop.relay.cognito_jwt.Claims`: ``username`` is
-    ``cognito:username``, ``groups`` ``cognito:groups`` (empty when absent), ``team_id``
-    ``custom:team_id``, ``exp`` seconds since the epoch, ``raw`` every claim."""
-
-    sub: str
-    username: str
-    groups: tuple[str, ...]
-    token_use: str
-    client_id: str
-    issuer: str
-    exp: int
-    team_id: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def in_group(self, group: str) -> bool:
-        return group in self.groups
 
 
 def jwt_payload(token: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ BackendFactory = Callable[[Profile, Any, Identity], tuple[RelayApi, LiveFeed]]
 
 
 def identity_from_claims(claims: Any) -> Identity:
-    """``Claims`` (auth/claims.py or relay/cognito_jwt.py: sub, username, groups, team_id) -> :class:`Identity`."""
+    """``Claims`` (relay/cognito_jwt.py, also what auth/claims.py returns: sub, username, groups, team_id) -> :class:`Identity`."""
     return Identity(
         username=claims.username,
         sub=claims.sub,

@@ -4,13 +4,11 @@ checked to belong to this pool and app client (auth/claims.py)."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 
 import pytest
 
-from presence_desktop.auth.claims import Claims, ClaimsError, id_token_claims, jwt_payload
-from presence_desktop.relay import cognito_jwt
+from presence_desktop.auth.claims import ClaimsError, id_token_claims, jwt_payload
 
 ISS = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"
 
@@ -50,8 +48,3 @@ def test_a_token_for_another_pool_client_or_use_is_refused(claims, code):
 def test_malformed_tokens(bad):
     with pytest.raises(ClaimsError):
         jwt_payload(bad)
-
-
-def test_claims_has_the_relay_verifiers_fields():
-    # The app reads either kind (identity_from_claims); they must not drift apart.
-    assert [f.name for f in dataclasses.fields(Claims)] == [f.name for f in dataclasses.fields(cognito_jwt.Claims)]
