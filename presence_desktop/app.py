@@ -243,9 +243,7 @@ def prepare_backends(profile) -> None:
     imported meanwhile on the calling thread."""
     from presence_desktop.net import prewarm_ssl_contexts
 
-    cas = []
-    if (profile.cognito.endpoint or "https://").startswith("https://"):
-        cas.append(None)  # Cognito: the system store
+    cas = []  # botocore (Cognito) builds its own TLS context: only ours are made here
     if profile.relay.url.startswith("https://"):
         cas.append(profile.relay.ca_file)
     if profile.events.realtime_url.startswith("wss://"):
@@ -276,10 +274,10 @@ def self_test() -> int:
     # Module-qualified: SecretService, kwallet and fail (no backend found) all name theirs "Keyring".
     report["keyring"] = f"{backend.__module__}.{backend.__qualname__}"
     report["websockets"] = websockets.__version__
-    import botocore  # the interactive sign-in's client (with pycognito's SRP)
+    import botocore  # every Cognito call (pycognito's SRP for the interactive sign-in)
     import pycognito  # noqa: F401
     import qasync  # noqa: F401
-    import urllib3  # the relay and the remembered session's Cognito calls
+    import urllib3  # the relay client
 
     report["urllib3"], report["botocore"] = urllib3.__version__, botocore.__version__
     from presence_desktop.domain.roster import Roster

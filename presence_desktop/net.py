@@ -1,5 +1,5 @@
-"""The desktop app's one HTTP stack: urllib3 (thread-safe keep-alive pools, timeouts, retries
-honouring ``Retry-After``) with verifying TLS contexts shared per trust set.
+"""The desktop app's HTTP stack for the relay: urllib3 (thread-safe keep-alive pools, timeouts)
+with verifying TLS contexts shared per trust set.
 
 Why not aiohttp here: the app process carried two HTTP stacks (aiohttp for the relay, botocore's
 urllib3 for Cognito); aiohttp alone cost ~0.3 s and ~16 MB of start-up (bench/ figures 4 and 5).
@@ -7,8 +7,8 @@ urllib3 is already in the process for botocore. Cognito calls stay with botocore
 
 Blocking calls: run them off the event loop (``loop.run_in_executor``); nothing here is async.
 
-Imports stay off the worker threads (this module loads what a first request would): an import
-on a worker thread while Qt's loop runs can crash PySide6 (seen in the test suite).
+This module loads what a first request would import, so the start-up does it on the GUI thread
+while it waits for the keyring and Cognito, not on the request's worker thread later.
 
 TLS contexts: building one reads the system trust store (~45 ms, ~2 MB each here); the relay, the
 realtime client share one per set of trusted CAs. Verification is never disabled.

@@ -115,9 +115,8 @@ class GuiApp:
         auth = self.auth_factory(profile, True)
         restoring = asyncio.ensure_future(auth.restore())
         if self.prepare is not None:
-            # On this (the GUI) thread, once the restore waits on its worker threads: imports on
-            # a worker thread while Qt's loop runs can crash PySide6 (seen in the test suite: a
-            # segfault while a worker thread imported moto), so none are moved there.
+            # On this (the GUI) thread, once the restore waits on its worker threads: imports hold
+            # the GIL, so a thread would gain nothing; this overlaps them with the network waits.
             await asyncio.sleep(0)
             try:
                 self.prepare(profile)

@@ -346,3 +346,24 @@ def test_a_stale_ready_file_of_a_dead_stack_is_not_reused(tmp_path):
         assert stack.running_info() == info
         stack.ready_file.write_text(json.dumps({**info, "pid": dead.pid}))
         assert stack.running_info() is None
+
+
+def test_prepare_backends_builds_only_the_tls_contexts_the_app_itself_uses(monkeypatch):
+    # botocore makes its own TLS context for Cognito: a system-store context built "for Cognito"
+    # was start-up work nobody used. Only the relay's and the realtime endpoint's are prewarmed.
+    import presence_desktop.net as net
+    from presence_desktop.app import prepare_backends
+    from presence_desktop.config import CognitoSettings, EventsSettings, Profile, RelaySettings
+
+    asked = []
+    monkeypatch.setattr(net, "prewarm_ssl_contexts", lambda cas: asked.append(list(cas)))
+    cognito = CognitoSettings(region="eu-west-1", user_pool_id="eu-west-1_abc", client_id="c")  # https (AWS)
+
+    def profile(relay, realtime):
+        return Profile(name="p", kind="aws", cognito=cognito, relay=RelaySettings(url=relay, ca_file="/ca.pem"),
+                       events=EventsSettings(http_url="http://127.0.0.1:9/event", region="eu-west-1",
+                                             realtime_url=realtime, allow_plaintext=True))
+
+    prepare_backends(profile("http://127.0.0.1:9", "ws://127.0.0.1:9/event/realtime"))
+    prepare_backends(profile("https://relay.example", "ws://127.0.0.1:9/event/realtime"))
+    assert asked == [["/ca.pem"]]
