@@ -49,7 +49,7 @@ class BenchRelay:
 
     async def roster(self, team=None):
         from presence_desktop.domain.presence import PresenceEvent
-        from presence_desktop.ui.ports import RelayError, RosterSnapshot
+        from presence_desktop.client.ports import RelayError, RosterSnapshot
 
         self.snapshots += 1
         if self.local_events is not None:
@@ -66,7 +66,7 @@ class BenchRelay:
         return RosterSnapshot([PresenceEvent.from_dict(a) for a in data["agents"]], as_of=data.get("as_of"))
 
     async def set_status(self, status, message=None, agent_id=None):
-        from presence_desktop.ui.ports import RelayError
+        from presence_desktop.client.ports import RelayError
 
         raise RelayError(503, "bench", "the bench relay does not take status changes")
 
@@ -123,14 +123,14 @@ def build_app(ready: dict, local_events: list | None = None):
     """Create the QApplication, qasync loop, runtime and GuiApp; open the roster as a supervisor."""
     import qasync
 
-    from presence_desktop.config import CognitoSettings, EventsSettings, Profile, RelaySettings
+    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
     from presence_desktop.events_api.auth import ApiKeyAuth
     from presence_desktop.events_api.client import EventsClient, make_ssl_context
     from presence_desktop.resources import default_catalogue
-    from presence_desktop.settings import AppSettings
-    from presence_desktop.ui.adapters import EventsLiveFeed, channel_for_identity
+    from presence_desktop.client.settings import AppSettings
+    from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
     from presence_desktop.ui.gui_app import GuiApp
-    from presence_desktop.ui.ports import Identity
+    from presence_desktop.domain.identity import Identity
     from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime, make_qt_app
 
     app = make_qt_app(["bench-app"])
@@ -358,10 +358,10 @@ class Receiver:
 
 def memory_probe(ready: dict, n: int) -> None:
     """RSS of the app with ``n`` agents in the roster (connected, joined, painted)."""
-    import presence_desktop.app  # noqa: F401 - what the real process has loaded
+    import presence_desktop.app.gui  # noqa: F401 - what the real process has loaded
     from presence_desktop.auth.claims import jwt_payload
     from presence_desktop.auth.session import AuthSession
-    from presence_desktop.config import CognitoSettings
+    from presence_desktop.client.profile import CognitoSettings
 
     # What a signed-in session holds beside the roster (the bench authorises with the API key, so
     # nothing else would load them): the Cognito client (botocore) and PyJWT, used on every refresh.
@@ -372,7 +372,7 @@ def memory_probe(ready: dict, n: int) -> None:
     except ValueError:
         pass
     from presence_desktop.domain.presence import PresenceEvent
-    from presence_desktop.ui.sample import STATUS_IDS
+    from presence_desktop.client.sample import STATUS_IDS
 
     at = iso_now()
     events = [PresenceEvent(agent_id=agent_id(i), team_id=team_of(i), display_name=f"Agent {i:05d}",

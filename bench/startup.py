@@ -109,11 +109,11 @@ _REMEMBER = r"""
 import asyncio, json, sys
 from presence_desktop.auth.session import AuthSession
 from presence_desktop.auth.token_store import TokenStore
-from presence_desktop.config import Profile
-from presence_desktop.settings import AppSettings, SettingsStore
+from presence_desktop.devstack.launcher import profile_from_ready_file
+from presence_desktop.client.settings import AppSettings, SettingsStore
 
 ready = json.loads(open(sys.argv[1]).read())
-profile = Profile.from_ready_file(sys.argv[1], name="bench")
+profile = profile_from_ready_file(sys.argv[1], name="bench")
 store = SettingsStore()
 store.save_profile(profile)
 store.save_settings(AppSettings(last_profile="bench", last_username="sup-1", remember_me=True))

@@ -3,9 +3,9 @@
     python packaging/cloudformation/build_relay_zip.py [--arch arm64|x86_64] [--out dist] [--no-deps]
 
 The zip holds the ``presence_desktop`` package (source, no tests, no caches), the ``resources``
-folder beside it (the relay validates statuses against ``resources/statuses.json``), plus the relay's
+package data (the relay validates statuses against ``presence_desktop/resources/statuses.json``), plus the relay's
 third-party dependencies (the ``relay`` extra of pyproject.toml, and pydantic for
-``presence_desktop.config``) as Linux wheels for the Lambda architecture and Python version
+``presence_desktop.client.profile``) as Linux wheels for the Lambda architecture and Python version
 (``pip install --platform manylinux2014_<arch> --only-binary=:all:``). boto3/botocore are left
 out: the Lambda Python runtime ships them. The file is named ``relay-<sha256 prefix>.zip`` from its
 content and built reproducibly (sorted entries, fixed timestamps), so the same sources give the
@@ -29,8 +29,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "presence_desktop"
-# presence_desktop.resources looks for <package>/../resources: the shipped status catalogue.
-RESOURCES = ROOT / "resources"
 LAMBDA_PYTHON = "3.12"  # the template's Runtime: python3.12
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 PROVIDED_BY_RUNTIME = {"boto3", "botocore"}
@@ -91,7 +89,6 @@ def build(out_dir: Path, arch: str = "arm64", with_deps: bool = True) -> Path:
                 for leftover in staging.glob(f"{name}*"):
                     shutil.rmtree(leftover, ignore_errors=True)
         shutil.copytree(PACKAGE, staging / "presence_desktop", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        shutil.copytree(RESOURCES, staging / "resources")
         unnamed = Path(tmp) / "relay.zip"
         with zipfile.ZipFile(unnamed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path, arcname in _files(staging):

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ICONS = ROOT / "resources" / "icons"
+ICONS = ROOT / "presence_desktop" / "resources" / "icons"
 # status_pixmap: margin 8 % of the side, shape box -1..1 scaled to 84 % -> visible box +-1/0.84.
 HALF = 1.0 / 0.84
 SHAPES = ("circle", "diamond", "triangle", "pause", "square", "star", "moon", "ring", "dashed_ring")

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# One claims shape for the desktop and the relay (the relay's verifier returns it too).
-from presence_desktop.relay.cognito_jwt import Claims
+from presence_desktop.domain.identity import Claims
 
 
 class ClaimsError(ValueError):

@@ -14,7 +14,7 @@ but not boto3 or pycognito. The id token's claims are read with PyJWT without th
 
 Every network call and the SRP exponentiations run in a worker thread (``asyncio.to_thread``):
 the event loop (the GUI thread under qasync) never blocks on them. The Cognito endpoint comes
-from the profile (:class:`presence_desktop.config.CognitoSettings.endpoint`, None = AWS), and so
+from the profile (:class:`presence_desktop.client.profile.CognitoSettings.endpoint`, None = AWS), and so
 does the issuer the id token must name; nothing here is test-specific.
 
 Expiry is tracked with the token lifetime Cognito reports (``ExpiresIn``) against this
@@ -164,7 +164,7 @@ def _srp_class() -> type:
 class AuthSession:
     """One user's session with a Cognito user pool (public app client, no secret).
 
-    ``settings``: :class:`presence_desktop.config.CognitoSettings`. ``token_store``: where the
+    ``settings``: :class:`presence_desktop.client.profile.CognitoSettings`. ``token_store``: where the
     refresh token is remembered (None = memory only). Times in seconds.
 
     Use from one event loop: ``await sign_in(user, pw)`` -> a :data:`SignInResult`; answer a

@@ -137,7 +137,7 @@ class TokenStore:
 
     @classmethod
     def for_settings(cls, cognito: Any, **kwargs: Any) -> "TokenStore":
-        """A store for a :class:`presence_desktop.config.CognitoSettings` (one entry per pool+client)."""
+        """A store for a :class:`presence_desktop.client.profile.CognitoSettings` (one entry per pool+client)."""
         return cls(f"{cognito.user_pool_id}/{cognito.client_id}", **kwargs)
 
     # --- public -----------------------------------------------------------------------------

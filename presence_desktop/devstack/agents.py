@@ -17,8 +17,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from presence_desktop.ui.ports import RelayError
-from presence_desktop.ui.relay_client import HttpRelayClient
+from presence_desktop.client.ports import RelayError
+from presence_desktop.client.relay_client import HttpRelayClient
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class SimulatedAgents:
     status on its own schedule until ``await stop()``.
 
     ``users``: objects with ``username``, ``password``, ``team_id`` (the local Cognito's demo
-    users). ``cognito``: :class:`presence_desktop.config.CognitoSettings`. ``ca_file``: the local CA
+    users). ``cognito``: :class:`presence_desktop.client.profile.CognitoSettings`. ``ca_file``: the local CA
     the relay's TLS certificate chains to (None for plain http). Times in seconds.
     """
 

@@ -348,8 +348,8 @@ class LocalCognito:
         )
 
     def cognito_settings(self) -> Any:
-        """A :class:`presence_desktop.config.CognitoSettings` for this pool."""
-        from presence_desktop.config import CognitoSettings
+        """A :class:`presence_desktop.client.profile.CognitoSettings` for this pool."""
+        from presence_desktop.client.profile import CognitoSettings
 
         return CognitoSettings(
             region=self.region, user_pool_id=self.user_pool_id, client_id=self.client_id,

@@ -244,7 +244,7 @@ class DevStack:
     def _name_demo_agents(self, users) -> None:
         """Give the simulated agents people's names (Cognito ``name``, which the relay uses as
         ``display_name``) so the demo roster reads like a team, not a list of ids."""
-        from presence_desktop.ui.sample import sample_name
+        from presence_desktop.client.sample import sample_name
 
         idp = self.cognito.admin_client()
         for user in users:

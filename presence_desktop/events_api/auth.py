@@ -83,16 +83,6 @@ class ApiKeyAuth:
 TokenProvider = Callable[[], Awaitable[str]]
 
 
-def _default_sign_in_errors() -> tuple[type[BaseException], ...]:
-    """The auth package's "the user must sign in" errors (absent in a build without it)."""
-    try:
-        from presence_desktop.auth import errors
-    except ImportError:
-        return ()
-    return tuple(getattr(errors, name) for name in ("NotSignedInError", "SessionExpiredError")
-                 if isinstance(getattr(errors, name, None), type))
-
-
 class CognitoAuth:
     """``AMAZON_COGNITO_USER_POOLS`` mode: ``{"Authorization": <JWT>, "host"}`` (reference §2.2).
 
@@ -105,16 +95,15 @@ class CognitoAuth:
 
     def __init__(self, token_provider: TokenProvider, http_host: str, *,
                  force_refresh: Callable[[], Awaitable[Any]] | None = None,
-                 sign_in_errors: tuple[type[BaseException], ...] | None = None):
+                 sign_in_errors: tuple[type[BaseException], ...] = ()):
         self._token_provider = token_provider
         self._force_refresh = force_refresh
-        self._sign_in_errors = _default_sign_in_errors() if sign_in_errors is None else sign_in_errors
+        self._sign_in_errors = sign_in_errors
         self.http_host = http_host
 
     async def headers(self, body: str = CONNECT_BODY) -> dict[str, str]:
         """Raises :class:`AuthRefreshError` when the provider raises one of ``sign_in_errors``
-        (default: the auth package's NotSignedInError and SessionExpiredError): no token can be
-        had without the user. Other provider errors (e.g. the network) propagate unchanged and
+        (the caller's "the user must sign in" errors): no token can be had without the user. Other provider errors (e.g. the network) propagate unchanged and
         the client retries them with backoff."""
         try:
             token = await self._token_provider()

@@ -481,7 +481,7 @@ class EventsClient:
 
     @classmethod
     def from_settings(cls, settings: Any, connect_auth: Authorizer, **kwargs: Any) -> "EventsClient":
-        """Build from ``presence_desktop.config.EventsSettings`` (its ``ca_file`` is trusted on
+        """Build from ``presence_desktop.client.profile.EventsSettings`` (its ``ca_file`` is trusted on
         top of the system store; ``allow_plaintext`` permits ``ws://``; its ``reconnect``, a
         :class:`~.reconnect.ReconnectSettings`, sets ``backoff`` and ``stable_after``). An
         ``ssl_context`` given replaces the one made from ``ca_file`` (the app shares one)."""

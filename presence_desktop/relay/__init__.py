@@ -5,6 +5,6 @@
 - :mod:`.store` (SQLite) and :mod:`.dynamo_store` (DynamoDB): one interface, atomic versions.
 - :mod:`.publisher`: SigV4-signed ``POST /event`` to AppSync Events, with retries.
 - :mod:`.server` (aiohttp, ``presence-relay``) and :mod:`.lambda_handler` (AWS Lambda): adapters.
-- :mod:`.settings`: configuration from the environment / arguments.
+- :mod:`.config`: configuration from the environment / arguments.
 - :mod:`.cognito_jwt`: Cognito token verification.
 """

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import jwt
+
+from presence_desktop.domain.identity import Claims
 
 ALGORITHMS = ["RS256"]
 
@@ -35,29 +36,6 @@ class TokenError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Claims:
-    """What the rest of the code needs from a verified token.
-
-    ``username`` is ``cognito:username`` (id token) or ``username`` (access token); ``groups``
-    is ``cognito:groups`` (empty when absent); ``team_id`` is ``custom:team_id`` (id tokens
-    only); ``exp`` is seconds since the epoch; ``raw`` holds every claim.
-    """
-
-    sub: str
-    username: str
-    groups: tuple[str, ...]
-    token_use: str
-    client_id: str
-    issuer: str
-    exp: int
-    team_id: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def in_group(self, group: str) -> bool:
-        return group in self.groups
 
 
 class CognitoTokenVerifier:

@@ -58,15 +58,14 @@ from presence_desktop.domain.presence import (
     valid_segment,
 )
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
-from presence_desktop.relay.cognito_jwt import Claims, CognitoTokenVerifier, TokenError
+from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity
+from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
 from presence_desktop.relay.publisher import EventsPublisher, PublishError
 from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SUPERVISORS = "supervisors"
-AGENT_GROUPS = ("support_agents", "supervisors")
 OWN_SOURCES = ("manual", "idle")
 STATUS_FIELDS = frozenset({"status", "message", "agent_id", "source", "expected_version"})
 
@@ -117,17 +116,6 @@ class RelayResponse:
             return text.encode("utf-8")
         except UnicodeEncodeError:  # never a 500 over an odd character in an error message
             return json.dumps(self.body, separators=(",", ":")).encode("ascii")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The verified user behind a request."""
-
-    agent_id: str
-    team_id: str
-    display_name: str
-    sub: str
-    supervisor: bool
 
 
 @dataclass
@@ -204,7 +192,7 @@ class RelayCore:
         try:
             return await self._route(request)
         except StoreUnavailable as exc:
-            # 500, not 503: clients (ui/service.py) read 502/503 as "stored, publishing later";
+            # 500, not 503: clients (client/service.py) read 502/503 as "stored, publishing later";
             # here nothing was written and the client must send it again.
             log.error("%s %s -> 500 store_unavailable: %s", request.method, request.path, exc)
             return RelayResponse(500, {"error": {"code": "store_unavailable", "message": "the presence store is busy "
@@ -239,7 +227,7 @@ class RelayCore:
         team = parse_qs(request.query).get("team", [None])[-1]
         return RelayResponse(200, await self.roster(caller, team))
 
-    async def authenticate(self, request: RelayRequest) -> Caller:
+    async def authenticate(self, request: RelayRequest) -> Identity:
         """Verify the bearer id token; raises 401/403 :class:`RelayError`."""
         values = request.header_values("authorization")
         if len(values) > 1:  # a singleton field (RFC 9110 section 5.3); which one would count?
@@ -265,7 +253,7 @@ class RelayCore:
         return caller_from_claims(claims)
 
     # --- operations -------------------------------------------------------------------------
-    async def set_status(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    async def set_status(self, caller: Identity, body: dict[str, Any]) -> dict[str, Any]:
         """Validate, authorize, store with the next version, publish. Returns the event dict."""
         unknown = set(body) - STATUS_FIELDS
         if unknown:
@@ -294,7 +282,7 @@ class RelayCore:
             if source not in OWN_SOURCES:
                 raise RelayError(400, "invalid_request", f"source must be one of {OWN_SOURCES}")
         else:
-            if not caller.supervisor:
+            if not caller.is_supervisor:
                 raise RelayError(403, "forbidden", "only supervisors may set another agent's status")
             if "source" in body:
                 raise RelayError(400, "invalid_request", "source is set by the relay for a supervisor change")
@@ -327,7 +315,7 @@ class RelayCore:
         await self._publish(row, raise_errors=True)
         return row.event.to_dict()
 
-    async def heartbeat(self, caller: Caller) -> dict[str, Any]:
+    async def heartbeat(self, caller: Identity) -> dict[str, Any]:
         """Record the caller's sign of life (epoch s, ``clock``). Returns ``{"agent_id", "team_id",
         "status", "version", "heartbeat_ttl_s"}`` (status/version None before a first status).
         Raises :class:`StoreUnavailable`."""
@@ -340,13 +328,13 @@ class RelayCore:
             "heartbeat_ttl_s": self.limits.heartbeat_ttl_s,
         }
 
-    async def roster(self, caller: Caller, team: str | None) -> dict[str, Any]:
+    async def roster(self, caller: Identity, team: str | None) -> dict[str, Any]:
         """``{"agents": [<event dict + "last_seen" epoch s|None>], "as_of": ISO 8601, "heartbeat_ttl_s"}``
         for the caller's team (agents) or ``team``/all teams (supervisors). Raises 400/403
         :class:`RelayError`, :class:`StoreUnavailable`."""
         if team is not None and not valid_segment(team):
             raise RelayError(400, "invalid_request", "team must be 1-50 alphanumerics or '-'")
-        if not caller.supervisor:
+        if not caller.is_supervisor:
             if team is not None and team != caller.team_id:
                 raise RelayError(403, "forbidden", "agents see their own team only")
             team = caller.team_id
@@ -480,8 +468,8 @@ def format_time_epoch(epoch_s: float) -> str:
     return format_time(datetime.fromtimestamp(epoch_s, timezone.utc))
 
 
-def caller_from_claims(claims: Claims) -> Caller:
-    """Map verified id-token claims to a :class:`Caller`; raises 403 :class:`RelayError`."""
+def caller_from_claims(claims: Claims) -> Identity:
+    """Map verified id-token claims to a :class:`Identity`; raises 403 :class:`RelayError`."""
     if not any(g in claims.groups for g in AGENT_GROUPS):
         raise RelayError(403, "not_an_agent", f"user is in none of the groups {AGENT_GROUPS}")
     if not valid_segment(claims.username):
@@ -493,7 +481,7 @@ def caller_from_claims(claims: Claims) -> Caller:
     name = raw.get("name") or raw.get("preferred_username") or claims.username
     if not isinstance(name, str) or not _is_text(name):
         name = claims.username  # a lone surrogate could be neither stored nor published
-    return Caller(
-        agent_id=claims.username, team_id=team, display_name=name[:DISPLAY_NAME_MAX_CHARS],
-        sub=claims.sub, supervisor=SUPERVISORS in claims.groups,
+    return Identity(
+        username=claims.username, sub=claims.sub, groups=claims.groups, team_id=team,
+        display_name=name[:DISPLAY_NAME_MAX_CHARS],
     )

@@ -16,7 +16,7 @@ accepts:
 
 It answers ``{"statusCode", "headers", "body", "isBase64Encoded": false}`` with the same JSON
 bodies as the aiohttp service. Configuration: the environment (see
-:mod:`presence_desktop.relay.settings`; CloudFormation sets ``PRESENCE_STORE=dynamodb``,
+:mod:`presence_desktop.relay.config`; CloudFormation sets ``PRESENCE_STORE=dynamodb``,
 ``PRESENCE_TABLE_NAME``, ``PRESENCE_EVENTS_HTTP_URL``, ``PRESENCE_COGNITO_ISSUER``, ...).
 AWS credentials: the function's role, through botocore's chain.
 
@@ -48,7 +48,7 @@ SWEEP_SOURCES = ("presence.sweep", "aws.events", "aws.scheduler")
 def _get_core() -> RelayCore:
     global _core
     if _core is None:
-        from presence_desktop.relay.settings import RelayConfig, build_core
+        from presence_desktop.relay.config import RelayConfig, build_core
 
         config = RelayConfig.from_env()
         # Lambda has a hard timeout (15 s in the template): fewer, shorter publish tries.

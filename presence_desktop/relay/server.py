@@ -10,7 +10,7 @@ Usage::
         [--host 127.0.0.1] [--port 8443] [--tls-cert chain.pem --tls-key key.pem] \
         [--store sqlite:/path/relay.sqlite3 | dynamodb:TABLE] [--events-ca-file ca.pem]
 
-Every option also reads ``PRESENCE_RELAY_*`` (see :mod:`presence_desktop.relay.settings`).
+Every option also reads ``PRESENCE_RELAY_*`` (see :mod:`presence_desktop.relay.config`).
 AWS credentials come from botocore's default chain (environment, profile, role).
 """
 
@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from presence_desktop.relay.settings import ConfigError, RelayConfig, build_core
+    from presence_desktop.relay.config import ConfigError, RelayConfig, build_core
 
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

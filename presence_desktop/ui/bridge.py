@@ -1,7 +1,7 @@
 """The one bridge from the Qt-free core to Qt: service announcements become signals.
 
-:class:`QtBridge` is the :class:`~presence_desktop.ui.service.ServiceListener` of a
-:class:`~presence_desktop.ui.service.PresenceService`. Signals are emitted with Qt's automatic
+:class:`QtBridge` is the :class:`~presence_desktop.client.service.ServiceListener` of a
+:class:`~presence_desktop.client.service.PresenceService`. Signals are emitted with Qt's automatic
 connection type, so a call from another thread is delivered on the GUI thread (queued); on the
 GUI thread (qasync's loop) it is delivered directly. Windows connect to these signals; widgets
 never see the service.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from presence_desktop.domain.roster import Change
-from presence_desktop.ui.service import ConnectionState
+from presence_desktop.client.service import ConnectionState
 
 
 class QtBridge(QObject):

@@ -21,14 +21,16 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QTimer
 
-from presence_desktop.config import Profile
+from presence_desktop.client.profile import Profile
 from presence_desktop.domain.statuses import StatusCatalogue
-from presence_desktop.settings import AppSettings, SettingsStore, UiState
+from presence_desktop.client.settings import AppSettings, SettingsStore, UiState
 from presence_desktop.ui.bridge import QtBridge
-from presence_desktop.ui.ports import SUPPORT_AGENTS, Identity, LiveFeed, RelayApi, RelayError
+from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
+from presence_desktop.client.signin import plain_auth_error
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
 from presence_desktop.ui.roster_window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime, freeze_gc
-from presence_desktop.ui.service import PresenceService
+from presence_desktop.client.service import PresenceService
 from presence_desktop.ui.signin_window import SignInWindow
 from presence_desktop.ui.tray import TrayController
 
@@ -48,19 +50,6 @@ def identity_from_claims(claims: Any) -> Identity:
         groups=tuple(claims.groups or ()),
         team_id=getattr(claims, "team_id", None),
     )
-
-
-def plain_auth_error(exc: BaseException) -> str:
-    """Plain words for a sign-in failure (the auth layer's errors already carry them)."""
-    try:
-        from presence_desktop.auth.errors import AuthError
-    except ImportError:  # pragma: no cover - auth is part of the package
-        AuthError = ()  # type: ignore[assignment]
-    if AuthError and isinstance(exc, AuthError):
-        return str(exc)
-    if isinstance(exc, (OSError, TimeoutError)):
-        return "Cannot reach the sign-in service. Check the network connection and try again."
-    return f"Sign-in failed: {exc}"
 
 
 class GuiApp:

@@ -2,7 +2,7 @@
 
 - the QApplication exists before anything else; asyncio then runs on qasync's loop;
 - the first task starts from a zero-delay timer, i.e. once the loop runs;
-- every task is kept referenced (:class:`~presence_desktop.ui.tasks.TaskKeeper`); an exception in
+- every task is kept referenced (:class:`~presence_desktop.client.tasks.TaskKeeper`); an exception in
   a task, an async slot or a loop callback is logged and shown (``errorRaised``), never lost;
 - shutdown runs from ``aboutToQuit``: the registered async hooks (publish offline, close the
   WebSocket with 1000, cancel and await tasks) get a bounded budget (default 2 s) while Qt
@@ -29,7 +29,7 @@ import qasync
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from presence_desktop.ui.tasks import TaskKeeper
+from presence_desktop.client.tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from presence_desktop.auth.session import (
     TotpRequired,
     cognito_timestamp,
 )
-from presence_desktop.config import CognitoSettings
+from presence_desktop.client.profile import CognitoSettings
 from presence_desktop.devstack.cognito import LocalCognito
 
 

@@ -24,9 +24,9 @@ HEAVY = ("boto3", "pycognito", "aiohttp", "requests", "s3transfer")
 
 PROBE = textwrap.dedent("""
     import asyncio, json, sys
-    import presence_desktop.app, presence_desktop.ui.gui_app  # what the entry point loads
-    from presence_desktop.app import real_auth_factory, real_backend_factory
-    from presence_desktop.config import CognitoSettings, EventsSettings, Profile, RelaySettings
+    import presence_desktop.app.gui, presence_desktop.ui.gui_app  # what the entry point loads
+    from presence_desktop.app.gui import real_auth_factory, real_backend_factory
+    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
     from presence_desktop.ui.gui_app import identity_from_claims
     from tests.auth.memkeyring import MemoryKeyring
 

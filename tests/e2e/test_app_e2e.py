@@ -16,10 +16,10 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QApplication
 
-from presence_desktop.app import real_auth_factory, real_backend_factory
-from presence_desktop.config import Profile
+from presence_desktop.app.gui import real_auth_factory, real_backend_factory
+from presence_desktop.devstack.launcher import profile_from_ready_file
 from presence_desktop.resources import default_catalogue
-from presence_desktop.settings import AppSettings, SettingsStore
+from presence_desktop.client.settings import AppSettings, SettingsStore
 from presence_desktop.ui.gui_app import GuiApp
 from presence_desktop.ui.roster_model import AGENT_ROLE, COL_STATUS
 from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime
@@ -61,7 +61,7 @@ class Apps:
     def __init__(self, stack, tmp):
         self.stack = stack
         self.tmp = tmp
-        self.profile = Profile.from_ready_file(stack.options.state_dir / "app-ready.json", name="local")
+        self.profile = profile_from_ready_file(stack.options.state_dir / "app-ready.json", name="local")
         self.apps: dict[str, GuiApp] = {}
 
     def new(self, key):

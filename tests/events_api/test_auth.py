@@ -151,7 +151,8 @@ async def test_cognito_provider_sign_in_errors_become_auth_refresh_errors():
     async def offline():
         raise E.NetworkError()
 
+    sign_in = (E.NotSignedInError, E.SessionExpiredError)
     with pytest.raises(a.AuthRefreshError):
-        await a.CognitoAuth(signed_out, HOST).headers("{}")
+        await a.CognitoAuth(signed_out, HOST, sign_in_errors=sign_in).headers("{}")
     with pytest.raises(E.NetworkError):  # transient: the client retries it with backoff
-        await a.CognitoAuth(offline, HOST).headers("{}")
+        await a.CognitoAuth(offline, HOST, sign_in_errors=sign_in).headers("{}")

@@ -11,7 +11,7 @@ import time
 import pytest
 import trustme
 
-from presence_desktop.config import EventsSettings
+from presence_desktop.client.profile import EventsSettings
 from presence_desktop.events_api.auth import ApiKeyAuth, AuthRefreshError, CognitoAuth
 from presence_desktop.events_api.channels import ChannelError
 from presence_desktop.events_api.client import (Backoff, ClientFailedError, EventsClient, LostEvents,

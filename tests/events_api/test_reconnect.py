@@ -7,7 +7,7 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from presence_desktop.config import EventsSettings
+from presence_desktop.client.profile import EventsSettings
 from presence_desktop.events_api.auth import ApiKeyAuth
 from presence_desktop.events_api.client import EventsClient
 from presence_desktop.events_api.reconnect import Backoff, ReconnectSchedule, ReconnectSettings

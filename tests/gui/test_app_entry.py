@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from presence_desktop.settings import AppSettings, SettingsError, SettingsStore, UiState
+from presence_desktop.client.settings import AppSettings, SettingsError, SettingsStore, UiState
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ def test_settings_round_trip_and_errors(tmp_path):
 KEYRING_SCRIPT = textwrap.dedent('''
     import asyncio, sys, time
     import keyring.backend
-    from presence_desktop.app import _leave
+    from presence_desktop.app.cli import _leave
     from presence_desktop.auth.token_store import TokenStore
     from presence_desktop.ui.runtime import run
 
@@ -172,7 +172,7 @@ def test_quit_is_not_held_by_a_hung_keyring_thread():
 def test_missing_x11_libraries_are_named(monkeypatch):
     import ctypes.util
 
-    from presence_desktop import app
+    from presence_desktop.app import platform as app
 
     monkeypatch.setattr(app.sys, "platform", "linux")
     monkeypatch.setenv("DISPLAY", ":0")
@@ -302,7 +302,8 @@ def test_a_second_app_says_so_when_the_stack_it_reused_goes_away(tmp_path):
 
 
 async def test_a_dead_stack_is_reported_to_the_window_in_plain_words(tmp_path):
-    from presence_desktop.app import STACK_STOPPED_TEXT, LocalDevstack, watch_stack
+    from presence_desktop.app.gui import watch_stack
+    from presence_desktop.devstack.launcher import STACK_STOPPED_TEXT, LocalDevstack
 
     class DeadChild:
         returncode = -9
@@ -332,7 +333,7 @@ async def test_a_dead_stack_is_reported_to_the_window_in_plain_words(tmp_path):
 def test_a_stale_ready_file_of_a_dead_stack_is_not_reused(tmp_path):
     import socket
 
-    from presence_desktop.app import LocalDevstack
+    from presence_desktop.devstack.launcher import LocalDevstack
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -351,9 +352,9 @@ def test_a_stale_ready_file_of_a_dead_stack_is_not_reused(tmp_path):
 def test_prepare_backends_builds_only_the_tls_contexts_the_app_itself_uses(monkeypatch):
     # botocore makes its own TLS context for Cognito: a system-store context built "for Cognito"
     # was start-up work nobody used. Only the relay's and the realtime endpoint's are prewarmed.
-    import presence_desktop.net as net
-    from presence_desktop.app import prepare_backends
-    from presence_desktop.config import CognitoSettings, EventsSettings, Profile, RelaySettings
+    import presence_desktop.net.tls as net
+    from presence_desktop.app.gui import prepare_backends
+    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
 
     asked = []
     monkeypatch.setattr(net, "prewarm_ssl_contexts", lambda cas: asked.append(list(cas)))

@@ -2,7 +2,7 @@
 
 from presence_desktop.ui import gui_app
 from presence_desktop.ui.gui_app import GuiApp
-from presence_desktop.ui.service import ConnectionState
+from presence_desktop.client.service import ConnectionState
 
 
 def test_gc_frozen_once_after_the_first_completed_join(monkeypatch, qtbot):
@@ -42,7 +42,7 @@ def test_thousands_of_joined_agents_are_frozen_too(monkeypatch, qtbot):
     from presence_desktop.domain.roster import Roster
     from presence_desktop.resources import default_catalogue
     from presence_desktop.ui import roster_model
-    from presence_desktop.ui.sample import sample_events
+    from presence_desktop.client.sample import sample_events
 
     freezes = []
     monkeypatch.setattr(roster_model, "freeze_gc", lambda: freezes.append(1))

@@ -8,7 +8,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from presence_desktop.domain.presence import format_time, utc_now_iso
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
-from presence_desktop.ui.ports import Identity
+from presence_desktop.domain.identity import Identity
 from presence_desktop.ui.roster_model import AGENT_ROLE, COL_NAME, COL_STATUS, COL_TIME, format_duration, natural_key
 from presence_desktop.ui.roster_window import RosterWindow
 from tests.gui.fakes import demo_events
@@ -130,7 +130,7 @@ def test_updates_are_coalesced_and_keep_selection_and_scroll(qtbot):
 
 
 def test_disconnected_shows_unknown_and_banner(qtbot, artifacts_dir):
-    from presence_desktop.ui.service import ConnectionState
+    from presence_desktop.client.service import ConnectionState
 
     win, roster = make_window(qtbot)
     win.show()
@@ -164,7 +164,7 @@ def test_rows_hold_their_place_while_pointed_at(qtbot):
 
 
 def test_source_badge_and_sign_in_again_button(qtbot):
-    from presence_desktop.ui.service import ConnectionState
+    from presence_desktop.client.service import ConnectionState
 
     win, roster = make_window(qtbot, n=4)
     ev = roster.get("agent-2").event
@@ -422,7 +422,7 @@ def _fully_sorted_ids(win):
 
 
 def _random_change(roster, rng, agent_id):
-    from presence_desktop.ui.sample import STATUS_IDS
+    from presence_desktop.client.sample import STATUS_IDS
 
     ev = roster.get(agent_id).event
     return roster.apply(ev.with_(version=ev.version + 1, status=rng.choice(STATUS_IDS),

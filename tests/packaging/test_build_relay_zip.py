@@ -28,8 +28,8 @@ def test_zip_holds_the_package_at_the_handler_path(builder, tmp_path) -> None:
     # Handler presence_desktop.relay.lambda_handler.handler: the package sits at the zip's root.
     assert "presence_desktop/__init__.py" in names
     assert "presence_desktop/relay/__init__.py" in names
-    assert "presence_desktop/config.py" in names
-    assert "resources/statuses.json" in names
+    assert "presence_desktop/client/profile.py" in names
+    assert "presence_desktop/resources/statuses.json" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 

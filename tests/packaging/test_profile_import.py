@@ -1,4 +1,4 @@
-"""presence_desktop.profile_import: stack outputs -> app profile, and the CLI entry point."""
+"""presence_desktop.app.profile_import: stack outputs -> app profile, and the CLI entry point."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from presence_desktop import profile_import
-from presence_desktop.profile_import import ProfileImportError, main, profile_from_outputs, save_profile
-from presence_desktop.settings import CONFIG_DIR_ENV, SettingsStore
+from presence_desktop.app import profile_import
+from presence_desktop.app.profile_import import ProfileImportError, main, profile_from_outputs, save_profile
+from presence_desktop.client.settings import CONFIG_DIR_ENV, SettingsStore
 
 FLAT = {
     "Region": "eu-west-1",
@@ -104,7 +104,7 @@ def test_save_goes_where_the_app_reads_and_refuses_to_overwrite(tmp_path) -> Non
     profile = profile_from_outputs(FLAT, name="prod")
     path = save_profile(profile, config_root=tmp_path)
     assert path == tmp_path / "profiles" / "prod.json"
-    # The app's own store (presence_desktop.settings) reads it back as the same profile.
+    # The app's own store (presence_desktop.client.settings) reads it back as the same profile.
     assert SettingsStore(tmp_path).load_profile("prod") == profile
     with pytest.raises(FileExistsError, match="--force"):
         save_profile(profile, config_root=tmp_path)

@@ -116,8 +116,8 @@ def test_build_carries_only_what_a_workstation_needs(build):
     internal = folder / "_internal"
     files = [p.relative_to(internal).as_posix() for p in internal.rglob("*") if p.is_file()]
     assert not [f for f in files if any(lib in f for lib in FORBIDDEN_QT_LIBS)]
-    assert (internal / "resources" / "statuses.json").is_file()
-    assert (internal / "resources" / "icons" / "presence-desktop.svg").is_file()
+    assert (internal / "presence_desktop" / "resources" / "statuses.json").is_file()
+    assert (internal / "presence_desktop" / "resources" / "icons" / "presence-desktop.svg").is_file()
     plugins = {f.split("/plugins/", 1)[1] for f in files if "/Qt/plugins/" in f}
     assert {p.split("/")[0] for p in plugins} <= {"platforms", "xcbglintegrations", "imageformats", "iconengines",
                                                   "platforminputcontexts", "platformthemes", "styles"}

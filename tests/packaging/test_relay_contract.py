@@ -62,7 +62,7 @@ def test_sweep_input_is_a_sweep_event_for_the_relay(resources) -> None:
 
 
 def test_environment_configures_the_relay(resources) -> None:
-    from presence_desktop.relay.settings import RelayConfig
+    from presence_desktop.relay.config import RelayConfig
 
     env = {k: _resolve(v) for k, v in resources["RelayFunction"]["Properties"]["Environment"]["Variables"].items()}
     config = RelayConfig.from_env(env)

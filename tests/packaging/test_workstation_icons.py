@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
 from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-ICONS = ROOT / "resources" / "icons"
+ICONS = ROOT / "presence_desktop" / "resources" / "icons"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
@@ -135,7 +135,7 @@ def test_contact_sheet(qapp):
 
 
 def test_desktop_entry():
-    path = ROOT / "resources" / "presence-desktop.desktop"
+    path = ROOT / "presence_desktop" / "resources" / "presence-desktop.desktop"
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # keys are case-sensitive
     parser.read(path, encoding="utf-8")

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
-from presence_desktop.relay.settings import ConfigError, RelayConfig
+from presence_desktop.relay.config import ConfigError, RelayConfig
 from tests.fixtures.events import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, events_auth_for
 from tests.relay.test_relay_events import Subscriber
 

@@ -173,7 +173,7 @@ async def test_pathological_json_within_a_raised_body_limit_is_a_400(relay_facto
 def test_limits_that_would_refuse_or_break_every_request_are_config_errors(name, value):
     # e.g. MAX_BODY_BYTES=0 answered every status with 413, RATE_BURST=0 every request with 429,
     # a nan TTL never expired anyone (every comparison with nan is false).
-    from presence_desktop.relay.settings import ConfigError, RelayConfig
+    from presence_desktop.relay.config import ConfigError, RelayConfig
 
     env = {"PRESENCE_RELAY_COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
            "PRESENCE_RELAY_COGNITO_CLIENT_IDS": "a",

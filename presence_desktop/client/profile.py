@@ -1,14 +1,13 @@
 """Profiles: where the app's backend lives (the local devstack, or a real AWS deployment).
 
 One typed place for settings (pydantic). A profile is what the app needs to reach Cognito, the
-AppSync Events endpoints and the relay. The devstack's ready file (``presence-devstack
---ready-file``) converts into a profile with :meth:`Profile.from_ready_file`.
+AppSync Events endpoints and the relay. Saved profiles come from ``presence-desktop profile
+import`` (app/profile_import.py); the devstack's ready file converts into the local one
+(devstack/launcher.py ``profile_from_ready_file``).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -78,35 +77,3 @@ class Profile(_Strict):
     cognito: CognitoSettings
     events: EventsSettings
     relay: RelaySettings
-
-    @classmethod
-    def from_ready_file(cls, path: str | Path, name: str = "local") -> "Profile":
-        """Build the local profile from the devstack's ready file (see ``presence-devstack``).
-
-        Raises ``OSError``, ``ValueError`` (bad JSON) or ``pydantic.ValidationError``.
-        """
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        events = data["events"]
-        cognito = data["cognito"]
-        relay = data["relay"]
-        return cls(
-            name=name,
-            kind="local",
-            cognito=CognitoSettings(
-                region=cognito["region"],
-                user_pool_id=cognito["user_pool_id"],
-                client_id=cognito["client_id"],
-                endpoint=cognito["endpoint"],
-                issuer=cognito["issuer"],
-                jwks_url=cognito["jwks_url"],
-            ),
-            events=EventsSettings(
-                http_url=events["http"],
-                realtime_url=events["realtime"],
-                region=data["region"],
-                ca_file=events.get("ca_file"),
-                allow_plaintext=not events["realtime"].startswith("wss://"),
-                api_key=events.get("api_key"),
-            ),
-            relay=RelaySettings(url=relay["url"], ca_file=relay.get("ca_file") or events.get("ca_file")),
-        )

@@ -7,11 +7,11 @@ API (design.md "Relay API", presence_desktop/relay/core.py): every request carri
 - ``POST /v1/heartbeat`` -> 200.
 - ``GET /v1/roster[?team=]`` -> 200 ``{"agents": [<event>...], "as_of": ...}``.
 - Errors: JSON ``{"error": {"code", "message"}}``; raised as
-  :class:`~presence_desktop.ui.ports.RelayError` (status 0 for no answer / timeout).
+  :class:`~presence_desktop.client.ports.RelayError` (status 0 for no answer / timeout).
 
 A 401 triggers one token refresh and one retry (the id token may have expired in flight).
 TLS: the system trust store plus, for the devstack, the profile's extra CA file; verification is
-never disabled. HTTP is urllib3 (presence_desktop/net.py: one stack for the app process), each
+never disabled. HTTP is urllib3 (presence_desktop/net/tls.py: one stack for the app process), each
 request on a worker thread (``run_in_executor``), answer parsed there too, so the GUI loop never
 blocks on the network and a large roster's JSON is parsed in GIL slices the GUI thread shares.
 """
@@ -29,8 +29,8 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from presence_desktop.domain.presence import PresenceError, PresenceEvent
-from presence_desktop.net import client_ssl_context
-from presence_desktop.ui.ports import RelayError, RosterSnapshot
+from presence_desktop.net.tls import client_ssl_context
+from presence_desktop.client.ports import RelayError, RosterSnapshot
 
 log = logging.getLogger(__name__)
 

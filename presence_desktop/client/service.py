@@ -2,7 +2,7 @@
 
 :class:`PresenceService` owns a :class:`~presence_desktop.domain.roster.Roster` and an
 :class:`~presence_desktop.domain.roster.OwnStatus`, talks to the backend only through
-:class:`~presence_desktop.ui.ports.LiveFeed` and :class:`~presence_desktop.ui.ports.RelayApi`, and
+:class:`~presence_desktop.client.ports.LiveFeed` and :class:`~presence_desktop.client.ports.RelayApi`, and
 announces what changed to one :class:`ServiceListener` (the Qt bridge re-emits those as signals).
 
 - Join (design.md): the feed reports "subscribed" -> ``roster.begin_join()`` (live events are
@@ -31,8 +31,9 @@ from typing import Protocol
 from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
-from presence_desktop.ui.ports import Identity, LiveFeed, RelayApi, RelayError
-from presence_desktop.ui.tasks import TaskKeeper
+from presence_desktop.domain.identity import Identity
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
+from presence_desktop.client.tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 

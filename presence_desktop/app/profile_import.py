@@ -16,7 +16,7 @@ Output keys used (the template's outputs, exactly): ``Region``, ``UserPoolId``,
 (``wss://<Dns.Realtime>/event/realtime``), ``RelayUrl`` (the relay's Lambda function URL).
 Other keys are ignored.
 
-The profile is saved through the app's own store, :class:`presence_desktop.settings.SettingsStore`
+The profile is saved through the app's own store, :class:`presence_desktop.client.settings.SettingsStore`
 (``<config dir>/profiles/<name>.json``; the config dir is ``$PRESENCE_DESKTOP_CONFIG_DIR`` or
 platformdirs' user config dir for ``presence-desktop``), where ``presence-desktop --profile NAME``
 reads it.
@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from presence_desktop.config import CognitoSettings, EventsSettings, Profile, RelaySettings
+from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
 
 REQUIRED_OUTPUTS = ("Region", "UserPoolId", "UserPoolClientId", "EventsHttpUrl", "EventsRealtimeUrl", "RelayUrl")
 PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -126,7 +126,7 @@ def save_profile(profile: Profile, *, config_root: Path | None = None, overwrite
 
     Raises ``FileExistsError`` if a profile of that name exists and not ``overwrite``; ``OSError``.
     """
-    from presence_desktop.settings import SettingsStore
+    from presence_desktop.client.settings import SettingsStore
 
     store = SettingsStore(config_root)
     if profile.name in store.profile_names() and not overwrite:

@@ -25,7 +25,7 @@ from typing import Any
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from presence_desktop.config import Profile
+from presence_desktop.client.profile import Profile
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """The narrow interfaces the desktop app talks through (no Qt here).
 
-The app's core (:mod:`presence_desktop.ui.service`) sees the backend only through these:
+The app's core (:mod:`presence_desktop.client.service`) sees the backend only through these:
 
 - :class:`RelayApi`: the relay's HTTP API (design.md "Relay API"): own status, a supervisor's
   change of another agent's status, heartbeats, the roster snapshot.
 - :class:`LiveFeed`: the realtime subscription to ``/agent-presence/*`` that reports
   (re)subscriptions, events and connection loss to a :class:`FeedSink`.
 
-Real adapters live in :mod:`presence_desktop.ui.adapters`; tests use small fakes.
+Real adapters live in :mod:`presence_desktop.client.backends`; tests use small fakes.
 """
 
 from __future__ import annotations
@@ -17,28 +17,7 @@ from typing import Protocol
 
 from presence_desktop.domain.presence import PresenceEvent
 
-SUPERVISORS = "supervisors"
-SUPPORT_AGENTS = "support_agents"
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who is signed in (from the Cognito id token's claims)."""
-
-    username: str
-    sub: str
-    groups: tuple[str, ...] = ()
-    team_id: str | None = None
-
-    @property
-    def is_supervisor(self) -> bool:
-        return SUPERVISORS in self.groups
-
-    @property
-    def agent_id(self) -> str:
-        """The agent id the relay files this user's presence under (the Cognito username)."""
-        return self.username
-
+__all__ = ["RosterSnapshot", "RelayError", "RelayApi", "FeedSink", "LiveFeed"]
 
 @dataclass(frozen=True, slots=True)
 class RosterSnapshot:

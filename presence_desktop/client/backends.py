@@ -1,7 +1,7 @@
 """The real backends behind the app's ports: the relay over HTTP and the live feed over the
 AppSync Events WebSocket client (:mod:`presence_desktop.events_api.client`).
 
-:class:`EventsLiveFeed` maps the client's world onto :class:`~presence_desktop.ui.ports.FeedSink`:
+:class:`EventsLiveFeed` maps the client's world onto :class:`~presence_desktop.client.ports.FeedSink`:
 
 - subscription confirmed (first time) -> ``feed_subscribed`` (the service starts the join);
 - ``LostEvents("reconnected")`` (resubscribed on a new connection; events sent while down are
@@ -28,8 +28,9 @@ import logging
 from typing import Any
 
 from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceEvent
-from presence_desktop.ui.ports import FeedSink, Identity
-from presence_desktop.ui.relay_client import HttpRelayClient
+from presence_desktop.domain.identity import Identity
+from presence_desktop.client.ports import FeedSink
+from presence_desktop.client.relay_client import HttpRelayClient
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,14 @@ class EventsLiveFeed:
 def make_backends(profile: Any, auth: Any, identity: Identity) -> tuple[HttpRelayClient, EventsLiveFeed]:
     """The relay client and the live feed for ``profile``, authorised by ``auth`` (an
     :class:`~presence_desktop.auth.session.AuthSession`: ``id_token``, ``force_refresh``)."""
+    from presence_desktop.auth.errors import NotSignedInError, SessionExpiredError
     from presence_desktop.events_api.auth import CognitoAuth, http_host
     from presence_desktop.events_api.client import EventsClient
-    from presence_desktop.net import client_ssl_context
+    from presence_desktop.net.tls import client_ssl_context
 
     relay = HttpRelayClient(profile.relay.url, auth.id_token, refresh=auth.force_refresh, ca_file=profile.relay.ca_file)
-    connect_auth = CognitoAuth(auth.id_token, http_host(profile.events.http_url), force_refresh=auth.force_refresh)
+    connect_auth = CognitoAuth(auth.id_token, http_host(profile.events.http_url), force_refresh=auth.force_refresh,
+                               sign_in_errors=(NotSignedInError, SessionExpiredError))
     # One TLS context per trusted-CA set for the whole app (building one reads the trust store).
     ctx = client_ssl_context(profile.events.ca_file) if profile.events.realtime_url.startswith("wss://") else None
     client = EventsClient.from_settings(profile.events, connect_auth, ssl_context=ctx)

@@ -1,0 +1,159 @@
+"""Running the GUI: the profile chosen, the local devstack when asked for, the real backends wired
+into :class:`presence_desktop.ui.gui_app.GuiApp`, and the event loop until quit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from presence_desktop.app.cli import DEMO_SUPERVISOR, LOCAL_PROFILE
+from presence_desktop.app.platform import missing_display_libraries
+
+log = logging.getLogger("presence_desktop")
+
+
+def real_auth_factory(profile, remember: bool):
+    from presence_desktop.auth.session import AuthSession
+    from presence_desktop.auth.token_store import TokenStore
+
+    store = TokenStore.for_settings(profile.cognito) if remember else None
+    return AuthSession(profile.cognito, store)
+
+
+def real_backend_factory(profile, auth, identity):
+    from presence_desktop.client.backends import make_backends
+
+    return make_backends(profile, auth, identity)
+
+
+def prepare_backends(profile) -> None:
+    """Ahead of need (GuiApp calls it while a remembered session is restored): the TLS contexts
+    of the profile's endpoints, built on a thread (OpenSSL reads the trust store without the
+    GIL; no imports there), and the live feed's modules (websockets, the events client),
+    imported meanwhile on the calling thread."""
+    from presence_desktop.net.tls import prewarm_ssl_contexts
+
+    cas = []  # botocore (Cognito) builds its own TLS context: only ours are made here
+    if profile.relay.url.startswith("https://"):
+        cas.append(profile.relay.ca_file)
+    if profile.events.realtime_url.startswith("wss://"):
+        cas.append(profile.events.ca_file)
+    if cas:
+        prewarm_ssl_contexts(cas)
+    import presence_desktop.events_api.auth  # noqa: F401
+    import presence_desktop.events_api.client  # noqa: F401 - and websockets
+    import presence_desktop.client.backends  # noqa: F401
+
+
+async def watch_stack(runtime, devstack: Any, info: dict) -> None:
+    """Tell the user, in plain words, when the local stack dies under the app (the windows would
+    otherwise retry dead ports forever); the log says why (exit code)."""
+    reason = await devstack.watch(info, interval_s=1.0 if devstack.process is not None else 2.0)
+    if reason is None:
+        return
+    from presence_desktop.devstack.launcher import STACK_STOPPED_TEXT
+
+    log.error("%s. %s", reason, STACK_STOPPED_TEXT)
+    runtime.report(STACK_STOPPED_TEXT)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    missing = missing_display_libraries()
+    if missing:
+        print("warning: Qt's X11 support needs system libraries that seem to be missing; if the app does not start, "
+              f"install them (Debian/Ubuntu): sudo apt install {' '.join(missing)}", file=sys.stderr)
+    from presence_desktop.client.profile import Profile
+    from presence_desktop.resources import default_catalogue
+    from presence_desktop.client.settings import SettingsError, SettingsStore
+    from presence_desktop.ui import runtime as rt
+    from presence_desktop.ui.gui_app import GuiApp
+
+    store = SettingsStore()
+    try:
+        settings = store.load_settings()
+    except SettingsError as exc:
+        print(f"warning: {exc}; using default settings", file=sys.stderr)
+        from presence_desktop.client.settings import AppSettings
+
+        settings = AppSettings()
+    profile_name = args.profile or settings.last_profile or LOCAL_PROFILE
+    devstack: Any = None
+    failures: list[BaseException] = []
+
+    async def start(runtime: rt.QtRuntime) -> None:
+        try:
+            await _start(runtime)
+        except Exception as exc:  # noqa: BLE001 - cannot start: say why and quit with 1
+            log.debug("start failed", exc_info=True)
+            failures.append(exc)
+            runtime.request_quit()
+
+    async def _start(runtime: rt.QtRuntime) -> None:
+        nonlocal devstack
+        profiles: dict[str, Profile] = {}
+        for name in store.profile_names():
+            try:
+                profiles[name] = store.load_profile(name)
+            except SettingsError as exc:
+                log.warning("%s", exc)
+        username = password = None
+        if profile_name == LOCAL_PROFILE:
+            from presence_desktop.devstack.launcher import (
+                LocalDevstack,
+                default_devstack_dir,
+                demo_password,
+                profile_from_ready_file,
+            )
+
+            devstack = LocalDevstack(args.devstack_dir or default_devstack_dir(), agents=args.agents)
+            info = devstack.running_info()
+            if info is None:
+                from presence_desktop.ui.splash import StartupSplash
+
+                splash = StartupSplash(
+                    f"Starting the local stack: sign-in service, events server, relay and "
+                    f"{args.agents} simulated agents…"
+                )
+                splash.show()
+                try:
+                    devstack.start()
+                    info = await devstack.wait_ready()
+                finally:
+                    splash.close()
+                    splash.deleteLater()
+            else:
+                devstack.process = None  # someone else's: never stop it
+
+            async def stop_stack() -> None:  # registered first, so it runs last: after "offline"
+                devstack.terminate()
+
+            runtime.add_shutdown_hook(stop_stack)
+            profiles[LOCAL_PROFILE] = profile_from_ready_file(devstack.ready_file, name=LOCAL_PROFILE)
+            username = args.user or DEMO_SUPERVISOR
+            password = demo_password(info, username)
+        elif profile_name not in profiles:
+            raise ValueError(
+                f"no profile named {profile_name!r} (saved: {', '.join(profiles) or 'none'}); import one with "
+                "`presence-desktop profile import --stack-outputs FILE`, or use --profile local"
+            )
+        gui = GuiApp(runtime, default_catalogue(), profiles, auth_factory=real_auth_factory,
+                     backend_factory=real_backend_factory, store=store, settings=settings,
+                     prepare=prepare_backends)
+        runtime.gui = gui  # for tests and debugging
+        if devstack is not None:
+            runtime.spawn(watch_stack(runtime, devstack, info), name="devstack-watch")
+        # The devstack's demo users are recreated at every start: nothing worth remembering.
+        await gui.start(profile_name, username, password, remember=False if username else None)
+
+    try:
+        code = rt.run(start, [sys.argv[0]])
+        log.info("event loop ended (code %s)", code)
+    finally:
+        if devstack is not None:
+            devstack.stop()
+            log.info("devstack stopped")
+    if failures:
+        raise RuntimeError(str(failures[0]))
+    return code

@@ -1,0 +1,1 @@
+"""The desktop's core without Qt (see README.md in this folder)."""
