@@ -518,7 +518,8 @@ async def test_provider_that_needs_a_sign_in_fails_while_a_network_error_retries
             raise E.NetworkError()
         raise E.SessionExpiredError()
 
-    client = make_client(CognitoAuth(offline_then_signed_out, f"127.0.0.1:{server.port}"))
+    client = make_client(CognitoAuth(offline_then_signed_out, f"127.0.0.1:{server.port}",
+                                     sign_in_errors=(E.NotSignedInError, E.SessionExpiredError)))
     states = []
     client.add_state_listener(states.append)
     await client.start()
