@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import threading
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 import urllib3
@@ -32,12 +32,15 @@ from presence_desktop.domain.presence import PresenceError, PresenceEvent
 from presence_desktop.net.tls import client_ssl_context
 from presence_desktop.client.ports import RelayError, RosterSnapshot
 
+if TYPE_CHECKING:
+    import ssl
+
 log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], Awaitable[str]]
 
 
-def ssl_context_for(ca_file: str | None):
+def ssl_context_for(ca_file: str | None) -> ssl.SSLContext:
     """Default verification; ``ca_file`` (PEM) is trusted *in addition* to the system store
     (a shared context, see :func:`presence_desktop.net.client_ssl_context`)."""
     return client_ssl_context(ca_file)
@@ -89,7 +92,7 @@ class HttpRelayClient:
             data = parse(data)
         return resp.status, data
 
-    async def _call(self, method: str, path: str, body: dict | None = None, params: dict | None = None,
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None,
                     parse: Callable[[Any], Any] | None = None) -> Any:
         """The 2xx answer (JSON, through ``parse`` on the worker thread when given). Raises RelayError."""
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
@@ -136,8 +139,9 @@ class HttpRelayClient:
     async def roster(self, team: str | None = None) -> RosterSnapshot:
         # Parsed on the worker thread: thousands of events would otherwise hold the GUI thread
         # for one long stretch; there it shares the GIL in slices with the GUI thread.
-        return await self._call("GET", "/v1/roster", params={"team": team} if team else None,
-                                parse=_snapshot_from)
+        snapshot: RosterSnapshot = await self._call("GET", "/v1/roster", params={"team": team} if team else None,
+                                                    parse=_snapshot_from)
+        return snapshot
 
     async def close(self) -> None:
         """Close the pooled connections (a request still in flight finishes on its own)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from presence_desktop.domain.presence import PresenceEvent, format_time
@@ -22,7 +23,7 @@ def sample_name(i: int) -> str:
     return f"{FIRST[k % 20]} {LAST[(k * 3 + k // 20 * 7) % 20]}"
 
 
-def sample_events(n: int = 40, teams: int = 4, seed: int = 7, status_ids=None, now: float | None = None) -> list[PresenceEvent]:
+def sample_events(n: int = 40, teams: int = 4, seed: int = 7, status_ids: Iterable[str] | None = None, now: float | None = None) -> list[PresenceEvent]:
     rnd = random.Random(seed)
     ids = list(status_ids or STATUS_IDS)
     now = time.time() if now is None else now

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -89,7 +90,7 @@ class PresenceService:
         *,
         heartbeat_s: float = 30.0,
         stale_after_s: float | None = None,
-        clock=time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.identity = identity
         self.catalogue = catalogue

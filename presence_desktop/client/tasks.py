@@ -17,12 +17,12 @@ log = logging.getLogger(__name__)
 
 class TaskKeeper:
     def __init__(self, on_error: Callable[[str, BaseException], None] | None = None) -> None:
-        self._tasks: set[asyncio.Task] = set()
-        self._named: dict[str, asyncio.Task] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._named: dict[str, asyncio.Task[Any]] = {}
         self.on_error = on_error
         self.closed = False
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Start ``coro`` as a task on the running loop. With ``name``, a running task of the
         same name is cancelled first. Raises ``RuntimeError`` after :meth:`cancel_all`."""
         if self.closed:
@@ -39,7 +39,7 @@ class TaskKeeper:
         task.add_done_callback(self._done)
         return task
 
-    def get(self, name: str) -> asyncio.Task | None:
+    def get(self, name: str) -> asyncio.Task[Any] | None:
         task = self._named.get(name)
         return task if task is not None and not task.done() else None
 
@@ -48,7 +48,7 @@ class TaskKeeper:
         if task is not None:
             task.cancel()
 
-    def _done(self, task: asyncio.Task) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if self._named.get(task.get_name()) is task:
             del self._named[task.get_name()]

@@ -251,7 +251,7 @@ class Roster:
                 return Counts({UNKNOWN.id: len(ids)} if ids else {}, len(ids))
             raw: dict[str | None, int]
             if agent_ids is None:
-                raw = dict(self._by_status)
+                raw = {sid: n for sid, n in self._by_status.items()}  # a copy with keys widened to str | None
             else:
                 raw = {}
                 entries = self._entries

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 SHAPES = frozenset(
     {"circle", "diamond", "triangle", "pause", "square", "star", "moon", "ring", "dashed_ring", "hexagon", "cross"}
@@ -108,7 +108,7 @@ class StatusCatalogue:
         return self._by_id.get(status_id, UNKNOWN)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "StatusCatalogue":
+    def from_dict(cls, data: dict[str, Any]) -> "StatusCatalogue":
         """Build from ``{"schema": 1, "statuses": [{id, label, color, shape, routable, order?, budget_s?}]}``.
 
         Raises :class:`CatalogueError` on any malformed entry.
