@@ -32,8 +32,8 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from bench.bare_proc import Phases  # noqa: E402
-from bench.common import API_KEY, agent_id, emit, iso_now, load_ready, now_us, rss_mb, stdin_commands, team_of  # noqa: E402
+from bench.bare_proc import Phases
+from bench.common import API_KEY, agent_id, emit, iso_now, load_ready, now_us, rss_mb, stdin_commands, team_of
 
 WINDOW_W, WINDOW_H = 1040, 1400  # ~50 rows on screen
 
@@ -329,7 +329,7 @@ class Receiver:
         class PaintWatch(QObject):
             """Counts the table viewport's paint events per phase, and the whole-viewport ones."""
 
-            def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+            def eventFilter(self, obj, ev):  # Qt API
                 t = ev.type()
                 if t == QEvent.Type.Paint:
                     vp = window.table.viewport()

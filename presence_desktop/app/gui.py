@@ -42,8 +42,8 @@ def prepare_backends(profile) -> None:
         cas.append(profile.events.ca_file)
     if cas:
         prewarm_ssl_contexts(cas)
-    import presence_desktop.events_api.auth  # noqa: F401
-    import presence_desktop.events_api.client  # noqa: F401 - and websockets
+    import presence_desktop.events_api.auth
+    import presence_desktop.events_api.client  # and websockets
     import presence_desktop.client.backends  # noqa: F401
 
 
@@ -85,7 +85,7 @@ def run_gui(args: argparse.Namespace) -> int:
     async def start(runtime: rt.QtRuntime) -> None:
         try:
             await _start(runtime)
-        except Exception as exc:  # noqa: BLE001 - cannot start: say why and quit with 1
+        except Exception as exc:  # cannot start: say why and quit with 1
             log.debug("start failed", exc_info=True)
             failures.append(exc)
             runtime.request_quit()

@@ -101,7 +101,7 @@ class HttpRelayClient:
         for attempt in (0, 1):
             try:
                 token = await self.token()
-            except Exception as exc:  # noqa: BLE001 - the auth layer's errors become "no answer"
+            except Exception as exc:  # the auth layer's errors become "no answer"
                 raise RelayError(401 if "auth" in type(exc).__name__.lower() else 0, "no_token", f"not signed in: {exc}") from exc
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if payload is not None:

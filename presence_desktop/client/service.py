@@ -128,7 +128,7 @@ class PresenceService:
                 await asyncio.wait_for(self.relay.set_status(OFFLINE_ID), offline_timeout)
             except (asyncio.TimeoutError, RelayError, OSError) as exc:
                 log.info("could not publish offline on the way out: %s", exc)
-            except Exception:  # noqa: BLE001 - shutdown must go on
+            except Exception:  # shutdown must go on
                 log.exception("publishing offline failed")
         try:
             await asyncio.wait_for(self.feed.close(), close_timeout)

@@ -60,7 +60,7 @@ class TaskKeeper:
             if self.on_error is not None:
                 try:
                     self.on_error(task.get_name(), exc)
-                except Exception:  # noqa: BLE001 - a broken error handler must not hide the error
+                except Exception:  # a broken error handler must not hide the error
                     log.exception("error handler failed")
 
     @property

@@ -269,7 +269,7 @@ class _Connection:
                 await self.ws.send_str(frame)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a dead socket ends the writer; the reader sees the close
+        except Exception:  # a dead socket ends the writer; the reader sees the close
             log.debug("writer for %s ended", self.source_ip, exc_info=True)
             self.abort()
 
@@ -384,7 +384,7 @@ class EventsServer:
         except BaseException:
             await runner.cleanup()
             raise
-        sockets = site._server.sockets if site._server else []  # noqa: SLF001 - aiohttp has no public getter
+        sockets = site._server.sockets if site._server else []  # aiohttp has no public getter
         self._bound_port = next(s.getsockname()[1] for s in sockets if s.family in (socket.AF_INET, socket.AF_INET6))
         self._runner = runner
         self.paused = False
@@ -715,14 +715,14 @@ class EventsServer:
             pass
         finally:
             conn.closed = True
-            conn._cancel_tasks()  # noqa: SLF001
+            conn._cancel_tasks()
             self._forget(conn)
         return ws
 
     async def _refuse_connect(self, conn: _Connection, exc: OperationError) -> None:
         behaviour = self.config.behaviour
         log.info("connect refused from %s: %s", conn.source_ip, exc.error_type)
-        conn._cancel_tasks()  # noqa: SLF001
+        conn._cancel_tasks()
         conn.closed = True
         try:
             await conn.ws.send_str(compact({"type": behaviour.connect_error_type, "errors": exc.errors()}))

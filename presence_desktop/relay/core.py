@@ -201,7 +201,7 @@ class RelayCore:
             if exc.status >= 500:
                 log.error("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
             return RelayResponse(exc.status, exc.body(), exc.headers)
-        except Exception:  # noqa: BLE001 - a bug must not leak a stack trace to the client
+        except Exception:  # a bug must not leak a stack trace to the client
             log.exception("internal error on %s %s", request.method, request.path)
             return RelayResponse(500, {"error": {"code": "internal", "message": "internal error"}})
 

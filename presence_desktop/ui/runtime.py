@@ -170,7 +170,7 @@ class QtRuntime(QObject):
         for hook in reversed(self._hooks):
             try:
                 await hook()
-            except Exception:  # noqa: BLE001 - every hook gets its turn
+            except Exception:  # every hook gets its turn
                 log.exception("shutdown hook failed")
         await self.tasks.cancel_all(timeout=0.5)
 

@@ -46,7 +46,7 @@ class PaintCounter(QObject):
         super().__init__()
         self.paints = 0
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+    def eventFilter(self, obj, event):  # Qt API
         if event.type() == QEvent.Type.Paint:
             self.paints += 1
         return False
