@@ -48,8 +48,8 @@ class BenchRelay:
         self._session = None  # aiohttp, imported on first use: the app itself does not load it
 
     async def roster(self, team=None):
-        from presence_desktop.domain.presence import PresenceEvent
         from presence_desktop.client.ports import RelayError, RosterSnapshot
+        from presence_desktop.domain.presence import PresenceEvent
 
         self.snapshots += 1
         if self.local_events is not None:
@@ -123,14 +123,14 @@ def build_app(ready: dict, local_events: list | None = None):
     """Create the QApplication, qasync loop, runtime and GuiApp; open the roster as a supervisor."""
     import qasync
 
-    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
-    from presence_desktop.events_api.auth import ApiKeyAuth
-    from presence_desktop.events_api.client import EventsClient, make_ssl_context
-    from presence_desktop.resources import default_catalogue
-    from presence_desktop.client.settings import AppSettings
     from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
-    from presence_desktop.ui.gui_app import GuiApp
+    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
+    from presence_desktop.client.settings import AppSettings
     from presence_desktop.domain.identity import Identity
+    from presence_desktop.events_api.auth import ApiKeyAuth
+    from presence_desktop.events_api.client import EventsClient
+    from presence_desktop.resources import default_catalogue
+    from presence_desktop.ui.gui_app import GuiApp
     from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime, make_qt_app
 
     app = make_qt_app(["bench-app"])
@@ -311,7 +311,7 @@ class Receiver:
             os._exit(0)
 
     def _open(self) -> None:
-        from PySide6.QtCore import QEvent, QObject, QTimer, Qt
+        from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
         from presence_desktop.ui.roster_model import COL_INDICATOR
 
@@ -371,8 +371,8 @@ def memory_probe(ready: dict, n: int) -> None:
         jwt_payload("not.a.jwt")
     except ValueError:
         pass
-    from presence_desktop.domain.presence import PresenceEvent
     from presence_desktop.client.sample import STATUS_IDS
+    from presence_desktop.domain.presence import PresenceEvent
 
     at = iso_now()
     events = [PresenceEvent(agent_id=agent_id(i), team_id=team_of(i), display_name=f"Agent {i:05d}",

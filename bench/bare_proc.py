@@ -112,7 +112,7 @@ async def run(ready: dict) -> None:
                         phase = ev.get("bench_phase")
                         if phase is not None:
                             phases.record(phase, ev["bench_ts"], at)
-        except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake, asyncio.TimeoutError):
+        except (TimeoutError, OSError, websockets.ConnectionClosed, websockets.InvalidHandshake):
             if lost_at is None or (reconnects and reconnects[-1]["lost_us"] == lost_at):
                 lost_at = now_us()
             await asyncio.sleep(0.05)

@@ -188,12 +188,12 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
         "",
         f"- Shifts: {a.shift_hours:g} h a day, {a.shifts_per_month} days a month, for every agent and supervisor; "
         f"teams of {a.team_size} agents with one supervisor each.",
-        f"- Every agent runs the app for the whole shift (one WebSocket); every supervisor keeps one roster "
-        f"window open for the whole shift (one WebSocket). Connection-minutes = open apps x shift minutes.",
+        "- Every agent runs the app for the whole shift (one WebSocket); every supervisor keeps one roster "
+        "window open for the whole shift (one WebSocket). Connection-minutes = open apps x shift minutes.",
         f"- Status changes: {a.status_changes_per_agent_hour:g} per agent per hour (about 4 calls an hour, each "
         f"on_call -> after_call_work -> available) plus {a.status_changes_per_shift} per shift (sign-in, offline).",
-        f"- Each change is one relay request, one DynamoDB write and one HTTP publish of one event; AppSync "
-        f"delivers it to every subscriber whose wildcard matches (the publisher's own app included).",
+        "- Each change is one relay request, one DynamoDB write and one HTTP publish of one event; AppSync "
+        "delivers it to every subscriber whose wildcard matches (the publisher's own app included).",
         f"- Heartbeats: {a.heartbeats_per_minute:g} per minute per open app, to the relay (Lambda + one DynamoDB "
         f"write); heartbeats are not published. Roster snapshots: {a.roster_fetches_per_window_shift} per app per shift.",
         f"- Sweeper: {a.sweeps_per_month:,} runs a month (EventBridge `rate(1 minute)`), each reading every agent "

@@ -27,10 +27,10 @@ import asyncio
 import logging
 from typing import Any
 
-from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceEvent
-from presence_desktop.domain.identity import Identity
 from presence_desktop.client.ports import FeedSink
 from presence_desktop.client.relay_client import HttpRelayClient
+from presence_desktop.domain.identity import Identity
+from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceEvent
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,12 @@ class EventsLiveFeed:
             sink.feed_down(state.reason or status, state.next_attempt_at)
 
     async def run(self, sink: FeedSink) -> None:
-        from presence_desktop.events_api.client import ClientClosedError, ClientFailedError, LostEvents, SubscriptionError
+        from presence_desktop.events_api.client import (
+            ClientClosedError,
+            ClientFailedError,
+            LostEvents,
+            SubscriptionError,
+        )
 
         self._sink = sink
         remove = self.client.add_state_listener(self._on_state)

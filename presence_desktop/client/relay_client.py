@@ -22,15 +22,16 @@ import asyncio
 import json
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
+from presence_desktop.client.ports import RelayError, RosterSnapshot
 from presence_desktop.domain.presence import PresenceError, PresenceEvent
 from presence_desktop.net.tls import client_ssl_context
-from presence_desktop.client.ports import RelayError, RosterSnapshot
 
 if TYPE_CHECKING:
     import ssl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from presence_desktop.domain.presence import PresenceEvent, format_time
 
@@ -33,7 +33,7 @@ def sample_events(n: int = 40, teams: int = 4, seed: int = 7, status_ids: Iterab
         out.append(PresenceEvent(
             agent_id=f"agent-{i}", team_id=f"team-{(i - 1) % teams + 1}", display_name=sample_name(i),
             status=rnd.choice(ids), version=rnd.randint(1, 30),
-            changed_at=format_time(datetime.fromtimestamp(now - rnd.uniform(5, 1800), timezone.utc)),
+            changed_at=format_time(datetime.fromtimestamp(now - rnd.uniform(5, 1800), UTC)),
             message=rnd.choice([None, None, None, "back in 10", "coaching session", "VIP queue"]),
             source=source, changed_by="sup-1" if source == "supervisor" else f"agent-{i}",
         ))

@@ -39,8 +39,9 @@ import logging
 import socket
 import ssl
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -214,7 +215,7 @@ def encode_header_subprotocol(auth: Mapping[str, str]) -> str:
 class _Connection:
     """One WebSocket: its subscriptions and a byte-bounded send queue drained by one writer task."""
 
-    def __init__(self, server: "EventsServer", ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(self, server: EventsServer, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.server = server
         self.ws = ws
         self.transport = request.transport

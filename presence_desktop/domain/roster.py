@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Literal
+from typing import Literal
 
 from presence_desktop.domain.presence import PresenceEvent, parse_time
 from presence_desktop.domain.statuses import OFFLINE_ID, UNKNOWN, Status, StatusCatalogue
@@ -59,7 +60,7 @@ class Change:
     def __bool__(self) -> bool:
         return bool(self.added or self.updated or self.everything)
 
-    def merge(self, other: "Change") -> "Change":
+    def merge(self, other: Change) -> Change:
         seen = self._added_set
         for agent_id in other.added:
             if agent_id not in seen:
@@ -94,7 +95,7 @@ class RosterFilter:
     statuses: frozenset[str] | None = None
     text: str = ""
 
-    def matches(self, roster: "Roster", agent_id: str, now: float | None = None) -> bool:
+    def matches(self, roster: Roster, agent_id: str, now: float | None = None) -> bool:
         entry = roster.get(agent_id)
         if entry is None:
             return False

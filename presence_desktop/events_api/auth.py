@@ -13,7 +13,8 @@ never the realtime host (reference §1). No token, key or signature is ever logg
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, Union
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, Union
 from urllib.parse import urlsplit
 
 from .protocol import CONNECT_BODY
@@ -164,7 +165,7 @@ class IamAuth:
         self.http_url = http_url
         self.http_host = http_host(http_url)
 
-    async def _current(self) -> "Credentials":
+    async def _current(self) -> Credentials:
         from botocore.credentials import Credentials
 
         provider = self._credentials

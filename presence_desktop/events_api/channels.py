@@ -41,7 +41,7 @@ class Channel:
     def is_wildcard(self) -> bool:
         return self.segments[-1] == WILDCARD
 
-    def matches(self, concrete: "Channel", *, any_depth: bool = True) -> bool:
+    def matches(self, concrete: Channel, *, any_depth: bool = True) -> bool:
         """True when this (possibly wildcard) subscription channel matches ``concrete``.
 
         ``/ns/a/*`` matches channels strictly below ``/ns/a``: at any depth when ``any_depth``

@@ -53,8 +53,9 @@ import logging
 import ssl
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Literal, Sequence
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import websockets
@@ -62,7 +63,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from . import protocol as p
-from .auth import AuthRefreshError, Authorizer
+from .auth import Authorizer, AuthRefreshError
 from .protocol import ErrorInfo, MalformedFrame, ServerFrame
 from .reconnect import Backoff, ReconnectSchedule, ReconnectSettings
 
@@ -217,7 +218,7 @@ class Subscription:
     ``subscribe_success``), ``active``, ``failed``, ``closed``. ``lost_total`` counts dropped events.
     """
 
-    def __init__(self, client: "EventsClient", channel: str, auth: Authorizer, max_queue: int):
+    def __init__(self, client: EventsClient, channel: str, auth: Authorizer, max_queue: int):
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
         self.id = str(uuid.uuid4())
@@ -242,7 +243,7 @@ class Subscription:
         self._stalled = False  # full for a whole backpressure timeout: drop instead of waiting
 
     # --- consumer side
-    def __aiter__(self) -> "Subscription":
+    def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Any:
@@ -281,7 +282,7 @@ class Subscription:
         at most the client's request timeout; a refusal is only logged) and ends iteration."""
         await self._client._unsubscribe(self)
 
-    async def __aenter__(self) -> "Subscription":
+    async def __aenter__(self) -> Subscription:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -480,7 +481,7 @@ class EventsClient:
         self.stats = collections.Counter()  # malformed_frames, unknown_id, reconnects, …
 
     @classmethod
-    def from_settings(cls, settings: Any, connect_auth: Authorizer, **kwargs: Any) -> "EventsClient":
+    def from_settings(cls, settings: Any, connect_auth: Authorizer, **kwargs: Any) -> EventsClient:
         """Build from ``presence_desktop.client.profile.EventsSettings`` (its ``ca_file`` is trusted on
         top of the system store; ``allow_plaintext`` permits ``ws://``; its ``reconnect``, a
         :class:`~.reconnect.ReconnectSettings`, sets ``backoff`` and ``stable_after``). An
@@ -608,7 +609,7 @@ class EventsClient:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._set_state("closed")
 
-    async def __aenter__(self) -> "EventsClient":
+    async def __aenter__(self) -> EventsClient:
         await self.start()
         return self
 
@@ -803,7 +804,7 @@ class EventsClient:
                 try:
                     await asyncio.wait_for(sub._room.wait(), self.backpressure_timeout)
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if sub._taken != taken:
                         continue  # slow but moving: keep waiting
                     if sub.full and sub.state in ("pending", "active"):
@@ -953,7 +954,7 @@ class EventsClient:
         if wait:
             try:
                 await sub.wait_active(timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._subs.pop(sub.id, None)
                 if sub._conn is not None and not sub._conn.closed:
                     sub._conn.abandoned.add(sub.id)  # a late subscribe_success gets an unsubscribe
@@ -986,7 +987,7 @@ class EventsClient:
             await asyncio.wait_for(fut, self.request_timeout)
         except (ConnectionClosed, ConnectionLostError):
             return  # re-sent on the next connection
-        except asyncio.TimeoutError:
+        except TimeoutError:
             conn.pending.pop(("subscribe", sub.id), None)
             sub._timeouts += 1
             if sub._timeouts >= self.max_subscribe_timeouts:
@@ -1016,7 +1017,7 @@ class EventsClient:
                 log.warning("unsubscribe %s: %s", sub_id, "; ".join(str(e) for e in frame.errors))
         except (ConnectionClosed, ConnectionLostError):
             pass  # the server forgets it with the connection
-        except asyncio.TimeoutError:
+        except TimeoutError:
             conn.pending.pop(("unsubscribe", sub_id), None)
             log.warning("unsubscribe %s: no answer in %.1f s", sub_id, self.request_timeout)
 
@@ -1045,7 +1046,7 @@ class EventsClient:
         except ConnectionClosed as exc:
             conn.pending.pop(("publish", pub_id), None)
             raise ConnectionLostError(f"connection lost while publishing: {_close_text(exc)}") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             conn.pending.pop(("publish", pub_id), None)
             raise
         if frame.type == p.PUBLISH_SUCCESS:

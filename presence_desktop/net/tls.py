@@ -19,7 +19,7 @@ from __future__ import annotations
 import encodings.idna  # noqa: F401 - a first TLS request imports it; here, not on a worker thread
 import ssl
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 _contexts: dict[str | None, ssl.SSLContext] = {}
 _lock = threading.Lock()

@@ -25,8 +25,9 @@ import json
 import logging
 import random
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import aiohttp
 from botocore.credentials import Credentials
@@ -174,7 +175,7 @@ class EventsPublisher:
             ) as resp:
                 text = await resp.text()
                 status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PublishError("events_unavailable", f"events endpoint unreachable: {type(exc).__name__}: {exc}", None, True) from None
         if status == 429 or status >= 500:
             raise PublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)

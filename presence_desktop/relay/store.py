@@ -23,9 +23,9 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from presence_desktop.domain.presence import PresenceEvent
 
@@ -50,7 +50,7 @@ class StoredPresence:
         return self.event.version
 
     @classmethod
-    def new(cls, event: PresenceEvent, last_seen: float | None) -> "StoredPresence":
+    def new(cls, event: PresenceEvent, last_seen: float | None) -> StoredPresence:
         return cls(event=event, event_json=event.to_json(), published=False, last_seen=last_seen)
 
 

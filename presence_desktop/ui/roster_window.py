@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from presence_desktop.client.service import ConnectionState
+from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.roster import Change, OwnStatus, Roster, RosterFilter
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.ui.painting import status_icon
-from presence_desktop.domain.identity import Identity
 from presence_desktop.ui.roster_model import (
     AGENT_ROLE,
     COL_INDICATOR,
@@ -39,7 +40,6 @@ from presence_desktop.ui.roster_model import (
     StatusDelegate,
     TickingDelegate,
 )
-from presence_desktop.client.service import ConnectionState
 from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, CountsBar, FilterBar, MessageBar, OwnStatusBar
 
 TICK_MS = 1000

@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import qasync
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
@@ -163,7 +164,7 @@ class QtRuntime(QObject):
         self.shutting_down = True
         try:
             await asyncio.wait_for(self._run_hooks(), self.budget_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("shutdown took longer than %.1f s", self.budget_s)
 
     async def _run_hooks(self) -> None:

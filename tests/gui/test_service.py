@@ -5,10 +5,10 @@ import time
 
 import pytest
 
+from presence_desktop.client.service import PresenceService
+from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.resources import default_catalogue
-from presence_desktop.domain.identity import Identity
-from presence_desktop.client.service import PresenceService
 from tests.gui.fakes import FakeFeed, FakeRelay, demo_events
 
 ME = Identity(username="agent-1", sub="s-1", groups=("support_agents",), team_id="team-1")

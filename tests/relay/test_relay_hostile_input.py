@@ -11,7 +11,6 @@ import pytest
 from presence_desktop.relay.store import SqliteStore
 
 
-
 async def _raw(relay, method: str, path: str, body: bytes, token: str) -> tuple[int, str, str]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     async with relay.session.request(method, relay.url + path, data=body, headers=headers) as resp:
