@@ -36,7 +36,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from presence_desktop.auth import errors as E
 from presence_desktop.auth.claims import ClaimsError, id_token_claims
@@ -125,8 +125,8 @@ class TotpSetup:
         return "TotpSetup(secret=<hidden>)"
 
 
-SignInResult = Union[SignedIn, NewPasswordRequired, TotpRequired, SmsMfaRequired, MfaSetupRequired,
-                     MfaSelectionRequired]
+SignInResult = (SignedIn | NewPasswordRequired | TotpRequired | SmsMfaRequired | MfaSetupRequired
+                | MfaSelectionRequired)
 
 
 @dataclass

@@ -64,7 +64,7 @@ def make_context(
     if operation == PUBLISH:
         payloads = payloads or []
         ids = event_ids or [str(i) for i in range(len(payloads))]
-        events = [{"id": i, "payload": p} for i, p in zip(ids, payloads)]
+        events = [{"id": i, "payload": p} for i, p in zip(ids, payloads, strict=True)]
     return {
         "identity": identity,
         "info": {

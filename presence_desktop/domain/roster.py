@@ -104,9 +104,7 @@ class RosterFilter:
         if self.statuses is not None and roster.display_status(agent_id, now).id not in self.statuses:
             return False
         needle = self.text.strip().casefold()
-        if needle and needle not in entry.event.display_name.casefold() and needle not in agent_id.casefold():
-            return False
-        return True
+        return not needle or needle in entry.event.display_name.casefold() or needle in agent_id.casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,9 +468,9 @@ class OwnStatus:
         """The relay stored ``event`` in answer to ``request``. The pending change is cleared
         only if it is still that request (a newer wish stays pending)."""
         self.observe(event)
-        if request is not None and self.pending is not None and self.pending.requested_at == request.requested_at:
-            if self.pending.status == request.status and self.pending.message == request.message:
-                self.pending = None
+        if (request is not None and self.pending is not None and self.pending.requested_at == request.requested_at
+                and self.pending.status == request.status and self.pending.message == request.message):
+            self.pending = None
 
     def observe(self, event: PresenceEvent) -> bool:
         """A presence event (live, snapshot or relay reply). Returns True when it is about this

@@ -660,7 +660,7 @@ class EventsClient:
                 except AuthRefreshError as rexc:
                     self._fail(f"{SIGN_IN_AGAIN}: {rexc}")
                     continue
-                except Exception as rexc:
+                except Exception as rexc:  # noqa: BLE001 - whatever the refresh raised, only signing in again helps
                     self._fail(f"{SIGN_IN_AGAIN}: refresh failed ({type(rexc).__name__})")
                     continue
                 refreshed = True
@@ -671,7 +671,7 @@ class EventsClient:
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every connect failure is retried, and logged below
                 sched.failed(throttled=isinstance(exc, _Transient) and exc.throttled)
                 reason = _describe(exc)
                 log.warning("connect failed (attempt %d, outage %.1f s): %s", sched.attempt, sched.outage_s, reason)
@@ -878,7 +878,7 @@ class EventsClient:
         elif kind == p.ERROR:
             text = "; ".join(str(e) for e in frame.errors) or "error"
             if frame.id and any(conn.resolve(op, frame) for op in ("subscribe", "publish", "unsubscribe")):
-                if (sub := self._subs.get(frame.id)) is not None and sub._conn is conn and not sub.state == "active":
+                if (sub := self._subs.get(frame.id)) is not None and sub._conn is conn and sub.state != "active":
                     self._subs.pop(sub.id, None)
                     sub._fail(SubscriptionError(f"subscribe to {sub.channel} failed: {text}", frame.errors))
                 return
@@ -900,7 +900,7 @@ class EventsClient:
         log.warning("subscription %s: token refused; retrying once with fresh credentials", sub.id)
         try:
             await sub.auth.refresh()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - no fresh credentials, whatever the cause: refused
             log.warning("subscription %s: no fresh credentials (%s)", sub.id, _describe(exc))
             self._refuse(sub, frame)
             return
@@ -974,7 +974,7 @@ class EventsClient:
     async def _subscribe_on(self, conn: _Connection, sub: Subscription) -> None:
         try:
             headers = await sub.auth.headers(p.subscribe_body(sub.channel))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the subscription fails with the reason; the client goes on
             self._subs.pop(sub.id, None)
             sub._fail(SubscriptionError(f"no credentials to subscribe to {sub.channel}: {_describe(exc)}"))
             return

@@ -157,8 +157,8 @@ async def test_server_restart_mid_stream_resubscribes_and_loses_nothing_after(
             try:
                 await publisher.publish("/agent-presence/team-1/agent-1", [presence("agent-1", version)], timeout=5)
                 published.append(version)
-            except Exception:
-                pass  # the server is down: that event is not published
+            except Exception:  # noqa: BLE001 - the server is down: that event is not published
+                pass
             await asyncio.sleep(0.01)
 
     streaming = asyncio.create_task(stream())

@@ -158,7 +158,7 @@ async def test_roster_changes_are_announced_once_per_loop_turn_through_the_bridg
     bridge.rosterChanged.connect(got.append)
     svc.listener = bridge
     base = {a: relay.rows[a] for a in ("agent-3", "agent-4", "agent-5")}
-    for agent, ev in base.items():
+    for ev in base.values():
         for bump in (1, 2, 3):
             feed.publish(ev.with_(version=ev.version + bump, status="lunch", changed_at=utc_now_iso()))
     feed.publish(base["agent-3"].with_(version=base["agent-3"].version + 1, status="break"))  # older: dropped
