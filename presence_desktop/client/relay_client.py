@@ -1,6 +1,6 @@
 """The desktop app's client of the relay's HTTP API (urllib3, off the event loop).
 
-API (design.md "Relay API", presence_desktop/relay/core.py): every request carries
+API (docs/relay-api.md): every request carries
 ``Authorization: Bearer <Cognito id token>``.
 
 - ``POST /v1/status {status, message?, agent_id?}`` -> 200 the stored event.
