@@ -47,7 +47,7 @@ def iso_now() -> str:
 
 
 def presence_payload(i: int, version: int, status: str, ts_us: int, phase: str, changed_at: str) -> dict[str, Any]:
-    """A valid presence event (design.md shape) plus two bench fields the app ignores
+    """A valid presence event (docs/relay-api.md shape) plus two bench fields the app ignores
     (``PresenceEvent.from_dict`` drops unknown fields): ``bench_ts`` (send stamp, monotonic us)
     and ``bench_phase``."""
     return {

@@ -29,7 +29,7 @@ class Prices:
     """USD, us-east-1, read from the AWS pricing pages named (verify before budgeting)."""
 
     # AWS AppSync pricing page (aws.amazon.com/appsync/pricing/) and the AWS Price List
-    # (usageType *-EventAPI-Operation, 0.000001 USD per operation); protocol reference §9.
+    # (usageType *-EventAPI-Operation, 0.000001 USD per operation); docs/appsync-events-protocol.md section 7.
     events_per_million_operations: float = 1.00
     # Same page: $0.08 per million connection-minutes, stated for GraphQL real-time; the same
     # rate for Event API connections is UNCONFIRMED (likely).
@@ -63,7 +63,7 @@ class Assumptions:
     # "floor": everyone to /agent-presence/* (the design's default subscription).
     scope: str = "team"
     # Billing: one operation per publish (the relay's HTTP publish, one event) and one per
-    # delivered message; connect, subscribe and keep-alive are not counted. UNCONFIRMED (§9).
+    # delivered message; connect, subscribe and keep-alive are not counted. UNCONFIRMED (docs/appsync-events-protocol.md section 7).
     operations_per_publish: int = 1
     operations_per_delivery: int = 1
     # Relay Lambda (arm64) memory and mean billed duration per request kind.

@@ -18,7 +18,7 @@ lost meanwhile: a full subscription queue holds the client's reader back (backpr
 dropping events.
 
 Channel: supervisors subscribe to ``/agent-presence/*``; agents to their team's
-``/agent-presence/<team>/*`` (design.md "Channels").
+``/agent-presence/<team>/*`` (docs/architecture.md, "Channels and the event payload").
 """
 
 from __future__ import annotations

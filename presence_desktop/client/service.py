@@ -5,7 +5,7 @@
 :class:`~presence_desktop.client.ports.LiveFeed` and :class:`~presence_desktop.client.ports.RelayApi`, and
 announces what changed to one :class:`ServiceListener` (the Qt bridge re-emits those as signals).
 
-- Join (design.md): the feed reports "subscribed" -> ``roster.begin_join()`` (live events are
+- Join (docs/architecture.md): the feed reports "subscribed" -> ``roster.begin_join()`` (live events are
   buffered) -> ``GET /v1/roster`` (retried with backoff) -> ``complete_join`` replays the buffer.
   Lost events (client buffer overflow) -> the same again.
 - Own status: :meth:`request_status` marks the wish pending; one publisher task sends it to the

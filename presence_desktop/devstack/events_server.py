@@ -1,6 +1,6 @@
 """A local AWS AppSync Events API: the same wire protocol and auth modes, on one aiohttp port.
 
-Endpoints (protocol reference §1, AWS docs "Publish events via HTTP" / "Understanding the Event
+Endpoints (docs/appsync-events-protocol.md; AWS docs "Publish events via HTTP" / "Understanding the Event
 API WebSocket protocol", docs.aws.amazon.com/appsync/latest/eventapi/):
 
 - ``POST /event``: HTTP publish. Body ``{"channel": "/ns/a", "events": ["<JSON string>", 1..5]}``.
@@ -22,7 +22,7 @@ Auth modes (each checked for real): ``API_KEY`` (``x-api-key``), ``AMAZON_COGNIT
 ``{"channel","events"}`` publish; :mod:`presence_desktop.devstack.sigv4_verify`). Connection,
 publish and subscribe modes are configured per API, with per-namespace overrides.
 
-Facts marked UNCONFIRMED in the protocol reference are :class:`Limits` / :class:`Behaviour`
+Facts marked unconfirmed in docs/appsync-events-protocol.md are :class:`Limits` / :class:`Behaviour`
 settings, never hard-coded guesses.
 """
 
@@ -99,7 +99,7 @@ class Limits:
 
 @dataclass
 class Behaviour:
-    """Server reactions the protocol reference marks UNCONFIRMED, as settings.
+    """Server reactions docs/appsync-events-protocol.md marks unconfirmed, as settings.
 
     - ``connect_error_type``: frame type of a refused connect (``connection_error``, as amplify
       expects; the alternative is ``error``); ``close_after_connect_error`` then closes with

@@ -3,7 +3,7 @@ AppSync's APPSYNC_JS ``ctx`` and ``util.unauthorized()`` / ``util.error()``.
 
 Source: AWS AppSync Events "Process real-time events with AWS AppSync event handlers" and
 "Event API context reference" (docs.aws.amazon.com/appsync/latest/eventapi/
-channel-namespace-handlers.html, context-reference.html); protocol reference §6.1.
+channel-namespace-handlers.html, context-reference.html); docs/appsync-events-protocol.md section 6.
 
 A handler is a plain callable (sync or async) taking one ``ctx`` dict::
 

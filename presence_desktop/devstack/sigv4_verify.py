@@ -1,6 +1,6 @@
 """Verify AWS Signature Version 4 on AppSync Events requests, with botocore doing the signing math.
 
-AppSync Events IAM auth (protocol reference §2.2): the client signs an HTTP ``POST /event`` on the
+AppSync Events IAM auth (docs/appsync-events-protocol.md section 2.3): the client signs an HTTP ``POST /event`` on the
 *HTTP* host, service ``appsync``, with body ``{}`` (WebSocket connect), ``{"channel":..}``
 (subscribe frame), ``{"channel":..,"events":[..]}`` (publish frame) or the actual body (HTTP
 publish), and sends every signed header. We rebuild that request from the headers named in
@@ -144,7 +144,7 @@ def sign_headers(
     """Sign ``POST http_url`` with ``body`` the way AWS clients do for AppSync Events and return
     the lower-case header map to send (for tests and tools; the app uses events_api.auth).
 
-    Headers as amplify sends them (protocol reference §2.2): accept, content-encoding,
+    Headers as amplify sends them (docs/appsync-events-protocol.md 2.3): accept, content-encoding,
     content-type, host, x-amz-date, [x-amz-security-token], authorization. ``when`` signs as of
     another time (tests of expired signatures); default now.
     """

@@ -4,7 +4,7 @@ AppSync Events ``data`` frames carry no channel, so the payload says everything.
 versioned (``schema``). ``version`` is a per-agent counter assigned by the relay's store; a
 client applies an event only if its version is newer than what it holds.
 
-Wire shape (design.md)::
+Wire shape (docs/relay-api.md, "The presence event")::
 
     {"kind":"presence","schema":1,"agent_id":"a-1","team_id":"team-1","display_name":"Ada",
      "status":"available","message":null,"source":"manual","changed_by":"<sub>","version":17,

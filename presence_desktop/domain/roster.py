@@ -1,6 +1,6 @@
 """Roster state: every agent's last known status, merged by per-agent version. No Qt, no I/O.
 
-Rules (design.md, "Channels and the event payload"):
+Rules (docs/architecture.md, "Channels and the event payload"):
 
 - An event is applied only if its ``version`` is newer than the one held for that agent, so
   duplicates and out-of-order deliveries are harmless and the snapshot merge needs nothing else.
@@ -38,7 +38,7 @@ def _epoch(changed_at: str) -> float:
 
 
 BUDGET_WARN_FRACTION = 0.8
-"""A status with a time budget turns amber at 80 % of it and red at 100 % (field-anchors §1.2)."""
+"""A status with a time budget turns amber at 80 % of it and red at 100 %."""
 
 
 @dataclass(slots=True)

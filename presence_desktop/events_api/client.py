@@ -1,7 +1,7 @@
 """One resilient AppSync Events WebSocket: connect, keep alive, subscribe, publish, reconnect.
 
-No Qt: the UI adapts this through its bridge. Protocol facts come from the protocol reference
-(/work/shared/reference/appsync-events-protocol.md §2, §3, §8, §10), itself citing the AWS docs
+No Qt: the client core adapts this (client/backends.py). Protocol facts: docs/appsync-events-protocol.md
+(sections 2 and 3), citing the AWS docs
 "Understanding the Event API WebSocket protocol"
 (https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-websocket-protocol.html).
 

@@ -1,6 +1,6 @@
 """The relay core: verify, authorize, validate, version, store, publish. No web framework.
 
-HTTP API (design.md "Relay API"; every request carries ``Authorization: Bearer <Cognito id token>``):
+HTTP API (docs/relay-api.md; every request carries ``Authorization: Bearer <Cognito id token>``):
 
 ``POST /v1/status``  body ``{"status": str, "message"?: str|null, "agent_id"?: str,
 "source"?: "manual"|"idle", "expected_version"?: int}`` -> 200 with the stored presence event

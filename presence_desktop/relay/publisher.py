@@ -1,6 +1,6 @@
 """Publish presence events to AWS AppSync Events over HTTP, signed with SigV4 (IAM).
 
-Protocol (docs/reference §2.2 and §4; AWS "Publish events via HTTP",
+Protocol (docs/appsync-events-protocol.md sections 2.3 and 4; AWS "Publish events via HTTP",
 https://docs.aws.amazon.com/appsync/latest/eventapi/publish-http.html):
 
 - ``POST https://<http host>/event`` with body ``{"channel": "/ns/a/b", "events": ["<json>", ...]}``
@@ -36,7 +36,7 @@ from presence_desktop.events_api.auth import IAM_CONTENT_HEADERS, sign_iam_heade
 
 log = logging.getLogger(__name__)
 
-BASE_HEADERS = IAM_CONTENT_HEADERS  # accept, content-encoding amz-1.0, content-type (reference §2.2)
+BASE_HEADERS = IAM_CONTENT_HEADERS  # accept, content-encoding amz-1.0, content-type (docs/appsync-events-protocol.md 2.3)
 MAX_EVENTS_PER_PUBLISH = 5
 
 

@@ -1,4 +1,4 @@
-"""qasync bootstrap, done the way that does not bite (field-anchors.md, "qasync notes"):
+"""qasync bootstrap, done the way that does not bite:
 
 - the QApplication exists before anything else; asyncio then runs on qasync's loop;
 - the first task starts from a zero-delay timer, i.e. once the loop runs;

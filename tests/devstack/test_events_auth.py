@@ -1,5 +1,5 @@
 """Conformance: each auth mode accepted and refused, at connect, subscribe and publish, per API and
-per namespace (protocol reference §2.2, §2.3, §6.2)."""
+per namespace (docs/appsync-events-protocol.md section 2)."""
 
 from __future__ import annotations
 

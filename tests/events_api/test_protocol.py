@@ -1,4 +1,4 @@
-"""Wire format of the AppSync Events protocol (reference §2.1, §3, §10)."""
+"""Wire format of the AppSync Events protocol (docs/appsync-events-protocol.md sections 2.1, 3)."""
 
 import base64
 import json
