@@ -35,7 +35,7 @@ from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceE
 log = logging.getLogger(__name__)
 
 RESUBSCRIBE_AFTER_REFUSAL_S = 15.0
-FEED_SLICE = 200  # events applied per loop turn (~4-6 ms) before the feed yields to the GUI
+FEED_SLICE = 200  # events applied per loop turn before the feed yields to the GUI
 
 
 def channel_for_identity(identity: Identity) -> str:

@@ -244,8 +244,8 @@ class Roster:
         ids = self._order if agent_ids is None else list(agent_ids)
         if not self.connected or self.stale_after_s is None:
             # No time-dependent state: count the stored status ids, then map each id once
-            # (the window recounts after every batch: in a burst, walking 10,000 rows each time
-            # was 5-25 ms of GUI thread; the whole roster's tally is kept by apply()).
+            # (the window recounts after every batch, and walking every row each time held the
+            # GUI thread in a burst; the whole roster's tally is kept by apply()).
             if not self.connected:
                 return Counts({UNKNOWN.id: len(ids)} if ids else {}, len(ids))
             raw: dict[str | None, int]

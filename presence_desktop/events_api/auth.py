@@ -22,7 +22,7 @@ from .protocol import CONNECT_BODY
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
 # botocore (SigV4) is imported only by the IAM mode: the desktop app authorises with Cognito
-# tokens, and botocore.auth cost its start-up ~0.11 s and ~12 MB (bench/ figures 4 and 5).
+# tokens, and botocore.auth is heavy to import (bench/README.md, "Figures behind the code").
 
 SIGNING_SERVICE = "appsync"
 # The headers amplify signs for every AppSync Events request (AWS_APPSYNC_REALTIME_HEADERS); the

@@ -75,7 +75,7 @@ _wire_log.setLevel(logging.INFO)
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024  # 240 KB events, JSON-escaped inside a frame, fit easily
 DEFAULT_MAX_QUEUE = 1000
 DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
-READ_SLICE = 100  # frames handled per loop turn (~3-5 ms) before the reader yields
+READ_SLICE = 100  # frames handled per loop turn before the reader yields
 SIGN_IN_AGAIN = "sign in again"
 
 Status = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
@@ -778,7 +778,7 @@ class EventsClient:
                 handled += 1
                 if handled >= READ_SLICE:
                     # websockets hands over every frame it has parsed without suspending: without
-                    # this a socket read of ~800 frames was one uninterrupted 20-50 ms loop turn.
+                    # this one socket read under load was one long, uninterrupted loop turn.
                     handled = 0
                     await asyncio.sleep(0)
             close = f"closed by server ({_close_text_ws(conn.ws)})"
