@@ -37,7 +37,7 @@ bench: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules .pytest_cache
+	rm -rf $(VENV) tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache
 
 # Sign-in tests (tests/auth): a real Secret Service (gnome-keyring in dbus-run-session) and the
 # de_DE / ja_JP locales for the SRP locale tests. Best effort, only as root with apt-get; without
