@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +33,7 @@ from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.domain.identity import Identity
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
 from presence_desktop.client.tasks import TaskKeeper
+from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,10 @@ class _NullListener:
         pass
 
 
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
-    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And
-    Jitter"): uniform in [0, min(cap, base * 2**attempt)], never below 50 ms."""
-    return max(0.05, random.uniform(0, min(cap, base * (2**attempt))))
+def _retry_delay(attempt: int) -> float:
+    """The wait before own-status and roster-snapshot retry ``attempt`` (from 0): full jitter
+    up to 1 s doubling to 30 s, never below 50 ms."""
+    return full_jitter(attempt, base=1.0, cap=30.0, floor=0.05)
 
 
 class PresenceService:
@@ -189,7 +189,7 @@ class PresenceService:
                     return
                 if not exc.retryable:
                     self._problem(f"Cannot load the roster: {exc}")
-                delay = backoff_delay(attempt, base=1.0, cap=30.0)
+                delay = _retry_delay(attempt)
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -238,7 +238,7 @@ class PresenceService:
                         break
                     self.own.failed(f"{exc}; will retry" if exc.status else "offline; will retry")
                     self._own_changed()
-                    delay = backoff_delay(attempt, base=1.0, cap=30.0)
+                    delay = _retry_delay(attempt)
                     attempt += 1
                     # Wait for the backoff, or less if the connection comes back.
                     try:

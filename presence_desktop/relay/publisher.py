@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import ssl
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -32,6 +31,7 @@ import aiohttp
 from botocore.credentials import Credentials
 
 from presence_desktop.events_api.auth import IAM_CONTENT_HEADERS, sign_iam_headers
+from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class RetryPolicy:
     timeout_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap_s, self.base_s * (2**attempt)))
+        return full_jitter(attempt, base=self.base_s, cap=self.cap_s)
 
 
 class EventsPublisher:
