@@ -15,11 +15,11 @@ import asyncio
 import base64
 import json
 import os
-import ssl
 
 import websockets
 
 from bench.common import API_KEY, NAMESPACE, compact, emit, load_ready, now_us, stdin_commands
+from presence_desktop.net.tls import client_ssl_context
 
 
 class Phases:
@@ -41,8 +41,7 @@ class Phases:
 
 
 async def run(ready: dict) -> None:
-    ctx = ssl.create_default_context()
-    ctx.load_verify_locations(cafile=ready["ca_file"])
+    ctx = client_ssl_context(ready["ca_file"])
     auth = {"host": ready["host"], "x-api-key": API_KEY}
     header = "header-" + base64.urlsafe_b64encode(compact(auth).encode()).decode().rstrip("=")
     phases = Phases()

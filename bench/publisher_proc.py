@@ -15,19 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import ssl
 import time
 
 import aiohttp
 
 from bench.common import NAMESPACE, STATUSES, agent_id, compact, emit, iso_now, now_us, presence_payload, team_of
+from presence_desktop.net.tls import client_ssl_context
 
 PER_REQUEST = 5
 
 
 async def run(args: argparse.Namespace) -> dict:
-    ctx = ssl.create_default_context()
-    ctx.load_verify_locations(cafile=args.ca_file)
+    ctx = client_ssl_context(args.ca_file)
     rnd = random.Random(args.seed)
     interval = PER_REQUEST / args.rate
     total = max(1, int(args.duration / interval))

@@ -65,6 +65,7 @@ from . import protocol as p
 from .auth import AuthRefreshError, Authorizer
 from .protocol import ErrorInfo, MalformedFrame, ServerFrame
 from .reconnect import Backoff, ReconnectSchedule, ReconnectSettings
+from presence_desktop.net.tls import client_ssl_context
 
 log = logging.getLogger(__name__)
 # websockets logs handshake headers at DEBUG; ours carry credentials in Sec-WebSocket-Protocol.
@@ -185,15 +186,6 @@ _THROTTLE_TYPES = ("LimitExceededError", "LimitExceededException", "ThrottlingEx
 
 
 # ---------------------------------------------------------------- TLS
-
-def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying client context: the system trust store plus ``ca_file`` (PEM) when given.
-    Raises ``OSError``/``ssl.SSLError`` for an unreadable CA file."""
-    ctx = ssl.create_default_context()
-    if ca_file:
-        ctx.load_verify_locations(cafile=ca_file)
-    return ctx
-
 
 def _is_loopback(host: str | None) -> bool:
     if not host:
@@ -409,7 +401,7 @@ class EventsClient:
     - ``connect_auth``: the :class:`~presence_desktop.events_api.auth.Authorizer` for the connection;
       also the default for subscribe and publish.
     - ``ssl_context``: must verify (``CERT_REQUIRED`` and hostname check), else ``ValueError``;
-      None = :func:`make_ssl_context` (system store).
+      None = :func:`~presence_desktop.net.tls.client_ssl_context` (system store).
     - ``ack_timeout`` / ``request_timeout`` / ``open_timeout``: seconds for ``connection_ack``, a
       subscribe/unsubscribe/publish answer, and the TCP+TLS+HTTP upgrade.
     - ``backoff``: :class:`~.reconnect.Backoff` (default: :class:`~.reconnect.ReconnectSettings`
@@ -434,7 +426,7 @@ class EventsClient:
                  stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S):
         parts = urlsplit(realtime_url)
         if parts.scheme == "wss":
-            ctx = ssl_context or make_ssl_context()
+            ctx = ssl_context or client_ssl_context()
             if ctx.verify_mode != ssl.CERT_REQUIRED or not ctx.check_hostname:
                 raise ValueError("TLS verification must stay on (CERT_REQUIRED and check_hostname)")
             self._ssl: ssl.SSLContext | None = ctx
@@ -490,7 +482,7 @@ class EventsClient:
         kwargs.setdefault("stable_after", reconnect.stable_after_s)
         ctx = kwargs.pop("ssl_context", None)
         if ctx is None and settings.realtime_url.startswith("wss://"):
-            ctx = make_ssl_context(settings.ca_file)
+            ctx = client_ssl_context(settings.ca_file)
         return cls(settings.realtime_url, settings.http_url, connect_auth, ctx,
                    allow_plaintext=settings.allow_plaintext, **kwargs)
 
@@ -1088,5 +1080,5 @@ def _describe(exc: BaseException) -> str:
 __all__ = [
     "Backoff", "ClientClosedError", "ClientFailedError", "ConnectionLostError", "ConnectionState",
     "EventsClient", "EventsError", "LostEvents", "NotConnectedError", "PublishError", "PublishResult",
-    "ReconnectSettings", "Subscription", "SubscriptionError", "make_ssl_context",
+    "ReconnectSettings", "Subscription", "SubscriptionError",
 ]

@@ -15,8 +15,8 @@ from presence_desktop.client.profile import EventsSettings
 from presence_desktop.events_api.auth import ApiKeyAuth, AuthRefreshError, CognitoAuth
 from presence_desktop.events_api.channels import ChannelError
 from presence_desktop.events_api.client import (Backoff, ClientFailedError, EventsClient, LostEvents,
-                                                NotConnectedError, PublishError, SubscriptionError,
-                                                make_ssl_context)
+                                                NotConnectedError, PublishError, SubscriptionError)
+from presence_desktop.net.tls import client_ssl_context
 
 from tests.fixtures.common import wait_until
 
@@ -54,7 +54,7 @@ async def make_client(server, ca):
         kw.setdefault("backoff", FAST)
         client = EventsClient(server.realtime_url, server.http_url,
                               auth or ApiKeyAuth("da2-test", f"127.0.0.1:{server.port}"),
-                              make_ssl_context(ca[1]), **kw)
+                              client_ssl_context(ca[1]), **kw)
         clients.append(client)
         return client
 
