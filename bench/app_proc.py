@@ -126,7 +126,6 @@ def build_app(ready: dict, local_events: list | None = None):
     from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
     from presence_desktop.events_api.auth import ApiKeyAuth
     from presence_desktop.events_api.client import EventsClient
-    from presence_desktop.net.tls import client_ssl_context
     from presence_desktop.resources import default_catalogue
     from presence_desktop.client.settings import AppSettings
     from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity

@@ -18,7 +18,8 @@ import os
 
 import websockets
 
-from bench.common import API_KEY, NAMESPACE, compact, emit, load_ready, now_us, stdin_commands
+from bench.common import API_KEY, NAMESPACE, emit, load_ready, now_us, stdin_commands
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.net.tls import client_ssl_context
 
 
@@ -43,7 +44,7 @@ class Phases:
 async def run(ready: dict) -> None:
     ctx = client_ssl_context(ready["ca_file"])
     auth = {"host": ready["host"], "x-api-key": API_KEY}
-    header = "header-" + base64.urlsafe_b64encode(compact(auth).encode()).decode().rstrip("=")
+    header = "header-" + base64.urlsafe_b64encode(compact_json(auth).encode()).decode().rstrip("=")
     phases = Phases()
     reconnects: list[dict] = []
     loop = asyncio.get_running_loop()
@@ -92,7 +93,7 @@ async def run(ready: dict) -> None:
                 await ws.send('{"type":"connection_init"}')
                 while json.loads(await ws.recv()).get("type") != "connection_ack":
                     pass
-                await ws.send(compact({"type": "subscribe", "id": "bare-1", "channel": f"/{NAMESPACE}/*",
+                await ws.send(compact_json({"type": "subscribe", "id": "bare-1", "channel": f"/{NAMESPACE}/*",
                                        "authorization": auth}))
                 while json.loads(await ws.recv()).get("type") != "subscribe_success":
                     pass

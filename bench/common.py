@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from presence_desktop.domain.compact_json import compact_json
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "bench"
 JS_DIR = ROOT / "tests" / "js"
@@ -55,10 +57,6 @@ def presence_payload(i: int, version: int, status: str, ts_us: int, phase: str, 
         "changed_by": "bench", "version": version, "changed_at": changed_at,
         "bench_ts": ts_us, "bench_phase": phase,
     }
-
-
-def compact(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -124,7 +122,7 @@ def machine_info() -> dict[str, Any]:
 
 def emit(obj: dict[str, Any]) -> None:
     """One JSON line on stdout (the orchestrator reads these)."""
-    sys.stdout.write(compact(obj) + "\n")
+    sys.stdout.write(compact_json(obj) + "\n")
     sys.stdout.flush()
 
 

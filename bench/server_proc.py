@@ -28,7 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.common import API_KEY, NAMESPACE, STATUSES, agent_id, compact, iso_now, now_us, presence_payload, team_of
+from bench.common import API_KEY, NAMESPACE, STATUSES, agent_id, iso_now, now_us, presence_payload, team_of
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.events_server import EventsServer, EventsServerConfig, Limits, NamespaceConfig
 from presence_desktop.devstack.namespace_handlers import on_publish_agent_presence
 from presence_desktop.devstack.tls import LocalCA
@@ -66,7 +67,7 @@ class BenchServer:
     # --- publishing in-process (same validation, handler and fan-out as POST /event) ----------
     async def publish_agent(self, i: int, versions: list[int], status_of, phase: str) -> None:
         ts, at = now_us(), iso_now()
-        events = [compact(presence_payload(i, v, status_of(v), ts, phase, at)) for v in versions]
+        events = [compact_json(presence_payload(i, v, status_of(v), ts, phase, at)) for v in versions]
         channel = f"/{NAMESPACE}/{team_of(i)}/{agent_id(i)}"
         await self.events.publish(channel, events, AUTH, "", "127.0.0.1")
 
@@ -141,7 +142,7 @@ class BenchServer:
             await self.control_runner.cleanup()
 
     async def _roster(self, request: web.Request) -> web.Response:
-        return web.json_response({"agents": list(self.store.values()), "as_of": iso_now()}, dumps=compact)
+        return web.json_response({"agents": list(self.store.values()), "as_of": iso_now()}, dumps=compact_json)
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response({"stats": dict(self.events.stats), "connections": self.events.connection_count,

@@ -44,6 +44,7 @@ from typing import Any, Callable, Mapping
 
 from aiohttp import WSMsgType, web
 
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.handler_api import PUBLISH, SUBSCRIBE, HandlerError, make_context
 from presence_desktop.devstack.sigv4_verify import SigV4Error, looks_like_sigv4, verify_sigv4
 from presence_desktop.events_api.channels import Channel, ChannelError, parse_channel
@@ -187,11 +188,6 @@ class OperationError(Exception):
         return [{"errorType": self.error_type, "message": self.message}]
 
 
-def compact(obj: Any) -> str:
-    """Compact JSON as AWS JS clients produce it (``JSON.stringify``): what IAM signatures cover."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
-
 def decode_header_subprotocol(value: str) -> dict[str, str]:
     """``header-<base64url unpadded JSON>`` -> lower-case header map. Raises ``ValueError``."""
     b64 = value[len(HEADER_PREFIX):]
@@ -207,7 +203,7 @@ def decode_header_subprotocol(value: str) -> dict[str, str]:
 
 def encode_header_subprotocol(auth: Mapping[str, str]) -> str:
     """The inverse of :func:`decode_header_subprotocol` (for tests and tools)."""
-    raw = base64.urlsafe_b64encode(compact(dict(auth)).encode("utf-8")).decode("ascii")
+    raw = base64.urlsafe_b64encode(compact_json(dict(auth)).encode("utf-8")).decode("ascii")
     return HEADER_PREFIX + raw.rstrip("=")
 
 
@@ -254,7 +250,7 @@ class _Connection:
         self._wake.set()
 
     def send_json(self, obj: dict[str, Any]) -> None:
-        self.send(compact(obj))
+        self.send(compact_json(obj))
 
     async def _writer(self) -> None:
         try:
@@ -595,7 +591,7 @@ class EventsServer:
                     ok.discard(i)
                     failed.append({"identifier": ids[i], "index": i, "errorCode": 400, "errorMessage": str(item["error"])})
                     continue
-                text = compact(item.get("payload"))
+                text = compact_json(item.get("payload"))
                 if len(text.encode("utf-8")) > limits.max_event_bytes:
                     log.warning("onPublish output for event %d over %d bytes dropped", i, limits.max_event_bytes)
                     continue  # AWS drops oversized handler output silently
@@ -667,7 +663,7 @@ class EventsServer:
             )
         except OperationError as exc:
             return _errors_response(exc)
-        return web.json_response({"successful": successful, "failed": failed}, dumps=compact)
+        return web.json_response({"successful": successful, "failed": failed}, dumps=compact_json)
 
     # --- WebSocket ------------------------------------------------------------------------------
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
@@ -725,7 +721,7 @@ class EventsServer:
         conn._cancel_tasks()  # noqa: SLF001
         conn.closed = True
         try:
-            await conn.ws.send_str(compact({"type": behaviour.connect_error_type, "errors": exc.errors()}))
+            await conn.ws.send_str(compact_json({"type": behaviour.connect_error_type, "errors": exc.errors()}))
             if behaviour.close_after_connect_error:
                 await conn.ws.close(code=behaviour.connect_error_close_code, message=b"connection refused")
         except (ConnectionError, RuntimeError):
@@ -773,7 +769,7 @@ class EventsServer:
             ns = self._namespace(channel)
             auth = _auth_object(frame)
             modes = ns.subscribe_auth_modes or self.config.default_subscribe_auth_modes
-            identity = await self.authorize(modes, auth, compact({"channel": frame.get("channel")}), conn.source_ip)
+            identity = await self.authorize(modes, auth, compact_json({"channel": frame.get("channel")}), conn.source_ip)
             if ns.on_subscribe is not None:
                 ctx = make_context(SUBSCRIBE, channel.path, identity=identity, headers=_public_headers(auth))
                 try:
@@ -821,7 +817,7 @@ class EventsServer:
             if not pid:
                 raise OperationError(BAD_REQUEST, "A publish message needs a non-empty string id.")
             auth = _auth_object(frame)
-            signed = compact({"channel": frame.get("channel"), "events": frame.get("events")})
+            signed = compact_json({"channel": frame.get("channel"), "events": frame.get("events")})
             successful, failed = await self.publish(frame.get("channel"), frame.get("events"), auth, signed, conn.source_ip)
         except OperationError as exc:
             conn.send_json({"type": "publish_error", "id": pid, "errors": exc.errors()})
@@ -860,5 +856,5 @@ def _error_frame(fid: str | None, error_type: str, message: str) -> dict[str, An
 
 
 def _errors_response(exc: OperationError) -> web.Response:
-    return web.json_response({"errors": exc.errors()}, status=exc.status, dumps=compact)
+    return web.json_response({"errors": exc.errors()}, status=exc.status, dumps=compact_json)
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from presence_desktop.domain.compact_json import compact_json
+
 from .channels import Channel, parse_channel
 
 SUBPROTOCOL = "aws-appsync-event-ws"
@@ -82,11 +84,6 @@ class MalformedFrame(ProtocolError):
         self.raw_preview = text[:200]
 
 
-def dumps_compact(value: Any) -> str:
-    """Compact JSON, non-ASCII kept as is: the serialization AWS clients sign (``JSON.stringify``)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 # ---------------------------------------------------------------- endpoints
 
 def realtime_url_for(http_url: str) -> str:
@@ -111,7 +108,7 @@ def realtime_url_for(http_url: str) -> str:
 
 def encode_auth_subprotocol(headers: Mapping[str, str]) -> str:
     """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (reference §2.1)."""
-    raw = dumps_compact(dict(headers)).encode("utf-8")
+    raw = compact_json(dict(headers)).encode("utf-8")
     return AUTH_SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
@@ -142,33 +139,33 @@ CONNECT_BODY = "{}"
 
 def subscribe_body(channel: str) -> str:
     """The body signed for a subscribe frame: ``{"channel":"…"}`` (reference §2.2)."""
-    return dumps_compact({"channel": channel})
+    return compact_json({"channel": channel})
 
 
 def publish_body(channel: str, events: Sequence[str]) -> str:
     """The body signed for a publish (WebSocket or HTTP): ``{"channel":"…","events":[…]}``."""
-    return dumps_compact({"channel": channel, "events": list(events)})
+    return compact_json({"channel": channel, "events": list(events)})
 
 
 # ---------------------------------------------------------------- client frames
 
 def connection_init_frame() -> str:
-    return dumps_compact({"type": CONNECTION_INIT})
+    return compact_json({"type": CONNECTION_INIT})
 
 
 def subscribe_frame(sub_id: str, channel: str, authorization: Mapping[str, str]) -> str:
     """``{"type":"subscribe","id","channel","authorization"}``; ``channel`` as already validated."""
-    return dumps_compact({"type": SUBSCRIBE, "id": sub_id, "channel": channel,
+    return compact_json({"type": SUBSCRIBE, "id": sub_id, "channel": channel,
                           "authorization": dict(authorization)})
 
 
 def unsubscribe_frame(sub_id: str) -> str:
-    return dumps_compact({"type": UNSUBSCRIBE, "id": sub_id})
+    return compact_json({"type": UNSUBSCRIBE, "id": sub_id})
 
 
 def publish_frame(pub_id: str, channel: str, events: Sequence[str], authorization: Mapping[str, str]) -> str:
     """``{"type":"publish","id","channel","events":[JSON strings],"authorization"}``."""
-    return dumps_compact({"type": PUBLISH, "id": pub_id, "channel": channel, "events": list(events),
+    return compact_json({"type": PUBLISH, "id": pub_id, "channel": channel, "events": list(events),
                           "authorization": dict(authorization)})
 
 
@@ -195,7 +192,7 @@ def serialize_events(values: Sequence[Any]) -> list[str]:
     out = []
     for index, value in enumerate(values):
         try:
-            text = dumps_compact(value)
+            text = compact_json(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"event {index} is not JSON serializable: {exc}") from None
         if len(text.encode("utf-8")) > MAX_EVENT_BYTES:
@@ -236,7 +233,7 @@ class ServerFrame:
         """For ``data``: the event parsed from its JSON string. Raises :class:`MalformedFrame`."""
         text = self.raw.get("event")
         if not isinstance(text, str):
-            raise MalformedFrame("data frame without a string 'event'", dumps_compact(dict(self.raw)))
+            raise MalformedFrame("data frame without a string 'event'", compact_json(dict(self.raw)))
         try:
             return json.loads(text)
         except ValueError as exc:

@@ -50,6 +50,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs
 
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.domain.presence import (
     DISPLAY_NAME_MAX_CHARS,
     MESSAGE_MAX_CHARS,
@@ -111,11 +112,11 @@ class RelayResponse:
 
     def json_bytes(self) -> bytes:
         """The body as compact UTF-8 JSON (non-ASCII kept; escaped if it is not encodable)."""
-        text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+        text = compact_json(self.body)
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:  # never a 500 over an odd character in an error message
-            return json.dumps(self.body, separators=(",", ":")).encode("ascii")
+            return compact_json(self.body, ascii_only=True).encode("ascii")
 
 
 @dataclass

@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 import aiohttp
 from botocore.credentials import Credentials
 
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.events_api.auth import IAM_CONTENT_HEADERS, sign_iam_headers
 from presence_desktop.net.backoff import full_jitter
 
@@ -72,7 +73,7 @@ def encode_publish_body(channel: str, events: Sequence[str]) -> bytes:
         if not isinstance(event, str):
             raise TypeError("each event is a JSON string")
     body = {"channel": channel, "events": list(events)}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return compact_json(body).encode("utf-8")
 
 
 CredentialsSource = Callable[[], "Credentials | None"]

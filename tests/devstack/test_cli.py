@@ -19,7 +19,8 @@ import pytest
 import websockets
 
 from presence_desktop.devstack.cli import build_parser, options_from_args
-from presence_desktop.devstack.events_server import SUBPROTOCOL, compact, encode_header_subprotocol
+from presence_desktop.devstack.events_server import SUBPROTOCOL, encode_header_subprotocol
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.sigv4_verify import sign_headers
 from presence_desktop.devstack.stack import load_or_create_events_credentials
 from presence_desktop.domain.presence import PresenceEvent
@@ -131,7 +132,7 @@ async def _agent_presence_round_trip(ws, info: dict, host: str, ctx: ssl.SSLCont
     assert denied["type"] == "subscribe_error" and denied["errors"][0]["errorType"] == "Unauthorized"
     event = PresenceEvent(agent_id="agent-1", team_id="team-1", display_name="A", status="break", version=1,
                           changed_at="2026-11-29T19:00:00.000Z", source="manual")
-    body = compact({"channel": event.channel, "events": [event.to_json()]})
+    body = compact_json({"channel": event.channel, "events": [event.to_json()]})
     headers = sign_headers(body, http_url=info["events"]["http"], access_key_id=info["iam"]["access_key_id"],
                            secret_access_key=info["iam"]["secret_access_key"], region=info["region"])
     async with aiohttp.ClientSession() as session:
