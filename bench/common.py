@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "bench"
 JS_DIR = ROOT / "tests" / "js"
 API_KEY = "da2-benchkey000000000000000000"
-NAMESPACE = "agent-presence"
 STATUSES = ("available", "on_call", "after_call_work", "break", "lunch", "training", "away", "offline")
 TEAMS = 20
 

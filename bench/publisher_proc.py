@@ -19,8 +19,10 @@ import time
 
 import aiohttp
 
-from bench.common import NAMESPACE, STATUSES, agent_id, emit, iso_now, now_us, presence_payload, team_of
+from bench.common import STATUSES, agent_id, emit, iso_now, now_us, presence_payload, team_of
+from presence_desktop.domain.presence import NAMESPACE
 from presence_desktop.domain.compact_json import compact_json
+from presence_desktop.events_api import protocol as wire
 from presence_desktop.net.tls import client_ssl_context
 
 PER_REQUEST = 5
@@ -47,7 +49,7 @@ async def run(args: argparse.Namespace) -> dict:
                 at = iso_now()
                 events = [compact_json(presence_payload(i, base + k, STATUSES[(base + k) % 7], ts, args.phase, at))
                           for k in range(PER_REQUEST)]
-                body = compact_json({"channel": f"/{NAMESPACE}/{team_of(i)}/{agent_id(i)}", "events": events})
+                body = wire.publish_body(f"/{NAMESPACE}/{team_of(i)}/{agent_id(i)}", events)
                 async with session.post(args.url, data=body, headers=headers) as resp:
                     data = await resp.json(content_type=None)
                     if resp.status != 200 or data.get("failed"):

@@ -28,11 +28,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.common import API_KEY, NAMESPACE, STATUSES, agent_id, iso_now, now_us, presence_payload, team_of
+from bench.common import API_KEY, STATUSES, agent_id, iso_now, now_us, presence_payload, team_of
+from presence_desktop.domain.presence import NAMESPACE
 from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.events_server import EventsServer, EventsServerConfig, Limits, NamespaceConfig
 from presence_desktop.devstack.namespace_handlers import on_publish_agent_presence
 from presence_desktop.devstack.tls import LocalCA
+from presence_desktop.events_api import protocol as wire
 
 log = logging.getLogger("bench.server")
 AUTH = {"x-api-key": API_KEY}
@@ -53,10 +55,10 @@ class BenchServer:
                         self.store[payload["agent_id"]] = payload
             return out
 
-        ns = NamespaceConfig(publish_auth_modes=("API_KEY",), subscribe_auth_modes=("API_KEY",), on_publish=on_publish)
+        ns = NamespaceConfig(publish_auth_modes=(wire.API_KEY,), subscribe_auth_modes=(wire.API_KEY,), on_publish=on_publish)
         self.events = EventsServer(EventsServerConfig(
             tls=self.ca.server_context(), ca_file=str(self.ca.ca_file), api_keys=(API_KEY,),
-            connection_auth_modes=("API_KEY",), namespaces={NAMESPACE: ns},
+            connection_auth_modes=(wire.API_KEY,), namespaces={NAMESPACE: ns},
             limits=Limits(send_queue_max_bytes=send_queue_mb * 1024 * 1024),
         ))
         self.control_runner: web.AppRunner | None = None

@@ -63,10 +63,20 @@ _ID_REQUIRED = frozenset({
     SUBSCRIBE_SUCCESS, SUBSCRIBE_ERROR, UNSUBSCRIBE_SUCCESS, UNSUBSCRIBE_ERROR, DATA,
     BROADCAST_ERROR, PUBLISH_SUCCESS, PUBLISH_ERROR,
 })
+# Authorization modes (AWS "Configuring authorization and authentication to secure Event APIs",
+# https://docs.aws.amazon.com/appsync/latest/eventapi/configure-event-api-auth.html).
+API_KEY = "API_KEY"
+AWS_IAM = "AWS_IAM"
+COGNITO = "AMAZON_COGNITO_USER_POOLS"
+AUTH_MODES = (API_KEY, AWS_IAM, COGNITO)
+
+# errorType values of refused requests.
+UNAUTHORIZED_EXCEPTION = "UnauthorizedException"
+BAD_REQUEST_EXCEPTION = "BadRequestException"
 # errorType values that mean "your credentials were refused" (amplify's non-retryable list plus
 # the onSubscribe deny type; see the reference §3.2 and §8).
 AUTH_ERROR_TYPES = frozenset({
-    "UnauthorizedException", "Unauthorized", "NotAuthorizedException", "BadRequestException",
+    UNAUTHORIZED_EXCEPTION, "Unauthorized", "NotAuthorizedException", BAD_REQUEST_EXCEPTION,
 })
 AUTH_ERROR_CODES = frozenset({400, 401, 403})
 

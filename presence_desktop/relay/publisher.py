@@ -30,14 +30,12 @@ from typing import Any, Callable, Sequence
 import aiohttp
 from botocore.credentials import Credentials
 
-from presence_desktop.domain.compact_json import compact_json
-from presence_desktop.events_api.auth import IAM_CONTENT_HEADERS, sign_iam_headers
+from presence_desktop.events_api.auth import sign_iam_headers
+from presence_desktop.events_api.protocol import MAX_EVENTS_PER_PUBLISH, publish_body
 from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
 
-BASE_HEADERS = IAM_CONTENT_HEADERS  # accept, content-encoding amz-1.0, content-type (reference §2.2)
-MAX_EVENTS_PER_PUBLISH = 5
 
 
 def quiet_aws_sdk_logs() -> None:
@@ -72,8 +70,7 @@ def encode_publish_body(channel: str, events: Sequence[str]) -> bytes:
     for event in events:
         if not isinstance(event, str):
             raise TypeError("each event is a JSON string")
-    body = {"channel": channel, "events": list(events)}
-    return compact_json(body).encode("utf-8")
+    return publish_body(channel, events).encode("utf-8")
 
 
 CredentialsSource = Callable[[], "Credentials | None"]

@@ -19,7 +19,7 @@ import pytest
 import websockets
 
 from presence_desktop.devstack.cli import build_parser, options_from_args
-from presence_desktop.devstack.events_server import SUBPROTOCOL, encode_header_subprotocol
+from presence_desktop.events_api.protocol import subprotocols_for
 from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.sigv4_verify import sign_headers
 from presence_desktop.devstack.stack import load_or_create_events_credentials
@@ -103,7 +103,7 @@ async def test_devstack_serves_events_then_exits_cleanly(tmp_path, sig):
         host = f"127.0.0.1:{port}"
         api = {"host": host, "x-api-key": events["api_key"]}
         async with websockets.connect(events["realtime"], ssl=ctx,
-                                      subprotocols=[SUBPROTOCOL, encode_header_subprotocol(api)]) as ws:
+                                      subprotocols=subprotocols_for(api)) as ws:
             await ws.send(json.dumps({"type": "connection_init"}))
             assert (await recv_frame(ws))["type"] == "connection_ack"
             await ws.send(json.dumps({"type": "subscribe", "id": "d", "channel": "/default/x", "authorization": api}))
