@@ -35,8 +35,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.net.aws_sdk_logs import quiet_aws_sdk_logs
 from presence_desktop.net.backoff import full_jitter
-from presence_desktop.relay.publisher import quiet_aws_sdk_logs
 from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable, UpdateFn, check_next
 
 log = logging.getLogger(__name__)

@@ -32,19 +32,11 @@ from botocore.credentials import Credentials
 
 from presence_desktop.events_api.auth import sign_iam_headers
 from presence_desktop.events_api.protocol import MAX_EVENTS_PER_PUBLISH, publish_body
+from presence_desktop.net.aws_sdk_logs import quiet_aws_sdk_logs
 from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
 
-
-
-def quiet_aws_sdk_logs() -> None:
-    """Keep botocore/boto3 at INFO unless someone configured them on purpose: at DEBUG they log
-    every canonical request and signature (``botocore.auth``) and request headers
-    (``botocore.endpoint``), i.e. ``X-Amz-Security-Token`` and replayable SigV4 signatures."""
-    for name in ("botocore", "boto3"):
-        if logging.getLogger(name).level == logging.NOTSET:
-            logging.getLogger(name).setLevel(logging.INFO)
 
 
 class PublishError(RuntimeError):
