@@ -31,7 +31,7 @@ from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.domain.identity import Identity
-from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
 from presence_desktop.client.tasks import TaskKeeper
 from presence_desktop.net.backoff import full_jitter
 
@@ -125,7 +125,7 @@ class PresenceService:
         if self.identity is not None and self._was_present():
             try:
                 await asyncio.wait_for(self.relay.set_status(OFFLINE_ID), offline_timeout)
-            except (asyncio.TimeoutError, RelayError, OSError) as exc:
+            except (asyncio.TimeoutError, RelayCallError, OSError) as exc:
                 log.info("could not publish offline on the way out: %s", exc)
             except Exception:  # noqa: BLE001 - shutdown must go on
                 log.exception("publishing offline failed")
@@ -182,7 +182,7 @@ class PresenceService:
             try:
                 snap = await self.relay.roster(team)
                 break
-            except RelayError as exc:
+            except RelayCallError as exc:
                 if exc.status == 401:
                     # The session is gone (refresh refused): retrying cannot help.
                     self.feed_down(f"sign in again: {exc}", None)
@@ -223,7 +223,7 @@ class PresenceService:
                 req = self.own.pending
                 try:
                     event = await self.relay.set_status(req.status, req.message)
-                except RelayError as exc:
+                except RelayCallError as exc:
                     if exc.status in (502, 503):
                         # Stored with its version; the relay's outbox publishes it. The live
                         # event confirms it (OwnStatus.observe); sending again would only add
@@ -254,7 +254,7 @@ class PresenceService:
 
     async def set_agent_status(self, agent_id: str, status: str) -> PresenceEvent:
         """A supervisor sets another agent's status (``POST /v1/status`` with ``agent_id``).
-        Raises :class:`RelayError` (403 for a non-supervisor) or ``PermissionError`` locally."""
+        Raises :class:`RelayCallError` (403 for a non-supervisor) or ``PermissionError`` locally."""
         if not self.identity.is_supervisor:
             raise PermissionError("only supervisors may set another agent's status")
         self.catalogue.get(status)
@@ -266,7 +266,7 @@ class PresenceService:
         while True:
             try:
                 await self.relay.heartbeat()
-            except RelayError as exc:
+            except RelayCallError as exc:
                 log.info("heartbeat failed: %s", exc)
             await asyncio.sleep(self.heartbeat_s)
 

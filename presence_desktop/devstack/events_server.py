@@ -184,7 +184,7 @@ class OperationError(Exception):
         return [{"errorType": self.error_type, "message": self.message}]
 
 
-class _Connection:
+class _ClientConnection:
     """One WebSocket: its subscriptions and a byte-bounded send queue drained by one writer task."""
 
     def __init__(self, server: "EventsServer", ws: web.WebSocketResponse, request: web.Request) -> None:
@@ -304,9 +304,9 @@ class EventsServer:
         self.paused = False
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
-        self._connections: set[_Connection] = set()
-        self._exact: dict[str, dict[tuple[_Connection, str], None]] = {}
-        self._wild: dict[tuple[_Connection, str], Channel] = {}
+        self._connections: set[_ClientConnection] = set()
+        self._exact: dict[str, dict[tuple[_ClientConnection, str], None]] = {}
+        self._wild: dict[tuple[_ClientConnection, str], Channel] = {}
         self.stats = collections.Counter()  # connections, subscribed, unsubscribed, published, delivered
         self._background: set[asyncio.Future] = set()
 
@@ -597,12 +597,12 @@ class EventsServer:
                 conn.send(prefix + enc + "}")
         self.stats["delivered"] += len(targets) * len(events)
 
-    def _forget(self, conn: _Connection) -> None:
+    def _forget(self, conn: _ClientConnection) -> None:
         self._connections.discard(conn)
         for sid in list(conn.subs):
             self._unregister(conn, sid)
 
-    def _unregister(self, conn: _Connection, sid: str) -> None:
+    def _unregister(self, conn: _ClientConnection, sid: str) -> None:
         channel = conn.subs.pop(sid, None)
         conn.sub_prefix.pop(sid, None)
         if channel is None:
@@ -657,7 +657,7 @@ class EventsServer:
             compress=self.config.behaviour.websocket_compression,
         )
         await ws.prepare(request)
-        conn = _Connection(self, ws, request)
+        conn = _ClientConnection(self, ws, request)
         conn.start()
         try:
             try:
@@ -693,7 +693,7 @@ class EventsServer:
             self._forget(conn)
         return ws
 
-    async def _refuse_connect(self, conn: _Connection, exc: OperationError) -> None:
+    async def _refuse_connect(self, conn: _ClientConnection, exc: OperationError) -> None:
         behaviour = self.config.behaviour
         log.info("connect refused from %s: %s", conn.source_ip, exc.error_type)
         conn._cancel_tasks()  # noqa: SLF001
@@ -705,7 +705,7 @@ class EventsServer:
         except (ConnectionError, RuntimeError):
             pass  # the client left first
 
-    async def _on_frame(self, conn: _Connection, text: str) -> None:
+    async def _on_frame(self, conn: _ClientConnection, text: str) -> None:
         behaviour = self.config.behaviour
         try:
             frame = json.loads(text)
@@ -731,7 +731,7 @@ class EventsServer:
         else:
             conn.send_json(_error_frame(fid, behaviour.unknown_type_error_type, f"Unsupported message type {kind!r}."))
 
-    async def _ws_subscribe(self, conn: _Connection, frame: dict, sid: str | None) -> None:
+    async def _ws_subscribe(self, conn: _ClientConnection, frame: dict, sid: str | None) -> None:
         behaviour, limits = self.config.behaviour, self.config.limits
         try:
             if not sid:
@@ -771,7 +771,7 @@ class EventsServer:
         self.stats["subscribed"] += 1
         conn.send_json({"type": p.SUBSCRIBE_SUCCESS, "id": sid})
 
-    def _ws_unsubscribe(self, conn: _Connection, sid: str | None) -> None:
+    def _ws_unsubscribe(self, conn: _ClientConnection, sid: str | None) -> None:
         if not sid or sid not in conn.subs:
             conn.send_json(
                 {
@@ -790,7 +790,7 @@ class EventsServer:
         self.stats["unsubscribed"] += 1
         conn.send_json({"type": p.UNSUBSCRIBE_SUCCESS, "id": sid})
 
-    async def _ws_publish(self, conn: _Connection, frame: dict, pid: str | None) -> None:
+    async def _ws_publish(self, conn: _ClientConnection, frame: dict, pid: str | None) -> None:
         try:
             if not pid:
                 raise OperationError(BAD_REQUEST, "A publish message needs a non-empty string id.")

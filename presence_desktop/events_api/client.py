@@ -9,7 +9,7 @@ Usage (inside a running asyncio loop)::
 
     client = EventsClient.from_settings(profile.events, CognitoAuth(session.id_token, host,
                                         force_refresh=session.force_refresh))
-    client.add_state_listener(on_state)          # ConnectionState objects, see below
+    client.add_state_listener(on_state)          # EventsClientState objects, see below
     await client.start()
     sub = await client.subscribe("/agent-presence/*")   # raises SubscriptionError if denied
     async for item in sub:
@@ -78,13 +78,13 @@ DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
 READ_SLICE = 100  # frames handled per loop turn (~3-5 ms) before the reader yields
 SIGN_IN_AGAIN = "sign in again"
 
-Status = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
+EventsClientStatus = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
 
 
 # ---------------------------------------------------------------- public data types and errors
 
 @dataclass(frozen=True, slots=True)
-class ConnectionState:
+class EventsClientState:
     """The connection as the UI shows it.
 
     - ``status``: ``idle`` (not started), ``connecting``, ``connected``, ``reconnecting`` (waiting
@@ -97,7 +97,7 @@ class ConnectionState:
     - ``at``: wall-clock time this state began.
     """
 
-    status: Status
+    status: EventsClientStatus
     attempt: int = 0
     next_attempt_at: float | None = None
     retry_in: float | None = None
@@ -459,8 +459,8 @@ class EventsClient:
         self.watchdog_wall_check_s = 2.0
         self._wall_clock: Callable[[], float] = time.time
         self._proxy = (None if _is_loopback(parts.hostname) else True) if proxy is None else proxy
-        self._state = ConnectionState("idle", at=time.time())
-        self._listeners: list[Callable[[ConnectionState], None]] = []
+        self._state = EventsClientState("idle", at=time.time())
+        self._listeners: list[Callable[[EventsClientState], None]] = []
         self._subs: dict[str, Subscription] = {}
         self._conn: _Connection | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -488,26 +488,26 @@ class EventsClient:
 
     # ------------------------------------------------------------ state
     @property
-    def state(self) -> ConnectionState:
+    def state(self) -> EventsClientState:
         return self._state
 
     @property
     def connected(self) -> bool:
         return self._state.status == "connected"
 
-    def add_state_listener(self, callback: Callable[[ConnectionState], None]) -> Callable[[], None]:
+    def add_state_listener(self, callback: Callable[[EventsClientState], None]) -> Callable[[], None]:
         """Call ``callback(state)`` on every change (in the loop's thread); returns a remover."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
-    async def states(self, max_backlog: int = 64) -> AsyncIterator[ConnectionState]:
+    async def states(self, max_backlog: int = 64) -> AsyncIterator[EventsClientState]:
         """Async stream of states: the current one, then each change (oldest dropped past
         ``max_backlog``). Ends after ``closed``."""
-        queue: collections.deque[ConnectionState] = collections.deque([self._state], maxlen=max_backlog)
+        queue: collections.deque[EventsClientState] = collections.deque([self._state], maxlen=max_backlog)
         ready = asyncio.Event()
         ready.set()
 
-        def on_state(state: ConnectionState) -> None:
+        def on_state(state: EventsClientState) -> None:
             queue.append(state)
             ready.set()
 
@@ -524,8 +524,8 @@ class EventsClient:
         finally:
             remove()
 
-    def _set_state(self, status: Status, **fields: Any) -> None:
-        self._state = ConnectionState(status, at=time.time(), **fields)
+    def _set_state(self, status: EventsClientStatus, **fields: Any) -> None:
+        self._state = EventsClientState(status, at=time.time(), **fields)
         if status == "connected":
             self._connected.set()
         else:
@@ -1078,7 +1078,7 @@ def _describe(exc: BaseException) -> str:
 
 
 __all__ = [
-    "Backoff", "ClientClosedError", "ClientFailedError", "ConnectionLostError", "ConnectionState",
+    "Backoff", "ClientClosedError", "ClientFailedError", "ConnectionLostError", "EventsClientState",
     "EventsClient", "EventsError", "LostEvents", "NotConnectedError", "PublishError", "PublishResult",
     "ReconnectSettings", "Subscription", "SubscriptionError",
 ]

@@ -15,7 +15,7 @@ The body is encoded to bytes once; those exact bytes are signed and sent (non-AS
 UTF-8, no HTML escaping), so what AppSync hashes is what was signed.
 
 Retries (full-jitter exponential backoff) on network errors, timeouts, HTTP 429 and 5xx. A
-401/403/400 or a ``failed`` entry is final. The last failure is raised as :class:`PublishError`.
+401/403/400 or a ``failed`` entry is final. The last failure is raised as :class:`HttpPublishError`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 
-class PublishError(RuntimeError):
+class HttpPublishError(RuntimeError):
     """The events could not be published.
 
     ``code``: ``events_unavailable`` (network error, timeout, 429/5xx after all retries) or
@@ -122,7 +122,7 @@ class EventsPublisher:
     def _current_credentials(self) -> Credentials:
         creds = self._credentials() if callable(self._credentials) else self._credentials
         if creds is None:
-            raise PublishError("publish_rejected", "no AWS credentials to sign the publish with")
+            raise HttpPublishError("publish_rejected", "no AWS credentials to sign the publish with")
         return creds
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -137,16 +137,16 @@ class EventsPublisher:
     async def publish(self, channel: str, events: Sequence[str]) -> dict[str, Any]:
         """Publish ``events`` (JSON strings) to ``channel``; returns AppSync's response JSON.
 
-        Raises :class:`PublishError` after the last retry (or at once when not retryable).
+        Raises :class:`HttpPublishError` after the last retry (or at once when not retryable).
         """
         body = encode_publish_body(channel, events)
-        last: PublishError | None = None
+        last: HttpPublishError | None = None
         for attempt in range(self.retry.attempts):
             if attempt:
                 await asyncio.sleep(self.retry.delay(attempt - 1))
             try:
                 return await self._send_once(body)
-            except PublishError as exc:
+            except HttpPublishError as exc:
                 last = exc
                 if not exc.retryable:
                     break
@@ -165,21 +165,21 @@ class EventsPublisher:
                 text = await resp.text()
                 status = resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise PublishError("events_unavailable", f"events endpoint unreachable: {type(exc).__name__}: {exc}", None, True) from None
+            raise HttpPublishError("events_unavailable", f"events endpoint unreachable: {type(exc).__name__}: {exc}", None, True) from None
         if status == 429 or status >= 500:
-            raise PublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)
+            raise HttpPublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)
         if status != 200:
-            raise PublishError("publish_rejected", f"events endpoint refused the publish: HTTP {status}: {text[:300]}", status)
+            raise HttpPublishError("publish_rejected", f"events endpoint refused the publish: HTTP {status}: {text[:300]}", status)
         try:
             result = json.loads(text)
         except json.JSONDecodeError:
-            raise PublishError("events_unavailable", f"events endpoint answered non-JSON: {text[:200]!r}", status, True) from None
+            raise HttpPublishError("events_unavailable", f"events endpoint answered non-JSON: {text[:200]!r}", status, True) from None
         failed = result.get("failed") if isinstance(result, dict) else None
         errors = result.get("errors") if isinstance(result, dict) else None
         if errors:
-            raise PublishError("publish_rejected", f"events endpoint returned errors: {json.dumps(errors)[:300]}", status)
+            raise HttpPublishError("publish_rejected", f"events endpoint returned errors: {json.dumps(errors)[:300]}", status)
         if failed:
-            raise PublishError("publish_rejected", f"events endpoint did not accept the event: {json.dumps(failed)[:300]}", status)
+            raise HttpPublishError("publish_rejected", f"events endpoint did not accept the event: {json.dumps(failed)[:300]}", status)
         return result
 
     async def close(self) -> None:

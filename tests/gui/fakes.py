@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
-from presence_desktop.client.ports import RelayError, RosterSnapshot
+from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 from presence_desktop.client.sample import sample_events
 
 def demo_events(n=40, teams=4, seed=7, catalogue_ids=None, now=None):
@@ -30,9 +30,9 @@ class FakeRelay:
 
     def _check(self):
         if self.down:
-            raise RelayError(0, "network", "relay unreachable")
+            raise RelayCallError(0, "network", "relay unreachable")
         if self.reject:
-            raise RelayError(403, "forbidden", "not allowed")
+            raise RelayCallError(403, "forbidden", "not allowed")
 
     async def set_status(self, status, message=None, agent_id=None):
         self.calls.append(("set_status", status, message, agent_id))
