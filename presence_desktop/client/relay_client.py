@@ -36,12 +36,6 @@ from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 log = logging.getLogger(__name__)
 
 
-def ssl_context_for(ca_file: str | None):
-    """Default verification; ``ca_file`` (PEM) is trusted *in addition* to the system store
-    (a shared context, see :func:`presence_desktop.net.client_ssl_context`)."""
-    return client_ssl_context(ca_file)
-
-
 class HttpRelayClient:
     """``RelayApi`` over HTTP. ``token`` returns a valid id token (refreshing as needed);
     ``refresh`` forces a refresh after a 401. ``timeout_s``: per request (connect + answer)."""
@@ -68,7 +62,7 @@ class HttpRelayClient:
             if self._pool is None:
                 kwargs: dict[str, Any] = {}
                 if self.base_url.startswith("https://"):
-                    kwargs["ssl_context"] = ssl_context_for(self.ca_file)
+                    kwargs["ssl_context"] = client_ssl_context(self.ca_file)
                 # No urllib3 retries: the service retries with its own backoff (and this
                 # client once after a 401); keep-alive connections are reused across calls.
                 self._pool = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False,
