@@ -71,8 +71,9 @@ class FeedSink(Protocol):
     def feed_lost_events(self) -> None:
         """Events may have been dropped (buffer overflow): fetch the snapshot again."""
 
-    def feed_down(self, reason: str, next_retry_at: float | None) -> None:
-        """The connection is down; ``next_retry_at`` is the epoch time of the next attempt."""
+    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False) -> None:
+        """The connection is down; ``next_retry_at`` is the epoch time of the next attempt.
+        ``needs_sign_in``: the session was refused; no retry will help until the user signs in."""
 
 
 class LiveFeed(Protocol):

@@ -40,13 +40,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
-    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s)."""
+    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s),
+    ``reason`` in words, and ``needs_sign_in`` when the session itself was refused (the live
+    feed's credentials or a relay 401): only signing in again can bring it back."""
 
     up: bool
     since: float | None = None
     next_retry_at: float | None = None
     reason: str | None = None
     joining: bool = False
+    needs_sign_in: bool = False
 
 
 class ServiceListener(Protocol):
@@ -169,11 +172,12 @@ class PresenceService:
         log.warning("live events were lost: fetching the snapshot again")
         self.feed_subscribed()
 
-    def feed_down(self, reason: str, next_retry_at: float | None) -> None:
+    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False) -> None:
         self.tasks.cancel("snapshot")
         self._emit_roster(self.roster.connection_lost())
         since = self.roster.down_since
-        self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason))
+        self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason,
+                                             needs_sign_in=needs_sign_in))
 
     async def _fetch_snapshot(self) -> None:
         team = None if self.identity.is_supervisor else self.identity.team_id
@@ -185,7 +189,7 @@ class PresenceService:
             except RelayCallError as exc:
                 if exc.status == 401:
                     # The session is gone (refresh refused): retrying cannot help.
-                    self.feed_down(f"sign in again: {exc}", None)
+                    self.feed_down(f"sign in again: {exc}", None, needs_sign_in=True)
                     return
                 if not exc.retryable:
                     self._problem(f"Cannot load the roster: {exc}")

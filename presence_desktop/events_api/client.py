@@ -90,6 +90,8 @@ class EventsClientState:
     - ``status``: ``idle`` (not started), ``connecting``, ``connected``, ``reconnecting`` (waiting
       for ``next_attempt_at``), ``failed`` (stopped; ``reason`` says why, e.g. "sign in again: …"),
       ``closed`` (by :meth:`EventsClient.close`).
+    - ``needs_sign_in``: ``failed`` because the credentials were refused and could not be
+      refreshed: only the user signing in again can help (the typed fact; ``reason`` is for people).
     - ``attempt``: number of the next/current reconnect attempt (0 while connected).
     - ``next_attempt_at``: wall-clock time (``time.time()`` seconds) of the next attempt, when
       ``reconnecting``; ``retry_in`` the same as a delay in seconds from ``at``.
@@ -104,6 +106,7 @@ class EventsClientState:
     reason: str | None = None
     connection_timeout_ms: int | None = None
     at: float = 0.0
+    needs_sign_in: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +132,13 @@ class PublishResult:
 
 
 class EventsError(Exception):
-    """Base of this module's errors. ``errors`` are the server's error entries, if any."""
+    """Base of this module's errors. ``errors`` are the server's error entries, if any.
+    ``needs_sign_in``: the credentials themselves were refused (given, or read from ``errors``)."""
 
-    def __init__(self, message: str, errors: Sequence[ErrorInfo] = ()):
+    def __init__(self, message: str, errors: Sequence[ErrorInfo] = (), *, needs_sign_in: bool = False):
         super().__init__(message)
         self.errors = tuple(errors)
+        self.needs_sign_in = needs_sign_in or _refuses_token(self.errors)
 
     @property
     def error_type(self) -> str | None:
@@ -643,22 +648,22 @@ class EventsClient:
                 conn = await self._open()
             except _AuthRejected as exc:
                 if refreshed:
-                    self._fail(f"{SIGN_IN_AGAIN}: credentials refused after a refresh ({exc})")
+                    self._fail(f"{SIGN_IN_AGAIN}: credentials refused after a refresh ({exc})", needs_sign_in=True)
                     continue
                 log.warning("connect refused (%s); asking for fresh credentials once", exc)
                 try:
                     await self.connect_auth.refresh()
                 except AuthRefreshError as rexc:
-                    self._fail(f"{SIGN_IN_AGAIN}: {rexc}")
+                    self._fail(f"{SIGN_IN_AGAIN}: {rexc}", needs_sign_in=True)
                     continue
                 except Exception as rexc:
-                    self._fail(f"{SIGN_IN_AGAIN}: refresh failed ({type(rexc).__name__})")
+                    self._fail(f"{SIGN_IN_AGAIN}: refresh failed ({type(rexc).__name__})", needs_sign_in=True)
                     continue
                 refreshed = True
                 reason = f"credentials refused, retrying with fresh ones ({exc})"
                 continue  # straight away: this is not a network problem
             except AuthRefreshError as exc:
-                self._fail(f"{SIGN_IN_AGAIN}: {exc}")
+                self._fail(f"{SIGN_IN_AGAIN}: {exc}", needs_sign_in=True)
                 continue
             except asyncio.CancelledError:
                 raise
@@ -685,11 +690,11 @@ class EventsClient:
             # A connection that dies young keeps the streak and closes the fast lane: no flapping loop.
             sched.lost()
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, *, needs_sign_in: bool = False) -> None:
         log.error("events client stopped: %s", reason)
         self._resume.clear()
-        self._set_state("failed", reason=reason)
-        error = ClientFailedError(reason)
+        self._set_state("failed", reason=reason, needs_sign_in=needs_sign_in)
+        error = ClientFailedError(reason, needs_sign_in=needs_sign_in)
         for sub in list(self._subs.values()):
             if not sub._ever_active:  # a subscribe() still waiting for its first answer
                 self._subs.pop(sub.id, None)
@@ -939,7 +944,7 @@ class EventsClient:
         await self.start()
         if self._state.status == "failed":
             self._subs.pop(sub.id, None)
-            sub._fail(ClientFailedError(self._state.reason or "client failed"))
+            sub._fail(ClientFailedError(self._state.reason or "client failed", needs_sign_in=self._state.needs_sign_in))
         elif self._conn is not None and not self._conn.closed:
             self._send_subscribe(self._conn, sub)
         if wait:
@@ -967,7 +972,8 @@ class EventsClient:
             headers = await sub.auth.headers(p.subscribe_body(sub.channel))
         except Exception as exc:
             self._subs.pop(sub.id, None)
-            sub._fail(SubscriptionError(f"no credentials to subscribe to {sub.channel}: {_describe(exc)}"))
+            sub._fail(SubscriptionError(f"no credentials to subscribe to {sub.channel}: {_describe(exc)}",
+                                        needs_sign_in=isinstance(exc, AuthRefreshError)))
             return
         if conn.closed or sub._conn is not conn or sub.state not in ("pending", "active"):
             return
@@ -1050,10 +1056,14 @@ class EventsClient:
 
 
 def _token_refused(frame: ServerFrame) -> bool:
+    return _refuses_token(frame.errors)
+
+
+def _refuses_token(errors: Sequence[ErrorInfo]) -> bool:
     """A refusal of the credentials themselves (UnauthorizedException / 401), as opposed to a
     policy deny by the namespace's onSubscribe handler (``Unauthorized``) or a bad request."""
     return any(e.error_type in ("UnauthorizedException", "NotAuthorizedException") or e.error_code == 401
-               for e in frame.errors)
+               for e in errors)
 
 
 def _close_text(exc: ConnectionClosed) -> str:

@@ -428,6 +428,7 @@ async def test_auth_refusal_twice_stops_with_sign_in_again(server, make_client):
     with pytest.raises(ClientFailedError, match="sign in again"):
         await client.subscribe("/default/a", timeout=10)
     assert client.state.status == "failed" and "sign in again" in client.state.reason
+    assert client.state.needs_sign_in
     await asyncio.sleep(0.5)
     assert len(server.connect_headers) == 2 and refreshes == [1]  # no loop
     # After signing in again, resume() reconnects.
@@ -518,13 +519,17 @@ async def test_provider_that_needs_a_sign_in_fails_while_a_network_error_retries
             raise E.NetworkError()
         raise E.SessionExpiredError()
 
-    client = make_client(CognitoAuth(offline_then_signed_out, f"127.0.0.1:{server.port}"))
+    # The caller names its "the user must sign in" errors (events_api does not import auth/).
+    client = make_client(CognitoAuth(offline_then_signed_out, f"127.0.0.1:{server.port}",
+                                     sign_in_errors=(E.NotSignedInError, E.SessionExpiredError)))
     states = []
     client.add_state_listener(states.append)
     await client.start()
     await wait_until(lambda: client.state.status == "failed")
     assert [s.attempt for s in states if s.status == "reconnecting"] == [1, 2]
+    assert not any(s.needs_sign_in for s in states if s.status == "reconnecting")  # the network: retried
     assert "sign in again" in client.state.reason and len(calls) == 3 and not server.connect_headers
+    assert client.state.needs_sign_in
 
 
 async def test_wake_from_sleep_recycles_the_connection(server, make_client):

@@ -98,6 +98,7 @@ class State:
     status: str
     next_attempt_at: float | None = None
     reason: str | None = None
+    needs_sign_in: bool = False
 
 
 class FakeSub:
@@ -158,8 +159,8 @@ class Sink:
     def feed_lost_events(self):
         self.log.append("lost")
 
-    def feed_down(self, reason, next_retry_at):
-        self.log.append(("down", reason, next_retry_at))
+    def feed_down(self, reason, next_retry_at, *, needs_sign_in=False):
+        self.log.append(("down", reason, next_retry_at, needs_sign_in))
 
 
 async def test_live_feed_maps_client_states_and_items():
@@ -177,7 +178,10 @@ async def test_live_feed_maps_client_states_and_items():
     await client.sub.q.put(LostEvents("reconnected"))  # resubscribed on the new connection
     await asyncio.sleep(0.05)
     assert sink.log == ["subscribed", ("event", "agent-4", 7), "lost",
-                        ("down", "closed by server (code 1001)", at), "subscribed"]
+                        ("down", "closed by server (code 1001)", at, False), "subscribed"]
+    # The client gave up because the session was refused: the typed fact goes through as is.
+    client.set("failed", reason="sign in again: token refused", needs_sign_in=True)
+    assert sink.log[-1] == ("down", "sign in again: token refused", None, True)
     await feed.close()
     await asyncio.wait_for(task, 2)  # ends quietly once the client is closed
 
