@@ -197,7 +197,7 @@ class PresenceService:
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
-        self._emit_roster(self.roster.complete_join(snap.events, snap.as_of, snap.last_seen))
+        self._emit_roster(self.roster.complete_join(snap.events, snap.last_seen))
         self._joined_once = True
         changed = False
         for event in snap.events:
