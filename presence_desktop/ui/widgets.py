@@ -168,8 +168,8 @@ class ConnectionBanner(QFrame):
         self.hide()
 
     def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None, *,
-                 needs_sign_in: bool) -> None:
-        """``needs_sign_in`` (from ``ConnectionState.needs_sign_in``): the session was refused;
+                 needs_sign_in: bool = False) -> None:
+        """``needs_sign_in`` (pass ``ConnectionState.needs_sign_in``): the session was refused;
         the button to sign in again shows and no reconnect is promised."""
         self.since, self.next_retry_at, self.reason = since, next_retry_at, reason
         self.needs_sign_in = needs_sign_in
