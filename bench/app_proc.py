@@ -48,8 +48,8 @@ class BenchRelay:
         self._session = None  # aiohttp, imported on first use: the app itself does not load it
 
     async def roster(self, team=None):
-        from presence_desktop.client.ports import RelayError, RosterSnapshot
         from presence_desktop.domain.presence import PresenceEvent
+        from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 
         self.snapshots += 1
         if self.local_events is not None:
@@ -62,13 +62,13 @@ class BenchRelay:
             async with self._session.get(self.control_url + "/roster") as resp:
                 data = await resp.json()
         except aiohttp.ClientError as exc:
-            raise RelayError(0, "network", str(exc)) from None
+            raise RelayCallError(0, "network", str(exc)) from None
         return RosterSnapshot([PresenceEvent.from_dict(a) for a in data["agents"]], as_of=data.get("as_of"))
 
     async def set_status(self, status, message=None, agent_id=None):
-        from presence_desktop.client.ports import RelayError
+        from presence_desktop.client.ports import RelayCallError
 
-        raise RelayError(503, "bench", "the bench relay does not take status changes")
+        raise RelayCallError(503, "bench", "the bench relay does not take status changes")
 
     async def heartbeat(self) -> None:
         return None
@@ -123,6 +123,11 @@ def build_app(ready: dict, local_events: list | None = None):
     """Create the QApplication, qasync loop, runtime and GuiApp; open the roster as a supervisor."""
     import qasync
 
+    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
+    from presence_desktop.events_api.auth import ApiKeyAuth
+    from presence_desktop.events_api.client import EventsClient
+    from presence_desktop.resources import default_catalogue
+    from presence_desktop.client.settings import AppSettings
     from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
     from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
     from presence_desktop.client.settings import AppSettings

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import ssl
 
 import websockets
 
-from bench.common import API_KEY, NAMESPACE, compact, emit, load_ready, now_us, stdin_commands
+from bench.common import API_KEY, emit, load_ready, now_us, stdin_commands
+from presence_desktop.domain.presence import NAMESPACE
+from presence_desktop.events_api import protocol as wire
+from presence_desktop.net.tls import client_ssl_context
 
 
 class Phases:
@@ -41,10 +42,8 @@ class Phases:
 
 
 async def run(ready: dict) -> None:
-    ctx = ssl.create_default_context()
-    ctx.load_verify_locations(cafile=ready["ca_file"])
+    ctx = client_ssl_context(ready["ca_file"])
     auth = {"host": ready["host"], "x-api-key": API_KEY}
-    header = "header-" + base64.urlsafe_b64encode(compact(auth).encode()).decode().rstrip("=")
     phases = Phases()
     reconnects: list[dict] = []
     loop = asyncio.get_running_loop()
@@ -88,14 +87,13 @@ async def run(ready: dict) -> None:
     lost_at = None
     while not quit_.is_set():
         try:
-            async with websockets.connect(ready["realtime"], subprotocols=["aws-appsync-event-ws", header], ssl=ctx,
+            async with websockets.connect(ready["realtime"], subprotocols=wire.subprotocols_for(auth), ssl=ctx,
                                           max_size=2**24, ping_interval=20) as ws:
-                await ws.send('{"type":"connection_init"}')
-                while json.loads(await ws.recv()).get("type") != "connection_ack":
+                await ws.send(wire.connection_init_frame())
+                while json.loads(await ws.recv()).get("type") != wire.CONNECTION_ACK:
                     pass
-                await ws.send(compact({"type": "subscribe", "id": "bare-1", "channel": f"/{NAMESPACE}/*",
-                                       "authorization": auth}))
-                while json.loads(await ws.recv()).get("type") != "subscribe_success":
+                await ws.send(wire.subscribe_frame("bare-1", f"/{NAMESPACE}/*", auth))
+                while json.loads(await ws.recv()).get("type") != wire.SUBSCRIBE_SUCCESS:
                     pass
                 if first:
                     emit({"receiver": "bare", "ready": True})
@@ -106,7 +104,7 @@ async def run(ready: dict) -> None:
                 loads = json.loads
                 while True:
                     frame = loads(await recv())
-                    if frame.get("type") == "data":
+                    if frame.get("type") == wire.DATA:
                         at = now_us()
                         ev = loads(frame["event"])
                         phase = ev.get("bench_phase")

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from presence_desktop.domain.compact_json import compact_json
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "bench"
 JS_DIR = ROOT / "tests" / "js"
 API_KEY = "da2-benchkey000000000000000000"
-NAMESPACE = "agent-presence"
 STATUSES = ("available", "on_call", "after_call_work", "break", "lunch", "training", "away", "offline")
 TEAMS = 20
 
@@ -56,10 +57,6 @@ def presence_payload(i: int, version: int, status: str, ts_us: int, phase: str, 
         "changed_by": "bench", "version": version, "changed_at": changed_at,
         "bench_ts": ts_us, "bench_phase": phase,
     }
-
-
-def compact(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -125,7 +122,7 @@ def machine_info() -> dict[str, Any]:
 
 def emit(obj: dict[str, Any]) -> None:
     """One JSON line on stdout (the orchestrator reads these)."""
-    sys.stdout.write(compact(obj) + "\n")
+    sys.stdout.write(compact_json(obj) + "\n")
     sys.stdout.flush()
 
 

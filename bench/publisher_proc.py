@@ -15,19 +15,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import ssl
 import time
 
 import aiohttp
 
-from bench.common import NAMESPACE, STATUSES, agent_id, compact, emit, iso_now, now_us, presence_payload, team_of
+from bench.common import STATUSES, agent_id, emit, iso_now, now_us, presence_payload, team_of
+from presence_desktop.domain.presence import NAMESPACE
+from presence_desktop.domain.compact_json import compact_json
+from presence_desktop.events_api import protocol as wire
+from presence_desktop.net.tls import client_ssl_context
 
 PER_REQUEST = 5
 
 
 async def run(args: argparse.Namespace) -> dict:
-    ctx = ssl.create_default_context()
-    ctx.load_verify_locations(cafile=args.ca_file)
+    ctx = client_ssl_context(args.ca_file)
     rnd = random.Random(args.seed)
     interval = PER_REQUEST / args.rate
     total = max(1, int(args.duration / interval))
@@ -45,9 +47,9 @@ async def run(args: argparse.Namespace) -> dict:
                 ts = now_us()
                 base = ts * 8
                 at = iso_now()
-                events = [compact(presence_payload(i, base + k, STATUSES[(base + k) % 7], ts, args.phase, at))
+                events = [compact_json(presence_payload(i, base + k, STATUSES[(base + k) % 7], ts, args.phase, at))
                           for k in range(PER_REQUEST)]
-                body = compact({"channel": f"/{NAMESPACE}/{team_of(i)}/{agent_id(i)}", "events": events})
+                body = wire.publish_body(f"/{NAMESPACE}/{team_of(i)}/{agent_id(i)}", events)
                 async with session.post(args.url, data=body, headers=headers) as resp:
                     data = await resp.json(content_type=None)
                     if resp.status != 200 or data.get("failed"):

@@ -28,10 +28,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.common import API_KEY, NAMESPACE, STATUSES, agent_id, compact, iso_now, now_us, presence_payload, team_of
+from bench.common import API_KEY, STATUSES, agent_id, iso_now, now_us, presence_payload, team_of
+from presence_desktop.domain.presence import NAMESPACE
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.events_server import EventsServer, EventsServerConfig, Limits, NamespaceConfig
 from presence_desktop.devstack.namespace_handlers import on_publish_agent_presence
 from presence_desktop.devstack.tls import LocalCA
+from presence_desktop.events_api import protocol as wire
 
 log = logging.getLogger("bench.server")
 AUTH = {"x-api-key": API_KEY}
@@ -52,10 +55,10 @@ class BenchServer:
                         self.store[payload["agent_id"]] = payload
             return out
 
-        ns = NamespaceConfig(publish_auth_modes=("API_KEY",), subscribe_auth_modes=("API_KEY",), on_publish=on_publish)
+        ns = NamespaceConfig(publish_auth_modes=(wire.API_KEY,), subscribe_auth_modes=(wire.API_KEY,), on_publish=on_publish)
         self.events = EventsServer(EventsServerConfig(
             tls=self.ca.server_context(), ca_file=str(self.ca.ca_file), api_keys=(API_KEY,),
-            connection_auth_modes=("API_KEY",), namespaces={NAMESPACE: ns},
+            connection_auth_modes=(wire.API_KEY,), namespaces={NAMESPACE: ns},
             limits=Limits(send_queue_max_bytes=send_queue_mb * 1024 * 1024),
         ))
         self.control_runner: web.AppRunner | None = None
@@ -66,7 +69,7 @@ class BenchServer:
     # --- publishing in-process (same validation, handler and fan-out as POST /event) ----------
     async def publish_agent(self, i: int, versions: list[int], status_of, phase: str) -> None:
         ts, at = now_us(), iso_now()
-        events = [compact(presence_payload(i, v, status_of(v), ts, phase, at)) for v in versions]
+        events = [compact_json(presence_payload(i, v, status_of(v), ts, phase, at)) for v in versions]
         channel = f"/{NAMESPACE}/{team_of(i)}/{agent_id(i)}"
         await self.events.publish(channel, events, AUTH, "", "127.0.0.1")
 
@@ -141,7 +144,7 @@ class BenchServer:
             await self.control_runner.cleanup()
 
     async def _roster(self, request: web.Request) -> web.Response:
-        return web.json_response({"agents": list(self.store.values()), "as_of": iso_now()}, dumps=compact)
+        return web.json_response({"agents": list(self.store.values()), "as_of": iso_now()}, dumps=compact_json)
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response({"stats": dict(self.events.stats), "connections": self.events.connection_count,

@@ -41,6 +41,7 @@ from typing import Any
 from presence_desktop.auth import errors as E
 from presence_desktop.auth.claims import ClaimsError, id_token_claims
 from presence_desktop.auth.token_store import TokenStore
+from presence_desktop.net.aws_sdk_logs import quiet_aws_sdk_logs
 
 log = logging.getLogger(__name__)
 
@@ -404,11 +405,7 @@ class AuthSession:
     def _client(self) -> Any:
         with self._boto_lock:
             if self._boto is None:
-                # botocore logs request and response bodies (passwords' SRP proofs, tokens) at
-                # DEBUG: keep it quieter unless someone configured it on purpose.
-                for name in ("botocore", "boto3"):
-                    if logging.getLogger(name).level == logging.NOTSET:
-                        logging.getLogger(name).setLevel(logging.INFO)
+                quiet_aws_sdk_logs()
                 import botocore.session
                 from botocore import UNSIGNED
                 from botocore.config import Config

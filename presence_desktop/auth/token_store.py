@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from presence_desktop.domain.compact_json import compact_json
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -267,7 +269,7 @@ class TokenStore:
             self._backend.set_password(self.service, self._chunk_key(gen, i), chunk)
         index = {"v": _FORMAT_VERSION, "user": username, "gen": gen, "n": len(chunks),
                  "sha256": hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()}
-        self._backend.set_password(self.service, self._index_key(), json.dumps(index, separators=(",", ":")))
+        self._backend.set_password(self.service, self._index_key(), compact_json(index))
         if old is not None and old.get("gen") != gen:
             self._delete_chunks(old)
 

@@ -8,7 +8,7 @@ AppSync Events WebSocket client (:mod:`presence_desktop.events_api.client`).
   gone) -> ``feed_subscribed`` again: buffer, snapshot, replay;
 - other ``LostEvents`` (overflow, malformed, broadcast_error) -> ``feed_lost_events``;
 - client state ``reconnecting`` / ``failed`` (or ``connecting`` after having been up) ->
-  ``feed_down(reason, next_attempt_at)``;
+  ``feed_down(reason, next_attempt_at, needs_sign_in=state.needs_sign_in)``;
 - a data event -> parsed :class:`PresenceEvent` -> ``feed_event`` (a bad payload is logged and
   dropped: the version check never sees it).
 
@@ -63,7 +63,7 @@ class EventsLiveFeed:
             self._was_up = True
             return
         if status in ("reconnecting", "failed") or (status == "connecting" and self._was_up):
-            sink.feed_down(state.reason or status, state.next_attempt_at)
+            sink.feed_down(state.reason or status, state.next_attempt_at, needs_sign_in=state.needs_sign_in)
 
     async def run(self, sink: FeedSink) -> None:
         from presence_desktop.events_api.client import (
@@ -83,7 +83,7 @@ class EventsLiveFeed:
                 except ClientClosedError:
                     return  # closed by us (shutdown, sign-out)
                 except (SubscriptionError, ClientFailedError) as exc:
-                    sink.feed_down(f"subscription refused: {exc}", None)
+                    sink.feed_down(f"subscription refused: {exc}", None, needs_sign_in=exc.needs_sign_in)
                     await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
                     continue
                 sink.feed_subscribed()
@@ -109,7 +109,7 @@ class EventsLiveFeed:
                 except ClientClosedError:
                     return
                 except (SubscriptionError, ClientFailedError) as exc:
-                    sink.feed_down(f"subscription ended: {exc}", None)
+                    sink.feed_down(f"subscription ended: {exc}", None, needs_sign_in=exc.needs_sign_in)
                     await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
                 if self.client.state.status == "closed":
                     return  # the iteration ended because we closed the client

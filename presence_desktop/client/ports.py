@@ -17,7 +17,7 @@ from typing import Protocol
 
 from presence_desktop.domain.presence import PresenceEvent
 
-__all__ = ["RosterSnapshot", "RelayError", "RelayApi", "FeedSink", "LiveFeed"]
+__all__ = ["RosterSnapshot", "RelayCallError", "RelayApi", "FeedSink", "LiveFeed"]
 
 @dataclass(frozen=True, slots=True)
 class RosterSnapshot:
@@ -29,7 +29,7 @@ class RosterSnapshot:
     last_seen: dict[str, float] = field(default_factory=dict)
 
 
-class RelayError(Exception):
+class RelayCallError(Exception):
     """A relay call failed. ``status`` is the HTTP status (0 = no answer: network, timeout);
     ``code`` the relay's error code. ``retryable`` says whether trying again later may help."""
 
@@ -49,13 +49,13 @@ class RelayError(Exception):
 
 class RelayApi(Protocol):
     async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None) -> PresenceEvent:
-        """POST /v1/status. Returns the stored event. Raises :class:`RelayError`."""
+        """POST /v1/status. Returns the stored event. Raises :class:`RelayCallError`."""
 
     async def heartbeat(self) -> None:
-        """POST /v1/heartbeat. Raises :class:`RelayError`."""
+        """POST /v1/heartbeat. Raises :class:`RelayCallError`."""
 
     async def roster(self, team: str | None = None) -> RosterSnapshot:
-        """GET /v1/roster. Raises :class:`RelayError`."""
+        """GET /v1/roster. Raises :class:`RelayCallError`."""
 
     async def close(self) -> None: ...
 
@@ -71,8 +71,9 @@ class FeedSink(Protocol):
     def feed_lost_events(self) -> None:
         """Events may have been dropped (buffer overflow): fetch the snapshot again."""
 
-    def feed_down(self, reason: str, next_retry_at: float | None) -> None:
-        """The connection is down; ``next_retry_at`` is the epoch time of the next attempt."""
+    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False) -> None:
+        """The connection is down; ``next_retry_at`` is the epoch time of the next attempt.
+        ``needs_sign_in``: the session was refused; no retry will help until the user signs in."""
 
 
 class LiveFeed(Protocol):

@@ -7,7 +7,7 @@ API (docs/relay-api.md): every request carries
 - ``POST /v1/heartbeat`` -> 200.
 - ``GET /v1/roster[?team=]`` -> 200 ``{"agents": [<event>...], "as_of": ...}``.
 - Errors: JSON ``{"error": {"code", "message"}}``; raised as
-  :class:`~presence_desktop.client.ports.RelayError` (status 0 for no answer / timeout).
+  :class:`~presence_desktop.client.ports.RelayCallError` (status 0 for no answer / timeout).
 
 A 401 triggers one token refresh and one retry (the id token may have expired in flight).
 TLS: the system trust store plus, for the devstack, the profile's extra CA file; verification is
@@ -31,20 +31,11 @@ from urllib3.exceptions import HTTPError
 
 from presence_desktop.client.ports import RelayError, RosterSnapshot
 from presence_desktop.domain.presence import PresenceError, PresenceEvent
+from presence_desktop.events_api.auth import TokenProvider
 from presence_desktop.net.tls import client_ssl_context
-
-if TYPE_CHECKING:
-    import ssl
+from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 
 log = logging.getLogger(__name__)
-
-TokenProvider = Callable[[], Awaitable[str]]
-
-
-def ssl_context_for(ca_file: str | None) -> ssl.SSLContext:
-    """Default verification; ``ca_file`` (PEM) is trusted *in addition* to the system store
-    (a shared context, see :func:`presence_desktop.net.client_ssl_context`)."""
-    return client_ssl_context(ca_file)
 
 
 class HttpRelayClient:
@@ -73,7 +64,7 @@ class HttpRelayClient:
             if self._pool is None:
                 kwargs: dict[str, Any] = {}
                 if self.base_url.startswith("https://"):
-                    kwargs["ssl_context"] = ssl_context_for(self.ca_file)
+                    kwargs["ssl_context"] = client_ssl_context(self.ca_file)
                 # No urllib3 retries: the service retries with its own backoff (and this
                 # client once after a 401); keep-alive connections are reused across calls.
                 self._pool = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False,
@@ -95,15 +86,15 @@ class HttpRelayClient:
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None,
                     parse: Callable[[Any], Any] | None = None) -> Any:
-        """The 2xx answer (JSON, through ``parse`` on the worker thread when given). Raises RelayError."""
+        """The 2xx answer (JSON, through ``parse`` on the worker thread when given). Raises RelayCallError."""
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         payload = json.dumps(body).encode("utf-8") if body is not None else None
         loop = asyncio.get_running_loop()
         for attempt in (0, 1):
             try:
                 token = await self.token()
-            except Exception as exc:  # the auth layer's errors become "no answer"
-                raise RelayError(401 if "auth" in type(exc).__name__.lower() else 0, "no_token", f"not signed in: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - the auth layer's errors become "no answer"
+                raise RelayCallError(401 if "auth" in type(exc).__name__.lower() else 0, "no_token", f"not signed in: {exc}") from exc
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if payload is not None:
                 headers["Content-Type"] = "application/json"
@@ -111,7 +102,7 @@ class HttpRelayClient:
                 status, data = await loop.run_in_executor(
                     None, self._request_sync, method, url, payload, headers, parse)
             except (HTTPError, OSError) as exc:
-                raise RelayError(0, "unreachable", f"the relay is unreachable ({type(exc).__name__})") from exc
+                raise RelayCallError(0, "unreachable", f"the relay is unreachable ({type(exc).__name__})") from exc
             if status == 401 and attempt == 0 and self.refresh is not None:
                 try:
                     await self.refresh()
@@ -121,8 +112,8 @@ class HttpRelayClient:
             if 200 <= status < 300:
                 return data
             err = (data or {}).get("error", {}) if isinstance(data, dict) else {}
-            raise RelayError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")))
-        raise RelayError(401, "invalid_token", "the relay refused the session; sign in again")
+            raise RelayCallError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")))
+        raise RelayCallError(401, "invalid_token", "the relay refused the session; sign in again")
 
     async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None) -> PresenceEvent:
         body: dict[str, Any] = {"status": status, "message": message}
@@ -132,7 +123,7 @@ class HttpRelayClient:
         try:
             return PresenceEvent.from_dict(data.get("event", data) if isinstance(data, dict) else data)
         except PresenceError as exc:
-            raise RelayError(502, "bad_response", f"the relay answered with a bad event: {exc}") from exc
+            raise RelayCallError(502, "bad_response", f"the relay answered with a bad event: {exc}") from exc
 
     async def heartbeat(self) -> None:
         await self._call("POST", "/v1/heartbeat", {})
@@ -154,9 +145,9 @@ class HttpRelayClient:
 
 def _snapshot_from(data: Any) -> RosterSnapshot:
     """``GET /v1/roster``'s answer -> RosterSnapshot (bad entries logged and skipped).
-    Raises RelayError (502) when there is no agent list."""
+    Raises RelayCallError (502) when there is no agent list."""
     if not isinstance(data, dict) or not isinstance(data.get("agents"), list):
-        raise RelayError(502, "bad_response", "the relay's roster answer has no agent list")
+        raise RelayCallError(502, "bad_response", "the relay's roster answer has no agent list")
     events = []
     last_seen: dict[str, float] = {}
     for raw in data["agents"]:

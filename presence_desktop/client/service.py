@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,19 +34,26 @@ from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
+from presence_desktop.domain.identity import Identity
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
+from presence_desktop.client.tasks import TaskKeeper
+from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
-    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s)."""
+    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s),
+    ``reason`` in words, and ``needs_sign_in`` when the session itself was refused (the live
+    feed's credentials or a relay 401): only signing in again can bring it back."""
 
     up: bool
     since: float | None = None
     next_retry_at: float | None = None
     reason: str | None = None
     joining: bool = False
+    needs_sign_in: bool = False
 
 
 class ServiceListener(Protocol):
@@ -74,10 +80,10 @@ class _NullListener:
         pass
 
 
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
-    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And
-    Jitter"): uniform in [0, min(cap, base * 2**attempt)], never below 50 ms."""
-    return max(0.05, random.uniform(0, min(cap, base * (2**attempt))))
+def _retry_delay(attempt: int) -> float:
+    """The wait before own-status and roster-snapshot retry ``attempt`` (from 0): full jitter
+    up to 1 s doubling to 30 s, never below 50 ms."""
+    return full_jitter(attempt, base=1.0, cap=30.0, floor=0.05)
 
 
 class PresenceService:
@@ -126,7 +132,7 @@ class PresenceService:
         if self.identity is not None and self._was_present():
             try:
                 await asyncio.wait_for(self.relay.set_status(OFFLINE_ID), offline_timeout)
-            except (TimeoutError, RelayError, OSError) as exc:
+            except (asyncio.TimeoutError, RelayCallError, OSError) as exc:
                 log.info("could not publish offline on the way out: %s", exc)
             except Exception:  # shutdown must go on
                 log.exception("publishing offline failed")
@@ -170,11 +176,12 @@ class PresenceService:
         log.warning("live events were lost: fetching the snapshot again")
         self.feed_subscribed()
 
-    def feed_down(self, reason: str, next_retry_at: float | None) -> None:
+    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False) -> None:
         self.tasks.cancel("snapshot")
         self._emit_roster(self.roster.connection_lost())
         since = self.roster.down_since
-        self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason))
+        self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason,
+                                             needs_sign_in=needs_sign_in))
 
     async def _fetch_snapshot(self) -> None:
         team = None if self.identity.is_supervisor else self.identity.team_id
@@ -183,18 +190,18 @@ class PresenceService:
             try:
                 snap = await self.relay.roster(team)
                 break
-            except RelayError as exc:
+            except RelayCallError as exc:
                 if exc.status == 401:
                     # The session is gone (refresh refused): retrying cannot help.
-                    self.feed_down(f"sign in again: {exc}", None)
+                    self.feed_down(f"sign in again: {exc}", None, needs_sign_in=True)
                     return
                 if not exc.retryable:
                     self._problem(f"Cannot load the roster: {exc}")
-                delay = backoff_delay(attempt, base=1.0, cap=30.0)
+                delay = _retry_delay(attempt)
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
-        self._emit_roster(self.roster.complete_join(snap.events, snap.as_of, snap.last_seen))
+        self._emit_roster(self.roster.complete_join(snap.events, snap.last_seen))
         self._joined_once = True
         changed = False
         for event in snap.events:
@@ -224,7 +231,7 @@ class PresenceService:
                 req = self.own.pending
                 try:
                     event = await self.relay.set_status(req.status, req.message)
-                except RelayError as exc:
+                except RelayCallError as exc:
                     if exc.status in (502, 503):
                         # Stored with its version; the relay's outbox publishes it. The live
                         # event confirms it (OwnStatus.observe); sending again would only add
@@ -239,7 +246,7 @@ class PresenceService:
                         break
                     self.own.failed(f"{exc}; will retry" if exc.status else "offline; will retry")
                     self._own_changed()
-                    delay = backoff_delay(attempt, base=1.0, cap=30.0)
+                    delay = _retry_delay(attempt)
                     attempt += 1
                     # Wait for the backoff, or less if the connection comes back.
                     try:
@@ -255,7 +262,7 @@ class PresenceService:
 
     async def set_agent_status(self, agent_id: str, status: str) -> PresenceEvent:
         """A supervisor sets another agent's status (``POST /v1/status`` with ``agent_id``).
-        Raises :class:`RelayError` (403 for a non-supervisor) or ``PermissionError`` locally."""
+        Raises :class:`RelayCallError` (403 for a non-supervisor) or ``PermissionError`` locally."""
         if not self.identity.is_supervisor:
             raise PermissionError("only supervisors may set another agent's status")
         self.catalogue.get(status)
@@ -267,7 +274,7 @@ class PresenceService:
         while True:
             try:
                 await self.relay.heartbeat()
-            except RelayError as exc:
+            except RelayCallError as exc:
                 log.info("heartbeat failed: %s", exc)
             await asyncio.sleep(self.heartbeat_s)
 

@@ -65,7 +65,6 @@ class UiState(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     roster_window: dict[str, str] = Field(default_factory=dict)
-    signin_geometry: str | None = None
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from presence_desktop.client.ports import RelayError
+from presence_desktop.client.ports import RelayCallError
 from presence_desktop.client.relay_client import HttpRelayClient
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class SimulatedAgents:
         message = self.rnd.choice(MESSAGES.get(status, [None]))
         try:
             agent.last_event = await agent.relay.set_status(status, message)
-        except RelayError as exc:
+        except RelayCallError as exc:
             self.errors += 1
             log.info("simulated agent %s: %s", agent.username, exc)
             return
@@ -150,7 +150,7 @@ class SimulatedAgents:
                 await asyncio.sleep(wait)
                 try:
                     await agent.relay.heartbeat()
-                except RelayError as exc:
+                except RelayCallError as exc:
                     log.info("simulated agent %s heartbeat: %s", agent.username, exc)
                 quiet = 0.0
                 continue

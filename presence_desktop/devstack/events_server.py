@@ -29,8 +29,6 @@ settings, never hard-coded guesses.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import hmac
 import inspect
@@ -45,20 +43,19 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.handler_api import PUBLISH, SUBSCRIBE, HandlerError, make_context
 from presence_desktop.devstack.sigv4_verify import SigV4Error, looks_like_sigv4, verify_sigv4
+from presence_desktop.events_api import protocol as p
 from presence_desktop.events_api.channels import Channel, ChannelError, parse_channel
+from presence_desktop.events_api.protocol import API_KEY, AUTH_MODES, AWS_IAM, COGNITO, SUBPROTOCOL
 
 log = logging.getLogger(__name__)
 
-API_KEY = "API_KEY"
-AWS_IAM = "AWS_IAM"
-COGNITO = "AMAZON_COGNITO_USER_POOLS"
-AUTH_MODES = (API_KEY, AWS_IAM, COGNITO)
-SUBPROTOCOL = "aws-appsync-event-ws"
-HEADER_PREFIX = "header-"
-UNAUTHORIZED = "UnauthorizedException"
-BAD_REQUEST = "BadRequestException"
+# The wire's constants and helpers live in events_api/protocol.py; this server imports them.
+UNAUTHORIZED = p.UNAUTHORIZED_EXCEPTION
+BAD_REQUEST = p.BAD_REQUEST_EXCEPTION
+_KA_FRAME = compact_json({"type": p.KA})
 # Headers whose values are secrets: never given to handlers, never logged.
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-amz-security-token"})
 
@@ -84,11 +81,11 @@ class Limits:
     - ``iam_max_skew_s``: allowed distance of ``x-amz-date`` from the server clock (AWS: 5 min).
     """
 
-    max_event_bytes: int = 240 * 1024
-    max_events_per_publish: int = 5
+    max_event_bytes: int = p.MAX_EVENT_BYTES
+    max_events_per_publish: int = p.MAX_EVENTS_PER_PUBLISH
     max_subscriptions_per_connection: int = 200
     ka_interval_s: float = 60.0
-    connection_timeout_ms: int = 300_000
+    connection_timeout_ms: int = p.DEFAULT_CONNECTION_TIMEOUT_MS
     wildcard_any_depth: bool = True
     max_channel_segments: int = 5
     send_queue_max_bytes: int = 8 * 1024 * 1024
@@ -114,7 +111,7 @@ class Behaviour:
       and it costs CPU on every fan-out frame).
     """
 
-    connect_error_type: str = "connection_error"
+    connect_error_type: str = p.CONNECTION_ERROR
     close_after_connect_error: bool = True
     connect_error_close_code: int = 1008
     unknown_namespace_error_type: str = BAD_REQUEST
@@ -188,31 +185,7 @@ class OperationError(Exception):
         return [{"errorType": self.error_type, "message": self.message}]
 
 
-def compact(obj: Any) -> str:
-    """Compact JSON as AWS JS clients produce it (``JSON.stringify``): what IAM signatures cover."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
-
-def decode_header_subprotocol(value: str) -> dict[str, str]:
-    """``header-<base64url unpadded JSON>`` -> lower-case header map. Raises ``ValueError``."""
-    b64 = value[len(HEADER_PREFIX):]
-    try:
-        raw = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
-        data = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"header subprotocol is not base64url JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError("header subprotocol must encode a JSON object")
-    return {str(k).lower(): str(v) for k, v in data.items()}
-
-
-def encode_header_subprotocol(auth: Mapping[str, str]) -> str:
-    """The inverse of :func:`decode_header_subprotocol` (for tests and tools)."""
-    raw = base64.urlsafe_b64encode(compact(dict(auth)).encode("utf-8")).decode("ascii")
-    return HEADER_PREFIX + raw.rstrip("=")
-
-
-class _Connection:
+class _ClientConnection:
     """One WebSocket: its subscriptions and a byte-bounded send queue drained by one writer task."""
 
     def __init__(self, server: EventsServer, ws: web.WebSocketResponse, request: web.Request) -> None:
@@ -255,7 +228,7 @@ class _Connection:
         self._wake.set()
 
     def send_json(self, obj: dict[str, Any]) -> None:
-        self.send(compact(obj))
+        self.send(compact_json(obj))
 
     async def _writer(self) -> None:
         try:
@@ -278,7 +251,7 @@ class _Connection:
         interval = self.server.config.limits.ka_interval_s
         while not self.closed:
             await asyncio.sleep(interval)
-            self.send('{"type":"ka"}')
+            self.send(_KA_FRAME)
 
     def _cancel_tasks(self) -> None:
         current = asyncio.current_task()
@@ -332,9 +305,9 @@ class EventsServer:
         self.paused = False
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
-        self._connections: set[_Connection] = set()
-        self._exact: dict[str, dict[tuple[_Connection, str], None]] = {}
-        self._wild: dict[tuple[_Connection, str], Channel] = {}
+        self._connections: set[_ClientConnection] = set()
+        self._exact: dict[str, dict[tuple[_ClientConnection, str], None]] = {}
+        self._wild: dict[tuple[_ClientConnection, str], Channel] = {}
         self.stats = collections.Counter()  # connections, subscribed, unsubscribed, published, delivered
         self._background: set[asyncio.Future] = set()
 
@@ -596,7 +569,7 @@ class EventsServer:
                     ok.discard(i)
                     failed.append({"identifier": ids[i], "index": i, "errorCode": 400, "errorMessage": str(item["error"])})
                     continue
-                text = compact(item.get("payload"))
+                text = compact_json(item.get("payload"))
                 if len(text.encode("utf-8")) > limits.max_event_bytes:
                     log.warning("onPublish output for event %d over %d bytes dropped", i, limits.max_event_bytes)
                     continue  # AWS drops oversized handler output silently
@@ -625,12 +598,12 @@ class EventsServer:
                 conn.send(prefix + enc + "}")
         self.stats["delivered"] += len(targets) * len(events)
 
-    def _forget(self, conn: _Connection) -> None:
+    def _forget(self, conn: _ClientConnection) -> None:
         self._connections.discard(conn)
         for sid in list(conn.subs):
             self._unregister(conn, sid)
 
-    def _unregister(self, conn: _Connection, sid: str) -> None:
+    def _unregister(self, conn: _ClientConnection, sid: str) -> None:
         channel = conn.subs.pop(sid, None)
         conn.sub_prefix.pop(sid, None)
         if channel is None:
@@ -668,12 +641,13 @@ class EventsServer:
             )
         except OperationError as exc:
             return _errors_response(exc)
-        return web.json_response({"successful": successful, "failed": failed}, dumps=compact)
+        return web.json_response({"successful": successful, "failed": failed}, dumps=compact_json)
 
     # --- WebSocket ------------------------------------------------------------------------------
     async def _realtime(self, request: web.Request) -> web.StreamResponse:
-        offered = [p.strip() for value in request.headers.getall("Sec-WebSocket-Protocol", []) for p in value.split(",")]
-        offered = [p for p in offered if p]
+        offered = [proto.strip() for value in request.headers.getall("Sec-WebSocket-Protocol", [])
+                   for proto in value.split(",")]
+        offered = [proto for proto in offered if proto]
         if SUBPROTOCOL not in offered and self.config.behaviour.require_subprotocol:
             raise web.HTTPBadRequest(text=f"the {SUBPROTOCOL} subprotocol is required")
         ws = web.WebSocketResponse(
@@ -684,7 +658,7 @@ class EventsServer:
             compress=self.config.behaviour.websocket_compression,
         )
         await ws.prepare(request)
-        conn = _Connection(self, ws, request)
+        conn = _ClientConnection(self, ws, request)
         conn.start()
         try:
             try:
@@ -720,19 +694,19 @@ class EventsServer:
             self._forget(conn)
         return ws
 
-    async def _refuse_connect(self, conn: _Connection, exc: OperationError) -> None:
+    async def _refuse_connect(self, conn: _ClientConnection, exc: OperationError) -> None:
         behaviour = self.config.behaviour
         log.info("connect refused from %s: %s", conn.source_ip, exc.error_type)
         conn._cancel_tasks()
         conn.closed = True
         try:
-            await conn.ws.send_str(compact({"type": behaviour.connect_error_type, "errors": exc.errors()}))
+            await conn.ws.send_str(compact_json({"type": behaviour.connect_error_type, "errors": exc.errors()}))
             if behaviour.close_after_connect_error:
                 await conn.ws.close(code=behaviour.connect_error_close_code, message=b"connection refused")
         except (ConnectionError, RuntimeError):
             pass  # the client left first
 
-    async def _on_frame(self, conn: _Connection, text: str) -> None:
+    async def _on_frame(self, conn: _ClientConnection, text: str) -> None:
         behaviour = self.config.behaviour
         try:
             frame = json.loads(text)
@@ -744,21 +718,21 @@ class EventsServer:
             return
         kind = frame.get("type")
         fid = frame.get("id") if isinstance(frame.get("id"), str) else None
-        if kind == "connection_init":
+        if kind == p.CONNECTION_INIT:
             conn.start_ka()
-            conn.send_json({"type": "connection_ack", "connectionTimeoutMs": self.config.limits.connection_timeout_ms})
-        elif kind == "subscribe":
+            conn.send_json({"type": p.CONNECTION_ACK, "connectionTimeoutMs": self.config.limits.connection_timeout_ms})
+        elif kind == p.SUBSCRIBE:
             conn.start_ka()
             await self._ws_subscribe(conn, frame, fid)
-        elif kind == "unsubscribe":
+        elif kind == p.UNSUBSCRIBE:
             self._ws_unsubscribe(conn, fid)
-        elif kind == "publish":
+        elif kind == p.PUBLISH:
             conn.start_ka()
             await self._ws_publish(conn, frame, fid)
         else:
             conn.send_json(_error_frame(fid, behaviour.unknown_type_error_type, f"Unsupported message type {kind!r}."))
 
-    async def _ws_subscribe(self, conn: _Connection, frame: dict, sid: str | None) -> None:
+    async def _ws_subscribe(self, conn: _ClientConnection, frame: dict, sid: str | None) -> None:
         behaviour, limits = self.config.behaviour, self.config.limits
         try:
             if not sid:
@@ -774,7 +748,7 @@ class EventsServer:
             ns = self._namespace(channel)
             auth = _auth_object(frame)
             modes = ns.subscribe_auth_modes or self.config.default_subscribe_auth_modes
-            identity = await self.authorize(modes, auth, compact({"channel": frame.get("channel")}), conn.source_ip)
+            identity = await self.authorize(modes, auth, p.subscribe_body(frame.get("channel")), conn.source_ip)
             if ns.on_subscribe is not None:
                 ctx = make_context(SUBSCRIBE, channel.path, identity=identity, headers=_public_headers(auth))
                 try:
@@ -786,23 +760,23 @@ class EventsServer:
             if sid in conn.subs:  # a concurrent duplicate raced us through an await
                 raise OperationError(behaviour.duplicate_subscription_error_type, f"Subscription id {sid!r} is already in use.")
         except OperationError as exc:
-            conn.send_json({"type": "subscribe_error", "id": sid, "errors": exc.errors()})
+            conn.send_json({"type": p.SUBSCRIBE_ERROR, "id": sid, "errors": exc.errors()})
             return
         conn.subs[sid] = channel
-        conn.sub_prefix[sid] = '{"type":"data","id":' + json.dumps(sid, ensure_ascii=False) + ',"event":'
+        conn.sub_prefix[sid] = f'{{"type":"{p.DATA}","id":' + json.dumps(sid, ensure_ascii=False) + ',"event":'
         key = (conn, sid)
         if channel.is_wildcard:
             self._wild[key] = channel
         else:
             self._exact.setdefault(channel.path, {})[key] = None
         self.stats["subscribed"] += 1
-        conn.send_json({"type": "subscribe_success", "id": sid})
+        conn.send_json({"type": p.SUBSCRIBE_SUCCESS, "id": sid})
 
-    def _ws_unsubscribe(self, conn: _Connection, sid: str | None) -> None:
+    def _ws_unsubscribe(self, conn: _ClientConnection, sid: str | None) -> None:
         if not sid or sid not in conn.subs:
             conn.send_json(
                 {
-                    "type": "unsubscribe_error",
+                    "type": p.UNSUBSCRIBE_ERROR,
                     "id": sid,
                     "errors": [
                         {
@@ -815,19 +789,19 @@ class EventsServer:
             return
         self._unregister(conn, sid)
         self.stats["unsubscribed"] += 1
-        conn.send_json({"type": "unsubscribe_success", "id": sid})
+        conn.send_json({"type": p.UNSUBSCRIBE_SUCCESS, "id": sid})
 
-    async def _ws_publish(self, conn: _Connection, frame: dict, pid: str | None) -> None:
+    async def _ws_publish(self, conn: _ClientConnection, frame: dict, pid: str | None) -> None:
         try:
             if not pid:
                 raise OperationError(BAD_REQUEST, "A publish message needs a non-empty string id.")
             auth = _auth_object(frame)
-            signed = compact({"channel": frame.get("channel"), "events": frame.get("events")})
+            signed = compact_json({"channel": frame.get("channel"), "events": frame.get("events")})
             successful, failed = await self.publish(frame.get("channel"), frame.get("events"), auth, signed, conn.source_ip)
         except OperationError as exc:
-            conn.send_json({"type": "publish_error", "id": pid, "errors": exc.errors()})
+            conn.send_json({"type": p.PUBLISH_ERROR, "id": pid, "errors": exc.errors()})
             return
-        conn.send_json({"type": "publish_success", "id": pid, "successful": successful, "failed": failed})
+        conn.send_json({"type": p.PUBLISH_SUCCESS, "id": pid, "successful": successful, "failed": failed})
 
 
 def _auth_object(frame: dict) -> dict[str, str]:
@@ -839,10 +813,10 @@ def _auth_object(frame: dict) -> dict[str, str]:
 
 def _connect_auth(request: web.Request, offered: list[str]) -> dict[str, str]:
     for proto in offered:
-        if proto.startswith(HEADER_PREFIX):
+        if proto.startswith(p.AUTH_SUBPROTOCOL_PREFIX):
             try:
-                return decode_header_subprotocol(proto)
-            except ValueError as exc:
+                return {k.lower(): v for k, v in p.decode_auth_subprotocol(proto).items()}
+            except p.ProtocolError as exc:
                 raise OperationError(BAD_REQUEST, str(exc)) from None
     # Swift style: the authorization headers ride on the upgrade request itself.
     return {k.lower(): v for k, v in request.headers.items() if k.lower() != "sec-websocket-protocol"}
@@ -853,7 +827,7 @@ def _public_headers(auth: Mapping[str, str]) -> dict[str, str]:
 
 
 def _error_frame(fid: str | None, error_type: str, message: str) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error"}
+    frame: dict[str, Any] = {"type": p.ERROR}
     if fid:
         frame["id"] = fid
     frame["errors"] = [{"errorType": error_type, "message": message}]
@@ -861,5 +835,5 @@ def _error_frame(fid: str | None, error_type: str, message: str) -> dict[str, An
 
 
 def _errors_response(exc: OperationError) -> web.Response:
-    return web.json_response({"errors": exc.errors()}, status=exc.status, dumps=compact)
+    return web.json_response({"errors": exc.errors()}, status=exc.status, dumps=compact_json)
 

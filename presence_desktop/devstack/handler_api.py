@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from presence_desktop.events_api.protocol import BAD_REQUEST_EXCEPTION
+
 PUBLISH = "PUBLISH"
 SUBSCRIBE = "SUBSCRIBE"
 
@@ -34,7 +36,7 @@ SUBSCRIBE = "SUBSCRIBE"
 class HandlerError(Exception):
     """``util.error(message, errorType)``: fail the operation with this errorType."""
 
-    def __init__(self, message: str, error_type: str = "BadRequestException") -> None:
+    def __init__(self, message: str, error_type: str = BAD_REQUEST_EXCEPTION) -> None:
         super().__init__(message)
         self.message = message
         self.error_type = error_type

@@ -22,14 +22,11 @@ import logging
 from typing import Any
 
 from presence_desktop.devstack.handler_api import Unauthorized
-from presence_desktop.domain.presence import NAMESPACE as AGENT_PRESENCE
-from presence_desktop.domain.presence import PresenceError, PresenceEvent
+from presence_desktop.domain.presence import NAMESPACE as AGENT_PRESENCE, PresenceError, PresenceEvent
+from presence_desktop.events_api.protocol import API_KEY, AWS_IAM, COGNITO
 
 log = logging.getLogger(__name__)
 
-API_KEY = "API_KEY"
-AWS_IAM = "AWS_IAM"
-COGNITO = "AMAZON_COGNITO_USER_POOLS"
 SUBSCRIBE_GROUPS = frozenset({"support_agents", "supervisors"})
 
 

@@ -24,6 +24,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from presence_desktop.events_api.protocol import BAD_REQUEST_EXCEPTION, UNAUTHORIZED_EXCEPTION
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AUTH_RE = re.compile(
@@ -77,37 +79,37 @@ def verify_sigv4(
     """
     match = _AUTH_RE.match(str(headers.get("authorization", "")).strip())
     if not match:
-        raise SigV4Error("BadRequestException", "Authorization header is not a valid AWS4-HMAC-SHA256 signature")
+        raise SigV4Error(BAD_REQUEST_EXCEPTION, "Authorization header is not a valid AWS4-HMAC-SHA256 signature")
     cred_parts = match["cred"].split("/")
     if len(cred_parts) != 5 or cred_parts[4] != "aws4_request":
-        raise SigV4Error("BadRequestException", "Credential must be <key>/<date>/<region>/<service>/aws4_request")
+        raise SigV4Error(BAD_REQUEST_EXCEPTION, "Credential must be <key>/<date>/<region>/<service>/aws4_request")
     access_key, scope_date, scope_region, scope_service, _ = cred_parts
     signed = match["signed"].split(";")
     if "host" not in signed or "x-amz-date" not in signed:
-        raise SigV4Error("BadRequestException", "SignedHeaders must include host and x-amz-date")
+        raise SigV4Error(BAD_REQUEST_EXCEPTION, "SignedHeaders must include host and x-amz-date")
     missing = [name for name in signed if name not in headers]
     if missing:
-        raise SigV4Error("BadRequestException", f"signed header(s) missing from the request: {', '.join(missing)}")
+        raise SigV4Error(BAD_REQUEST_EXCEPTION, f"signed header(s) missing from the request: {', '.join(missing)}")
     secret = credentials.get(access_key)
     if secret is None:
-        raise SigV4Error("UnauthorizedException", "The security token included in the request is invalid.")
+        raise SigV4Error(UNAUTHORIZED_EXCEPTION, "The security token included in the request is invalid.")
     amz_date = str(headers["x-amz-date"])
     try:
         signed_at = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
-        raise SigV4Error("BadRequestException", "x-amz-date must be YYYYMMDDTHHMMSSZ") from None
+        raise SigV4Error(BAD_REQUEST_EXCEPTION, "x-amz-date must be YYYYMMDDTHHMMSSZ") from None
     if scope_date != amz_date[:8]:
-        raise SigV4Error("BadRequestException", "credential scope date does not match x-amz-date")
+        raise SigV4Error(BAD_REQUEST_EXCEPTION, "credential scope date does not match x-amz-date")
     if scope_region != region or scope_service != service:
         raise SigV4Error(
-            "BadRequestException",
+            BAD_REQUEST_EXCEPTION,
             f"credential scope must be for region {region!r} and service {service!r}",
         )
     now = now or datetime.now(UTC)
     skew = abs((now - signed_at).total_seconds())
     if skew > max_skew_s:
         raise SigV4Error(
-            "UnauthorizedException",
+            UNAUTHORIZED_EXCEPTION,
             f"Signature expired: {amz_date} is more than {int(max_skew_s)} s from the server time",
         )
 
@@ -124,49 +126,7 @@ def verify_sigv4(
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, match["sig"]):
         raise SigV4Error(
-            "BadRequestException",
+            BAD_REQUEST_EXCEPTION,
             "The request signature we calculated does not match the signature you provided.",
         )
     return SigV4Identity(access_key, region, signed_at)
-
-
-def sign_headers(
-    body: str,
-    *,
-    http_url: str,
-    access_key_id: str,
-    secret_access_key: str,
-    region: str,
-    session_token: str | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-    when: datetime | None = None,
-) -> dict[str, str]:
-    """Sign ``POST http_url`` with ``body`` the way AWS clients do for AppSync Events and return
-    the lower-case header map to send (for tests and tools; the app uses events_api.auth).
-
-    Headers as amplify sends them (docs/appsync-events-protocol.md 2.3): accept, content-encoding,
-    content-type, host, x-amz-date, [x-amz-security-token], authorization. ``when`` signs as of
-    another time (tests of expired signatures); default now.
-    """
-    base = {
-        "accept": "application/json, text/javascript",
-        "content-encoding": "amz-1.0",
-        "content-type": "application/json; charset=UTF-8",
-    }
-    base.update(extra_headers or {})
-    request = AWSRequest(method="POST", url=http_url, data=body.encode("utf-8"), headers=base)
-    signer = SigV4Auth(Credentials(access_key_id, secret_access_key, session_token), "appsync", region)
-    if when is None:
-        signer.add_auth(request)
-    else:
-        from unittest import mock
-
-        # botocore reads the clock through this module function; no await in between, so safe.
-        with mock.patch("botocore.auth.get_current_datetime", return_value=when.astimezone(UTC).replace(tzinfo=None)):
-            signer.add_auth(request)
-    out = {k.lower(): v for k, v in request.headers.items()}
-    if "host" not in out:
-        from urllib.parse import urlsplit
-
-        out["host"] = urlsplit(http_url).netloc
-    return out

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import trustme
 
+from presence_desktop.net.tls import client_ssl_context, server_ssl_context
+
 HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -44,12 +46,8 @@ class LocalCA:
         return ca
 
     def server_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(self.server_cert_file, self.server_key_file)
-        return ctx
+        return server_ssl_context(self.server_cert_file, self.server_key_file)
 
     def client_context(self) -> ssl.SSLContext:
         """A verifying client context that trusts the system store plus this CA."""
-        ctx = ssl.create_default_context()
-        ctx.load_verify_locations(cafile=str(self.ca_file))
-        return ctx
+        return client_ssl_context(str(self.ca_file))

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from presence_desktop.domain.compact_json import compact_json
+
 SCHEMA = 1
 KIND = "presence"
 NAMESPACE = "agent-presence"
@@ -121,7 +123,7 @@ class PresenceEvent:
 
     def to_json(self) -> str:
         """Compact JSON, non-ASCII kept as is (what is signed is what is sent)."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        return compact_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any) -> PresenceEvent:

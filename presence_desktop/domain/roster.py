@@ -152,7 +152,6 @@ class Roster:
         self._buffer: list[tuple[PresenceEvent, float]] = []
         self.connected = False
         self.down_since: float | None = None
-        self.snapshot_as_of: str | None = None
         self.ignored = 0  # events refused by the version check (duplicates, stale, other teams)
 
     # --- reading ----------------------------------------------------------------------------
@@ -309,12 +308,6 @@ class Roster:
             self.ignored += 1
         return change
 
-    def apply_many(self, events: Iterable[PresenceEvent], heard_at: float | None = None) -> Change:
-        change = Change()
-        for event in events:
-            change.merge(self.apply(event, heard_at))
-        return change
-
     def mark_heard(self, agent_id: str, at: float | None = None) -> Change:
         """Record a sign of life without a status change (e.g. a heartbeat time from the relay)."""
         entry = self._entries.get(agent_id)
@@ -345,7 +338,6 @@ class Roster:
     def complete_join(
         self,
         snapshot: Iterable[PresenceEvent],
-        as_of: str | None = None,
         last_seen: dict[str, float] | None = None,
         heard_at: float | None = None,
     ) -> Change:
@@ -365,7 +357,6 @@ class Roster:
         self._joining = False
         for event, at in buffered:
             change.merge(self.apply(event, at))
-        self.snapshot_as_of = as_of
         return change
 
     def connection_lost(self, at: float | None = None) -> Change:

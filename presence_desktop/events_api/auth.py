@@ -201,7 +201,7 @@ class IamAuth:
         return f"IamAuth(region={self.region!r}, http_host={self.http_host!r})"
 
 
-def redact(headers: Mapping[str, str]) -> dict[str, str]:
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A copy of ``headers`` safe to log: secrets replaced by ``"<redacted>"``."""
     secret = {"authorization", "x-api-key", "x-amz-security-token"}
     return {k: ("<redacted>" if k.lower() in secret else v) for k, v in headers.items()}

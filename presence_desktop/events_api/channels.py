@@ -12,10 +12,10 @@ latest/eventapi/channel-namespaces.html) and the API model's ``Namespace`` patte
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-SEGMENT_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?\Z")  # \Z: "$" also matches before a final "\n"
+# The segment rule is written once, in the domain (agent and team ids are channel segments).
+from presence_desktop.domain.presence import SEGMENT_RE
 MAX_SEGMENTS = 5
 WILDCARD = "*"
 

@@ -9,7 +9,7 @@ Usage (inside a running asyncio loop)::
 
     client = EventsClient.from_settings(profile.events, CognitoAuth(session.id_token, host,
                                         force_refresh=session.force_refresh))
-    client.add_state_listener(on_state)          # ConnectionState objects, see below
+    client.add_state_listener(on_state)          # EventsClientState objects, see below
     await client.start()
     sub = await client.subscribe("/agent-presence/*")   # raises SubscriptionError if denied
     async for item in sub:
@@ -66,6 +66,7 @@ from . import protocol as p
 from .auth import Authorizer, AuthRefreshError
 from .protocol import ErrorInfo, MalformedFrame, ServerFrame
 from .reconnect import Backoff, ReconnectSchedule, ReconnectSettings
+from presence_desktop.net.tls import client_ssl_context
 
 log = logging.getLogger(__name__)
 # websockets logs handshake headers at DEBUG; ours carry credentials in Sec-WebSocket-Protocol.
@@ -78,18 +79,20 @@ DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
 READ_SLICE = 100  # frames handled per loop turn before the reader yields
 SIGN_IN_AGAIN = "sign in again"
 
-Status = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
+EventsClientStatus = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
 
 
 # ---------------------------------------------------------------- public data types and errors
 
 @dataclass(frozen=True, slots=True)
-class ConnectionState:
+class EventsClientState:
     """The connection as the UI shows it.
 
     - ``status``: ``idle`` (not started), ``connecting``, ``connected``, ``reconnecting`` (waiting
       for ``next_attempt_at``), ``failed`` (stopped; ``reason`` says why, e.g. "sign in again: …"),
       ``closed`` (by :meth:`EventsClient.close`).
+    - ``needs_sign_in``: ``failed`` because the credentials were refused and could not be
+      refreshed: only the user signing in again can help (the typed fact; ``reason`` is for people).
     - ``attempt``: number of the next/current reconnect attempt (0 while connected).
     - ``next_attempt_at``: wall-clock time (``time.time()`` seconds) of the next attempt, when
       ``reconnecting``; ``retry_in`` the same as a delay in seconds from ``at``.
@@ -97,13 +100,14 @@ class ConnectionState:
     - ``at``: wall-clock time this state began.
     """
 
-    status: Status
+    status: EventsClientStatus
     attempt: int = 0
     next_attempt_at: float | None = None
     retry_in: float | None = None
     reason: str | None = None
     connection_timeout_ms: int | None = None
     at: float = 0.0
+    needs_sign_in: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +133,13 @@ class PublishResult:
 
 
 class EventsError(Exception):
-    """Base of this module's errors. ``errors`` are the server's error entries, if any."""
+    """Base of this module's errors. ``errors`` are the server's error entries, if any.
+    ``needs_sign_in``: the credentials themselves were refused (given, or read from ``errors``)."""
 
-    def __init__(self, message: str, errors: Sequence[ErrorInfo] = ()):
+    def __init__(self, message: str, errors: Sequence[ErrorInfo] = (), *, needs_sign_in: bool = False):
         super().__init__(message)
         self.errors = tuple(errors)
+        self.needs_sign_in = needs_sign_in or _refuses_token(self.errors)
 
     @property
     def error_type(self) -> str | None:
@@ -186,15 +192,6 @@ _THROTTLE_TYPES = ("LimitExceededError", "LimitExceededException", "ThrottlingEx
 
 
 # ---------------------------------------------------------------- TLS
-
-def make_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying client context: the system trust store plus ``ca_file`` (PEM) when given.
-    Raises ``OSError``/``ssl.SSLError`` for an unreadable CA file."""
-    ctx = ssl.create_default_context()
-    if ca_file:
-        ctx.load_verify_locations(cafile=ca_file)
-    return ctx
-
 
 def _is_loopback(host: str | None) -> bool:
     if not host:
@@ -410,7 +407,7 @@ class EventsClient:
     - ``connect_auth``: the :class:`~presence_desktop.events_api.auth.Authorizer` for the connection;
       also the default for subscribe and publish.
     - ``ssl_context``: must verify (``CERT_REQUIRED`` and hostname check), else ``ValueError``;
-      None = :func:`make_ssl_context` (system store).
+      None = :func:`~presence_desktop.net.tls.client_ssl_context` (system store).
     - ``ack_timeout`` / ``request_timeout`` / ``open_timeout``: seconds for ``connection_ack``, a
       subscribe/unsubscribe/publish answer, and the TCP+TLS+HTTP upgrade.
     - ``backoff``: :class:`~.reconnect.Backoff` (default: :class:`~.reconnect.ReconnectSettings`
@@ -435,7 +432,7 @@ class EventsClient:
                  stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S):
         parts = urlsplit(realtime_url)
         if parts.scheme == "wss":
-            ctx = ssl_context or make_ssl_context()
+            ctx = ssl_context or client_ssl_context()
             if ctx.verify_mode != ssl.CERT_REQUIRED or not ctx.check_hostname:
                 raise ValueError("TLS verification must stay on (CERT_REQUIRED and check_hostname)")
             self._ssl: ssl.SSLContext | None = ctx
@@ -468,8 +465,8 @@ class EventsClient:
         self.watchdog_wall_check_s = 2.0
         self._wall_clock: Callable[[], float] = time.time
         self._proxy = (None if _is_loopback(parts.hostname) else True) if proxy is None else proxy
-        self._state = ConnectionState("idle", at=time.time())
-        self._listeners: list[Callable[[ConnectionState], None]] = []
+        self._state = EventsClientState("idle", at=time.time())
+        self._listeners: list[Callable[[EventsClientState], None]] = []
         self._subs: dict[str, Subscription] = {}
         self._conn: _Connection | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -491,32 +488,32 @@ class EventsClient:
         kwargs.setdefault("stable_after", reconnect.stable_after_s)
         ctx = kwargs.pop("ssl_context", None)
         if ctx is None and settings.realtime_url.startswith("wss://"):
-            ctx = make_ssl_context(settings.ca_file)
+            ctx = client_ssl_context(settings.ca_file)
         return cls(settings.realtime_url, settings.http_url, connect_auth, ctx,
                    allow_plaintext=settings.allow_plaintext, **kwargs)
 
     # ------------------------------------------------------------ state
     @property
-    def state(self) -> ConnectionState:
+    def state(self) -> EventsClientState:
         return self._state
 
     @property
     def connected(self) -> bool:
         return self._state.status == "connected"
 
-    def add_state_listener(self, callback: Callable[[ConnectionState], None]) -> Callable[[], None]:
+    def add_state_listener(self, callback: Callable[[EventsClientState], None]) -> Callable[[], None]:
         """Call ``callback(state)`` on every change (in the loop's thread); returns a remover."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
-    async def states(self, max_backlog: int = 64) -> AsyncIterator[ConnectionState]:
+    async def states(self, max_backlog: int = 64) -> AsyncIterator[EventsClientState]:
         """Async stream of states: the current one, then each change (oldest dropped past
         ``max_backlog``). Ends after ``closed``."""
-        queue: collections.deque[ConnectionState] = collections.deque([self._state], maxlen=max_backlog)
+        queue: collections.deque[EventsClientState] = collections.deque([self._state], maxlen=max_backlog)
         ready = asyncio.Event()
         ready.set()
 
-        def on_state(state: ConnectionState) -> None:
+        def on_state(state: EventsClientState) -> None:
             queue.append(state)
             ready.set()
 
@@ -533,8 +530,8 @@ class EventsClient:
         finally:
             remove()
 
-    def _set_state(self, status: Status, **fields: Any) -> None:
-        self._state = ConnectionState(status, at=time.time(), **fields)
+    def _set_state(self, status: EventsClientStatus, **fields: Any) -> None:
+        self._state = EventsClientState(status, at=time.time(), **fields)
         if status == "connected":
             self._connected.set()
         else:
@@ -652,22 +649,22 @@ class EventsClient:
                 conn = await self._open()
             except _AuthRejected as exc:
                 if refreshed:
-                    self._fail(f"{SIGN_IN_AGAIN}: credentials refused after a refresh ({exc})")
+                    self._fail(f"{SIGN_IN_AGAIN}: credentials refused after a refresh ({exc})", needs_sign_in=True)
                     continue
                 log.warning("connect refused (%s); asking for fresh credentials once", exc)
                 try:
                     await self.connect_auth.refresh()
                 except AuthRefreshError as rexc:
-                    self._fail(f"{SIGN_IN_AGAIN}: {rexc}")
+                    self._fail(f"{SIGN_IN_AGAIN}: {rexc}", needs_sign_in=True)
                     continue
-                except Exception as rexc:  # noqa: BLE001 - whatever the refresh raised, only signing in again helps
-                    self._fail(f"{SIGN_IN_AGAIN}: refresh failed ({type(rexc).__name__})")
+                except Exception as rexc:
+                    self._fail(f"{SIGN_IN_AGAIN}: refresh failed ({type(rexc).__name__})", needs_sign_in=True)
                     continue
                 refreshed = True
                 reason = f"credentials refused, retrying with fresh ones ({exc})"
                 continue  # straight away: this is not a network problem
             except AuthRefreshError as exc:
-                self._fail(f"{SIGN_IN_AGAIN}: {exc}")
+                self._fail(f"{SIGN_IN_AGAIN}: {exc}", needs_sign_in=True)
                 continue
             except asyncio.CancelledError:
                 raise
@@ -694,11 +691,11 @@ class EventsClient:
             # A connection that dies young keeps the streak and closes the fast lane: no flapping loop.
             sched.lost()
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, *, needs_sign_in: bool = False) -> None:
         log.error("events client stopped: %s", reason)
         self._resume.clear()
-        self._set_state("failed", reason=reason)
-        error = ClientFailedError(reason)
+        self._set_state("failed", reason=reason, needs_sign_in=needs_sign_in)
+        error = ClientFailedError(reason, needs_sign_in=needs_sign_in)
         for sub in list(self._subs.values()):
             if not sub._ever_active:  # a subscribe() still waiting for its first answer
                 self._subs.pop(sub.id, None)
@@ -948,7 +945,7 @@ class EventsClient:
         await self.start()
         if self._state.status == "failed":
             self._subs.pop(sub.id, None)
-            sub._fail(ClientFailedError(self._state.reason or "client failed"))
+            sub._fail(ClientFailedError(self._state.reason or "client failed", needs_sign_in=self._state.needs_sign_in))
         elif self._conn is not None and not self._conn.closed:
             self._send_subscribe(self._conn, sub)
         if wait:
@@ -976,7 +973,8 @@ class EventsClient:
             headers = await sub.auth.headers(p.subscribe_body(sub.channel))
         except Exception as exc:  # noqa: BLE001 - the subscription fails with the reason; the client goes on
             self._subs.pop(sub.id, None)
-            sub._fail(SubscriptionError(f"no credentials to subscribe to {sub.channel}: {_describe(exc)}"))
+            sub._fail(SubscriptionError(f"no credentials to subscribe to {sub.channel}: {_describe(exc)}",
+                                        needs_sign_in=isinstance(exc, AuthRefreshError)))
             return
         if conn.closed or sub._conn is not conn or sub.state not in ("pending", "active"):
             return
@@ -1059,10 +1057,14 @@ class EventsClient:
 
 
 def _token_refused(frame: ServerFrame) -> bool:
+    return _refuses_token(frame.errors)
+
+
+def _refuses_token(errors: Sequence[ErrorInfo]) -> bool:
     """A refusal of the credentials themselves (UnauthorizedException / 401), as opposed to a
     policy deny by the namespace's onSubscribe handler (``Unauthorized``) or a bad request."""
     return any(e.error_type in ("UnauthorizedException", "NotAuthorizedException") or e.error_code == 401
-               for e in frame.errors)
+               for e in errors)
 
 
 def _close_text(exc: ConnectionClosed) -> str:
@@ -1087,7 +1089,7 @@ def _describe(exc: BaseException) -> str:
 
 
 __all__ = [
-    "Backoff", "ClientClosedError", "ClientFailedError", "ConnectionLostError", "ConnectionState",
+    "Backoff", "ClientClosedError", "ClientFailedError", "ConnectionLostError", "EventsClientState",
     "EventsClient", "EventsError", "LostEvents", "NotConnectedError", "PublishError", "PublishResult",
-    "ReconnectSettings", "Subscription", "SubscriptionError", "make_ssl_context",
+    "ReconnectSettings", "Subscription", "SubscriptionError",
 ]

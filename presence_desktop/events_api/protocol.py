@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from presence_desktop.domain.compact_json import compact_json
+
 from .channels import Channel, parse_channel
 
 SUBPROTOCOL = "aws-appsync-event-ws"
@@ -62,10 +64,20 @@ _ID_REQUIRED = frozenset({
     SUBSCRIBE_SUCCESS, SUBSCRIBE_ERROR, UNSUBSCRIBE_SUCCESS, UNSUBSCRIBE_ERROR, DATA,
     BROADCAST_ERROR, PUBLISH_SUCCESS, PUBLISH_ERROR,
 })
+# Authorization modes (AWS "Configuring authorization and authentication to secure Event APIs",
+# https://docs.aws.amazon.com/appsync/latest/eventapi/configure-event-api-auth.html).
+API_KEY = "API_KEY"
+AWS_IAM = "AWS_IAM"
+COGNITO = "AMAZON_COGNITO_USER_POOLS"
+AUTH_MODES = (API_KEY, AWS_IAM, COGNITO)
+
+# errorType values of refused requests.
+UNAUTHORIZED_EXCEPTION = "UnauthorizedException"
+BAD_REQUEST_EXCEPTION = "BadRequestException"
 # errorType values that mean "your credentials were refused" (amplify's non-retryable list plus
 # the onSubscribe deny type; docs section 3.2).
 AUTH_ERROR_TYPES = frozenset({
-    "UnauthorizedException", "Unauthorized", "NotAuthorizedException", "BadRequestException",
+    UNAUTHORIZED_EXCEPTION, "Unauthorized", "NotAuthorizedException", BAD_REQUEST_EXCEPTION,
 })
 AUTH_ERROR_CODES = frozenset({400, 401, 403})
 
@@ -81,11 +93,6 @@ class MalformedFrame(ProtocolError):
         super().__init__(message)
         text = raw if isinstance(raw, str) else repr(raw[:200])
         self.raw_preview = text[:200]
-
-
-def dumps_compact(value: Any) -> str:
-    """Compact JSON, non-ASCII kept as is: the serialization AWS clients sign (``JSON.stringify``)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 # ---------------------------------------------------------------- endpoints
@@ -111,8 +118,8 @@ def realtime_url_for(http_url: str) -> str:
 # ---------------------------------------------------------------- auth subprotocol
 
 def encode_auth_subprotocol(headers: Mapping[str, str]) -> str:
-    """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (docs section 2.1)."""
-    raw = dumps_compact(dict(headers)).encode("utf-8")
+    """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (reference §2.1)."""
+    raw = compact_json(dict(headers)).encode("utf-8")
     return AUTH_SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
@@ -142,34 +149,34 @@ CONNECT_BODY = "{}"
 
 
 def subscribe_body(channel: str) -> str:
-    """The body signed for a subscribe frame: ``{"channel":"…"}`` (docs section 2.3)."""
-    return dumps_compact({"channel": channel})
+    """The body signed for a subscribe frame: ``{"channel":"…"}`` (reference §2.2)."""
+    return compact_json({"channel": channel})
 
 
 def publish_body(channel: str, events: Sequence[str]) -> str:
     """The body signed for a publish (WebSocket or HTTP): ``{"channel":"…","events":[…]}``."""
-    return dumps_compact({"channel": channel, "events": list(events)})
+    return compact_json({"channel": channel, "events": list(events)})
 
 
 # ---------------------------------------------------------------- client frames
 
 def connection_init_frame() -> str:
-    return dumps_compact({"type": CONNECTION_INIT})
+    return compact_json({"type": CONNECTION_INIT})
 
 
 def subscribe_frame(sub_id: str, channel: str, authorization: Mapping[str, str]) -> str:
     """``{"type":"subscribe","id","channel","authorization"}``; ``channel`` as already validated."""
-    return dumps_compact({"type": SUBSCRIBE, "id": sub_id, "channel": channel,
+    return compact_json({"type": SUBSCRIBE, "id": sub_id, "channel": channel,
                           "authorization": dict(authorization)})
 
 
 def unsubscribe_frame(sub_id: str) -> str:
-    return dumps_compact({"type": UNSUBSCRIBE, "id": sub_id})
+    return compact_json({"type": UNSUBSCRIBE, "id": sub_id})
 
 
 def publish_frame(pub_id: str, channel: str, events: Sequence[str], authorization: Mapping[str, str]) -> str:
     """``{"type":"publish","id","channel","events":[JSON strings],"authorization"}``."""
-    return dumps_compact({"type": PUBLISH, "id": pub_id, "channel": channel, "events": list(events),
+    return compact_json({"type": PUBLISH, "id": pub_id, "channel": channel, "events": list(events),
                           "authorization": dict(authorization)})
 
 
@@ -196,7 +203,7 @@ def serialize_events(values: Sequence[Any]) -> list[str]:
     out = []
     for index, value in enumerate(values):
         try:
-            text = dumps_compact(value)
+            text = compact_json(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"event {index} is not JSON serializable: {exc}") from None
         if len(text.encode("utf-8")) > MAX_EVENT_BYTES:
@@ -237,7 +244,7 @@ class ServerFrame:
         """For ``data``: the event parsed from its JSON string. Raises :class:`MalformedFrame`."""
         text = self.raw.get("event")
         if not isinstance(text, str):
-            raise MalformedFrame("data frame without a string 'event'", dumps_compact(dict(self.raw)))
+            raise MalformedFrame("data frame without a string 'event'", compact_json(dict(self.raw)))
         try:
             return json.loads(text)
         except ValueError as exc:

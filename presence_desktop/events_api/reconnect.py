@@ -1,7 +1,7 @@
 """When the realtime client tries again after its WebSocket is lost: the reconnect policy.
 
-Full-jitter exponential backoff (AWS Architecture Blog, "Exponential Backoff And Jitter",
-https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/): attempt ``n`` of an
+Full-jitter exponential backoff (``net/backoff.py``; AWS Architecture Blog, "Exponential Backoff
+And Jitter", https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/): attempt ``n`` of an
 outage waits ``uniform(0, ceiling)`` seconds with
 
     ceiling = min(base * factor**(n-1), window(outage_s))            (fast lane)
@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from presence_desktop.net.backoff import backoff_ceiling
 
 
 class ReconnectSettings(BaseModel):
@@ -76,7 +78,7 @@ class Backoff:
     def ceiling(self, attempt: int, outage_s: float | None = None, *, fast: bool = True) -> float:
         if attempt < 1:
             raise ValueError("attempt counts from 1")
-        ramp = min(self.cap, self.base * self.factor ** min(attempt - 1, 64))
+        ramp = backoff_ceiling(attempt - 1, base=self.base, cap=self.cap, factor=self.factor)
         if outage_s is None or not fast:
             return ramp
         return min(ramp, self.window(max(0.0, outage_s)))

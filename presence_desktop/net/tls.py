@@ -1,4 +1,8 @@
-"""The desktop app's HTTP stack for the relay: urllib3 (thread-safe keep-alive pools, timeouts)
+"""The package's one TLS-context factory: verifying client contexts (:func:`client_ssl_context`,
+used by the desktop, the realtime client, the relay's publisher, the devstack and bench) and
+server contexts (:func:`server_ssl_context`, the relay and the devstack servers).
+
+The desktop app's HTTP stack for the relay: urllib3 (thread-safe keep-alive pools, timeouts)
 with verifying TLS contexts shared per trust set.
 
 Why not aiohttp here: urllib3 is already in the process for botocore, and a second HTTP stack
@@ -17,6 +21,7 @@ realtime client share one per set of trusted CAs. Verification is never disabled
 from __future__ import annotations
 
 import encodings.idna  # noqa: F401 - a first TLS request imports it; here, not on a worker thread
+import os
 import ssl
 import threading
 from collections.abc import Iterable
@@ -40,6 +45,15 @@ def client_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
             if ca_file:
                 ctx.load_verify_locations(cafile=ca_file)
             _contexts[ca_file] = ctx
+    return ctx
+
+
+def server_ssl_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> ssl.SSLContext:
+    """A TLS server context (``ssl.Purpose.CLIENT_AUTH`` defaults: TLS 1.2+, no client
+    certificates asked) serving ``cert_file`` (PEM chain) with ``key_file`` (PEM key). A new
+    context per call. Raises ``OSError``/``ssl.SSLError`` for an unreadable or mismatched pair."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_file, key_file)
     return ctx
 
 

@@ -43,6 +43,7 @@ from typing import Any
 
 from botocore.credentials import Credentials
 
+from presence_desktop.net.tls import client_ssl_context, server_ssl_context
 from presence_desktop.relay.core import RelayCore, RelayLimits
 
 ENV_PREFIX = "PRESENCE_RELAY_"
@@ -154,15 +155,10 @@ class RelayConfig:
     def server_ssl_context(self) -> ssl.SSLContext | None:
         if not self.tls_cert:
             return None
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(self.tls_cert, self.tls_key)
-        return ctx
+        return server_ssl_context(self.tls_cert, self.tls_key)
 
     def events_ssl_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        if self.events_ca_file:
-            ctx.load_verify_locations(cafile=self.events_ca_file)
-        return ctx
+        return client_ssl_context(self.events_ca_file or None)
 
 
 def _store_setting(store: str | None, table: str | None) -> str:

@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.domain.presence import (
     DISPLAY_NAME_MAX_CHARS,
     MESSAGE_MAX_CHARS,
@@ -62,7 +62,7 @@ from presence_desktop.domain.presence import (
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
-from presence_desktop.relay.publisher import EventsPublisher, PublishError
+from presence_desktop.relay.publisher import EventsPublisher, HttpPublishError
 from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -112,11 +112,11 @@ class RelayResponse:
 
     def json_bytes(self) -> bytes:
         """The body as compact UTF-8 JSON (non-ASCII kept; escaped if it is not encodable)."""
-        text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+        text = compact_json(self.body)
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:  # never a 500 over an odd character in an error message
-            return json.dumps(self.body, separators=(",", ":")).encode("ascii")
+            return compact_json(self.body, ascii_only=True).encode("ascii")
 
 
 @dataclass
@@ -397,12 +397,12 @@ class RelayCore:
 
     async def _publish(self, row: StoredPresence, raise_errors: bool) -> str:
         """Publish the stored bytes of ``row``; mark it published. Returns ``"ok"`` or the
-        :class:`PublishError` code; with ``raise_errors`` a failure raises 502/503 instead."""
+        :class:`HttpPublishError` code; with ``raise_errors`` a failure raises 502/503 instead."""
         key = (row.agent_id, row.version)
         self._in_flight.add(key)
         try:
             await self.publisher.publish(row.event.channel, [row.event_json])
-        except PublishError as exc:
+        except HttpPublishError as exc:
             log.error("publishing %s version %d failed: %s", row.agent_id, row.version, exc.message)
             if exc.code != "events_unavailable":
                 self._remember_rejected(key)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 
@@ -36,7 +35,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from presence_desktop.domain.presence import PresenceEvent
-from presence_desktop.relay.publisher import quiet_aws_sdk_logs
+from presence_desktop.net.aws_sdk_logs import quiet_aws_sdk_logs
+from presence_desktop.net.backoff import full_jitter
 from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable, UpdateFn, check_next
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class DynamoStore(PresenceStore):
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
             # Lost the race: back off a little (jittered) and recompute from the new state.
-            time.sleep(random.uniform(0, min(0.05, 0.002 * (2 ** min(attempt, 5)))))
+            time.sleep(full_jitter(attempt, base=0.002, cap=0.05))
         raise StoreContention(f"gave up after {self.max_attempts} conflicting writes for {agent_id}")
 
     def _mark_published(self, agent_id: str, version: int) -> None:

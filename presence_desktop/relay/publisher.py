@@ -15,7 +15,7 @@ The body is encoded to bytes once; those exact bytes are signed and sent (non-AS
 UTF-8, no HTML escaping), so what AppSync hashes is what was signed.
 
 Retries (full-jitter exponential backoff) on network errors, timeouts, HTTP 429 and 5xx. A
-401/403/400 or a ``failed`` entry is final. The last failure is raised as :class:`PublishError`.
+401/403/400 or a ``failed`` entry is final. The last failure is raised as :class:`HttpPublishError`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,24 +31,16 @@ from typing import Any
 import aiohttp
 from botocore.credentials import Credentials
 
-from presence_desktop.events_api.auth import IAM_CONTENT_HEADERS, sign_iam_headers
+from presence_desktop.events_api.auth import sign_iam_headers
+from presence_desktop.events_api.protocol import MAX_EVENTS_PER_PUBLISH, publish_body
+from presence_desktop.net.aws_sdk_logs import quiet_aws_sdk_logs
+from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
 
-BASE_HEADERS = IAM_CONTENT_HEADERS  # accept, content-encoding amz-1.0, content-type (docs/appsync-events-protocol.md 2.3)
-MAX_EVENTS_PER_PUBLISH = 5
 
 
-def quiet_aws_sdk_logs() -> None:
-    """Keep botocore/boto3 at INFO unless someone configured them on purpose: at DEBUG they log
-    every canonical request and signature (``botocore.auth``) and request headers
-    (``botocore.endpoint``), i.e. ``X-Amz-Security-Token`` and replayable SigV4 signatures."""
-    for name in ("botocore", "boto3"):
-        if logging.getLogger(name).level == logging.NOTSET:
-            logging.getLogger(name).setLevel(logging.INFO)
-
-
-class PublishError(RuntimeError):
+class HttpPublishError(RuntimeError):
     """The events could not be published.
 
     ``code``: ``events_unavailable`` (network error, timeout, 429/5xx after all retries) or
@@ -72,8 +63,7 @@ def encode_publish_body(channel: str, events: Sequence[str]) -> bytes:
     for event in events:
         if not isinstance(event, str):
             raise TypeError("each event is a JSON string")
-    body = {"channel": channel, "events": list(events)}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return publish_body(channel, events).encode("utf-8")
 
 
 CredentialsSource = Callable[[], "Credentials | None"]
@@ -100,7 +90,7 @@ class RetryPolicy:
     timeout_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap_s, self.base_s * (2**attempt)))
+        return full_jitter(attempt, base=self.base_s, cap=self.cap_s)
 
 
 class EventsPublisher:
@@ -133,7 +123,7 @@ class EventsPublisher:
     def _current_credentials(self) -> Credentials:
         creds = self._credentials() if callable(self._credentials) else self._credentials
         if creds is None:
-            raise PublishError("publish_rejected", "no AWS credentials to sign the publish with")
+            raise HttpPublishError("publish_rejected", "no AWS credentials to sign the publish with")
         return creds
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -148,16 +138,16 @@ class EventsPublisher:
     async def publish(self, channel: str, events: Sequence[str]) -> dict[str, Any]:
         """Publish ``events`` (JSON strings) to ``channel``; returns AppSync's response JSON.
 
-        Raises :class:`PublishError` after the last retry (or at once when not retryable).
+        Raises :class:`HttpPublishError` after the last retry (or at once when not retryable).
         """
         body = encode_publish_body(channel, events)
-        last: PublishError | None = None
+        last: HttpPublishError | None = None
         for attempt in range(self.retry.attempts):
             if attempt:
                 await asyncio.sleep(self.retry.delay(attempt - 1))
             try:
                 return await self._send_once(body)
-            except PublishError as exc:
+            except HttpPublishError as exc:
                 last = exc
                 if not exc.retryable:
                     break
@@ -175,22 +165,22 @@ class EventsPublisher:
             ) as resp:
                 text = await resp.text()
                 status = resp.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise PublishError("events_unavailable", f"events endpoint unreachable: {type(exc).__name__}: {exc}", None, True) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise HttpPublishError("events_unavailable", f"events endpoint unreachable: {type(exc).__name__}: {exc}", None, True) from None
         if status == 429 or status >= 500:
-            raise PublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)
+            raise HttpPublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)
         if status != 200:
-            raise PublishError("publish_rejected", f"events endpoint refused the publish: HTTP {status}: {text[:300]}", status)
+            raise HttpPublishError("publish_rejected", f"events endpoint refused the publish: HTTP {status}: {text[:300]}", status)
         try:
             result = json.loads(text)
         except json.JSONDecodeError:
-            raise PublishError("events_unavailable", f"events endpoint answered non-JSON: {text[:200]!r}", status, True) from None
+            raise HttpPublishError("events_unavailable", f"events endpoint answered non-JSON: {text[:200]!r}", status, True) from None
         failed = result.get("failed") if isinstance(result, dict) else None
         errors = result.get("errors") if isinstance(result, dict) else None
         if errors:
-            raise PublishError("publish_rejected", f"events endpoint returned errors: {json.dumps(errors)[:300]}", status)
+            raise HttpPublishError("publish_rejected", f"events endpoint returned errors: {json.dumps(errors)[:300]}", status)
         if failed:
-            raise PublishError("publish_rejected", f"events endpoint did not accept the event: {json.dumps(failed)[:300]}", status)
+            raise HttpPublishError("publish_rejected", f"events endpoint did not accept the event: {json.dumps(failed)[:300]}", status)
         return result
 
     async def close(self) -> None:

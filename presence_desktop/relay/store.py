@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import json
 import logging
 import sqlite3
 import threading
@@ -268,8 +267,3 @@ class SqliteStore(PresenceStore):
                 conn.close()
             except sqlite3.Error:  # pragma: no cover - closing is best effort
                 log.exception("closing sqlite connection failed")
-
-
-def event_dict(row: StoredPresence) -> dict:
-    """The stored event as a JSON object (parsed from the exact stored text)."""
-    return json.loads(row.event_json)

@@ -22,14 +22,13 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 
-from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
 from presence_desktop.client.profile import Profile
-from presence_desktop.client.service import PresenceService
-from presence_desktop.client.settings import AppSettings, SettingsStore, UiState
-from presence_desktop.client.signin import plain_auth_error
-from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
 from presence_desktop.domain.statuses import StatusCatalogue
+from presence_desktop.client.settings import AppSettings, SettingsStore, UiState
 from presence_desktop.ui.bridge import QtBridge
+from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
+from presence_desktop.client.signin import plain_auth_error
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
 from presence_desktop.ui.roster_window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime, freeze_gc
 from presence_desktop.ui.signin_window import SignInWindow
@@ -264,7 +263,7 @@ class GuiApp:
     async def _set_agent_status(self, agent_id: str, status_id: str) -> None:
         try:
             await self.service.set_agent_status(agent_id, status_id)
-        except (RelayError, PermissionError) as exc:
+        except (RelayCallError, PermissionError) as exc:
             if self.window is not None:
                 self.window.show_problem(f"Could not change {agent_id}'s status: {exc}")
 

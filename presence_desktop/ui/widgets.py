@@ -164,11 +164,16 @@ class ConnectionBanner(QFrame):
         self.since: float | None = None
         self.next_retry_at: float | None = None
         self.reason: str | None = None
+        self.needs_sign_in = False
         self.hide()
 
-    def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None) -> None:
+    def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None, *,
+                 needs_sign_in: bool = False) -> None:
+        """``needs_sign_in`` (pass ``ConnectionState.needs_sign_in``): the session was refused;
+        the button to sign in again shows and no reconnect is promised."""
         self.since, self.next_retry_at, self.reason = since, next_retry_at, reason
-        self.sign_in_button.setVisible(needs_sign_in(reason))
+        self.needs_sign_in = needs_sign_in
+        self.sign_in_button.setVisible(needs_sign_in)
         self.refresh()
         self.show()
 
@@ -187,18 +192,15 @@ class ConnectionBanner(QFrame):
         if self.next_retry_at is not None:
             wait = self.next_retry_at - now
             parts.append(f" Next retry in {int(wait) + 1} s." if wait > 0 else " Reconnecting…")
-        elif not needs_sign_in(self.reason):
+        elif not self.needs_sign_in:
             parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
-        if self.reason:
+        if self.needs_sign_in:
+            parts.append(" <span style='color:#7a6a3a'>(your session has expired: sign in again)</span>")
+        elif self.reason:
             parts.append(f" <span style='color:#7a6a3a'>({html.escape(plain_reason(self.reason))})</span>")
+        if self.reason:
             self.label.setToolTip(self.reason)
         self.label.setText("".join(parts))
-
-
-def needs_sign_in(reason: str | None) -> bool:
-    """True when retrying cannot help: the session itself was refused."""
-    low = (reason or "").lower()
-    return "sign in again" in low or "unauthorized" in low
 
 
 def plain_reason(reason: str) -> str:
@@ -208,8 +210,6 @@ def plain_reason(reason: str) -> str:
         return "the server cannot be reached"
     if "timed out" in low or "timeout" in low:
         return "the server stopped answering"
-    if "sign in again" in low or "unauthorized" in low:
-        return "your session has expired: sign in again"
     if "certificate" in low or "ssl" in low:
         return "the server's certificate is not trusted"
     if "closed" in low or "1006" in low or "1001" in low or "lost" in low:

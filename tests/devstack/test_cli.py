@@ -19,11 +19,11 @@ import pytest
 import websockets
 
 from presence_desktop.devstack.cli import build_parser, options_from_args
-from presence_desktop.devstack.events_server import SUBPROTOCOL, compact, encode_header_subprotocol
-from presence_desktop.devstack.sigv4_verify import sign_headers
+from presence_desktop.events_api.protocol import subprotocols_for
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.stack import load_or_create_events_credentials
 from presence_desktop.domain.presence import PresenceEvent
-from tests.fixtures.events import recv_frame
+from tests.fixtures.events import recv_frame, sign_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ async def test_devstack_serves_events_then_exits_cleanly(tmp_path, sig):
         host = f"127.0.0.1:{port}"
         api = {"host": host, "x-api-key": events["api_key"]}
         async with websockets.connect(events["realtime"], ssl=ctx,
-                                      subprotocols=[SUBPROTOCOL, encode_header_subprotocol(api)]) as ws:
+                                      subprotocols=subprotocols_for(api)) as ws:
             await ws.send(json.dumps({"type": "connection_init"}))
             assert (await recv_frame(ws))["type"] == "connection_ack"
             await ws.send(json.dumps({"type": "subscribe", "id": "d", "channel": "/default/x", "authorization": api}))
@@ -131,7 +131,7 @@ async def _agent_presence_round_trip(ws, info: dict, host: str, ctx: ssl.SSLCont
     assert denied["type"] == "subscribe_error" and denied["errors"][0]["errorType"] == "Unauthorized"
     event = PresenceEvent(agent_id="agent-1", team_id="team-1", display_name="A", status="break", version=1,
                           changed_at="2026-11-29T19:00:00.000Z", source="manual")
-    body = compact({"channel": event.channel, "events": [event.to_json()]})
+    body = compact_json({"channel": event.channel, "events": [event.to_json()]})
     headers = sign_headers(body, http_url=info["events"]["http"], access_key_id=info["iam"]["access_key_id"],
                            secret_access_key=info["iam"]["secret_access_key"], region=info["region"])
     async with aiohttp.ClientSession() as session:

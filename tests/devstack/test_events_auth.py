@@ -15,12 +15,12 @@ from presence_desktop.devstack.events_server import (
     API_KEY,
     AWS_IAM,
     COGNITO,
-    SUBPROTOCOL,
     Behaviour,
     NamespaceConfig,
-    compact,
 )
 from presence_desktop.devstack.namespace_handlers import standard_namespaces
+from presence_desktop.domain.compact_json import compact_json
+from presence_desktop.events_api.protocol import SUBPROTOCOL
 from presence_desktop.domain.presence import PresenceEvent
 from tests.devstack.test_events_protocol import http_publish, send, subscribe
 from tests.fixtures.events import events_auth_for, recv_frame, ws_connect
@@ -190,7 +190,7 @@ async def test_cognito_connect_and_subscribe_by_group(cognito_server, token_mint
         assert denied["errors"][0]["errorType"] == "Unauthorized"
         # Publish (IAM, the relay's mode) reaches the admitted subscriber.
         channel, events = "/agent-presence/team-1/agent-1", [presence(), '{"kind":"nope"}']
-        body = compact({"channel": channel, "events": events})
+        body = compact_json({"channel": channel, "events": events})
         status, resp = await http_publish(auth, None, None, raw_body=body, headers=auth.iam_auth(body))
         assert status == 200
         assert [s["index"] for s in resp["successful"]] == [0]
@@ -251,7 +251,7 @@ async def test_default_namespace_refuses_other_modes(cognito_server, token_mint)
     async with await ws_connect(auth) as ws:
         frame = await subscribe(ws, auth, "c", "/default/a", authorization=auth.cognito_auth(agent))
         assert frame["errors"][0]["errorType"] == "UnauthorizedException"
-    body = compact({"channel": "/default/a", "events": ["1"]})
+    body = compact_json({"channel": "/default/a", "events": ["1"]})
     status, _ = await http_publish(auth, None, None, raw_body=body, headers=auth.iam_auth(body))
     assert status == 401
 

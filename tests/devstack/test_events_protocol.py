@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 import websockets
 
-from presence_desktop.devstack.events_server import SUBPROTOCOL, Limits
+from presence_desktop.devstack.events_server import Limits
+from presence_desktop.events_api.protocol import SUBPROTOCOL
 from tests.fixtures.events import events_auth_for, recv_frame, ws_connect
 
 

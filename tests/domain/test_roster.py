@@ -19,6 +19,11 @@ class Clock:
         return self.now
 
 
+def apply_all(roster, events):
+    for event in events:
+        roster.apply(event)
+
+
 def ev(agent="a-1", version=1, status="available", team="team-1", at=T0 - 60, **over):
     base = dict(agent_id=agent, team_id=team, display_name=over.pop("name", f"Agent {agent}"), status=status,
                 version=version, changed_at=format_time(datetime.fromtimestamp(at, UTC)))
@@ -62,7 +67,7 @@ def test_any_delivery_order_converges_to_highest_version(clock):
         shuffled = events + rnd.sample(events, 20)  # duplicates too
         rnd.shuffle(shuffled)
         r = Roster(default_catalogue(), clock=clock)
-        r.apply_many(shuffled)
+        apply_all(r, shuffled)
         assert {a: r.get(a).event for a in r.agent_ids()} == expected
 
 
@@ -76,7 +81,7 @@ def test_join_buffers_live_events_and_replays_them_after_the_snapshot(clock):
     assert not r.on_live(ev("a-2", 3, "break"))
     assert not r.on_live(ev("a-3", 1, "lunch"))
     assert len(r) == 0  # nothing applied before the snapshot
-    change = r.complete_join([ev("a-1", 6, "available"), ev("a-2", 4, "training")], as_of="x")
+    change = r.complete_join([ev("a-1", 6, "available"), ev("a-2", 4, "training")])
     assert not r.joining
     assert r.get("a-1").event.status == "on_call"  # buffered v7 beats snapshot v6
     assert r.get("a-2").event.status == "training"  # snapshot v4 beats buffered v3
@@ -145,7 +150,7 @@ def test_time_in_status_and_budget_levels(roster, clock):
 
 
 def test_headline_counts_and_filters(roster):
-    roster.apply_many([
+    apply_all(roster, [
         ev("a-1", 1, "available", team="team-1", name="Ada Lovelace"),
         ev("a-2", 1, "available", team="team-2", name="Grace Hopper"),
         ev("a-3", 1, "on_call", team="team-1", name="Alan Turing"),

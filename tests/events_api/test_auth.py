@@ -137,7 +137,7 @@ async def test_cognito_refresh_failure_means_sign_in_again():
 
 def test_reprs_and_redaction_never_show_secrets():
     assert "da2" not in repr(a.ApiKeyAuth("da2-secret", HOST))
-    red = a.redact({"Authorization": "jwt", "x-api-key": "k", "x-amz-security-token": "s", "host": "h"})
+    red = a.redact_headers({"Authorization": "jwt", "x-api-key": "k", "x-amz-security-token": "s", "host": "h"})
     assert red == {"Authorization": "<redacted>", "x-api-key": "<redacted>",
                    "x-amz-security-token": "<redacted>", "host": "h"}
 

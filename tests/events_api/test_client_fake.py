@@ -14,16 +14,10 @@ import trustme
 from presence_desktop.client.profile import EventsSettings
 from presence_desktop.events_api.auth import ApiKeyAuth, AuthRefreshError, CognitoAuth
 from presence_desktop.events_api.channels import ChannelError
-from presence_desktop.events_api.client import (
-    Backoff,
-    ClientFailedError,
-    EventsClient,
-    LostEvents,
-    NotConnectedError,
-    PublishError,
-    SubscriptionError,
-    make_ssl_context,
-)
+from presence_desktop.events_api.client import (Backoff, ClientFailedError, EventsClient, LostEvents,
+                                                NotConnectedError, PublishError, SubscriptionError)
+from presence_desktop.net.tls import client_ssl_context
+
 from tests.fixtures.common import wait_until
 
 from .fake_server import FakeEventsServer
@@ -60,7 +54,7 @@ async def make_client(server, ca):
         kw.setdefault("backoff", FAST)
         client = EventsClient(server.realtime_url, server.http_url,
                               auth or ApiKeyAuth("da2-test", f"127.0.0.1:{server.port}"),
-                              make_ssl_context(ca[1]), **kw)
+                              client_ssl_context(ca[1]), **kw)
         clients.append(client)
         return client
 
@@ -434,6 +428,7 @@ async def test_auth_refusal_twice_stops_with_sign_in_again(server, make_client):
     with pytest.raises(ClientFailedError, match="sign in again"):
         await client.subscribe("/default/a", timeout=10)
     assert client.state.status == "failed" and "sign in again" in client.state.reason
+    assert client.state.needs_sign_in
     await asyncio.sleep(0.5)
     assert len(server.connect_headers) == 2 and refreshes == [1]  # no loop
     # After signing in again, resume() reconnects.
@@ -524,6 +519,7 @@ async def test_provider_that_needs_a_sign_in_fails_while_a_network_error_retries
             raise E.NetworkError()
         raise E.SessionExpiredError()
 
+    # The caller names its "the user must sign in" errors (events_api does not import auth/).
     client = make_client(CognitoAuth(offline_then_signed_out, f"127.0.0.1:{server.port}",
                                      sign_in_errors=(E.NotSignedInError, E.SessionExpiredError)))
     states = []
@@ -531,7 +527,9 @@ async def test_provider_that_needs_a_sign_in_fails_while_a_network_error_retries
     await client.start()
     await wait_until(lambda: client.state.status == "failed")
     assert [s.attempt for s in states if s.status == "reconnecting"] == [1, 2]
+    assert not any(s.needs_sign_in for s in states if s.status == "reconnecting")  # the network: retried
     assert "sign in again" in client.state.reason and len(calls) == 3 and not server.connect_headers
+    assert client.state.needs_sign_in
 
 
 async def test_wake_from_sleep_recycles_the_connection(server, make_client):

@@ -270,7 +270,7 @@ async def test_refused_token_refreshes_once_then_stops_with_sign_in_again(
                         clients, events_local_ca)
     await client.start()
     await wait_until(lambda: client.state.status == "failed", timeout=15.0)
-    assert "sign in again" in client.state.reason and refreshes == [1]
+    assert "sign in again" in client.state.reason and client.state.needs_sign_in and refreshes == [1]
     await asyncio.sleep(1.0)
     assert client.state.status == "failed" and refreshes == [1]  # no loop
 

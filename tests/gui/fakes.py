@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from presence_desktop.client.ports import RelayError, RosterSnapshot
+from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
+from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 from presence_desktop.client.sample import sample_events
 from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
 
@@ -31,9 +32,9 @@ class FakeRelay:
 
     def _check(self):
         if self.down:
-            raise RelayError(0, "network", "relay unreachable")
+            raise RelayCallError(0, "network", "relay unreachable")
         if self.reject:
-            raise RelayError(403, "forbidden", "not allowed")
+            raise RelayCallError(403, "forbidden", "not allowed")
 
     async def set_status(self, status, message=None, agent_id=None):
         self.calls.append(("set_status", status, message, agent_id))

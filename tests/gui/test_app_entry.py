@@ -106,6 +106,9 @@ def test_settings_round_trip_and_errors(tmp_path):
     store.save_ui_state(UiState(roster_window={"geometry": "AAA="}))
     assert store.load_ui_state().roster_window == {"geometry": "AAA="}
     assert store.ui_state_path != store.settings_path  # UI state kept apart
+    # A file from an older app with the dropped signin_geometry key still loads.
+    (tmp_path / "ui-state.json").write_text('{"roster_window": {"geometry": "AAA="}, "signin_geometry": "BBB="}')
+    assert store.load_ui_state().roster_window == {"geometry": "AAA="}
     (tmp_path / "ui-state.json").write_text("{broken")
     assert store.load_ui_state() == UiState()  # disposable: forgotten, never fatal
     (tmp_path / "settings.json").write_text("{broken")

@@ -9,7 +9,8 @@ import pytest
 from aiohttp import web
 
 from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
-from presence_desktop.client.ports import RelayError
+from presence_desktop.domain.identity import Identity
+from presence_desktop.client.ports import RelayCallError
 from presence_desktop.client.relay_client import HttpRelayClient
 from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import utc_now_iso
@@ -67,7 +68,7 @@ async def test_relay_client_refreshes_once_on_401_and_maps_errors(relay_server):
     client = HttpRelayClient(url, get_token, refresh=refresh)
     ev = await client.set_status("break", "back in 5")
     assert ev.status == "break" and state["tokens"] == ["Bearer old", "Bearer new"]
-    with pytest.raises(RelayError) as err:
+    with pytest.raises(RelayCallError) as err:
         await client.set_status("nope")
     assert err.value.status == 400 and err.value.code == "unknown_status" and not err.value.retryable
     snap = await client.roster("team-1")
@@ -82,7 +83,7 @@ async def test_relay_client_unreachable_is_retryable():
         return "t"
 
     client = HttpRelayClient("http://127.0.0.1:9", tok, timeout_s=2)
-    with pytest.raises(RelayError) as err:
+    with pytest.raises(RelayCallError) as err:
         await client.heartbeat()
     assert err.value.status == 0 and err.value.retryable
     await client.close()
@@ -98,6 +99,7 @@ class State:
     status: str
     next_attempt_at: float | None = None
     reason: str | None = None
+    needs_sign_in: bool = False
 
 
 class FakeSub:
@@ -158,8 +160,8 @@ class Sink:
     def feed_lost_events(self):
         self.log.append("lost")
 
-    def feed_down(self, reason, next_retry_at):
-        self.log.append(("down", reason, next_retry_at))
+    def feed_down(self, reason, next_retry_at, *, needs_sign_in=False):
+        self.log.append(("down", reason, next_retry_at, needs_sign_in))
 
 
 async def test_live_feed_maps_client_states_and_items():
@@ -177,7 +179,10 @@ async def test_live_feed_maps_client_states_and_items():
     await client.sub.q.put(LostEvents("reconnected"))  # resubscribed on the new connection
     await asyncio.sleep(0.05)
     assert sink.log == ["subscribed", ("event", "agent-4", 7), "lost",
-                        ("down", "closed by server (code 1001)", at), "subscribed"]
+                        ("down", "closed by server (code 1001)", at, False), "subscribed"]
+    # The client gave up because the session was refused: the typed fact goes through as is.
+    client.set("failed", reason="sign in again: token refused", needs_sign_in=True)
+    assert sink.log[-1] == ("down", "sign in again: token refused", None, True)
     await feed.close()
     await asyncio.wait_for(task, 2)  # ends quietly once the client is closed
 
@@ -209,7 +214,7 @@ async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
 
     try:
         untrusting = HttpRelayClient(url, tok, timeout_s=5)
-        with pytest.raises(RelayError) as err:
+        with pytest.raises(RelayCallError) as err:
             await untrusting.heartbeat()  # the system store does not know this CA: refused
         assert err.value.status == 0
         trusting = HttpRelayClient(url, tok, ca_file=str(ca_file), timeout_s=5)
@@ -223,7 +228,7 @@ async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
 async def test_live_feed_yields_to_the_loop_within_a_long_run_of_events_in_order():
     """The subscription hands over every queued item without suspending; the feed must let the
     GUI (timers, repaints) run every FEED_SLICE events, and keep the order."""
-    from presence_desktop.client import backends as adapters
+    from presence_desktop.client import backends
 
     client, sink = FakeClient(), Sink()
     for v in range(1, 1001):
@@ -241,7 +246,7 @@ async def test_live_feed_yields_to_the_loop_within_a_long_run_of_events_in_order
     await asyncio.wait_for(observer, 5)
     assert sink.log == ["subscribed", *[("event", "agent-4", v) for v in range(1, 1001)]]
     during = {n for n in seen if 1 < n < 1001}
-    assert adapters.FEED_SLICE <= 250 and len(during) >= 1000 // adapters.FEED_SLICE - 1
+    assert backends.FEED_SLICE <= 250 and len(during) >= 1000 // backends.FEED_SLICE - 1
     await feed.close()
     await asyncio.wait_for(task, 2)
 
@@ -289,7 +294,7 @@ async def test_relay_roster_answer_without_agents_is_a_bad_response():
 
     client = HttpRelayClient(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", tok)
     try:
-        with pytest.raises(RelayError) as err:
+        with pytest.raises(RelayCallError) as err:
             await client.roster()
         assert err.value.status == 502 and err.value.code == "bad_response"
     finally:

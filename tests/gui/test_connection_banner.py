@@ -10,14 +10,31 @@ def test_an_attempt_in_progress_reads_reconnecting(qtbot, artifacts_dir):
     qtbot.addWidget(banner)
     now = time.time()
     # The client is connecting right now: no next-retry time exists (adapters pass None).
-    banner.set_down(now - 12, None, "connecting")
+    banner.set_down(now - 12, None, "connecting", needs_sign_in=False)
     assert "Reconnecting…" in banner.label.text()
     banner.resize(700, banner.sizeHint().height())
     banner.grab().save(str(artifacts_dir / "banner-reconnecting.png"))
     # Waiting for the next attempt: the countdown.
-    banner.set_down(now - 12, now + 4.5, "connection refused")
+    banner.set_down(now - 12, now + 4.5, "connection refused", needs_sign_in=False)
     assert "Next retry in 5 s." in banner.label.text()
     # The session was refused: retrying cannot help, so no "Reconnecting…".
-    banner.set_down(now - 12, None, "sign in again: 401 unauthorized")
+    banner.set_down(now - 12, None, "sign in again: 401 unauthorized", needs_sign_in=True)
     assert "Reconnecting" not in banner.label.text()
     assert banner.sign_in_button.isVisibleTo(banner)
+    assert "sign in again" in banner.label.text()
+    banner.grab().save(str(artifacts_dir / "banner-sign-in-again.png"))
+
+
+def test_the_sign_in_button_follows_the_typed_fact_not_the_words(qtbot):
+    """Regression: the banner used to search the reason for "sign in again"/"unauthorized", so a
+    namespace policy deny (errorType ``Unauthorized``) offered a sign-in that cannot help, and a
+    refused session worded otherwise offered none."""
+    banner = ConnectionBanner()
+    qtbot.addWidget(banner)
+    now = time.time()
+    banner.set_down(now - 5, None, "subscription refused: Unauthorized: not in a team", needs_sign_in=False)
+    assert not banner.sign_in_button.isVisibleTo(banner)
+    assert "Reconnecting…" in banner.label.text()
+    banner.set_down(now - 5, None, "subscription refused: token expired", needs_sign_in=True)
+    assert banner.sign_in_button.isVisibleTo(banner)
+    assert "Reconnecting" not in banner.label.text()

@@ -212,3 +212,22 @@ async def test_quitting_after_setting_a_status_publishes_offline():
     await until(lambda: not svc.own.is_pending)
     await svc.shutdown()
     assert relay.rows["sup-1"].status == "offline"
+
+
+async def test_a_refused_session_reaches_the_connection_state_as_a_typed_fact():
+    """A 401 on the roster snapshot (the relay refused the session after a refresh) is carried as
+    ``needs_sign_in``, not as words for the UI to search; a network failure is not."""
+    from presence_desktop.client.ports import RelayCallError
+
+    svc, relay, feed, rec = make()
+
+    async def refused(team=None):
+        raise RelayCallError(401, "invalid_token", "the relay refused the session")
+
+    relay.roster = refused
+    svc.start()
+    await until(lambda: rec.states and not rec.states[-1].up and rec.states[-1].needs_sign_in)
+    assert svc.connection.next_retry_at is None
+    svc.feed_down("connection closed (1006)", time.time() + 3)
+    assert not svc.connection.needs_sign_in
+    await svc.shutdown()

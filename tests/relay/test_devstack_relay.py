@@ -10,7 +10,7 @@ import ssl
 import aiohttp
 import websockets
 
-from presence_desktop.devstack.events_server import SUBPROTOCOL, encode_header_subprotocol
+from presence_desktop.events_api.protocol import subprotocols_for
 from presence_desktop.devstack.stack import DevStack, StackOptions
 from tests.fixtures.cognito import srp_sign_in
 from tests.fixtures.events import recv_frame
@@ -30,7 +30,7 @@ async def test_devstack_relay_end_to_end(tmp_path):
         watcher = await asyncio.to_thread(srp_sign_in, stack.cognito, "agent-2")
         auth = {"host": stack.events.http_host, "authorization": watcher["id_token"]}
         async with websockets.connect(info["events"]["realtime"], ssl=ctx,
-                                      subprotocols=[SUBPROTOCOL, encode_header_subprotocol(auth)]) as ws:
+                                      subprotocols=subprotocols_for(auth)) as ws:
             await ws.send(json.dumps({"type": "subscribe", "id": "s1", "channel": "/agent-presence/*", "authorization": auth}))
             assert (await recv_frame(ws))["type"] == "subscribe_success"
             async with aiohttp.ClientSession() as session:

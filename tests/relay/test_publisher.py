@@ -7,13 +7,7 @@ import json
 import pytest
 from botocore.credentials import Credentials
 
-from presence_desktop.relay.publisher import (
-    EventsPublisher,
-    PublishError,
-    RetryPolicy,
-    encode_publish_body,
-    sign_publish,
-)
+from presence_desktop.relay.publisher import EventsPublisher, HttpPublishError, RetryPolicy, encode_publish_body, sign_publish
 from tests.fixtures.relay import TEST_AK, TEST_REGION, TEST_SK, check_sigv4, test_publisher
 
 TRICKY = json.dumps({"message": "«Zoë» says \"hi\" <b>&amp;</b> \\ / \u2028 ☕ 𝄞"}, ensure_ascii=False)
@@ -74,7 +68,7 @@ async def test_publish_sends_signed_bytes_the_server_verifies(capture_events):
 async def test_wrong_secret_is_rejected_without_retry(capture_events):
     pub = test_publisher(capture_events.http_url, secret_access_key="wrong-secret")
     try:
-        with pytest.raises(PublishError) as err:
+        with pytest.raises(HttpPublishError) as err:
             await pub.publish("/agent-presence/team-1/agent-1", ["{}"])
     finally:
         await pub.close()
@@ -89,7 +83,7 @@ async def test_retries_5xx_and_429_then_gives_up(capture_events):
         await pub.publish("/agent-presence/team-1/agent-1", ["{}"])
         assert capture_events.requests == 3
         capture_events.fail_with[:] = [500, 500, 500]
-        with pytest.raises(PublishError) as err:
+        with pytest.raises(HttpPublishError) as err:
             await pub.publish("/agent-presence/team-1/agent-1", ["{}"])
         assert err.value.code == "events_unavailable" and err.value.status == 500 and err.value.retryable
         assert capture_events.requests == 6
@@ -101,7 +95,7 @@ async def test_network_error_is_events_unavailable(capture_events):
     await capture_events.stop()
     pub = test_publisher(capture_events.http_url, attempts=2)
     try:
-        with pytest.raises(PublishError) as err:
+        with pytest.raises(HttpPublishError) as err:
             await pub.publish("/agent-presence/team-1/agent-1", ["{}"])
     finally:
         await pub.close()
@@ -124,7 +118,7 @@ async def test_failed_entry_is_rejected():
     port = site._server.sockets[0].getsockname()[1]
     pub = test_publisher(f"http://127.0.0.1:{port}/event")
     try:
-        with pytest.raises(PublishError) as err:
+        with pytest.raises(HttpPublishError) as err:
             await pub.publish("/agent-presence/team-1/agent-1", ["{}"])
         assert err.value.code == "publish_rejected" and "version: bad" in err.value.message
     finally:
