@@ -48,8 +48,8 @@ class BenchRelay:
         self._session = None  # aiohttp, imported on first use: the app itself does not load it
 
     async def roster(self, team=None):
-        from presence_desktop.domain.presence import PresenceEvent
         from presence_desktop.client.ports import RelayCallError, RosterSnapshot
+        from presence_desktop.domain.presence import PresenceEvent
 
         self.snapshots += 1
         if self.local_events is not None:
@@ -123,11 +123,6 @@ def build_app(ready: dict, local_events: list | None = None):
     """Create the QApplication, qasync loop, runtime and GuiApp; open the roster as a supervisor."""
     import qasync
 
-    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
-    from presence_desktop.events_api.auth import ApiKeyAuth
-    from presence_desktop.events_api.client import EventsClient
-    from presence_desktop.resources import default_catalogue
-    from presence_desktop.client.settings import AppSettings
     from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
     from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
     from presence_desktop.client.settings import AppSettings

@@ -20,8 +20,8 @@ import time
 import aiohttp
 
 from bench.common import STATUSES, agent_id, emit, iso_now, now_us, presence_payload, team_of
-from presence_desktop.domain.presence import NAMESPACE
 from presence_desktop.domain.compact_json import compact_json
+from presence_desktop.domain.presence import NAMESPACE
 from presence_desktop.events_api import protocol as wire
 from presence_desktop.net.tls import client_ssl_context
 

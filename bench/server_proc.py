@@ -29,11 +29,11 @@ from typing import Any
 from aiohttp import web
 
 from bench.common import API_KEY, STATUSES, agent_id, iso_now, now_us, presence_payload, team_of
-from presence_desktop.domain.presence import NAMESPACE
-from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.events_server import EventsServer, EventsServerConfig, Limits, NamespaceConfig
 from presence_desktop.devstack.namespace_handlers import on_publish_agent_presence
 from presence_desktop.devstack.tls import LocalCA
+from presence_desktop.domain.compact_json import compact_json
+from presence_desktop.domain.presence import NAMESPACE
 from presence_desktop.events_api import protocol as wire
 
 log = logging.getLogger("bench.server")

@@ -23,17 +23,16 @@ import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from presence_desktop.client.ports import RelayError, RosterSnapshot
+from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 from presence_desktop.domain.presence import PresenceError, PresenceEvent
 from presence_desktop.events_api.auth import TokenProvider
 from presence_desktop.net.tls import client_ssl_context
-from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class HttpRelayClient:
         for attempt in (0, 1):
             try:
                 token = await self.token()
-            except Exception as exc:  # noqa: BLE001 - the auth layer's errors become "no answer"
+            except Exception as exc:
                 raise RelayCallError(401 if "auth" in type(exc).__name__.lower() else 0, "no_token", f"not signed in: {exc}") from exc
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if payload is not None:

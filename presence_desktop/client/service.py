@@ -28,15 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
 from presence_desktop.client.tasks import TaskKeeper
 from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
-from presence_desktop.domain.identity import Identity
-from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
-from presence_desktop.client.tasks import TaskKeeper
 from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
@@ -132,7 +129,7 @@ class PresenceService:
         if self.identity is not None and self._was_present():
             try:
                 await asyncio.wait_for(self.relay.set_status(OFFLINE_ID), offline_timeout)
-            except (asyncio.TimeoutError, RelayCallError, OSError) as exc:
+            except (TimeoutError, RelayCallError, OSError) as exc:
                 log.info("could not publish offline on the way out: %s", exc)
             except Exception:  # shutdown must go on
                 log.exception("publishing offline failed")

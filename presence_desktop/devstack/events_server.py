@@ -43,9 +43,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.handler_api import PUBLISH, SUBSCRIBE, HandlerError, make_context
 from presence_desktop.devstack.sigv4_verify import SigV4Error, looks_like_sigv4, verify_sigv4
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.events_api import protocol as p
 from presence_desktop.events_api.channels import Channel, ChannelError, parse_channel
 from presence_desktop.events_api.protocol import API_KEY, AUTH_MODES, AWS_IAM, COGNITO, SUBPROTOCOL

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 # The segment rule is written once, in the domain (agent and team ids are channel segments).
 from presence_desktop.domain.presence import SEGMENT_RE
+
 MAX_SEGMENTS = 5
 WILDCARD = "*"
 

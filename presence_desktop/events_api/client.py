@@ -62,11 +62,12 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from presence_desktop.net.tls import client_ssl_context
+
 from . import protocol as p
 from .auth import Authorizer, AuthRefreshError
 from .protocol import ErrorInfo, MalformedFrame, ServerFrame
 from .reconnect import Backoff, ReconnectSchedule, ReconnectSettings
-from presence_desktop.net.tls import client_ssl_context
 
 log = logging.getLogger(__name__)
 # websockets logs handshake headers at DEBUG; ours carry credentials in Sec-WebSocket-Protocol.
@@ -657,7 +658,7 @@ class EventsClient:
                 except AuthRefreshError as rexc:
                     self._fail(f"{SIGN_IN_AGAIN}: {rexc}", needs_sign_in=True)
                     continue
-                except Exception as rexc:
+                except Exception as rexc:  # noqa: BLE001 - whatever the refresh raised, only signing in again helps
                     self._fail(f"{SIGN_IN_AGAIN}: refresh failed ({type(rexc).__name__})", needs_sign_in=True)
                     continue
                 refreshed = True

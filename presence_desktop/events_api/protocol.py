@@ -118,7 +118,7 @@ def realtime_url_for(http_url: str) -> str:
 # ---------------------------------------------------------------- auth subprotocol
 
 def encode_auth_subprotocol(headers: Mapping[str, str]) -> str:
-    """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (reference §2.1)."""
+    """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (docs/appsync-events-protocol.md)."""
     raw = compact_json(dict(headers)).encode("utf-8")
     return AUTH_SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
@@ -149,7 +149,7 @@ CONNECT_BODY = "{}"
 
 
 def subscribe_body(channel: str) -> str:
-    """The body signed for a subscribe frame: ``{"channel":"…"}`` (reference §2.2)."""
+    """The body signed for a subscribe frame: ``{"channel":"…"}`` (docs/appsync-events-protocol.md)."""
     return compact_json({"channel": channel})
 
 

@@ -18,7 +18,7 @@ connection comes back and hands a 502/503 over to the relay's outbox, the snapsh
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 # 2**64 already exceeds any cap; a larger exponent would only risk an OverflowError.
 _MAX_EXPONENT = 64

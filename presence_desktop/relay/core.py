@@ -52,6 +52,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from presence_desktop.domain.compact_json import compact_json
+from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity
 from presence_desktop.domain.presence import (
     DISPLAY_NAME_MAX_CHARS,
     MESSAGE_MAX_CHARS,

@@ -165,7 +165,7 @@ class EventsPublisher:
             ) as resp:
                 text = await resp.text()
                 status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise HttpPublishError("events_unavailable", f"events endpoint unreachable: {type(exc).__name__}: {exc}", None, True) from None
         if status == 429 or status >= 500:
             raise HttpPublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)

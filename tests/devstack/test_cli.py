@@ -19,10 +19,10 @@ import pytest
 import websockets
 
 from presence_desktop.devstack.cli import build_parser, options_from_args
-from presence_desktop.events_api.protocol import subprotocols_for
-from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.devstack.stack import load_or_create_events_credentials
+from presence_desktop.domain.compact_json import compact_json
 from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.events_api.protocol import subprotocols_for
 from tests.fixtures.events import recv_frame, sign_headers
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,8 +20,8 @@ from presence_desktop.devstack.events_server import (
 )
 from presence_desktop.devstack.namespace_handlers import standard_namespaces
 from presence_desktop.domain.compact_json import compact_json
-from presence_desktop.events_api.protocol import SUBPROTOCOL
 from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.events_api.protocol import SUBPROTOCOL
 from tests.devstack.test_events_protocol import http_publish, send, subscribe
 from tests.fixtures.events import events_auth_for, recv_frame, ws_connect
 

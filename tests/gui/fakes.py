@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
 from presence_desktop.client.ports import RelayCallError, RosterSnapshot
 from presence_desktop.client.sample import sample_events
 from presence_desktop.domain.presence import PresenceEvent, utc_now_iso

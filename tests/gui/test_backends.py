@@ -9,7 +9,6 @@ import pytest
 from aiohttp import web
 
 from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
-from presence_desktop.domain.identity import Identity
 from presence_desktop.client.ports import RelayCallError
 from presence_desktop.client.relay_client import HttpRelayClient
 from presence_desktop.domain.identity import Identity

@@ -10,8 +10,8 @@ import ssl
 import aiohttp
 import websockets
 
-from presence_desktop.events_api.protocol import subprotocols_for
 from presence_desktop.devstack.stack import DevStack, StackOptions
+from presence_desktop.events_api.protocol import subprotocols_for
 from tests.fixtures.cognito import srp_sign_in
 from tests.fixtures.events import recv_frame
 
