@@ -272,7 +272,7 @@ class RosterWindow(QMainWindow):
         if state.up:
             self.banner.set_up()
         else:
-            self.banner.set_down(state.since, state.next_retry_at, state.reason)
+            self.banner.set_down(state.since, state.next_retry_at, state.reason, needs_sign_in=state.needs_sign_in)
         self._connection = state
         self._refresh_counts()
 

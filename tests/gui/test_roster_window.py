@@ -173,7 +173,7 @@ def test_source_badge_and_sign_in_again_button(qtbot):
     assert status_cell(win, "agent-2") == "Lunch · set by sup-1"
     win.on_connection(ConnectionState(up=False, since=time.time(), reason="connection refused"))
     assert not win.banner.sign_in_button.isVisibleTo(win)
-    win.on_connection(ConnectionState(up=False, since=time.time(), reason="sign in again: token refused"))
+    win.on_connection(ConnectionState(up=False, since=time.time(), reason="sign in again: token refused", needs_sign_in=True))
     assert win.banner.sign_in_button.isVisibleTo(win)
     with qtbot.waitSignal(win.signOutRequested):
         win.banner.sign_in_button.click()
