@@ -23,6 +23,7 @@ from presence_desktop.domain.presence import MESSAGE_MAX_CHARS
 from presence_desktop.domain.roster import Counts
 from presence_desktop.domain.statuses import UNKNOWN, StatusCatalogue
 from presence_desktop.ui.painting import status_icon
+from presence_desktop.ui.theme import colors
 
 ALL = "__all__"
 
@@ -80,11 +81,12 @@ class OwnStatusBar(QWidget):
     def _count(self, text: str) -> None:
         n, limit = len(text), MESSAGE_MAX_CHARS
         self.counter.setText(f"{n} / {limit}")
+        c = colors(self.palette())
         if n >= limit:
-            self.counter.setStyleSheet("color: #c62828; font-weight: 600;")
+            self.counter.setStyleSheet(f"color: {c.error}; font-weight: 600;")
             self.counter.setToolTip(f"Limit reached: a status message holds at most {limit} characters.")
         else:
-            self.counter.setStyleSheet("color: #8a6d00;" if n >= limit * 0.9 else "color: #888;")
+            self.counter.setStyleSheet(f"color: {c.warn};" if n >= limit * 0.9 else f"color: {c.muted};")
             self.counter.setToolTip(f"A status message holds at most {limit} characters.")
 
     def _status_chosen(self) -> None:
@@ -108,7 +110,7 @@ class OwnStatusBar(QWidget):
         if not sid:
             # A message is sent with a status; keep the text for when one is chosen.
             self.state_label.setText("Choose a status first: the message is sent with it.")
-            self.state_label.setStyleSheet("color: #8a6d00;")
+            self.state_label.setStyleSheet(f"color: {colors(self.palette()).warn};")
             return
         self._dirty = False
         self.statusRequested.emit(sid, self.message.text())
@@ -128,10 +130,10 @@ class OwnStatusBar(QWidget):
                 self._dirty = False
             if pending:
                 self.state_label.setText("pending…" + (f" ({error})" if error else ""))
-                self.state_label.setStyleSheet("color: #8a6d00;")
+                self.state_label.setStyleSheet(f"color: {colors(self.palette()).warn};")
             else:
                 self.state_label.setText("✓ confirmed" if status_id else "")
-                self.state_label.setStyleSheet("color: #2e7d32;")
+                self.state_label.setStyleSheet(f"color: {colors(self.palette()).ok};")
         finally:
             self._updating = False
 
@@ -145,10 +147,7 @@ class ConnectionBanner(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("connectionBanner")
-        self.setStyleSheet(
-            "#connectionBanner { background: #fff3cd; border: 1px solid #e0b000; border-radius: 4px; }"
-            " QLabel { color: #5c4400; }"
-        )
+        self._restyle()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.icon = QLabel()
@@ -165,6 +164,19 @@ class ConnectionBanner(QFrame):
         self.next_retry_at: float | None = None
         self.reason: str | None = None
         self.hide()
+
+    def _restyle(self) -> None:
+        c = colors(self.palette())
+        self.setStyleSheet(
+            f"#connectionBanner {{ background: {c.banner_bg}; border: 1px solid {c.banner_border}; border-radius: 4px; }}"
+            f" QLabel {{ color: {c.banner_text}; }}"
+        )
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._restyle()
+            self.refresh()
 
     def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None) -> None:
         self.since, self.next_retry_at, self.reason = since, next_retry_at, reason
@@ -190,7 +202,8 @@ class ConnectionBanner(QFrame):
         elif not needs_sign_in(self.reason):
             parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
         if self.reason:
-            parts.append(f" <span style='color:#7a6a3a'>({html.escape(plain_reason(self.reason))})</span>")
+            detail = colors(self.palette()).banner_detail
+            parts.append(f" <span style='color:{detail}'>({html.escape(plain_reason(self.reason))})</span>")
             self.label.setToolTip(self.reason)
         self.label.setText("".join(parts))
 
@@ -278,7 +291,7 @@ class CountsBar(QWidget):
         unknown = counts.get(UNKNOWN.id) > 0
         for sid, (icon, text) in self.labels.items():
             n = counts.get(sid)
-            style = "font-weight: 600;" if n else "color: #888;"
+            style = "font-weight: 600;" if n else f"color: {colors(self.palette()).muted};"
             if styled.get(sid) != style:  # a style sheet re-polishes the label: only on a change
                 styled[sid] = style
                 text.setStyleSheet(style)  # before the text: it sizes the label
@@ -406,7 +419,7 @@ class ConfirmBar(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("confirmBar")
-        self.setStyleSheet("#confirmBar { background: #e3f2fd; border: 1px solid #64b5f6; border-radius: 4px; }")
+        self._restyle()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.label = QLabel()
@@ -419,6 +432,18 @@ class ConfirmBar(QFrame):
         self.yes.clicked.connect(self._yes)
         self.no.clicked.connect(self._no)
         self.hide()
+
+    def _restyle(self) -> None:
+        c = colors(self.palette())
+        self.setStyleSheet(
+            f"#confirmBar {{ background: {c.confirm_bg}; border: 1px solid {c.confirm_border}; border-radius: 4px; }}"
+            f" QLabel {{ color: {c.confirm_text}; }}"
+        )
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._restyle()
 
     def overlay_on(self, widget: QWidget) -> None:
         """Float over ``widget``'s bottom edge instead of taking layout space (showing it then
@@ -462,13 +487,12 @@ class ConfirmBar(QFrame):
 class MessageBar(QFrame):
     """A dismissible line for errors (or notes) in plain words (never a modal box)."""
 
-    ERROR_STYLE = "#messageBar { background: #fdecea; border: 1px solid #e57373; border-radius: 4px; }"
-    INFO_STYLE = "#messageBar { background: #e8f0fe; border: 1px solid #90b4f0; border-radius: 4px; }"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("messageBar")
-        self.setStyleSheet(self.ERROR_STYLE)
+        self._info = False
+        self._restyle()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.label = QLabel()
@@ -479,7 +503,21 @@ class MessageBar(QFrame):
         lay.addWidget(close)
         self.hide()
 
+    def _restyle(self) -> None:
+        c = colors(self.palette())
+        bg, border, fg = (c.info_bg, c.info_border, c.info_text) if self._info else (c.error_bg, c.error_border, c.error_text)
+        self.setStyleSheet(
+            f"#messageBar {{ background: {bg}; border: 1px solid {border}; border-radius: 4px; }}"
+            f" #messageBar QLabel {{ color: {fg}; }}"
+        )
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._restyle()
+
     def show_text(self, text: str, info: bool = False) -> None:
-        self.setStyleSheet(self.INFO_STYLE if info else self.ERROR_STYLE)
+        self._info = info
+        self._restyle()
         self.label.setText(text)
         self.show()
