@@ -213,13 +213,28 @@ class Roster:
         return self.catalogue.display(entry.event.status if entry else None)
 
     def time_in_status(self, agent_id: str, now: float | None = None) -> float:
-        """Seconds since the agent's current status was set (server time ``changed_at``),
-        never negative (clock skew)."""
+        """Seconds since the agent's current *status* began (server time ``status_since``, or
+        ``changed_at`` from a relay that does not send it): a message edit keeps it. Never
+        negative. ``clock`` should be the server's (:class:`~presence_desktop.domain.times.ServerClock`)."""
         entry = self._entries.get(agent_id)
         if entry is None:
             return 0.0
         now = self.clock() if now is None else now
-        return max(0.0, now - _epoch(entry.event.changed_at))
+        return max(0.0, now - _epoch(entry.event.status_since_at))
+
+    def status_since(self, agent_id: str) -> float | None:
+        """Epoch s (server time) when the agent's current status began, or None."""
+        entry = self._entries.get(agent_id)
+        return None if entry is None else _epoch(entry.event.status_since_at)
+
+    def budget_overrun(self, agent_id: str, now: float | None = None) -> float | None:
+        """Seconds past the displayed status's time budget, or None when within it (or it has
+        none). Pairs with :func:`~presence_desktop.domain.times.format_over` for the text."""
+        status = self.display_status(agent_id, now)
+        if status.budget_s is None:
+            return None
+        over = self.time_in_status(agent_id, now) - status.budget_s
+        return over if over >= 0 else None
 
     def since_heard(self, agent_id: str, now: float | None = None) -> float:
         entry = self._entries.get(agent_id)
