@@ -441,6 +441,9 @@ class OwnStatus:
         self.clock = clock
         self.current: PresenceEvent | None = None
         self.pending: PendingChange | None = None
+        # A change someone else made to this user's status, seen live after the first known
+        # status, not yet told to the user (see take_outside_change).
+        self.outside_change: PresenceEvent | None = None
 
     @property
     def status_id(self) -> str | None:
@@ -469,6 +472,13 @@ class OwnStatus:
             return typed.strip() or None
         return self.message if status == self.status_id else None
 
+    def take_outside_change(self) -> PresenceEvent | None:
+        """The latest change a supervisor made to this user's status since the last call (None
+        when there is none): the app tells the agent who changed it. The first status known in a
+        session is never one: it is where the user starts, not news."""
+        event, self.outside_change = self.outside_change, None
+        return event
+
     def request(self, status: str, message: str | None = None) -> PendingChange:
         self.pending = PendingChange(status, message, self.clock())
         return self.pending
@@ -495,6 +505,9 @@ class OwnStatus:
             return False
         if self.current is not None and event.version <= self.current.version:
             return False
+        if (self.current is not None and event.source == "supervisor" and event.changed_by != self.agent_id
+                and (event.status != self.current.status or event.message != self.current.message)):
+            self.outside_change = event
         self.current = event
         if self.pending is not None:
             if event.status == self.pending.status and event.message == self.pending.message:

@@ -542,7 +542,7 @@ class ConfirmBar(QFrame):
     def ask(self, text: str, payload, near: tuple[int, int] | None = None) -> None:
         """Ask ``text`` (plain text). ``near``: (top, bottom) of the row it is about, in the host
         widget's coordinates; the bar goes just under it (or above when there is no room)."""
-        self.label.setText(text)
+        self.label.setText(display_text(text))
         self.payload = payload
         self.near = near
         focus = QApplication.focusWidget()
@@ -582,6 +582,7 @@ class MessageBar(QFrame):
         lay.setContentsMargins(10, 6, 10, 6)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # carries names and server text
         lay.addWidget(self.label, 1)
         close = QPushButton("Dismiss")
         close.clicked.connect(self.hide)
@@ -604,5 +605,28 @@ class MessageBar(QFrame):
     def show_text(self, text: str, info: bool = False) -> None:
         self._info = info
         self._restyle()
-        self.label.setText(text)
+        self.label.setText(display_text(text))
         self.show()
+
+
+def clamp_to_screen(window: QWidget, margin: int = 0) -> None:
+    """Shrink and move ``window`` so its frame lies within its screen's available area (the
+    desktop minus panels). A restored geometry or the default size can exceed it: at 200 % scale
+    the roster opened 2080x1440 on a 1600x1000 screen."""
+    screen = window.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry().adjusted(margin, margin, -margin, -margin)
+    frame = window.frameGeometry()
+    extra_w = max(0, frame.width() - window.width())  # title bar and borders, once shown
+    extra_h = max(0, frame.height() - window.height())
+    width = min(window.width(), max(1, area.width() - extra_w))
+    height = min(window.height(), max(1, area.height() - extra_h))
+    if (width, height) != (window.width(), window.height()):
+        window.resize(width, height)
+    frame = window.frameGeometry()
+    x = min(max(frame.x(), area.x()), area.right() + 1 - frame.width())
+    y = min(max(frame.y(), area.y()), area.bottom() + 1 - frame.height())
+    if (x, y) != (frame.x(), frame.y()):
+        window.move(x, y)
+
