@@ -57,6 +57,7 @@ class AppSettings(BaseModel):
         default=None, gt=0, description="client-side 'heartbeat overdue' after this many seconds; None = off"
     )
     minimize_to_tray: bool = True
+    tray_hint_shown: bool = Field(default=False, description="closing to the tray was explained once")
 
 
 class UiState(BaseModel):
