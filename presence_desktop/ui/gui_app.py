@@ -29,7 +29,7 @@ from presence_desktop.ui.bridge import QtBridge
 from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
 from presence_desktop.client.signin import plain_auth_error
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
-from presence_desktop.ui.roster_window import RosterWindow
+from presence_desktop.ui.roster.window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime, freeze_gc
 from presence_desktop.client.service import PresenceService
 from presence_desktop.ui.signin_window import SignInWindow
