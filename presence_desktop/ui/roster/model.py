@@ -27,6 +27,7 @@ from presence_desktop.domain.statuses import UNKNOWN_ID
 from presence_desktop.ui.roster.colors import DIM_FG, LEVEL_BG
 from presence_desktop.ui.roster.columns import COL_INDICATOR, COL_NAME, COLUMNS, TICKING_COLUMNS
 from presence_desktop.ui.roster.sortkeys import natural_sort_key
+from presence_desktop.ui.roster.tooltips import row_tooltip
 from presence_desktop.ui.runtime import freeze_gc
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the displayed Status object
@@ -266,14 +267,8 @@ class RosterTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return column.display(roster, agent_id, ev, status, now)
         if role == Qt.ItemDataRole.ToolTipRole:
-            last = roster.last_known_status(agent_id)
-            why = ""
-            if status.id == UNKNOWN_ID:
-                why = " - connection lost" if not roster.connected else " - heartbeat overdue"
-            by = f", by {ev.changed_by}" if ev.source == "supervisor" and ev.changed_by else ""
-            # The message column elides: its full text is here, on every cell of the row.
-            said = f"\n“{ev.message}”" if ev.message else ""
-            return f"{ev.display_name} ({agent_id}, {ev.team_id})\n{last.label} since {ev.changed_at} [{ev.source}{by}]{why}{said}"
+            # The message column elides: its full text is in the tooltip, on every cell of the row.
+            return row_tooltip(roster, agent_id, now)
         if role == Qt.ItemDataRole.ForegroundRole:
             return QBrush(DIM_FG) if status.id == UNKNOWN_ID else None
         if role == Qt.ItemDataRole.BackgroundRole:
