@@ -10,7 +10,7 @@ from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.domain.identity import Identity
 from presence_desktop.ui.roster.columns import COL_HEARD, COL_NAME, COL_STATUS, COL_TIME
-from presence_desktop.ui.roster.formats import format_duration
+from presence_desktop.ui.roster.formats import format_ago, format_duration
 from presence_desktop.ui.roster.model import AGENT_ROLE
 from presence_desktop.ui.roster.sortkeys import natural_key
 from presence_desktop.ui.roster.window import RosterWindow
@@ -208,15 +208,19 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
     updates.clear()
     win.tick()
     assert updates == []  # same second: nothing to repaint
-    # one second later: only the cells whose drawn text moved ("last heard" still reads "just
-    # now"; time in status shows seconds only in a status's first minute)
+    # one second later: only the cells whose drawn text moved (time in status, h:mm:ss, moves
+    # every second; "last heard" still reads "just now" for most)
     first = win.table.rowAt(0)
     agents = [win.proxy.index(first + i, 0).data(AGENT_ROLE) for i in range(rows_on_screen)]
-    before = {a: format_duration(roster.time_in_status(a, now[0])) for a in agents}
+    def faces(t):
+        return {a: (format_duration(roster.time_in_status(a, t)), format_ago(roster.since_heard(a, t))) for a in agents}
+
+    before = faces(now[0])
     now[0] += 1.0
-    moved = sum(before[a] != format_duration(roster.time_in_status(a, now[0])) for a in agents)
+    after = faces(now[0])
+    moved = sum((before[a][0] != after[a][0]) + (before[a][1] != after[a][1]) for a in agents)
     win.tick()
-    assert len(updates) == moved < rows_on_screen
+    assert len(updates) == moved < 2 * rows_on_screen
 
 
 def test_the_tick_looks_at_no_cell_while_the_window_is_hidden(qtbot):
@@ -236,9 +240,10 @@ def test_the_tick_looks_at_no_cell_while_the_window_is_hidden(qtbot):
     assert faces and len(win.ticking.shown) == 2 * len(set(faces))
 
 
-def test_time_in_status_shows_seconds_in_the_first_minute_then_minutes():
+def test_time_in_status_is_h_mm_ss_everywhere():
+    """One format (issue 15): "0:02" read as hours and minutes, "2 min" hid 2:59 of a 3:00 budget."""
     assert [format_duration(s) for s in (0, 5, 59, 60, 725, 3599, 3600, 3725, -3)] == [
-        "0:00", "0:05", "0:59", "1 min", "12 min", "59 min", "1 h 00 min", "1 h 02 min", "0:00"]
+        "0:00:00", "0:00:05", "0:00:59", "0:01:00", "0:12:05", "0:59:59", "1:00:00", "1:02:05", "0:00:00"]
 
 
 def _ticking_window(qtbot, now):
@@ -316,7 +321,7 @@ def test_a_change_after_the_tick_is_painted_from_the_model_not_the_tick(qtbot):
     assert delegate.blits == 0 and delegate.looks == {}
     assert painted == vp.grab().toImage()  # what the default painting shows now
     row = win.proxy.visible_agent_ids().index(aid)
-    assert win.proxy.index(row, COL_TIME).data() == "0:00"
+    assert win.proxy.index(row, COL_TIME).data() == "0:00:00"
 
 
 def test_the_tick_maps_rows_again_after_the_order_changed(qtbot):
