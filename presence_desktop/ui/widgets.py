@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QAbstractScrollArea,
     QApplication,
     QPushButton,
     QSizePolicy,
@@ -536,7 +537,10 @@ class ConfirmBar(QFrame):
             y = self.near[1] + 2  # right under the row it is about
         else:
             y = self.near[0] - h - 2  # no room below: above it
-        self.setGeometry(8, max(0, min(y, host.height() - h)), max(0, host.width() - 16), h)
+        # Over a scroll area: within its viewport, leaving the scroll bar usable.
+        viewport = host.viewport() if isinstance(host, QAbstractScrollArea) else None
+        left, right = (viewport.geometry().left(), viewport.geometry().right() + 1) if viewport is not None else (0, host.width())
+        self.setGeometry(left + 8, max(0, min(y, host.height() - h)), max(0, right - left - 16), h)
         self.raise_()
 
     def ask(self, text: str, payload, near: tuple[int, int] | None = None) -> None:

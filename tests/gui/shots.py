@@ -11,7 +11,7 @@ import sys
 import time
 
 
-def build(dark: bool, width: int | None, height: int | None, hostile: bool):
+def build(dark: bool, width: int | None, height: int | None, hostile: bool, bars: bool = False):
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -49,6 +49,12 @@ def build(dark: bool, width: int | None, height: int | None, hostile: bool):
     own = OwnStatus("sup-1", clock=clock)
     own.observe(events[0].with_(agent_id="sup-1", display_name="Sam Supervisor", status="available", message=None))
     win.on_own_status(own)
+    if bars:  # every bar at once: connection lost (rows Unknown), a problem, the confirm step
+        roster.connection_lost(at=now - 12)
+        win.on_roster_changed(roster.connection_lost())
+        win.on_connection(ConnectionState(up=False, since=now - 12, next_retry_at=now + 4, reason="connection closed (1006)"))
+        win.on_own_status(own, "disconnected")
+        win.show_problem("Could not change agent-7's status: the relay did not answer (timed out)")
     if width or height:
         win.resize(width or win.width(), height or win.height())
     clamp_to_screen(win)
@@ -58,6 +64,8 @@ def build(dark: bool, width: int | None, height: int | None, hostile: bool):
         app.processEvents()
         time.sleep(0.02)
     win.model.flush()
+    if bars:
+        win.ask_set_status(events[2].agent_id, "break")
     app.processEvents()
     return app, win
 
@@ -69,8 +77,9 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int)
     ap.add_argument("--height", type=int)
     ap.add_argument("--hostile", action="store_true")
+    ap.add_argument("--bars", action="store_true")
     args = ap.parse_args(argv)
-    app, win = build(args.dark, args.width, args.height, args.hostile)
+    app, win = build(args.dark, args.width, args.height, args.hostile, args.bars)
     win.grab().save(args.out)
     screen = win.screen().availableGeometry()
     print(f"window {win.width()}x{win.height()} frame {win.frameGeometry().width()}x{win.frameGeometry().height()} "

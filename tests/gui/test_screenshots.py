@@ -41,6 +41,8 @@ def shoot(tmp_path: Path, out: Path, *args: str, screen=(1920, 1200), scale: flo
     ("roster-800px", ("--width", "800"), (1920, 1200)),
     ("roster-1600px", ("--width", "1600"), (1920, 1200)),
     ("roster-hostile-text", ("--hostile",), (1920, 1200)),
+    ("roster-light-bars", ("--bars",), (1920, 1200)),
+    ("roster-dark-bars", ("--dark", "--bars"), (1920, 1200)),
 ])
 def test_roster_screenshots(tmp_path, artifacts_dir, name, args, screen):
     got = shoot(tmp_path, artifacts_dir / f"{name}.png", *args, screen=screen)

@@ -24,6 +24,7 @@ from PySide6.QtGui import QBrush, QFont
 
 from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.domain.statuses import UNKNOWN_ID
+from presence_desktop.domain.text import display_text
 from presence_desktop.ui.roster.colors import DIM_FG, LEVEL_BG
 from presence_desktop.ui.roster.columns import COL_INDICATOR, COL_NAME, COLUMNS, TICKING_COLUMNS
 from presence_desktop.ui.roster.sortkeys import natural_sort_key
@@ -265,7 +266,8 @@ class RosterTableModel(QAbstractTableModel):
         if role == DIMMED_ROLE:
             return status.id == UNKNOWN_ID
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.display(roster, agent_id, ev, status, now)
+            # Names, teams and messages are user text: neutralised here, for every column.
+            return display_text(column.display(roster, agent_id, ev, status, now))
         if role == Qt.ItemDataRole.ToolTipRole:
             # The message column elides: its full text is in the tooltip, on every cell of the row.
             return row_tooltip(roster, agent_id, now)
