@@ -199,6 +199,7 @@ class ConnectionBanner(QFrame):
         lay.addWidget(self.icon)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # our markup; the reason in it is escaped
         lay.addWidget(self.label, 1)
         self.sign_in_button = QPushButton("Sign in again")
         self.sign_in_button.clicked.connect(self.signInAgain)
@@ -247,8 +248,8 @@ class ConnectionBanner(QFrame):
             parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
         if self.reason:
             detail = colors(self.palette()).banner_detail
-            parts.append(f" <span style='color:{detail}'>({html.escape(plain_reason(self.reason))})</span>")
-            self.label.setToolTip(self.reason)
+            parts.append(f" <span style='color:{detail}'>({html.escape(display_text(plain_reason(self.reason)))})</span>")
+            self.label.setToolTip(f"<p>{html.escape(display_text(self.reason))}</p>")  # server text: never markup
         self.label.setText("".join(parts))
 
 
