@@ -163,7 +163,7 @@ def test_the_connection_banner_shows_a_server_reason_as_text(qtbot):
 
     banner = ConnectionBanner()
     qtbot.addWidget(banner)
-    banner.set_down(None, None, "<img src=x> odd\u202e reply")
+    banner.set_down(1_800_000_000.0, None, "<img src=x> odd\u202e reply")
     assert banner.label.textFormat() == Qt.TextFormat.RichText
     assert "(&lt;img src=x&gt; odd reply)" in banner.label.text() and "<img" not in banner.label.text()
     assert "\u202e" not in banner.label.text() and "\u202e" not in banner.label.toolTip()
