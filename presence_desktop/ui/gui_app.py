@@ -359,7 +359,7 @@ class GuiApp:
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(f"Presence keeps running in the tray and your status stays {label}.")
         box.setInformativeText("Open the roster or change your status from the tray icon. "
-                               "Quit signs you out of presence (Offline).")
+                               "Quit Presence sets you Offline.")
         keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
         quit_ = box.addButton("Quit Presence", QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(keep)
