@@ -313,9 +313,7 @@ class GuiApp:
         own = self.service.own
         unconfirmed = self.unconfirmed_reason()
         if self.window is not None:
-            self.window.on_own_status(own)
-            err = own.pending.last_error if own.pending else None  # TODO(trust): into the window after the roster split
-            self.window.own_bar.set_state(own.status_id, own.message, own.is_pending, err, unconfirmed)
+            self.window.on_own_status(own, unconfirmed)
         if self.tray is not None:
             self.tray.set_own(own.status_id, own.is_pending, unconfirmed, own.message)
         outside = own.take_outside_change()
@@ -362,7 +360,7 @@ class GuiApp:
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(f"Presence keeps running in the tray and your status stays {label}.")
         box.setInformativeText("Open the roster or change your status from the tray icon. "
-                               "Quit signs you out of presence (Offline).")
+                               "Quit Presence sets you Offline.")
         keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
         quit_ = box.addButton("Quit Presence", QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(keep)

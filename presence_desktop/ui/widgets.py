@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QAbstractScrollArea,
     QApplication,
     QPushButton,
     QWidget,
@@ -194,6 +195,7 @@ class ConnectionBanner(QFrame):
         lay.addWidget(self.icon)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # our markup; the reason in it is escaped
         lay.addWidget(self.label, 1)
         self.sign_in_button = QPushButton("Sign in again")
         self.sign_in_button.clicked.connect(self.signInAgain)
@@ -242,8 +244,8 @@ class ConnectionBanner(QFrame):
             parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
         if self.reason:
             detail = colors(self.palette()).banner_detail
-            parts.append(f" <span style='color:{detail}'>({html.escape(plain_reason(self.reason))})</span>")
-            self.label.setToolTip(self.reason)
+            parts.append(f" <span style='color:{detail}'>({html.escape(display_text(plain_reason(self.reason)))})</span>")
+            self.label.setToolTip(f"<p>{html.escape(display_text(self.reason))}</p>")  # server text: never markup
         self.label.setText("".join(parts))
 
 
@@ -351,7 +353,10 @@ class ConfirmBar(QFrame):
             y = self.near[1] + 2  # right under the row it is about
         else:
             y = self.near[0] - h - 2  # no room below: above it
-        self.setGeometry(8, max(0, min(y, host.height() - h)), max(0, host.width() - 16), h)
+        # Over a scroll area: within its viewport, leaving the scroll bar usable.
+        viewport = host.viewport() if isinstance(host, QAbstractScrollArea) else None
+        left, right = (viewport.geometry().left(), viewport.geometry().right() + 1) if viewport is not None else (0, host.width())
+        self.setGeometry(left + 8, max(0, min(y, host.height() - h)), max(0, right - left - 16), h)
         self.raise_()
 
     def ask(self, text: str, payload, near: tuple[int, int] | None = None) -> None:

@@ -156,3 +156,15 @@ def test_the_window_is_clamped_to_the_available_screen(qtbot):
     clamp_to_screen(w)
     frame = w.frameGeometry()
     assert area.contains(frame), (frame, area)
+
+
+def test_the_connection_banner_shows_a_server_reason_as_text(qtbot):
+    from presence_desktop.ui.widgets import ConnectionBanner
+
+    banner = ConnectionBanner()
+    qtbot.addWidget(banner)
+    banner.set_down(1_800_000_000.0, None, "<img src=x> odd\u202e reply")
+    assert banner.label.textFormat() == Qt.TextFormat.RichText
+    assert "(&lt;img src=x&gt; odd reply)" in banner.label.text() and "<img" not in banner.label.text()
+    assert "\u202e" not in banner.label.text() and "\u202e" not in banner.label.toolTip()
+    assert "<img" not in banner.label.toolTip()

@@ -210,13 +210,17 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
     updates.clear()
     win.tick()
     assert updates == []  # same second: nothing to repaint
-    # one second later: only the cells whose drawn text moved ("last heard" still reads "just
-    # now"; time in status shows seconds only in a status's first minute)
+    # one second later: only the cells whose drawn text moved (time in status, h:mm:ss, moves
+    # every second)
     first = win.table.rowAt(0)
     agents = [win.proxy.index(first + i, 0).data(AGENT_ROLE) for i in range(rows_on_screen)]
-    before = {a: format_duration(roster.time_in_status(a, now[0])) for a in agents}
+    def faces(t):
+        return {a: format_duration(roster.time_in_status(a, t)) for a in agents}
+
+    before = faces(now[0])
     now[0] += 1.0
-    moved = sum(before[a] != format_duration(roster.time_in_status(a, now[0])) for a in agents)
+    after = faces(now[0])
+    moved = sum(before[a] != after[a] for a in agents)
     win.tick()
     assert cells() == moved
 
@@ -236,6 +240,13 @@ def test_the_tick_looks_at_no_cell_while_the_window_is_hidden(qtbot):
     qtbot.waitExposed(win)
     win.tick()
     assert faces and len(win.ticking.shown) == len(set(faces))
+
+
+
+def test_time_in_status_is_h_mm_ss_everywhere():
+    """One format (issue 15): "0:02" read as hours and minutes, "2 min" hid 2:59 of a 3:00 budget."""
+    assert [format_duration(s) for s in (0, 5, 59, 60, 725, 3599, 3600, 3725, -3)] == [
+        "0:00:00", "0:00:05", "0:00:59", "0:01:00", "0:12:05", "0:59:59", "1:00:00", "1:02:05", "0:00:00"]
 
 
 def _ticking_window(qtbot, now):

@@ -25,10 +25,10 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.domain.statuses import UNKNOWN_ID
 from presence_desktop.domain.text import display_text
-from presence_desktop.domain.times import status_sentence
 from presence_desktop.ui import theme
-from presence_desktop.ui.roster.columns import COL_NAME, COLUMNS, TICKING_COLUMNS, person_name, team_name
+from presence_desktop.ui.roster.columns import COL_NAME, COLUMNS, TICKING_COLUMNS, person_name
 from presence_desktop.ui.roster.sortkeys import natural_sort_key
+from presence_desktop.ui.roster.tooltips import tooltip_html, tooltip_lines
 from presence_desktop.ui.runtime import freeze_gc
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the displayed Status object
@@ -322,20 +322,14 @@ class RosterTableModel(QAbstractTableModel):
         if role == DIMMED_ROLE:
             return status.id == UNKNOWN_ID or self.not_current is not None
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.display(roster, agent_id, ev, status, now)
+            # Names, teams and messages are user text: neutralised here, for every column.
+            return display_text(column.display(roster, agent_id, ev, status, now))
         if role == Qt.ItemDataRole.ToolTipRole:
-            # Plain text (a tooltip that starts with markup is read as rich text: never here).
-            last = roster.last_known_status(agent_id)
-            since = roster.status_since(agent_id)
-            sentence = status_sentence(last.label, since, now, ev.source, ev.changed_by, display_text(ev.changed_by) or None)
-            why = ""
-            if status.id == UNKNOWN_ID:
-                why = "\nNot current: connection lost" if not roster.connected else "\nNot current: heartbeat overdue"
-            elif self.not_current is not None:
-                why = f"\nNot current: {self.not_current}"
-            # The message column elides: its full text is here, on every cell of the row.
-            said = f"\n“{display_text(ev.message)}”" if ev.message else ""
-            return f"{person_name(ev, agent_id)} ({agent_id}, {team_name(ev.team_id)})\n{sentence}{why}{said}"
+            # The message column elides: its full text is in the tooltip, on every cell of the row.
+            lines = tooltip_lines(roster, agent_id, now)
+            if self.not_current is not None and status.id != UNKNOWN_ID and lines:
+                lines.insert(1, f"Not current ({self.not_current})")
+            return tooltip_html(lines)
         if role == Qt.ItemDataRole.ForegroundRole:
             if column.level is not None:
                 level = column.level(roster, agent_id, now)

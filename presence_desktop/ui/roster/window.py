@@ -21,7 +21,7 @@ from presence_desktop.client.service import ConnectionState
 from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.roster import Change, Counts, OwnStatus, Roster, RosterFilter
 from presence_desktop.domain.statuses import StatusCatalogue
-from presence_desktop.domain.text import menu_text
+from presence_desktop.domain.text import display_text, menu_text
 from presence_desktop.domain.times import clock_time
 from presence_desktop.ui.painting import status_icon
 from presence_desktop.ui.roster.columns import COL_NAME, COL_STATUS, COLUMNS, person_name, set_team_names
@@ -204,6 +204,9 @@ class RosterWindow(QMainWindow):
             self.filters.team.setEnabled(False)
         self._set_live_line()
         self._refresh_counts()
+        # Keys typed at start go to the table (row navigation), never to "My status": a first
+        # "b" there published a status to the team.
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _fit_headers(self) -> None:
         """Widen sections whose title would run under the sort arrow ("Time in statu▾")."""
@@ -293,10 +296,13 @@ class RosterWindow(QMainWindow):
         self._set_live_line()
         self._refresh_counts()
 
-    def on_own_status(self, own: OwnStatus) -> None:
+    def on_own_status(self, own: OwnStatus, unconfirmed: str | None = None) -> None:
+        """``unconfirmed``: why the own status cannot be vouched for now ("disconnected",
+        "session expired", "reconnecting"); None while live."""
         err = own.pending.last_error if own.pending else None
-        self.own_bar.set_state(own.status_id, own.message, own.is_pending, err)
-        self.setWindowIcon(status_icon(self.catalogue.display(own.status_id), own.is_pending))
+        self.own_bar.set_state(own.status_id, own.message, own.is_pending, err, unconfirmed)
+        doubt = own.is_pending or bool(unconfirmed and own.status_id)
+        self.setWindowIcon(status_icon(self.catalogue.display(own.status_id), doubt))
 
     def show_problem(self, text: str) -> None:
         self.messages.show_text(text)
@@ -448,9 +454,29 @@ class RosterWindow(QMainWindow):
         sub = menu.addMenu(f"Set status of {menu_text(name)}")
         for st in self.catalogue:
             act = sub.addAction(status_icon(st), st.label)
-            # plain text: the name is user text (ConfirmBar shows it as PlainText)
-            act.triggered.connect(lambda _c=False, s=st: self.confirm.ask(f"Set {name} to {s.label}?", (agent_id, s.id)))
+            act.triggered.connect(lambda _c=False, s=st: self.ask_set_status(agent_id, s.id))
         return menu
+
+    def ask_set_status(self, agent_id: str, status_id: str) -> None:
+        """The confirm step for a supervisor's change, as plain text (the name is user text),
+        next to the agent's row, without scrolling the view."""
+        entry = self.roster.get(agent_id)
+        name = display_text(entry.event.display_name if entry else agent_id) or agent_id
+        label = self.catalogue.display(status_id).label
+        self.confirm.ask(f"Set “{name}” ({agent_id}) to {label}?", (agent_id, status_id), near=self._row_span(agent_id))
+
+    def _row_span(self, agent_id: str) -> tuple[int, int] | None:
+        """(top, bottom) of the agent's row in the table's coordinates, if it is on screen."""
+        for r in range(self.proxy.rowCount()):
+            index = self.proxy.index(r, 0)
+            if index.data(AGENT_ROLE) == agent_id:
+                rect = self.table.visualRect(index)
+                viewport = self.table.viewport()
+                if rect.bottom() < 0 or rect.top() > viewport.height():
+                    return None
+                top = viewport.mapTo(self.table, rect.topLeft()).y()
+                return top, top + rect.height()
+        return None
 
     def select_agent(self, agent_id: str) -> None:
         for r in range(self.proxy.rowCount()):
