@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMainWindow, QMenu, QStyle, QTableView, QVBoxLayout, QWidget,
@@ -56,9 +56,11 @@ class RosterTable(QTableView):
             return
         super().paintEvent(event)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.resized.emit()
+    def viewportEvent(self, event) -> bool:
+        handled = super().viewportEvent(event)
+        if event.type() == QEvent.Type.Resize:  # also when a scroll bar comes or goes
+            self.resized.emit()
+        return handled
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         # Qt gives a keyboard-made event a position in the *widget's* coordinates, which the
@@ -236,10 +238,13 @@ class RosterWindow(QMainWindow):
             if not self._user_widths:
                 base = sum(COLUMNS[i].width for i in fixed)
                 stretch_min = sum(c.min_width for c in COLUMNS if c.resize == "stretch")
-                scale = max(0.0, (avail - stretch_min) / base) if base else 1.0
+                # Message aims at 40 % of the width (at least its minimum, at most 600 px); the
+                # others share the rest in proportion, within their min and max.
+                target = max(stretch_min, min(int(avail * 0.4), 600))
+                scale = max(0.0, (avail - target) / base) if base else 1.0
                 for i in fixed:
                     c = COLUMNS[i]
-                    w = int(c.width * min(scale, 1.35))
+                    w = int(c.width * min(scale, 1.6))
                     header.resizeSection(i, max(c.min_width, min(w, c.max_width or w)))
                 self._fit_headers()
             used = sum(header.sectionSize(i) for i in fixed)
@@ -322,9 +327,6 @@ class RosterWindow(QMainWindow):
             return f"disconnected{since}; rows show the last known state"
         if state.joining:
             return "loading the roster…; rows may be out of date"
-        behind = getattr(state, "behind", None)
-        if behind:
-            return f"{behind}; rows may be out of date"
         return None
 
     def _set_live_line(self) -> None:
@@ -485,7 +487,8 @@ class RosterWindow(QMainWindow):
                 self.table.selectionModel().select(
                     idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
                 )
-                self.table.setCurrentIndex(idx)
+                # current too (the Menu key acts on it), without the view's modifier-dependent selection
+                self.table.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
                 self.table.scrollTo(idx)
                 return
 
