@@ -288,3 +288,26 @@ def test_hide_offline_and_several_statuses_at_once(qtbot):
     assert win.filters.status.text().startswith("2 statuses")
     win.filters.set_statuses(None)
     assert win.proxy.rowCount() == len(roster)
+
+
+def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, artifacts_dir):
+    """Team ids in a flat list; no grouping by team, no per-team counts, nothing to fold."""
+    win, roster = make_window(qtbot)
+    win.filters.group.setChecked(True)
+    assert win.teams.isVisibleTo(win)
+    teams = [roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()]
+    assert teams == sorted(teams, key=lambda t: int(t.split("-")[1]))  # contiguous, in team order
+    first_team = [a for a in win.proxy.visible_agent_ids() if roster.get(a).event.team_id == "team-1"]
+    names = [roster.get(a).event.display_name for a in first_team]
+    assert names == sorted(names, key=str.casefold)  # sorted by the chosen column within a team
+    avail = sum(roster.display_status(a).id == "available" for a in first_team)
+    assert win.teams.chips["team-1"].text() == f"▾ team-1 · {avail} / {len(first_team)} available"
+    win.teams.chips["team-2"].setChecked(False)  # fold team-2 away
+    assert "team-2" not in {roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()}
+    assert win.teams.chips["team-2"].text().startswith("▸ team-2")
+    win.show()
+    qtbot.waitExposed(win)
+    win.grab().save(str(artifacts_dir / "roster-grouped-team2-folded.png"))
+    win.teams.chips["team-2"].setChecked(True)
+    win.filters.group.setChecked(False)
+    assert win.proxy.rowCount() == len(roster) and not win.teams.isVisibleTo(win)

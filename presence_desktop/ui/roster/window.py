@@ -31,6 +31,7 @@ from presence_desktop.ui.roster.filters import FilterBar
 from presence_desktop.ui.roster.hold import OrderHold
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
 from presence_desktop.ui.roster.proxy import RosterProxy
+from presence_desktop.ui.roster.teams import TeamStrip
 from presence_desktop.ui.roster.ticking import TickingFastPath, repaint_ticking_columns
 from presence_desktop.ui.theme import colors
 from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, MessageBar, OwnStatusBar
@@ -123,6 +124,9 @@ class RosterWindow(QMainWindow):
         lay.addWidget(self.filters)
         self.counts = CountsBar(catalogue)
         lay.addWidget(self.counts)
+        self.teams = TeamStrip()
+        self.teams.hide()
+        lay.addWidget(self.teams)
         # Always there (so it moves nothing when it changes): live or not, and why; and, at its
         # right, whether the order is held.
         notes = QHBoxLayout()
@@ -193,6 +197,7 @@ class RosterWindow(QMainWindow):
         self.own_bar.statusRequested.connect(self.ownStatusRequested)
         self.banner.signInAgain.connect(self.signOutRequested)  # sign-out leads to the sign-in window
         self.filters.changed.connect(self._apply_filter)
+        self.teams.changed.connect(self._apply_filter)
         self.confirm.confirmed.connect(lambda p: self.agentStatusRequested.emit(p[0], p[1]))
 
         # One timer for the whole view: ticking columns, banner countdown, counts, change markers.
@@ -286,6 +291,7 @@ class RosterWindow(QMainWindow):
             if not teams <= self._known_teams:
                 self._known_teams |= teams
                 self.filters.set_teams(self.roster.team_ids())
+                self.teams.set_teams(self.roster.team_ids())
         if not self._counts_timer_pending:
             self._counts_timer_pending = True
             QTimer.singleShot(50, self._refresh_counts)
@@ -366,6 +372,8 @@ class RosterWindow(QMainWindow):
         elif ticking is not None:  # in the tray or minimized (most of the app's life): nothing to repaint
             ticking.hidden()
         self._repaint_changed_rows(shown)
+        if shown:
+            self._refresh_teams()
         self.banner.refresh(now)
         if self.roster.stale_after_s is not None:
             # Displayed statuses (hence counts) change with time alone only through staleness;
@@ -438,8 +446,27 @@ class RosterWindow(QMainWindow):
         self.status_label.setText(f"{text} · {total} agents{shown}")
 
     def _apply_filter(self) -> None:
-        self.proxy.set_roster_filter(self.filters.roster_filter())
+        grouped = self.filters.group.isChecked()
+        if grouped != self.model.group_by_team:
+            self.model.group_by_team = grouped
+            self.teams.setVisible(grouped)
+            if grouped:
+                self.teams.set_teams(self.roster.team_ids())
+            self.proxy.invalidate()  # a new order: every row's key changed
+        folded = self.teams.folded
+        self.proxy.set_roster_filter(self.filters.roster_filter(folded, self.roster.team_ids() if folded else ()))
         self._refresh_counts()
+        self._refresh_teams()
+
+    def _refresh_teams(self) -> None:
+        """The team chips' counts (a walk over the rows: on the tick and on filter changes only)."""
+        if not self.model.group_by_team:
+            return
+        scope = RosterFilter(statuses=None, text=self.proxy.roster_filter.text)
+        by_team: dict[str, list[str]] = {}
+        for agent_id in self.roster.visible(scope):
+            by_team.setdefault(self.roster.get(agent_id).event.team_id, []).append(agent_id)
+        self.teams.refresh(self.roster, by_team)
 
     def _context_menu(self, index, pos: QPoint) -> None:
         menu = self.build_row_menu(index.data(AGENT_ROLE))
