@@ -90,7 +90,7 @@ async def test_times_follow_the_relay_clock_when_this_computer_is_70_minutes_ahe
     await gui.runtime.shutdown()
 
 
-async def test_the_first_close_to_the_tray_says_so_and_offers_quit(qtbot, tmp_path, monkeypatch):
+async def test_the_first_close_to_the_tray_says_so_and_offers_quit(qtbot, tmp_path, monkeypatch, artifacts_dir):
     gui, _ = await open_as(tmp_path, qtbot)
     monkeypatch.setattr(gui.tray.icon, "isVisible", lambda: True)  # a desktop with a tray
     quits = []
@@ -99,6 +99,7 @@ async def test_the_first_close_to_the_tray_says_so_and_offers_quit(qtbot, tmp_pa
     box = gui.tray_hint
     assert box is not None and box.isVisible() and not box.isModal()
     qtbot.addWidget(box)
+    box.grab().save(str(artifacts_dir / "close-to-tray-hint.png"))
     assert "keeps running in the tray" in box.text()
     assert [b.text() for b in box.buttons()] == ["Keep running", "Quit Presence"] or \
         {b.text() for b in box.buttons()} == {"Keep running", "Quit Presence"}
