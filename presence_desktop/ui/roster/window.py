@@ -364,7 +364,7 @@ class RosterWindow(QMainWindow):
         elif ticking is not None:  # in the tray or minimized (most of the app's life): nothing to repaint
             ticking.hidden()
         self._repaint_changed_rows(shown)
-        self.banner.refresh(now)
+        self.banner.refresh()  # this computer's clock: the retry time is the client's own
         if self.roster.stale_after_s is not None:
             # Displayed statuses (hence counts) change with time alone only through staleness;
             # otherwise every roster change and connection change recounts already.
