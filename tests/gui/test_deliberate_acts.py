@@ -119,7 +119,7 @@ def test_the_confirm_step_takes_enter_and_escape_shows_focus_and_sits_by_its_row
     assert got == [("agent-7", "break")]
 
 
-def test_tray_not_confirmed_message_box_and_notification_as_text(qtbot):
+def test_tray_not_confirmed_message_box_and_notification_as_text(qtbot, artifacts_dir):
     tray = TrayController(default_catalogue(), "agent-41")
     requested, messages = [], []
     tray.statusRequested.connect(requested.append)
@@ -131,8 +131,11 @@ def test_tray_not_confirmed_message_box_and_notification_as_text(qtbot):
     tray.set_own("available", False, "disconnected")  # the outage read "Available"
     assert "Available (not confirmed: disconnected)" in tray.icon.toolTip()
     assert "not confirmed" in tray.header.text()
+    tray.menu.adjustSize()
+    tray.menu.grab().save(str(artifacts_dir / "tray-menu-not-confirmed.png"))
     box = tray.ask_message()
     qtbot.addWidget(box)
+    box.grab().save(str(artifacts_dir / "tray-message-box.png"))
     edit = box.findChild(QLineEdit)
     edit.setText("  in the 3 pm huddle ")
     qtbot.keyClick(edit, Qt.Key.Key_Return)

@@ -374,7 +374,7 @@ class RosterWindow(QMainWindow):
         self._repaint_changed_rows(shown)
         if shown:
             self._refresh_teams()
-        self.banner.refresh(now)
+        self.banner.refresh()  # this computer's clock: the retry time is the client's own
         if self.roster.stale_after_s is not None:
             # Displayed statuses (hence counts) change with time alone only through staleness;
             # otherwise every roster change and connection change recounts already.
