@@ -22,7 +22,7 @@ from presence_desktop.ui.painting import paint_status
 from presence_desktop.ui.roster.model import AGENT_ROLE, CHANGED_ROLE, CHANGED_TICKS, DIMMED_ROLE, STATUS_ROLE
 
 AVATAR = 22.0  # initials circle, logical px
-BADGE = 11.0  # the presence badge on it
+BADGE = 10.0  # the presence badge on it
 PAD = 6.0
 
 
@@ -101,15 +101,15 @@ class PersonDelegate(_RowDelegate):
         painter.setBrush(fill)
         painter.drawEllipse(circle)
         font = QFont(opt.font)
-        font.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.75))
+        font.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.72))
         font.setBold(True)
         font.setItalic(False)
         painter.setFont(font)
         painter.setPen(QColor(255, 255, 255) if not dimmed else QColor(c.base))
-        painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(name))
+        painter.drawText(circle.adjusted(-1, -1, -1, -1), Qt.AlignmentFlag.AlignCenter, initials(name))
         if status is not None:
-            b = min(BADGE, side * 0.5)
-            badge = QRectF(circle.right() - b + 3.5, circle.bottom() - b + 3, b, b)
+            b = min(BADGE, side * 0.45)
+            badge = QRectF(circle.right() - b + 4.5, circle.bottom() - b + 3.5, b, b)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(c.base))  # a ring of background separates badge and circle
             painter.drawEllipse(badge.adjusted(-1.5, -1.5, 1.5, 1.5))
