@@ -36,7 +36,10 @@ def test_a_joining_window_shows_the_roster_as_not_current(qtbot):
     win.on_connection(ConnectionState(up=True))
     assert win.live_line.text().startswith("● Live")
     assert win.proxy.index(0, COL_NAME).data(DIMMED_ROLE) is False
+    signals = []
+    win.model.dataChanged.connect(lambda *a: signals.append(a))  # would re-sort every row
     win.on_connection(ConnectionState(up=True, joining=True))
+    assert signals == []  # dimmed by a repaint, not by a model signal
     assert "Not current" in win.live_line.text() and "loading the roster" in win.live_line.text()
     assert all(win.proxy.index(r, COL_NAME).data(DIMMED_ROLE) for r in range(win.proxy.rowCount()))
     assert "Not current (loading the roster" in win.proxy.index(0, COL_NAME).data(Qt.ItemDataRole.ToolTipRole)

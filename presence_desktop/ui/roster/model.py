@@ -178,14 +178,15 @@ class RosterTableModel(QAbstractTableModel):
                     emit(index(first, 0), index(end, _LAST))
         self.flushes += 1
 
-    def set_not_current(self, reason: str | None) -> None:
-        """``reason`` (plain words) while the roster may not be current, None when it is live;
-        a change repaints every row (dimmed, or not)."""
-        if reason != self.not_current:
-            was = self.not_current is not None
-            self.not_current = reason
-            if was != (reason is not None) and self._rows:
-                self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, _LAST))
+    def set_not_current(self, reason: str | None) -> bool:
+        """``reason`` (plain words) while the roster may not be current, None when it is live.
+        True when rows must be drawn anew (dimmed, or not): the caller repaints the view. No
+        ``dataChanged``: it would make the sorting proxy re-sort every row, and no key changed."""
+        if reason == self.not_current:
+            return False
+        was = self.not_current is not None
+        self.not_current = reason
+        return was != (reason is not None)
 
     def age_changes(self) -> list[str]:
         """One tick older for every change marker; drops those CHANGED_TICKS old and returns

@@ -337,7 +337,8 @@ class RosterWindow(QMainWindow):
 
     def _set_live_line(self) -> None:
         reason = self.not_current_reason()
-        self.model.set_not_current(reason)
+        if self.model.set_not_current(reason):
+            self.table.viewport().update()
         c = colors(self.palette())
         if reason is None:
             self.live_line.setText("● Live: changes show as they happen")
