@@ -1,4 +1,3 @@
-import asyncio
 import time
 from datetime import datetime, timezone
 
@@ -364,7 +363,7 @@ def test_the_tick_paint_of_ticking_cells_looks_exactly_like_the_views_own(qtbot,
     colours) and the focus elsewhere (no focus frame). The focused cell (a gradient frame that
     differs by a shade when drawn into a pixmap) leaves the whole paint to the view, whose
     delegate still blits the other cells."""
-    from PySide6.QtWidgets import QLineEdit, QWidget
+    from PySide6.QtWidgets import QWidget
 
     now = [time.time()]
     win, roster = _ticking_window(qtbot, now)

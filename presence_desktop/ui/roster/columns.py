@@ -67,7 +67,9 @@ def status_text(roster: Roster, agent_id: str, ev: PresenceEvent, status: Status
     if status.id == UNKNOWN_ID:
         return f"Unknown (last: {roster.last_known_status(agent_id).label})"
     if ev.source == "supervisor":
-        return f"{status.label} · set by {display_text(ev.changed_by) or 'a supervisor'}"
+        setter = roster.get(ev.changed_by) if ev.changed_by else None  # their name, when in the roster
+        who = person_name(setter.event, ev.changed_by) if setter is not None else display_text(ev.changed_by)
+        return f"{status.label} · set by {who or 'a supervisor'}"
     if ev.source == "system" and status.id == "offline":
         return f"{status.label} · no heartbeat"
     if ev.source == "idle":
@@ -97,16 +99,16 @@ def team_name(team_id: str) -> str:
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", 220, lambda r, a, ev, st, now: person_name(ev, a), lambda r, a, ev, now: "",
-           min_width=150, max_width=300, header_tip="Name, with the status as a badge on the initials"),
+           min_width=150, max_width=340, header_tip="Name, with the status as a badge on the initials"),
     Column("status", "Status", 170, status_text, _status_key, min_width=120, max_width=260),
     Column("time", "Time in status", 96, lambda r, a, ev, st, now: format_duration(r.time_in_status(a, now)),
            lambda r, a, ev, now: enc_float(r.time_in_status(a, now)), ticking=True,
            level=lambda r, a, now: _LEVELS.get(r.budget_level(a, now)), min_width=90, max_width=120,
            header_tip="Since the last status change (h:mm:ss, the relay's clock); a message edit keeps it"),
+    Column("team", "Team", 110, lambda r, a, ev, st, now: team_name(ev.team_id),
+           lambda r, a, ev, now: natural_sort_key(team_name(ev.team_id)) + SEP, min_width=70, max_width=220),
     Column("message", "Message", 260, lambda r, a, ev, st, now: display_text(ev.message),
            lambda r, a, ev, now: enc_text((ev.message or "").casefold()), resize="stretch", min_width=140),
-    Column("team", "Team", 110, lambda r, a, ev, st, now: team_name(ev.team_id),
-           lambda r, a, ev, now: natural_sort_key(team_name(ev.team_id)) + SEP, min_width=70, max_width=200),
 )
 
 _INDEX = {c.key: i for i, c in enumerate(COLUMNS)}

@@ -93,7 +93,7 @@ class PersonDelegate(_RowDelegate):
         if index.data(CHANGED_ROLE) is not None:
             painter.fillRect(QRectF(r.left(), r.top() + 2, 3, r.height() - 4), QColor(c.focus))
         side = min(AVATAR, r.height() - 2)
-        circle = QRectF(r.left() + PAD, r.center().y() - side / 2, side, side)
+        circle = QRectF(r.left() + PAD, r.center().y() - side / 2 - 1, side, side)
         fill = avatar_color(agent_id, c.dark)
         if dimmed:
             fill.setAlphaF(0.45)
@@ -103,12 +103,13 @@ class PersonDelegate(_RowDelegate):
         font = QFont(opt.font)
         font.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.75))
         font.setBold(True)
+        font.setItalic(False)
         painter.setFont(font)
         painter.setPen(QColor(255, 255, 255) if not dimmed else QColor(c.base))
         painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(name))
         if status is not None:
-            b = min(BADGE, side * 0.55)
-            badge = QRectF(circle.right() - b + 2, circle.bottom() - b + 2, b, b)
+            b = min(BADGE, side * 0.5)
+            badge = QRectF(circle.right() - b + 3.5, circle.bottom() - b + 3, b, b)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(c.base))  # a ring of background separates badge and circle
             painter.drawEllipse(badge.adjusted(-1.5, -1.5, 1.5, 1.5))
@@ -136,6 +137,8 @@ class PillDelegate(_RowDelegate):
             return
         text = index.data(Qt.ItemDataRole.DisplayRole) or status.label
         label, _sep, detail = text.partition(" · ")
+        if label.startswith(status.label + " (") and label.endswith(")"):  # "Unknown (last: Break)"
+            label, detail = status.label, label[len(status.label) + 2:-1]
         dimmed = bool(index.data(DIMMED_ROLE))
         c = theme.colors(opt.palette)
         color = QColor(theme.status_color(status.color, c.dark))

@@ -59,6 +59,10 @@ class FilterBar(QWidget):
         self.hide_offline = QCheckBox("Hide &offline")
         self.hide_offline.toggled.connect(lambda _on: self.changed.emit())
         lay.addWidget(self.hide_offline)
+        self.group = QCheckBox("&Group by team")
+        self.group.setToolTip("Keep each team's rows together; fold a team away from the team list")
+        self.group.toggled.connect(lambda _on: self.changed.emit())
+        lay.addWidget(self.group)
         self.team.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.search.textChanged.connect(lambda _t: self.changed.emit())
         self._quiet = False
@@ -106,10 +110,15 @@ class FilterBar(QWidget):
         self.status.setToolTip("Show only these statuses" if chosen is None else ", ".join(
             act.text() for sid, act in self.status_actions.items() if sid in chosen))
 
-    def roster_filter(self) -> RosterFilter:
+    def roster_filter(self, folded=frozenset(), teams=()) -> RosterFilter:
+        """The filter the bar stands for; ``folded`` teams (of ``teams``, every team known) are
+        left out while grouping by team."""
         team = self.selected_team()
         statuses = self.selected_statuses()
         if self.hide_offline.isChecked():
             every = frozenset(self.status_actions) if statuses is None else statuses
             statuses = every - {OFFLINE_ID}
-        return RosterFilter(teams=frozenset({team}) if team else None, statuses=statuses, text=self.search.text())
+        chosen = frozenset({team}) if team else None
+        if folded and self.group.isChecked():
+            chosen = (chosen if chosen is not None else frozenset(teams)) - frozenset(folded)
+        return RosterFilter(teams=chosen, statuses=statuses, text=self.search.text())

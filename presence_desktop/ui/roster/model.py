@@ -26,8 +26,8 @@ from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.domain.statuses import UNKNOWN_ID
 from presence_desktop.domain.text import display_text
 from presence_desktop.ui import theme
-from presence_desktop.ui.roster.columns import COL_NAME, COLUMNS, TICKING_COLUMNS, person_name
-from presence_desktop.ui.roster.sortkeys import natural_sort_key
+from presence_desktop.ui.roster.columns import COL_NAME, COLUMNS, TICKING_COLUMNS, person_name, team_name
+from presence_desktop.ui.roster.sortkeys import SEP, natural_sort_key
 from presence_desktop.ui.roster.tooltips import tooltip_html, tooltip_lines
 from presence_desktop.ui.runtime import freeze_gc
 
@@ -97,6 +97,8 @@ class RosterTableModel(QAbstractTableModel):
         self.changed_at: dict[str, int] = {}
         self._unmarked: set[str] = set()  # pending updates that are not the agent's news (staleness)
         self._palette_dark: bool | None = None
+        # Keep each team's rows together: the sort key starts with the team (teams.py)
+        self.group_by_team = False
         self._brushes: dict[str, QBrush] = {}
         self.sync()
 
@@ -279,10 +281,13 @@ class RosterTableModel(QAbstractTableModel):
         agent_id = roster.agent_at(row)
         ev = roster.get(agent_id).event
         name = natural_sort_key(person_name(ev, agent_id))
-        if col == COL_NAME:
+        if col == COL_NAME and not self.group_by_team:
             return name
         now = self.clock() if now is None else now
-        return COLUMNS[col].sort_key(roster, agent_id, ev, now) + name
+        key = COLUMNS[col].sort_key(roster, agent_id, ev, now) + name
+        if self.group_by_team:
+            return natural_sort_key(team_name(ev.team_id)) + SEP + key
+        return key
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role not in _ROLES or not index.isValid() or index.row() >= self._rows:

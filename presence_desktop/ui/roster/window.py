@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMainWindow, QMenu, QStyle, QTableView, QVBoxLayout, QWidget,
@@ -32,6 +32,7 @@ from presence_desktop.ui.roster.filters import FilterBar
 from presence_desktop.ui.roster.hold import OrderHold
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
 from presence_desktop.ui.roster.proxy import RosterProxy
+from presence_desktop.ui.roster.teams import TeamStrip
 from presence_desktop.ui.roster.ticking import TickingFastPath, repaint_ticking_columns
 from presence_desktop.ui.roster.tooltips import tooltip_html
 from presence_desktop.ui.theme import colors
@@ -58,9 +59,11 @@ class RosterTable(QTableView):
             return
         super().paintEvent(event)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.resized.emit()
+    def viewportEvent(self, event) -> bool:
+        handled = super().viewportEvent(event)
+        if event.type() == QEvent.Type.Resize:  # also when a scroll bar comes or goes
+            self.resized.emit()
+        return handled
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         # Qt gives a keyboard-made event a position in the *widget's* coordinates, which the
@@ -123,6 +126,9 @@ class RosterWindow(QMainWindow):
         lay.addWidget(self.filters)
         self.counts = CountsBar(catalogue)
         lay.addWidget(self.counts)
+        self.teams = TeamStrip()
+        self.teams.hide()
+        lay.addWidget(self.teams)
         # Always there (so it moves nothing when it changes): live or not, and why; and, at its
         # right, whether the order is held.
         notes = QHBoxLayout()
@@ -193,6 +199,7 @@ class RosterWindow(QMainWindow):
         self.own_bar.statusRequested.connect(self.ownStatusRequested)
         self.banner.signInAgain.connect(self.signOutRequested)  # sign-out leads to the sign-in window
         self.filters.changed.connect(self._apply_filter)
+        self.teams.changed.connect(self._apply_filter)
         self.confirm.confirmed.connect(lambda p: self.agentStatusRequested.emit(p[0], p[1]))
 
         # One timer for the whole view: ticking columns, banner countdown, counts, change markers.
@@ -238,10 +245,13 @@ class RosterWindow(QMainWindow):
             if not self._user_widths:
                 base = sum(COLUMNS[i].width for i in fixed)
                 stretch_min = sum(c.min_width for c in COLUMNS if c.resize == "stretch")
-                scale = max(0.0, (avail - stretch_min) / base) if base else 1.0
+                # Message aims at 40 % of the width (at least its minimum, at most 600 px); the
+                # others share the rest in proportion, within their min and max.
+                target = max(stretch_min, min(int(avail * 0.4), 600))
+                scale = max(0.0, (avail - target) / base) if base else 1.0
                 for i in fixed:
                     c = COLUMNS[i]
-                    w = int(c.width * min(scale, 1.35))
+                    w = int(c.width * min(scale, 1.6))
                     header.resizeSection(i, max(c.min_width, min(w, c.max_width or w)))
                 self._fit_headers()
             used = sum(header.sectionSize(i) for i in fixed)
@@ -283,6 +293,7 @@ class RosterWindow(QMainWindow):
             if not teams <= self._known_teams:
                 self._known_teams |= teams
                 self.filters.set_teams(self.roster.team_ids())
+                self.teams.set_teams(self.roster.team_ids())
         if not self._counts_timer_pending:
             self._counts_timer_pending = True
             QTimer.singleShot(50, self._refresh_counts)
@@ -333,9 +344,6 @@ class RosterWindow(QMainWindow):
             return f"disconnected{since}; rows show the last known state"
         if state.joining:
             return "loading the roster…; rows may be out of date"
-        behind = getattr(state, "behind", None)
-        if behind:
-            return f"{behind}; rows may be out of date"
         return None
 
     def _set_live_line(self) -> None:
@@ -375,6 +383,8 @@ class RosterWindow(QMainWindow):
         elif ticking is not None:  # in the tray or minimized (most of the app's life): nothing to repaint
             ticking.hidden()
         self._repaint_changed_rows(shown)
+        if shown:
+            self._refresh_teams()
         self.banner.refresh()  # this computer's clock: the retry time is the client's own
         if self.roster.stale_after_s is not None:
             # Displayed statuses (hence counts) change with time alone only through staleness;
@@ -447,8 +457,27 @@ class RosterWindow(QMainWindow):
         self.status_label.setText(f"{text} · {total} agents{shown}")
 
     def _apply_filter(self) -> None:
-        self.proxy.set_roster_filter(self.filters.roster_filter())
+        grouped = self.filters.group.isChecked()
+        if grouped != self.model.group_by_team:
+            self.model.group_by_team = grouped
+            self.teams.setVisible(grouped)
+            if grouped:
+                self.teams.set_teams(self.roster.team_ids())
+            self.proxy.invalidate()  # a new order: every row's key changed
+        folded = self.teams.folded
+        self.proxy.set_roster_filter(self.filters.roster_filter(folded, self.roster.team_ids() if folded else ()))
         self._refresh_counts()
+        self._refresh_teams()
+
+    def _refresh_teams(self) -> None:
+        """The team chips' counts (a walk over the rows: on the tick and on filter changes only)."""
+        if not self.model.group_by_team:
+            return
+        scope = RosterFilter(statuses=None, text=self.proxy.roster_filter.text)
+        by_team: dict[str, list[str]] = {}
+        for agent_id in self.roster.visible(scope):
+            by_team.setdefault(self.roster.get(agent_id).event.team_id, []).append(agent_id)
+        self.teams.refresh(self.roster, by_team)
 
     def _context_menu(self, index, pos: QPoint) -> None:
         menu = self.build_row_menu(index.data(AGENT_ROLE))
@@ -496,7 +525,8 @@ class RosterWindow(QMainWindow):
                 self.table.selectionModel().select(
                     idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
                 )
-                self.table.setCurrentIndex(idx)
+                # current too (the Menu key acts on it), without the view's modifier-dependent selection
+                self.table.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
                 self.table.scrollTo(idx)
                 return
 
