@@ -22,7 +22,8 @@ from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.roster import Change, Counts, OwnStatus, Roster, RosterFilter
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.domain.text import display_text, menu_text
-from presence_desktop.domain.times import clock_time
+from presence_desktop.domain.presence import parse_time
+from presence_desktop.domain.times import clock_time, status_sentence
 from presence_desktop.ui.painting import status_icon
 from presence_desktop.ui.roster.columns import COL_NAME, COL_STATUS, COLUMNS, person_name, set_team_names
 from presence_desktop.ui.roster.counts import CountsBar
@@ -33,6 +34,7 @@ from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
 from presence_desktop.ui.roster.proxy import RosterProxy
 from presence_desktop.ui.roster.teams import TeamStrip
 from presence_desktop.ui.roster.ticking import TickingFastPath, repaint_ticking_columns
+from presence_desktop.ui.roster.tooltips import tooltip_html
 from presence_desktop.ui.theme import colors
 from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, MessageBar, OwnStatusBar
 
@@ -314,6 +316,15 @@ class RosterWindow(QMainWindow):
         self.own_bar.set_state(own.status_id, own.message, own.is_pending, err, unconfirmed)
         doubt = own.is_pending or bool(unconfirmed and own.status_id)
         self.setWindowIcon(status_icon(self.catalogue.display(own.status_id), doubt))
+        tip = ""
+        if own.current is not None:  # when and by whom, in local time and words
+            ev = own.current
+            setter = self.roster.get(ev.changed_by) if ev.changed_by else None
+            who = display_text(setter.event.display_name) if setter is not None else None
+            line = status_sentence(self.catalogue.display(ev.status).label, parse_time(ev.status_since_at).timestamp(),
+                                   self.clock(), ev.source, ev.changed_by, who)
+            tip = tooltip_html([line.replace("set by the agent", "set by you")])
+        self.own_bar.state_label.setToolTip(tip)
 
     def show_problem(self, text: str) -> None:
         self.messages.show_text(text)
