@@ -12,9 +12,20 @@ from PySide6.QtWidgets import QApplication
 from presence_desktop.client.service import ConnectionState
 from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.resources import default_catalogue
-from presence_desktop.ui.roster.columns import COL_MESSAGE, COL_NAME, COL_STATUS, COL_TEAM, COLUMNS
+from presence_desktop.ui.roster.columns import (
+    COL_MESSAGE,
+    COL_NAME,
+    COL_STATUS,
+    COL_TEAM,
+    COLUMNS,
+)
 from presence_desktop.ui.roster.delegates import initials
-from presence_desktop.ui.roster.model import AGENT_ROLE, CHANGED_ROLE, CHANGED_TICKS, DIMMED_ROLE
+from presence_desktop.ui.roster.model import (
+    AGENT_ROLE,
+    CHANGED_ROLE,
+    CHANGED_TICKS,
+    DIMMED_ROLE,
+)
 from tests.gui.test_roster_window import SUP, make_window
 
 

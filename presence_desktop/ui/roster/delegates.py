@@ -19,7 +19,13 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from presence_desktop.domain.statuses import Status
 from presence_desktop.ui import theme
 from presence_desktop.ui.painting import paint_status
-from presence_desktop.ui.roster.model import AGENT_ROLE, CHANGED_ROLE, CHANGED_TICKS, DIMMED_ROLE, STATUS_ROLE
+from presence_desktop.ui.roster.model import (
+    AGENT_ROLE,
+    CHANGED_ROLE,
+    CHANGED_TICKS,
+    DIMMED_ROLE,
+    STATUS_ROLE,
+)
 
 AVATAR = 22.0  # initials circle, logical px
 BADGE = 10.0  # the presence badge on it

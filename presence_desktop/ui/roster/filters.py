@@ -8,7 +8,17 @@ in the team list is plain text (a combo box never reads markup).
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QMenu, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
 
 from presence_desktop.domain.roster import RosterFilter
 from presence_desktop.domain.statuses import OFFLINE_ID, UNKNOWN, StatusCatalogue

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -26,7 +26,13 @@ from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.domain.statuses import UNKNOWN_ID
 from presence_desktop.domain.text import display_text
 from presence_desktop.ui import theme
-from presence_desktop.ui.roster.columns import COL_NAME, COLUMNS, TICKING_COLUMNS, person_name, team_name
+from presence_desktop.ui.roster.columns import (
+    COL_NAME,
+    COLUMNS,
+    TICKING_COLUMNS,
+    person_name,
+    team_name,
+)
 from presence_desktop.ui.roster.sortkeys import SEP, natural_sort_key
 from presence_desktop.ui.roster.tooltips import tooltip_html, tooltip_lines
 from presence_desktop.ui.runtime import freeze_gc

@@ -9,23 +9,60 @@ domain roster for display only and never calls the backend.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QContextMenuEvent,
+    QKeySequence,
+    QPaintEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMainWindow, QMenu, QStyle, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from presence_desktop.client.service import ConnectionState
 from presence_desktop.domain.identity import Identity
-from presence_desktop.domain.roster import Change, Counts, OwnStatus, Roster, RosterFilter
+from presence_desktop.domain.presence import parse_time
+from presence_desktop.domain.roster import (
+    Change,
+    Counts,
+    OwnStatus,
+    Roster,
+    RosterFilter,
+)
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.domain.text import display_text, menu_text
-from presence_desktop.domain.presence import parse_time
 from presence_desktop.domain.times import clock_time, status_sentence
 from presence_desktop.ui.painting import status_icon
-from presence_desktop.ui.roster.columns import COL_NAME, COL_STATUS, COLUMNS, person_name, set_team_names
+from presence_desktop.ui.roster.columns import (
+    COL_NAME,
+    COL_STATUS,
+    COLUMNS,
+    person_name,
+    set_team_names,
+)
 from presence_desktop.ui.roster.counts import CountsBar
 from presence_desktop.ui.roster.delegates import PersonDelegate, PillDelegate
 from presence_desktop.ui.roster.filters import FilterBar
@@ -36,7 +73,12 @@ from presence_desktop.ui.roster.teams import TeamStrip
 from presence_desktop.ui.roster.ticking import TickingFastPath, repaint_ticking_columns
 from presence_desktop.ui.roster.tooltips import tooltip_html
 from presence_desktop.ui.theme import colors
-from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, MessageBar, OwnStatusBar
+from presence_desktop.ui.widgets import (
+    ConfirmBar,
+    ConnectionBanner,
+    MessageBar,
+    OwnStatusBar,
+)
 
 TICK_MS = 1000
 
