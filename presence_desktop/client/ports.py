@@ -74,6 +74,10 @@ class FeedSink(Protocol):
     def feed_down(self, reason: str, next_retry_at: float | None) -> None:
         """The connection is down; ``next_retry_at`` is the epoch time of the next attempt."""
 
+    def feed_quiet(self, since: float | None) -> None:
+        """Connected, but nothing (not even a keep-alive) has come since ``since`` (epoch s,
+        this computer's clock); None when frames come again."""
+
 
 class LiveFeed(Protocol):
     async def run(self, sink: FeedSink) -> None:

@@ -62,6 +62,17 @@ def test_a_joining_window_shows_the_roster_as_not_current(qtbot):
                    if roster.display_status(win.proxy.index(r, 0).data(AGENT_ROLE)).id != "unknown")
 
 
+def test_missed_keep_alives_show_the_roster_as_not_current(qtbot):
+    """A frozen server was noticed after ~40 s and rows looked live meanwhile."""
+    win, _roster = make_window(qtbot)
+    win.on_connection(ConnectionState(up=True))
+    win.on_connection(ConnectionState(up=True, quiet_since=time.time() - 95))
+    assert "Not current: nothing from the server since" in win.live_line.text()
+    assert win.proxy.index(0, COL_NAME).data(DIMMED_ROLE)
+    win.on_connection(ConnectionState(up=True))
+    assert win.live_line.text().startswith("● Live")
+
+
 def test_the_live_line_takes_its_place_always_so_rows_do_not_move(qtbot):
     win, _roster = make_window(qtbot)
     win.show()

@@ -212,3 +212,15 @@ async def test_quitting_after_setting_a_status_publishes_offline():
     await until(lambda: not svc.own.is_pending)
     await svc.shutdown()
     assert relay.rows["sup-1"].status == "offline"
+
+
+async def test_missed_keep_alives_make_the_connection_state_say_so():
+    """A frozen server: connected, but nothing heard; the window must not look live."""
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    svc.feed_quiet(1234.0)
+    assert rec.states[-1].up and rec.states[-1].quiet_since == 1234.0
+    svc.feed_quiet(None)
+    assert rec.states[-1].up and rec.states[-1].quiet_since is None
+    await svc.shutdown()

@@ -386,6 +386,8 @@ class RosterWindow(QMainWindow):
             return f"disconnected{since}; rows show the last known state"
         if state.joining:
             return "loading the roster…; rows may be out of date"
+        if state.quiet_since is not None:
+            return f"nothing from the server since {clock_time(state.quiet_since, time.time())} (keep-alives missed); rows may be out of date"
         return None
 
     def _set_live_line(self) -> None:
