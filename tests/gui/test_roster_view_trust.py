@@ -272,8 +272,8 @@ def test_a_list_of_people_not_an_admin_grid(qtbot):
     assert win.proxy.index(_row_of(win, agent), COL_NAME).data() == ev.display_name != agent
     assert win.table.itemDelegateForColumn(COL_STATUS) is win.pill_delegate
     assert win.table.itemDelegateForColumn(COL_NAME) is win.person_delegate
-    assert [initials(n) for n in ("Ada Lovelace", "agent-7", "Grace Brewster Hopper", "", "émile")] == [
-        "AL", "A7", "GH", "?", "ÉM"]
+    assert [initials(n) for n in ("Ada Lovelace", "agent-7", "Grace Brewster Hopper", "", "émile", "<!> ok")] == [
+        "AL", "A7", "GH", "?", "ÉM", "OK"]
 
 
 def test_team_display_names_come_from_the_settings(qtbot):

@@ -34,7 +34,9 @@ PAD = 6.0
 
 def initials(name: str) -> str:
     """Up to two letters for an avatar: "Ada Lovelace" -> "AL", "agent-7" -> "A7", "" -> "?"."""
-    parts = [p for p in name.replace("-", " ").replace("_", " ").split() if p]
+    # letters and digits only: a name is user text ("<b>x</b>" must not give "<")
+    parts = ["".join(ch for ch in p if ch.isalnum()) for p in name.replace("-", " ").replace("_", " ").split()]
+    parts = [p for p in parts if p]
     if not parts:
         return "?"
     if len(parts) == 1:
