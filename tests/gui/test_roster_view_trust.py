@@ -327,6 +327,9 @@ def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, arti
     assert names == sorted(names, key=str.casefold)  # sorted by the chosen column within a team
     avail = sum(roster.display_status(a).id == "available" for a in first_team)
     assert win.teams.chips["team-1"].text() == f"▾ team-1 · {avail} / {len(first_team)} available"
+    header = win.table.horizontalHeader()
+    assert header.visualIndex(COL_TEAM) == 0 and win.team_delegate.grouped  # the team heads its rows
+    assert win.team_delegate.captions["team-1"] == f"team-1 · {avail}/{len(first_team)}"
     win.teams.chips["team-2"].setChecked(False)  # fold team-2 away
     assert "team-2" not in {roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()}
     assert win.teams.chips["team-2"].text().startswith("▸ team-2")
@@ -336,3 +339,4 @@ def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, arti
     win.teams.chips["team-2"].setChecked(True)
     win.filters.group.setChecked(False)
     assert win.proxy.rowCount() == len(roster) and not win.teams.isVisibleTo(win)
+    assert header.visualIndex(COL_TEAM) == COL_TEAM

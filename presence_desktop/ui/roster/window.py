@@ -59,12 +59,17 @@ from presence_desktop.ui.painting import status_icon
 from presence_desktop.ui.roster.columns import (
     COL_NAME,
     COL_STATUS,
+    COL_TEAM,
     COLUMNS,
     person_name,
     set_team_names,
 )
 from presence_desktop.ui.roster.counts import CountsBar
-from presence_desktop.ui.roster.delegates import PersonDelegate, PillDelegate
+from presence_desktop.ui.roster.delegates import (
+    PersonDelegate,
+    PillDelegate,
+    TeamDelegate,
+)
 from presence_desktop.ui.roster.filters import FilterBar
 from presence_desktop.ui.roster.hold import OrderHold
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
@@ -196,6 +201,8 @@ class RosterWindow(QMainWindow):
         self.pill_delegate = PillDelegate(self.table, reduced_motion=reduced_motion)
         self.table.setItemDelegateForColumn(COL_NAME, self.person_delegate)
         self.table.setItemDelegateForColumn(COL_STATUS, self.pill_delegate)
+        self.team_delegate = TeamDelegate(self.table, reduced_motion=reduced_motion)
+        self.table.setItemDelegateForColumn(COL_TEAM, self.team_delegate)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -505,7 +512,11 @@ class RosterWindow(QMainWindow):
         grouped = self.filters.group.isChecked()
         if grouped != self.model.group_by_team:
             self.model.group_by_team = grouped
+            self.team_delegate.grouped = grouped
             self.teams.setVisible(grouped)
+            # grouped, the team stands first: its caption on each team's first row heads the group
+            header = self.table.horizontalHeader()
+            header.moveSection(header.visualIndex(COL_TEAM), 0 if grouped else COL_TEAM)
             if grouped:
                 self.teams.set_teams(self.roster.team_ids())
             self.proxy.invalidate()  # a new order: every row's key changed
@@ -522,7 +533,10 @@ class RosterWindow(QMainWindow):
         by_team: dict[str, list[str]] = {}
         for agent_id in self.roster.visible(scope):
             by_team.setdefault(self.roster.get(agent_id).event.team_id, []).append(agent_id)
-        self.teams.refresh(self.roster, by_team)
+        captions = self.teams.refresh(self.roster, by_team)
+        if captions != self.team_delegate.captions:
+            self.team_delegate.captions = captions
+            self.table.viewport().update()
 
     def _context_menu(self, index, pos: QPoint) -> None:
         menu = self.build_row_menu(index.data(AGENT_ROLE))
