@@ -52,6 +52,7 @@ class EventsLiveFeed:
         self.channel = channel
         self._was_up = False
         self._down_reported = False
+        self._quiet: float | None = None  # the last quiet_since reported
         self._sink: FeedSink | None = None
 
     def _on_state(self, state: Any) -> None:
@@ -61,7 +62,12 @@ class EventsLiveFeed:
         status = state.status
         if status == "connected":
             self._was_up = True
+            quiet = getattr(state, "quiet_since", None)
+            if quiet != self._quiet:
+                self._quiet = quiet
+                sink.feed_quiet(quiet)
             return
+        self._quiet = None
         if status in ("reconnecting", "failed") or (status == "connecting" and self._was_up):
             sink.feed_down(state.reason or status, state.next_attempt_at, needs_sign_in=state.needs_sign_in)
 

@@ -75,6 +75,10 @@ class FeedSink(Protocol):
         """The connection is down; ``next_retry_at`` is the epoch time of the next attempt.
         ``needs_sign_in``: the session was refused; no retry will help until the user signs in."""
 
+    def feed_quiet(self, since: float | None) -> None:
+        """Connected, but nothing (not even a keep-alive) has come since ``since`` (epoch s,
+        this computer's clock); None when frames come again."""
+
 
 class LiveFeed(Protocol):
     async def run(self, sink: FeedSink) -> None:

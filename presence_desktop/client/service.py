@@ -31,9 +31,10 @@ from typing import Protocol
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
 from presence_desktop.client.tasks import TaskKeeper
 from presence_desktop.domain.identity import Identity
-from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.domain.presence import PresenceError, PresenceEvent, parse_time
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
+from presence_desktop.domain.times import ServerClock
 from presence_desktop.net.backoff import full_jitter
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
-    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s),
-    ``reason`` in words, and ``needs_sign_in`` when the session itself was refused (the live
-    feed's credentials or a relay 401): only signing in again can bring it back."""
+    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s on
+    this computer's clock: they are this computer's events, shown on its clock face), ``reason``
+    in words, and ``needs_sign_in`` when the session itself was refused (the live feed's
+    credentials or a relay 401): only signing in again can bring it back."""
 
     up: bool
     since: float | None = None
@@ -51,6 +53,9 @@ class ConnectionState:
     reason: str | None = None
     joining: bool = False
     needs_sign_in: bool = False
+    # up, but nothing (not even a keep-alive) heard since this epoch time (this computer's clock):
+    # events may be missing; the roster is shown as not current
+    quiet_since: float | None = None
 
 
 class ServiceListener(Protocol):
@@ -101,9 +106,12 @@ class PresenceService:
         self.feed = feed
         self.heartbeat_s = heartbeat_s
         self.clock = clock
+        # The relay's clock: every time the roster and the own status compare with a relay time
+        # (changed_at, status_since, last_seen) runs on it; measured at each roster snapshot.
+        self.server_clock = ServerClock(clock)
         teams = None if identity.is_supervisor or identity.team_id is None else [identity.team_id]
-        self.roster = Roster(catalogue, clock=clock, stale_after_s=stale_after_s, teams=teams)
-        self.own = OwnStatus(identity.agent_id, clock=clock)
+        self.roster = Roster(catalogue, clock=self.server_clock, stale_after_s=stale_after_s, teams=teams)
+        self.own = OwnStatus(identity.agent_id, clock=self.server_clock)
         self.listener: ServiceListener = _NullListener()
         self.tasks = TaskKeeper(on_error=self._task_failed)
         self.connection = ConnectionState(up=False, since=None, reason="connecting")
@@ -173,10 +181,16 @@ class PresenceService:
         log.warning("live events were lost: fetching the snapshot again")
         self.feed_subscribed()
 
+    def feed_quiet(self, since: float | None) -> None:
+        current = self.connection
+        if current.up and current.quiet_since != since:
+            self._set_connection(ConnectionState(up=True, joining=current.joining, quiet_since=since))
+
     def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False) -> None:
         self.tasks.cancel("snapshot")
         self._emit_roster(self.roster.connection_lost())
-        since = self.roster.down_since
+        since = self.roster.down_since  # the roster runs on the relay's clock; the state is local
+        since = None if since is None else since - self.server_clock.offset_s
         self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason,
                                              needs_sign_in=needs_sign_in))
 
@@ -185,7 +199,9 @@ class PresenceService:
         attempt = 0
         while True:
             try:
+                sent = self.clock()
                 snap = await self.relay.roster(team)
+                received = self.clock()
                 break
             except RelayCallError as exc:
                 if exc.status == 401:
@@ -198,6 +214,15 @@ class PresenceService:
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
+        if snap.as_of:
+            try:
+                offset = self.server_clock.observe(parse_time(snap.as_of).timestamp(), sent, received)
+            except PresenceError:
+                log.info("the relay's as_of is not a time: %r", snap.as_of)
+            else:
+                if abs(offset) > 5:
+                    log.info("this computer's clock is %.0f s %s the relay's; times shown follow the relay",
+                             abs(offset), "behind" if offset > 0 else "ahead of")
         self._emit_roster(self.roster.complete_join(snap.events, snap.last_seen))
         self._joined_once = True
         changed = False

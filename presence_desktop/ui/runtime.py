@@ -182,7 +182,7 @@ def freeze_gc() -> None:
     collections stop walking them (far shorter gen-2 pauses in a burst over a large roster). Not a
     full collection first: it is a long pause that finds next to nothing to free, so freezing
     without it costs nothing and the call is cheap (young objects only; ``gc.freeze`` itself is O(1)): it can run again after
-    thousands of agents joined (:class:`~presence_desktop.ui.roster_model.RosterTableModel`).
+    thousands of agents joined (:class:`~presence_desktop.ui.roster.model.RosterTableModel`).
     The collection thresholds stay CPython's: a higher young threshold cut the total GC time but
     lengthened single pauses. Figures: bench/README.md, "Figures behind the code"."""
     gc.collect(1)

@@ -99,6 +99,7 @@ class State:
     next_attempt_at: float | None = None
     reason: str | None = None
     needs_sign_in: bool = False
+    quiet_since: float | None = None
 
 
 class FakeSub:
@@ -162,6 +163,9 @@ class Sink:
     def feed_down(self, reason, next_retry_at, *, needs_sign_in=False):
         self.log.append(("down", reason, next_retry_at, needs_sign_in))
 
+    def feed_quiet(self, since):
+        self.log.append(("quiet", since))
+
 
 async def test_live_feed_maps_client_states_and_items():
     client, sink = FakeClient(), Sink()
@@ -184,6 +188,21 @@ async def test_live_feed_maps_client_states_and_items():
     assert sink.log[-1] == ("down", "sign in again: token refused", None, True)
     await feed.close()
     await asyncio.wait_for(task, 2)  # ends quietly once the client is closed
+
+
+async def test_live_feed_reports_missed_keep_alives_once_and_their_end():
+    """A frozen server looked live for ~40 s: the feed passes on the client's quiet state."""
+    client, sink = FakeClient(), Sink()
+    feed = EventsLiveFeed(client, "/agent-presence/*")
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.05)
+    client.set("connected", quiet_since=1000.0)
+    client.set("connected", quiet_since=1000.0)  # the same state again: reported once
+    client.set("connected")  # a frame came
+    await asyncio.sleep(0.05)
+    assert sink.log == ["subscribed", ("quiet", 1000.0), ("quiet", None)]
+    await feed.close()
+    await asyncio.wait_for(task, 2)
 
 
 async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):

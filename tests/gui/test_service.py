@@ -230,4 +230,16 @@ async def test_a_refused_session_reaches_the_connection_state_as_a_typed_fact():
     assert svc.connection.next_retry_at is None
     svc.feed_down("connection closed (1006)", time.time() + 3)
     assert not svc.connection.needs_sign_in
+
+
+
+async def test_missed_keep_alives_make_the_connection_state_say_so():
+    """A frozen server: connected, but nothing heard; the window must not look live."""
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    svc.feed_quiet(1234.0)
+    assert rec.states[-1].up and rec.states[-1].quiet_since == 1234.0
+    svc.feed_quiet(None)
+    assert rec.states[-1].up and rec.states[-1].quiet_since is None
     await svc.shutdown()
