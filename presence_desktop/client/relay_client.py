@@ -45,7 +45,8 @@ def ssl_context_for(ca_file: str | None):
 
 class HttpRelayClient:
     """``RelayApi`` over HTTP. ``token`` returns a valid id token (refreshing as needed);
-    ``refresh`` forces a refresh after a 401. ``timeout_s``: per request (connect + answer)."""
+    ``refresh`` forces a refresh after a 401. ``timeout_s``: per request (connect + answer).
+    ``executor``: where the blocking requests run (default: the loop's default executor)."""
 
     def __init__(
         self,
@@ -55,7 +56,9 @@ class HttpRelayClient:
         refresh: Callable[[], Awaitable[Any]] | None = None,
         ca_file: str | None = None,
         timeout_s: float = 10.0,
+        executor: Any = None,
     ) -> None:
+        self.executor = executor
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.refresh = refresh
@@ -105,7 +108,7 @@ class HttpRelayClient:
                 headers["Content-Type"] = "application/json"
             try:
                 status, data = await loop.run_in_executor(
-                    None, self._request_sync, method, url, payload, headers, parse)
+                    self.executor, self._request_sync, method, url, payload, headers, parse)
             except (HTTPError, OSError) as exc:
                 raise RelayError(0, "unreachable", f"the relay is unreachable ({type(exc).__name__})") from exc
             if status == 401 and attempt == 0 and self.refresh is not None:

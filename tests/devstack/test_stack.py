@@ -63,3 +63,32 @@ def test_free_demo_agents_are_beyond_the_simulated_ones():
 
     assert demo_agent_count(0) == demo_agent_count(40) == 44  # agent-41..44 free in `make run`
     assert demo_agent_count(100) == 104
+
+
+async def test_simulated_agents_never_time_out_against_the_relay_on_a_small_machine(tmp_path):
+    """The agents' blocking HTTP calls and the relay's store work once shared the loop's default
+    executor (cpu + 4 = 6 threads on 2 cores): six agents waiting for the relay held every thread
+    the relay needed to answer them, and each of them failed with ReadTimeoutError 10 s later.
+    Here the default executor has 2 threads (smaller than any real machine's) and 12 agents."""
+    import asyncio
+    import concurrent.futures
+
+    from presence_desktop.devstack.agents import SimulatedAgents
+
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=2))
+    stack = DevStack(StackOptions(state_dir=tmp_path, tls=False, simulate_agents=0, extra={"demo_agents": 12}))
+    try:
+        await stack.start()
+        users = [u for u in stack.cognito.users if "support_agents" in u.groups]
+        assert len(users) == 12
+        agents = SimulatedAgents(stack.relay.ready_info()["relay"]["url"], stack.cognito.cognito_settings(), users,
+                                 mean_interval_s=60, seed=1, request_timeout_s=3)
+        try:
+            await agents.start()
+            assert agents.errors == 0
+            assert [a.changes for a in agents.agents] == [1] * 12
+        finally:
+            await agents.stop()
+    finally:
+        await stack.stop()
