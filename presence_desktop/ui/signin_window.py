@@ -183,6 +183,7 @@ class SignInWindow(QWidget):
         self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing_by_app:
+        by_app, self._closing_by_app = self._closing_by_app, False  # one close only: the window is reused
+        if not by_app:
             self.cancelled.emit()
         super().closeEvent(event)

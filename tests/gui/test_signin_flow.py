@@ -213,3 +213,31 @@ async def test_async_slot_errors_are_shown_not_lost(qtbot, tmp_path):
     await until(lambda: gui.window.messages.isVisible())
     assert "kaputt" in gui.window.messages.label.text()
     await gui.runtime.shutdown()
+
+
+@pytest.mark.parametrize("how", ["cancel", "close"])
+async def test_cancel_after_sign_out_quits_instead_of_leaving_a_process_without_window(qtbot, tmp_path, monkeypatch, how):
+    """The first sign-in closed the window "by the app"; that flag stayed set, so Cancel (or
+    closing the window) after Sign out emitted nothing: no window, no tray, process alive."""
+    FakeAuth.remembered = None
+    gui, _ = make_gui(tmp_path)
+    quits = []
+    monkeypatch.setattr(gui.runtime, "request_quit", lambda: quits.append(1))
+    await gui.start("aws")
+    w = gui.signin
+    qtbot.addWidget(w)
+    monkeypatch.setattr(FakeAuth, "sign_in", lambda self, u, p: _signed_in(u))
+    w.username.setText("agent-2")
+    w.password.setText("right")
+    w.submit.click()
+    await until(lambda: gui.window is not None)
+    assert not w.isVisible() and quits == []
+    await gui.sign_out()
+    assert gui.signin.isVisible() and gui.window is None
+    (w.cancel_button.click if how == "cancel" else w.close)()
+    assert quits == [1]
+    await gui.runtime.shutdown()
+
+
+async def _signed_in(user):
+    return SignedIn(user, Claims(user))
