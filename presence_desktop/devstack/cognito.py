@@ -349,11 +349,12 @@ class LocalCognito:
 
     def cognito_settings(self) -> Any:
         """A :class:`presence_desktop.client.profile.CognitoSettings` for this pool."""
-        from presence_desktop.client.profile import CognitoSettings
+        from presence_desktop.client.profile import CognitoSettings, describe_password_policy
 
         return CognitoSettings(
             region=self.region, user_pool_id=self.user_pool_id, client_id=self.client_id,
             endpoint=self.endpoint, issuer=self.issuer, jwks_url=self.jwks_url,
+            password_policy=describe_password_policy(PASSWORD_POLICY),
         )
 
     # --- lifecycle ---
@@ -395,6 +396,8 @@ class LocalCognito:
 
     def ready_info(self) -> dict[str, Any]:
         """The devstack ready-file sections ``cognito`` and ``users`` (passwords included)."""
+        from presence_desktop.client.profile import describe_password_policy
+
         return {
             "cognito": {
                 "endpoint": self.endpoint,
@@ -403,6 +406,7 @@ class LocalCognito:
                 "client_id": self.client_id,
                 "jwks_url": self.jwks_url,
                 "issuer": self.issuer,
+                "password_policy": describe_password_policy(PASSWORD_POLICY),
             },
             "users": [u.as_dict() for u in self.users],
         }

@@ -191,6 +191,7 @@ def profile_from_ready_file(path: str | Path, name: str = "local") -> Profile:
             endpoint=cognito["endpoint"],
             issuer=cognito["issuer"],
             jwks_url=cognito["jwks_url"],
+            password_policy=cognito.get("password_policy"),
         ),
         events=EventsSettings(
             http_url=events["http"],

@@ -134,6 +134,7 @@ class GuiApp:
             w.newPasswordSubmitted.connect(lambda pw: self.runtime.spawn(self._answer("new_password", pw), name="sign-in"))
             w.mfaCodeSubmitted.connect(lambda code: self.runtime.spawn(self._answer("mfa", code), name="sign-in"))
             w.cancelled.connect(self._signin_cancelled)
+            w.challengeCancelled.connect(self._challenge_cancelled)
             self.signin = w
         if profile_name:
             self.signin.select_profile(profile_name)
@@ -143,6 +144,11 @@ class GuiApp:
         self.signin.show()
         self.signin.raise_()
         return self.signin
+
+    def _challenge_cancelled(self) -> None:
+        # Back on the sign-in page: the half-done sign-in is dropped (a new one starts afresh).
+        if self.window is None:
+            self.auth = None
 
     def _signin_cancelled(self) -> None:
         if self.window is None:
@@ -198,7 +204,8 @@ class GuiApp:
                 self.signin.close_by_app()
             self.open_roster(identity)
         elif kind == "NewPasswordRequired":
-            self.signin.show_challenge("new_password")
+            policy = self.profile.cognito.password_policy if self.profile is not None else None
+            self.signin.show_challenge("new_password", policy)
         elif kind in ("TotpRequired", "SmsMfaRequired"):
             self._mfa_kind = "sms" if kind == "SmsMfaRequired" else "totp"
             self.signin.show_challenge("mfa")

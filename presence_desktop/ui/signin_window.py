@@ -31,6 +31,7 @@ class SignInWindow(QWidget):
     newPasswordSubmitted = Signal(str)
     mfaCodeSubmitted = Signal(str)
     cancelled = Signal()
+    challengeCancelled = Signal()
 
     def __init__(self, profiles: list[tuple[str, str]], parent=None) -> None:
         """``profiles``: (name, description) pairs, e.g. ("local", "Local devstack")."""
@@ -71,6 +72,12 @@ class SignInWindow(QWidget):
         newpw = QWidget()
         form2 = QFormLayout(newpw)
         form2.addRow(QLabel("Your password is temporary. Choose a new one."))
+        self.password_policy = QLabel()
+        self.password_policy.setObjectName("passwordPolicy")
+        self.password_policy.setTextFormat(Qt.TextFormat.PlainText)
+        self.password_policy.setWordWrap(True)
+        self.password_policy.setStyleSheet("color: #555;")
+        form2.addRow(self.password_policy)
         self.new_password = QLineEdit()
         self.new_password.setEchoMode(QLineEdit.EchoMode.Password)
         form2.addRow("New password:", self.new_password)
@@ -112,10 +119,19 @@ class SignInWindow(QWidget):
         self.submit.clicked.connect(self._submit)
         for edit in (self.username, self.password, self.new_password2, self.mfa_code):
             edit.returnPressed.connect(self._submit)
-        self.cancel_button.clicked.connect(self.close)
+        self.cancel_button.clicked.connect(self._cancel)
         for edit in (self.username, self.password, self.new_password, self.new_password2, self.mfa_code):
             edit.textEdited.connect(lambda _t: self.error.hide())  # an old error must not linger
         self.setMinimumWidth(420)
+
+    def _cancel(self) -> None:
+        """Cancel on a challenge page goes back to the sign-in page; on the sign-in page it closes."""
+        if self.pages.currentIndex() != PAGE_CREDENTIALS:
+            self.reset()
+            self.error.hide()
+            self.challengeCancelled.emit()
+            return
+        self.close()
 
     def _submit(self) -> None:
         if not self.submit.isEnabled():
@@ -159,8 +175,11 @@ class SignInWindow(QWidget):
         self.error.setText(text)
         self.error.show()
 
-    def show_challenge(self, kind: str) -> None:
-        """``kind``: "new_password" or "mfa"."""
+    def show_challenge(self, kind: str, password_policy: str | None = None) -> None:
+        """``kind``: "new_password" or "mfa". ``password_policy``: the pool's rules in words."""
+        self.password_policy.setText(
+            password_policy or "The password must meet your organisation's rules; if it does not, you will be told why."
+        )
         self.set_busy(False)
         self.error.hide()
         self.pages.setCurrentIndex(PAGE_NEW_PASSWORD if kind == "new_password" else PAGE_MFA)

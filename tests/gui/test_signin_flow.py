@@ -241,3 +241,36 @@ async def test_cancel_after_sign_out_quits_instead_of_leaving_a_process_without_
 
 async def _signed_in(user):
     return SignedIn(user, Claims(user))
+
+
+async def test_new_password_page_shows_the_policy_and_cancel_goes_back_to_sign_in(qtbot, tmp_path, monkeypatch):
+    """Cancel on the challenge page used to close the window, and so quit the app."""
+    from presence_desktop.client.profile import describe_password_policy
+
+    FakeAuth.remembered = None
+    policy = describe_password_policy({"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
+                                       "RequireNumbers": True, "RequireSymbols": False})
+    assert policy == "At least 12 characters, with an upper-case letter, a lower-case letter and a number."
+    gui, _ = make_gui(tmp_path)
+    gui.profiles["aws"] = PROFILE.model_copy(update={"cognito": PROFILE.cognito.model_copy(update={"password_policy": policy})})
+    quits = []
+    monkeypatch.setattr(gui.runtime, "request_quit", lambda: quits.append(1))
+    await gui.start("aws")
+    w = gui.signin
+    qtbot.addWidget(w)
+    w.username.setText("agent-2")
+    w.password.setText("right")
+    w.submit.click()
+    await until(lambda: w.pages.currentIndex() == 1)
+    assert w.password_policy.text() == policy and not w.password_policy.isHidden()
+    w.cancel_button.click()
+    assert quits == [] and w.isVisible()
+    assert w.pages.currentIndex() == 0 and w.submit.text() == "Sign in" and w.submit.isEnabled()
+    assert w.username.text() == "agent-2" and w.password.text() == ""
+    w.password.setText("right")  # and a new sign-in starts afresh
+    w.submit.click()
+    await until(lambda: w.pages.currentIndex() == 1)
+    w.cancel_button.click()
+    w.cancel_button.click()  # on the sign-in page Cancel still quits
+    assert quits == [1]
+    await gui.runtime.shutdown()
