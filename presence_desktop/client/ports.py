@@ -31,13 +31,21 @@ class RosterSnapshot:
 
 class RelayError(Exception):
     """A relay call failed. ``status`` is the HTTP status (0 = no answer: network, timeout);
-    ``code`` the relay's error code. ``retryable`` says whether trying again later may help."""
+    ``code`` the relay's error code. ``retryable`` says whether trying again later may help.
+    ``stored_version``: the relay's own JSON answer said the status was stored as this version
+    and will be published (502/503 with ``stored_version``); None for every other failure,
+    whatever its HTTP status (a proxy's 502 stores nothing)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, stored_version: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.stored_version = stored_version
+
+    @property
+    def stored(self) -> bool:
+        return self.stored_version is not None
 
     @property
     def retryable(self) -> bool:

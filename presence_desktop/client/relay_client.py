@@ -119,8 +119,11 @@ class HttpRelayClient:
                 continue
             if 200 <= status < 300:
                 return data
-            err = (data or {}).get("error", {}) if isinstance(data, dict) else {}
-            raise RelayError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")))
+            err = data.get("error") if isinstance(data, dict) else None
+            if not isinstance(err, dict):  # not the relay's JSON: a proxy, a portal, a gateway
+                raise RelayError(status, "http_error", f"HTTP {status} (not an answer from the relay)")
+            raise RelayError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")),
+                             stored_version=_stored_version(status, err))
         raise RelayError(401, "invalid_token", "the relay refused the session; sign in again")
 
     async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None) -> PresenceEvent:
@@ -128,8 +131,12 @@ class HttpRelayClient:
         if agent_id is not None:
             body["agent_id"] = agent_id
         data = await self._call("POST", "/v1/status", body)
+        # A 2xx that is not the relay's event (a captive portal's page, a proxy's answer) stores
+        # nothing we know of: a plain 502 without stored_version, which the service sends again.
+        if not isinstance(data, dict):
+            raise RelayError(502, "bad_response", "the answer to a status change was not the relay's JSON")
         try:
-            return PresenceEvent.from_dict(data.get("event", data) if isinstance(data, dict) else data)
+            return PresenceEvent.from_dict(data.get("event", data))
         except PresenceError as exc:
             raise RelayError(502, "bad_response", f"the relay answered with a bad event: {exc}") from exc
 
@@ -148,6 +155,19 @@ class HttpRelayClient:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.clear()
+
+
+STORED_CODES = ("publish_rejected", "events_unavailable")
+
+
+def _stored_version(status: int, err: dict) -> int | None:
+    """The version the relay says it stored though publishing failed (presence_desktop/relay/core.py):
+    only a 502/503 with one of STORED_CODES and an integer ``stored_version``."""
+    version = err.get("stored_version")
+    if status in (502, 503) and err.get("code") in STORED_CODES and isinstance(version, int) \
+            and not isinstance(version, bool) and version > 0:
+        return version
+    return None
 
 
 def _snapshot_from(data: Any) -> RosterSnapshot:

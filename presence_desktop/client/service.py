@@ -224,10 +224,10 @@ class PresenceService:
                 try:
                     event = await self.relay.set_status(req.status, req.message)
                 except RelayError as exc:
-                    if exc.status in (502, 503):
-                        # Stored with its version; the relay's outbox publishes it. The live
-                        # event confirms it (OwnStatus.observe); sending again would only add
-                        # another version.
+                    if exc.stored:
+                        # The relay's own answer: stored with its version; its outbox publishes
+                        # it. The live event confirms it (OwnStatus.observe); sending again would
+                        # only add another version. Any other 5xx stored nothing: retried below.
                         self.own.failed("saved by the relay, waiting to be published")
                         self._own_changed()
                         break

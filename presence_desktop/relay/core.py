@@ -34,9 +34,12 @@ invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agen
 (rate_limited, with ``Retry-After``), 500 (store_unavailable, with ``Retry-After``: the store
 stayed locked/throttled/unreachable and *nothing was written*; auth_unavailable, with
 ``Retry-After``: the pool's JWKS could not be fetched, nothing written; internal: a bug),
-502 (publish_rejected), 503 (events_unavailable). A 502/503 means the status *was stored*
-with its version and will be published by the sweeper's retry
-(outbox); the same stored bytes are re-sent, so one version never travels with two contents.
+502 (publish_rejected), 503 (events_unavailable). A 502/503 *from the relay* whose error
+carries ``"stored_version": n`` means the status was stored as version n and will be published
+by the sweeper's retry (outbox; a rejected version is retried too, with a growing pause, as the
+cause, e.g. rotated credentials, may be fixed meanwhile); the same stored bytes are re-sent, so
+one version never travels with two contents. Any other 502/503 (a proxy, a captive portal, a
+body that is not the relay's JSON) means nothing is known to be stored: clients send again.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class RelayLimits:
     rate_burst: int = 20
     heartbeat_ttl_s: float = 90.0
     republish_after_s: float = 3.0
+    rejected_retry_s: float = 10.0  # first pause before a version the events API refused is sent again
+    rejected_retry_max_s: float = 300.0
 
 
 @dataclass
@@ -184,7 +189,8 @@ class RelayCore:
         self.clock = clock
         self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
         self._in_flight: set[tuple[str, int]] = set()
-        self._rejected: set[tuple[str, int]] = set()
+        # (agent, version) the events API refused -> (refusals, monotonic time of the next try)
+        self._rejected: dict[tuple[str, int], tuple[int, float]] = {}
 
     # --- the HTTP surface ---------------------------------------------------------------------
     async def handle(self, request: RelayRequest) -> RelayResponse:
@@ -351,7 +357,9 @@ class RelayCore:
         Lambda invocations): the expiry is a conditional write re-checked atomically, so an
         agent goes offline once, with one version. Once the events endpoint is found
         unavailable, the rest of the round only stores (the next round publishes). A version
-        AppSync *rejected* (4xx, handler error) is not retried by this process again.
+        AppSync *rejected* (4xx, handler error) is retried after a pause that doubles with each
+        refusal (``rejected_retry_s`` up to ``rejected_retry_max_s``): the cause (rotated
+        credentials, a handler fixed) may be gone, and nothing may stay unpublished for ever.
         """
         result = SweepResult()
         now = self.clock()
@@ -382,7 +390,7 @@ class RelayCore:
                 events_down = outcome == "events_unavailable"
         for row in await self.store.unpublished():
             key = (row.agent_id, row.version)
-            if events_down or key in self._in_flight or key in self._rejected:
+            if events_down or key in self._in_flight or not self._rejected_due(key):
                 continue
             if now - row.event.changed_at_dt.timestamp() < self.limits.republish_after_s:
                 continue  # its own request is probably still publishing it
@@ -409,11 +417,13 @@ class RelayCore:
                 return exc.code
             if exc.code == "events_unavailable":
                 raise RelayError(503, exc.code, f"status stored as version {row.version} but not published yet "
-                                 f"({exc.message}); the relay retries it", {"Retry-After": "5"}) from None
+                                 f"({exc.message}); the relay retries it", {"Retry-After": "5"},
+                                 stored_version=row.version) from None
             raise RelayError(502, exc.code, f"status stored as version {row.version} but the events API refused "
-                             f"it ({exc.message})") from None
+                             f"it ({exc.message}); the relay retries it", stored_version=row.version) from None
         finally:
             self._in_flight.discard(key)
+        self._rejected.pop(key, None)
         try:
             await self.store.mark_published(row.agent_id, row.version)
         except StoreUnavailable as exc:  # it did go out; the outbox may resend the same bytes later
@@ -423,7 +433,13 @@ class RelayCore:
     def _remember_rejected(self, key: tuple[str, int]) -> None:
         if len(self._rejected) > 10_000:
             self._rejected.clear()
-        self._rejected.add(key)
+        refusals = self._rejected.get(key, (0, 0.0))[0] + 1
+        pause = min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * 2 ** (refusals - 1))
+        self._rejected[key] = (refusals, time.monotonic() + pause)
+
+    def _rejected_due(self, key: tuple[str, int]) -> bool:
+        entry = self._rejected.get(key)
+        return entry is None or time.monotonic() >= entry[1]
 
     async def close(self) -> None:
         await self.publisher.close()

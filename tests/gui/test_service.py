@@ -212,3 +212,49 @@ async def test_quitting_after_setting_a_status_publishes_offline():
     await until(lambda: not svc.own.is_pending)
     await svc.shutdown()
     assert relay.rows["sup-1"].status == "offline"
+
+
+async def test_a_5xx_that_is_not_the_relays_stored_answer_is_sent_again():
+    """A proxy's 502 stored nothing: the wish is retried until the relay confirms it (it used to
+    stay "saved by the relay, waiting to be published" for ever)."""
+    from presence_desktop.client.ports import RelayError
+
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    real = relay.set_status
+    answers = [RelayError(502, "http_error", "HTTP 502 (not an answer from the relay)"),
+               RelayError(502, "bad_response", "the answer to a status change was not the relay's JSON")]
+
+    async def flaky(status, message=None, agent_id=None):
+        if answers:
+            relay.calls.append(("set_status", status, message, agent_id))
+            raise answers.pop(0)
+        return await real(status, message, agent_id)
+
+    relay.set_status = flaky
+    svc.request_status("away")
+    await until(lambda: not svc.own.is_pending, timeout=10)
+    assert svc.own.current.status == "away"
+    assert [c[1] for c in relay.calls if c[0] == "set_status"] == ["away"] * 3
+    await svc.shutdown()
+
+
+async def test_the_relays_stored_answer_is_not_sent_again():
+    from presence_desktop.client.ports import RelayError
+
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    sent = []
+
+    async def stored(status, message=None, agent_id=None):
+        sent.append(status)
+        raise RelayError(502, "publish_rejected", "stored as version 1", stored_version=1)
+
+    relay.set_status = stored
+    svc.request_status("away")
+    await until(lambda: svc.own.pending is not None and svc.own.pending.attempts == 1)
+    await asyncio.sleep(0.3)
+    assert sent == ["away"] and "saved by the relay" in svc.own.pending.last_error
+    await svc.shutdown()
