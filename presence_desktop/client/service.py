@@ -79,6 +79,10 @@ def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     return max(0.05, random.uniform(0, min(cap, base * (2**attempt))))
 
 
+class _Replaced(Exception):
+    """The own-status request in flight was replaced by a newer wish before it was sent."""
+
+
 class PresenceService:
     def __init__(
         self,
@@ -222,7 +226,9 @@ class PresenceService:
             while self.own.pending is not None:
                 req = self.own.pending
                 try:
-                    event = await self.relay.set_status(req.status, req.message)
+                    event = await self._send_unless_replaced(req)
+                except _Replaced:
+                    continue  # a newer wish came first: send that one instead
                 except RelayError as exc:
                     if exc.stored:
                         # The relay's own answer: stored with its version; its outbox publishes
@@ -251,6 +257,32 @@ class PresenceService:
                 self.own.confirmed(event, req)
                 self._emit_roster(self.roster.apply(event))
                 self._own_changed()
+
+    async def _send_unless_replaced(self, req) -> PresenceEvent:
+        """Send ``req``; if a newer wish replaces it while the request is still on its way (a
+        token refresh, a queued worker thread, a slow connect), cancel it: the latest wish wins
+        without what it replaced being published. Raises :class:`_Replaced` then. A request the
+        relay already got cannot be taken back; its answer then counts as usual."""
+        sending = asyncio.ensure_future(self.relay.set_status(req.status, req.message))
+        self._publish_wake.clear()
+        while True:
+            waker = asyncio.ensure_future(self._publish_wake.wait())
+            try:
+                await asyncio.wait({sending, waker}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                sending.cancel()
+                raise
+            finally:
+                waker.cancel()
+            if sending.done():
+                return sending.result()
+            self._publish_wake.clear()
+            if self.own.pending is not req:
+                sending.cancel()
+                try:
+                    return await sending  # it may have finished meanwhile: then its answer counts
+                except asyncio.CancelledError:
+                    raise _Replaced() from None
 
     async def set_agent_status(self, agent_id: str, status: str) -> PresenceEvent:
         """A supervisor sets another agent's status (``POST /v1/status`` with ``agent_id``).

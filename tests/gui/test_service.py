@@ -258,3 +258,28 @@ async def test_the_relays_stored_answer_is_not_sent_again():
     await asyncio.sleep(0.3)
     assert sent == ["away"] and "saved by the relay" in svc.own.pending.last_error
     await svc.shutdown()
+
+
+async def test_the_latest_wish_wins_without_publishing_what_it_replaced():
+    """On call, then Away while the first request was still on its way: both were published
+    (others saw On call for the length of the slow request)."""
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    stored = []
+    real = relay.set_status
+
+    async def slow_then_store(status, message=None, agent_id=None):
+        await asyncio.sleep(1.0 if status == "on_call" else 0.01)  # e.g. a token refresh first
+        stored.append(status)
+        return await real(status, message, agent_id)
+
+    relay.set_status = slow_then_store
+    svc.request_status("on_call")
+    await asyncio.sleep(0.1)
+    svc.request_status("away")
+    await until(lambda: not svc.own.is_pending)
+    await asyncio.sleep(1.2)  # long enough for the first request to have finished, had it not been cancelled
+    assert stored == ["away"]
+    assert svc.own.current.status == "away" and svc.roster.get("agent-1").event.status == "away"
+    await svc.shutdown()
