@@ -44,6 +44,8 @@ body that is not the relay's JSON) means nothing is known to be stored: clients 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -189,6 +191,7 @@ class RelayCore:
         self.clock = clock
         self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
         self._in_flight: set[tuple[str, int]] = set()
+        self._turns: dict[str, list] = {}  # agent id -> [asyncio.Lock, holders and waiters]
         # (agent, version) the events API refused -> (refusals, monotonic time of the next try)
         self._rejected: dict[tuple[str, int], tuple[int, float]] = {}
 
@@ -316,9 +319,10 @@ class RelayCore:
             )
             return StoredPresence.new(event, last_seen=current.last_seen)
 
-        _, row = await self.store.update(target, build)
-        assert row is not None
-        await self._publish(row, raise_errors=True)
+        async with self._agent_turn(target):
+            _, row = await self.store.update(target, build)
+            assert row is not None
+            await self._publish(row, raise_errors=True)
         return row.event.to_dict()
 
     async def heartbeat(self, caller: Identity) -> dict[str, Any]:
@@ -378,16 +382,17 @@ class RelayCore:
                 )
                 return StoredPresence.new(event, last_seen=current.last_seen)
 
-            _, row = await self.store.update(candidate.agent_id, expire)
-            if row is None:
-                continue
-            result.expired.append(row.agent_id)
-            log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
-            if events_down:
-                result.failed.append(row.agent_id)
-            elif (outcome := await self._publish(row, raise_errors=False)) != "ok":
-                result.failed.append(row.agent_id)
-                events_down = outcome == "events_unavailable"
+            async with self._agent_turn(candidate.agent_id):
+                _, row = await self.store.update(candidate.agent_id, expire)
+                if row is None:
+                    continue
+                result.expired.append(row.agent_id)
+                log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
+                if events_down:
+                    result.failed.append(row.agent_id)
+                elif (outcome := await self._publish(row, raise_errors=False)) != "ok":
+                    result.failed.append(row.agent_id)
+                    events_down = outcome == "events_unavailable"
         for row in await self.store.unpublished():
             key = (row.agent_id, row.version)
             if events_down or key in self._in_flight or not self._rejected_due(key):
@@ -401,6 +406,23 @@ class RelayCore:
                 result.failed.append(row.agent_id)
                 events_down = outcome == "events_unavailable"
         return result
+
+    @contextlib.asynccontextmanager
+    async def _agent_turn(self, agent_id: str):
+        """One write-and-publish at a time per agent, in arrival order (asyncio.Lock is FIFO),
+        so this process publishes an agent's versions in version order: concurrent requests
+        otherwise stored 121, 122 ... but published 121, 127, 122, and windows, which keep only
+        newer versions, skipped the statuses in between. Across processes (several relays,
+        Lambda) only the version check orders them."""
+        entry = self._turns.setdefault(agent_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._turns[agent_id]
 
     async def _publish(self, row: StoredPresence, raise_errors: bool) -> str:
         """Publish the stored bytes of ``row``; mark it published. Returns ``"ok"`` or the
