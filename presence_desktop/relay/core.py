@@ -63,6 +63,7 @@ from presence_desktop.domain.presence import (
     valid_segment,
 )
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
+from presence_desktop.domain.text import clean_text
 from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
@@ -276,7 +277,7 @@ class RelayCore:
         if message is not None:
             if not isinstance(message, str):
                 raise RelayError(400, "invalid_request", "message must be a string or null")
-            message = message.strip() or None
+            message = clean_text(message) or None  # the text policy: domain/text.py, docs/text-policy.md
             if message is not None and len(message) > MESSAGE_MAX_CHARS:
                 raise RelayError(400, "message_too_long", f"message is {len(message)} chars; at most {MESSAGE_MAX_CHARS}")
         expected = body.get("expected_version")
@@ -519,6 +520,7 @@ def caller_from_claims(claims: Claims) -> Identity:
     name = raw.get("name") or raw.get("preferred_username") or claims.username
     if not isinstance(name, str) or not _is_text(name):
         name = claims.username  # a lone surrogate could be neither stored nor published
+    name = clean_text(name) or claims.username
     return Identity(
         username=claims.username, sub=claims.sub, groups=claims.groups, team_id=team,
         display_name=name[:DISPLAY_NAME_MAX_CHARS],
