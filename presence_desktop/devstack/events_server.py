@@ -187,6 +187,16 @@ class OperationError(Exception):
         return [{"errorType": self.error_type, "message": self.message}]
 
 
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` whose every failure is a ``ValueError``: nesting deeper than the
+    interpreter's recursion limit raises RecursionError, which would otherwise escape the
+    handlers (a dropped socket without a close frame, an HTTP 500) instead of a protocol error."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def compact(obj: Any) -> str:
     """Compact JSON as AWS JS clients produce it (``JSON.stringify``): what IAM signatures cover."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
@@ -197,7 +207,7 @@ def decode_header_subprotocol(value: str) -> dict[str, str]:
     b64 = value[len(HEADER_PREFIX):]
     try:
         raw = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
-        data = json.loads(raw)
+        data = loads_json(raw)
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"header subprotocol is not base64url JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -568,7 +578,7 @@ class EventsServer:
             if size > limits.max_event_bytes:
                 raise OperationError(BAD_REQUEST, f"events[{index}] is {size} bytes; the limit is {limits.max_event_bytes}.")
             try:
-                payloads.append(json.loads(text))
+                payloads.append(loads_json(text))
             except ValueError:
                 raise OperationError(BAD_REQUEST, f"events[{index}] is not valid JSON.") from None
         ids = [str(uuid.uuid4()) for _ in events]
@@ -655,7 +665,7 @@ class EventsServer:
         except UnicodeDecodeError:
             return _errors_response(OperationError(BAD_REQUEST, "The request body is not UTF-8."))
         try:
-            body = json.loads(text)
+            body = loads_json(text)
         except ValueError:
             return _errors_response(OperationError(BAD_REQUEST, "The request body is not valid JSON."))
         if not isinstance(body, dict):
@@ -734,7 +744,7 @@ class EventsServer:
     async def _on_frame(self, conn: _Connection, text: str) -> None:
         behaviour = self.config.behaviour
         try:
-            frame = json.loads(text)
+            frame = loads_json(text)
         except ValueError:
             conn.send_json(_error_frame(None, behaviour.invalid_json_error_type, "The message is not valid JSON."))
             return
