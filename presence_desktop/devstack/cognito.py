@@ -34,6 +34,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,144 @@ def install_srp_verifier() -> None:
         _installed = True
 
 
+# --- the app client's attribute permissions and the pool's username case, as AWS enforces them -
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "packaging" / "cloudformation" / "presence.yaml"
+
+
+@dataclass(frozen=True)
+class PoolRules:
+    """What the CloudFormation template declares and AWS enforces: the app client's
+    ``ReadAttributes`` / ``WriteAttributes`` and the pool's ``UsernameConfiguration.CaseSensitive``."""
+
+    read_attributes: tuple[str, ...]
+    write_attributes: tuple[str, ...]
+    case_sensitive: bool
+
+
+# For an install without the template (a wheel); tests/packaging/test_template.py checks that it
+# says what the template says.
+FALLBACK_POOL_RULES = PoolRules(
+    read_attributes=("custom:team_id", "name", "preferred_username", "email"),
+    write_attributes=("name", "preferred_username"),
+    case_sensitive=False,
+)
+
+
+def template_pool_rules(path: Path = TEMPLATE) -> PoolRules:
+    """The rules of the template's ``AWS::Cognito::UserPool`` and its ``UserPoolClient``, read
+    from ``path`` (a source checkout), else :data:`FALLBACK_POOL_RULES`. Raises ValueError for a
+    template without them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return FALLBACK_POOL_RULES
+    import yaml
+
+    class _CfnLoader(yaml.SafeLoader):
+        pass
+
+    def _any_tag(loader: Any, suffix: str, node: Any) -> Any:  # !Ref, !Sub, !If ...: values not needed
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_scalar(node)
+
+    _CfnLoader.add_multi_constructor("!", _any_tag)
+    resources = (yaml.load(text, Loader=_CfnLoader) or {}).get("Resources") or {}
+    pools = [r.get("Properties") or {} for r in resources.values() if r.get("Type") == "AWS::Cognito::UserPool"]
+    clients = [r.get("Properties") or {} for r in resources.values() if r.get("Type") == "AWS::Cognito::UserPoolClient"]
+    if len(pools) != 1 or len(clients) != 1:
+        raise ValueError(f"{path}: expected one user pool and one app client")
+    client = clients[0]
+    return PoolRules(
+        read_attributes=tuple(client.get("ReadAttributes") or ()),
+        write_attributes=tuple(client.get("WriteAttributes") or ()),
+        case_sensitive=bool((pools[0].get("UsernameConfiguration") or {}).get("CaseSensitive", True)),
+    )
+
+
+_rules_installed = False
+
+
+def install_pool_rules() -> None:
+    """Patch moto (process-wide, idempotent) to enforce what it ignores and AWS does not:
+
+    - an app client's ``WriteAttributes``: ``UpdateUserAttributes`` (and the ``userAttributes.*``
+      of a new-password answer) writing any other attribute -> NotAuthorizedException "A client
+      attempted to write unauthorized attribute" (AWS's message);
+    - its ``ReadAttributes``: the id token carries only readable ``custom:`` attributes (moto put
+      every custom attribute in);
+    - ``UsernameConfiguration.CaseSensitive: false``: a username matches in any case (sign-in,
+      admin calls), and a user differing only in case cannot be created (UsernameExistsException).
+      Which case the tokens carry then is unconfirmed here: the stored one.
+    Pools and clients created without these settings behave as moto does.
+    """
+    global _rules_installed
+    with _install_lock:
+        if _rules_installed:
+            return
+        from moto.cognitoidp import models as cm
+        from moto.cognitoidp.exceptions import NotAuthorizedError
+
+        pool_cls, backend_cls = cm.CognitoIdpUserPool, cm.CognitoIdpBackend
+        orig_get_user = pool_cls._get_user
+        orig_update = backend_cls.update_user_attributes
+        orig_respond = backend_cls.respond_to_auth_challenge
+
+        def _get_user(self: Any, username: str) -> Any:
+            user = orig_get_user(self, username)
+            if user is None and isinstance(username, str) and \
+                    (self.extended_config.get("UsernameConfiguration") or {}).get("CaseSensitive") is False:
+                folded = username.casefold()
+                user = next((u for name, u in self.users.items() if name.casefold() == folded), None)
+            return user
+
+        def _check_writable(client: Any, names: list[str]) -> None:
+            writable = client.extended_config.get("WriteAttributes") if client is not None else None
+            if writable is not None and any(name not in writable for name in names):
+                raise NotAuthorizedError("A client attempted to write unauthorized attribute")
+
+        def update_user_attributes(self: Any, access_token: str, attributes: list[dict[str, str]]) -> None:
+            for pool in self.user_pools.values():
+                if access_token in pool.access_tokens:
+                    client_id, _ = pool.access_tokens[access_token]
+                    _check_writable(pool.clients.get(client_id), [a.get("Name", "") for a in attributes or ()])
+                    break
+            return orig_update(self, access_token, attributes)
+
+        def respond_to_auth_challenge(self: Any, session: str, client_id: str, challenge_name: str,
+                                      challenge_responses: dict[str, str]) -> dict:
+            names = [k[len("userAttributes."):] for k in (challenge_responses or {}) if k.startswith("userAttributes.")]
+            if names:
+                client = next((p.clients[client_id] for p in self.user_pools.values() if client_id in p.clients), None)
+                _check_writable(client, names)
+            return orig_respond(self, session, client_id, challenge_name, challenge_responses)
+
+        def create_id_token(self: Any, client_id: str, username: str, origin_jti: str) -> tuple[str, int]:
+            # moto's, except that custom attributes follow the client's ReadAttributes as well.
+            client = self.clients.get(client_id)
+            readable = client.extended_config.get("ReadAttributes") if client is not None else None
+            extra_data = self.get_user_extra_data_by_client_id(client_id, username)
+            extra_data["origin_jti"] = origin_jti
+            user = self._get_user(username)
+            for attr in user.attributes:
+                if attr["Name"].startswith("custom:") and (readable is None or attr["Name"] in readable):
+                    extra_data[attr["Name"]] = attr["Value"]
+            if user.groups:
+                extra_data["cognito:groups"] = [group.group_name for group in user.groups]
+            id_token, expires_in = self.create_jwt(client_id, username, "id", extra_data=extra_data)
+            self.id_tokens[id_token] = (client_id, username)
+            return id_token, expires_in
+
+        pool_cls._get_user = _get_user  # type: ignore[method-assign]
+        pool_cls.create_id_token = create_id_token  # type: ignore[method-assign]
+        backend_cls.update_user_attributes = update_user_attributes  # type: ignore[method-assign]
+        backend_cls.respond_to_auth_challenge = respond_to_auth_challenge  # type: ignore[method-assign]
+        _rules_installed = True
+
+
 # --- the local pool ---------------------------------------------------------------------------
 
 PASSWORD_POLICY = {
@@ -365,6 +504,7 @@ class LocalCognito:
         from moto.server import ThreadedMotoServer
 
         install_srp_verifier()
+        install_pool_rules()
         if self._enable_totp:
             os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
         wlog = logging.getLogger("werkzeug")
@@ -414,9 +554,11 @@ class LocalCognito:
     # --- seeding ---
     def _create_pool(self) -> None:
         idp = self.admin_client()
+        rules = template_pool_rules()
         pool = idp.create_user_pool(
             PoolName="presence-local",
             Policies={"PasswordPolicy": PASSWORD_POLICY},
+            UsernameConfiguration={"CaseSensitive": rules.case_sensitive},
             Schema=[{"Name": "team_id", "AttributeDataType": "String", "Mutable": True}],
             MfaConfiguration="OPTIONAL",
         )["UserPool"]
@@ -426,9 +568,9 @@ class LocalCognito:
             ClientName="presence-desktop",
             GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            # As the CloudFormation app client: the roster shows `name`; users cannot move teams.
-            ReadAttributes=["custom:team_id", "name", "preferred_username", "email"],
-            WriteAttributes=["name", "preferred_username"],
+            # As the CloudFormation template's app client (enforced: install_pool_rules).
+            ReadAttributes=list(rules.read_attributes),
+            WriteAttributes=list(rules.write_attributes),
         )["UserPoolClient"]["ClientId"]
         for group in (GROUP_SUPERVISORS, GROUP_AGENTS):
             idp.create_group(GroupName=group, UserPoolId=self.user_pool_id)

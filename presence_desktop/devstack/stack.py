@@ -10,7 +10,8 @@ Ready file (stable keys, other tools read them)::
      "events": {"http": "https://127.0.0.1:P/event", "realtime": "wss://127.0.0.1:P/event/realtime",
                 "api_key": str, "ca_file": str},
      "iam": {"access_key_id": str, "secret_access_key": str},
-     "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer"},
+     "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer",
+                 "password_policy"},  # the pool's password rules in words
      "relay": {"url"},
      "users": [{"username", "password", "groups", "team_id"}],
      "free_users": [username, ...],   # demo users the simulated agents never touch (for people)
