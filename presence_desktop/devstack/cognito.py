@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -387,6 +388,25 @@ def install_pool_rules() -> None:
 
 # --- the local pool ---------------------------------------------------------------------------
 
+_SDK_LOGGERS = ("botocore", "boto3")
+
+
+@contextlib.contextmanager
+def _sdk_logs_above_debug():
+    """botocore logs every request's parameters at DEBUG (``botocore.endpoint``: AdminCreateUser's
+    TemporaryPassword, AdminSetUserPassword's Password): while demo passwords are sent, its
+    loggers say nothing below INFO, whatever ``--log-level`` asked for."""
+    loggers = [logging.getLogger(name) for name in _SDK_LOGGERS]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.INFO:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved):
+            lg.setLevel(level)
+
 PASSWORD_POLICY = {
     "MinimumLength": 8,
     "RequireUppercase": True,
@@ -602,6 +622,11 @@ class LocalCognito:
         with its password. Raises botocore ClientError (e.g. UsernameExistsException)."""
         idp = client or self.admin_client()
         password = password or generate_password()
+        with _sdk_logs_above_debug():
+            return self._create_user(idp, username, password, groups, team_id, temporary, enabled, attributes)
+
+    def _create_user(self, idp: Any, username: str, password: str, groups: Any, team_id: str | None,
+                     temporary: bool, enabled: bool, attributes: dict[str, str] | None) -> DemoUser:
         attrs = [{"Name": "custom:team_id", "Value": team_id}] if team_id else []
         attrs += [{"Name": k, "Value": v} for k, v in (attributes or {}).items()]
         idp.admin_create_user(

@@ -92,3 +92,25 @@ async def test_simulated_agents_never_time_out_against_the_relay_on_a_small_mach
             await agents.stop()
     finally:
         await stack.stop()
+
+
+async def test_no_demo_password_reaches_the_log_at_debug(tmp_path, caplog):
+    """--log-level DEBUG wrote every demo password to the devstack log (botocore's DEBUG record
+    of the AdminCreateUser / AdminSetUserPassword calls that seed the pool)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("botocore", "boto3"):  # as in a fresh process (other code quiets them for good later)
+        caplog.set_level(logging.NOTSET, logger=name)
+    stack = DevStack(StackOptions(state_dir=tmp_path, tls=False, simulate_agents=1, simulate_mean_interval_s=60,
+                                  extra={"demo_agents": 2}))
+    try:
+        await stack.start()
+        passwords = {u["password"] for u in stack.ready_info()["users"]}
+        stack.cognito.create_user("late-1", groups=("support_agents",), team_id="team-1", password="Late-Pa55word!")
+    finally:
+        await stack.stop()
+    assert passwords and any(r.levelno == logging.DEBUG and r.name.startswith("botocore") for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in passwords | {"Late-Pa55word!"}:
+        assert secret not in text
