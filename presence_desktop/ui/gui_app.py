@@ -311,6 +311,13 @@ class GuiApp:
         elif self.signin is not None:
             self.signin.show_error(text)
 
+    def clear_problem(self, text: str) -> None:
+        """Take back a problem shown earlier (``text`` exactly) that is over; another one stays."""
+        if self.window is not None and self.window.messages.label.text() == text:
+            self.window.messages.hide()
+        if self.signin is not None and self.signin.error.text() == text:
+            self.signin.error.hide()
+
     # --- leaving ---------------------------------------------------------------------------------
     async def _teardown_session(self) -> None:
         if self.window is not None:

@@ -1,5 +1,6 @@
 """The entry point and the qasync runtime, in subprocesses (each owns its QApplication and loop)."""
 
+import asyncio
 import json
 import os
 import signal
@@ -368,3 +369,53 @@ def test_prepare_backends_builds_only_the_tls_contexts_the_app_itself_uses(monke
     prepare_backends(profile("http://127.0.0.1:9", "ws://127.0.0.1:9/event/realtime"))
     prepare_backends(profile("https://relay.example", "ws://127.0.0.1:9/event/realtime"))
     assert asked == [["/ca.pem"]]
+
+
+async def test_a_short_relay_outage_says_nothing_a_long_one_says_so_and_clears(tmp_path, monkeypatch):
+    """A stack another window started: its relay refusing connections twice (3 s) was read as
+    "The local stack stopped. Quit and run `make run` again.", which stayed after it came back."""
+    import os
+
+    from presence_desktop.devstack import launcher
+
+    answers = iter([False, False, True, True] + [False] * 6 + [True, True])
+    events = []
+    stack = launcher.LocalDevstack(tmp_path)
+    info = {"pid": os.getpid(), "relay": {"url": "https://127.0.0.1:9"}, "cognito": {"user_pool_id": "p1"}}
+
+    def reachable(url, timeout=0.5):
+        try:
+            return next(answers)
+        except StopIteration:
+            stack.stopping = True
+            return True
+
+    monkeypatch.setattr(launcher, "_reachable", reachable)
+    ended = await stack.watch(info, interval_s=0.01, on_outage=events.append, outage_grace_s=0.04)
+    assert ended is None  # never "stopped": the process is alive
+    assert events == [True, False]  # the long outage only, and its end
+
+
+async def test_a_restarted_stack_is_said_plainly(tmp_path):
+    """After another window restarted the stack, "Sign in again" could only fail ("The sign-in
+    service reported an error"): the new stack has a new pool and new passwords."""
+    import json
+    import os
+
+    from presence_desktop.app.gui import watch_stack
+    from presence_desktop.devstack.launcher import STACK_RESTARTED_TEXT, LocalDevstack
+
+    stack = LocalDevstack(tmp_path)
+    info = {"pid": os.getpid(), "cognito": {"user_pool_id": "old-pool"}}
+    stack.ready_file.parent.mkdir(parents=True, exist_ok=True)
+    stack.ready_file.write_text(json.dumps({"pid": os.getpid(), "cognito": {"user_pool_id": "new-pool"}}))
+
+    class Runtime:
+        shown: list[str] = []
+
+        def report(self, text):
+            self.shown.append(text)
+
+    rt = Runtime()
+    await asyncio.wait_for(watch_stack(rt, stack, info), 10)
+    assert rt.shown == [STACK_RESTARTED_TEXT]

@@ -274,3 +274,17 @@ async def test_new_password_page_shows_the_policy_and_cancel_goes_back_to_sign_i
     w.cancel_button.click()  # on the sign-in page Cancel still quits
     assert quits == [1]
     await gui.runtime.shutdown()
+
+
+async def test_a_problem_that_is_over_is_taken_back_and_only_that_one(qtbot, tmp_path):
+    FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2"))
+    gui, _ = make_gui(tmp_path)
+    await gui.start("aws")
+    qtbot.addWidget(gui.window)
+    gui.window.show_problem("The local stack is not answering")
+    gui.clear_problem("The local stack is not answering")
+    assert gui.window.messages.isHidden()
+    gui.window.show_problem("Something else")
+    gui.clear_problem("The local stack is not answering")
+    assert not gui.window.messages.isHidden()
+    await gui.runtime.shutdown()
