@@ -131,7 +131,7 @@ def run_gui(args: argparse.Namespace) -> int:
                 splash.show()
                 try:
                     devstack.start()
-                    info = await devstack.wait_ready()
+                    info = await devstack.wait_ready(on_progress=splash.set_step)
                 finally:
                     splash.close()
                     splash.deleteLater()

@@ -16,7 +16,7 @@ import concurrent.futures
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from presence_desktop.client.ports import RelayError
 from presence_desktop.client.relay_client import HttpRelayClient
@@ -86,10 +86,13 @@ class SimulatedAgents:
         statuses: Iterable[str] | None = None,
         sign_in_concurrency: int = 4,
         request_timeout_s: float = 10.0,
+        on_progress: Callable[[str], None] | None = None,
     ) -> None:
         if mean_interval_s <= 0:
             raise ValueError("mean_interval_s must be > 0")
         self.request_timeout_s = request_timeout_s
+        self.on_progress = on_progress or (lambda _text: None)
+        self._signed_in = 0
         self.relay_url = relay_url
         self.cognito = cognito
         self.ca_file = ca_file
@@ -115,10 +118,12 @@ class SimulatedAgents:
         from presence_desktop.auth.session import AuthSession
 
         # One Cognito client for every agent: making one per session costs ~0.1 s of CPU each.
+        self.on_progress(f"signing in the simulated agents (0 of {len(self.agents)})")
         self._cognito_client = await asyncio.to_thread(AuthSession(self.cognito, None).cognito_client)
         await asyncio.gather(*(self._sign_in(a) for a in self.agents))
         ready = [a for a in self.agents if a.relay is not None]
         log.info("simulated agents signed in: %d of %d", len(ready), len(self.agents))
+        self.on_progress(f"setting the simulated agents' first statuses ({len(ready)} agents)")
         await asyncio.gather(*(self._set(a, _pick(self.rnd, INITIAL, self.allowed)) for a in ready))
         for agent in ready:
             self._tasks.append(asyncio.create_task(self._live(agent), name=f"sim-{agent.username}"))
@@ -138,6 +143,8 @@ class SimulatedAgents:
                 log.warning("simulated agent %s needs %s; skipped", agent.username, type(result).__name__)
                 return
             agent.session = session
+            self._signed_in += 1
+            self.on_progress(f"signing in the simulated agents ({self._signed_in} of {len(self.agents)})")
             agent.relay = HttpRelayClient(self.relay_url, session.id_token, refresh=session.force_refresh,
                                           ca_file=self.ca_file, executor=self._http,
                                           timeout_s=self.request_timeout_s)

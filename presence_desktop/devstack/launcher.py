@@ -109,10 +109,25 @@ class LocalDevstack:
         finally:
             logf.close()
 
-    async def wait_ready(self, timeout: float = DEVSTACK_READY_TIMEOUT_S) -> dict:
-        """Wait for the ready file. Raises ``RuntimeError`` if the child exits or time runs out."""
+    async def wait_ready(self, timeout: float = DEVSTACK_READY_TIMEOUT_S,
+                         on_progress: Callable[[str], None] | None = None) -> dict:
+        """Wait for the ready file; ``on_progress(text)`` gets each new step the starting stack
+        reports (what it is doing, in words). Raises ``RuntimeError`` if the child exits or time
+        runs out."""
+        from presence_desktop.devstack.cli import progress_file_for
+
+        progress = progress_file_for(self.ready_file)
+        last = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if on_progress is not None:
+                try:
+                    step = progress.read_text(encoding="utf-8").strip()
+                except OSError:
+                    step = None
+                if step and step != last:
+                    last = step
+                    on_progress(step)
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"the devstack exited with code {self.process.returncode}; see {self.log_path}")
             if self.ready_file.exists():

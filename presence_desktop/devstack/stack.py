@@ -26,7 +26,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,14 @@ class DevStack:
         self.relay = None  # relay service (relay/server.py)
         self.agents = None  # simulated agents (devstack/agents.py)
         self.simulated_usernames: set[str] = set()
+        self.on_progress: Callable[[str], None] | None = None  # what the start is doing now, in words
+
+    def _progress(self, text: str) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(text)
+            except Exception:  # noqa: BLE001 - a report must not stop the start
+                log.debug("progress report failed", exc_info=True)
 
     async def start(self) -> None:
         opts = self.options
@@ -117,8 +125,11 @@ class DevStack:
             from presence_desktop.devstack.tls import LocalCA
 
             self.ca = LocalCA.load_or_create(opts.state_dir)
+        self._progress("starting the sign-in service (Cognito) and its demo users")
         await self._start_cognito()
+        self._progress("starting the events server")
         await self._start_events()
+        self._progress("starting the relay")
         await self._start_relay()
         await self._start_agents()
 
@@ -234,6 +245,7 @@ class DevStack:
             self.relay.ready_info()["relay"]["url"], self.cognito.cognito_settings(), users,
             ca_file=str(self.ca.ca_file) if self.ca else None,
             mean_interval_s=opts.simulate_mean_interval_s,
+            on_progress=self._progress,
         )
         try:
             await agents.start()

@@ -84,6 +84,7 @@ class GuiApp:
         self.signin: SignInWindow | None = None
         self.note: str | None = None
         self._remember_requested = True
+        self._shown_logged = False
         runtime.errorRaised.connect(self._show_problem)
         runtime.add_shutdown_hook(self._shutdown)
 
@@ -280,6 +281,10 @@ class GuiApp:
         # After the first join the start-up objects and the roster are long-lived: freeze them
         # out of the collector's full passes (runtime.freeze_gc). A moment later: the joined
         # roster's first paint does not wait for its collection.
+        if state.up and not state.joining and self.window is not None and not self._shown_logged:
+            self._shown_logged = True
+            # First roster in the window: the end of a start (bench/ and the first-run timing read it).
+            log.info("roster joined: %d agents", len(self.service.roster) if self.service is not None else 0)
         if state.up and not state.joining and not GuiApp._gc_frozen:
             GuiApp._gc_frozen = True
             QTimer.singleShot(FREEZE_GC_DELAY_MS, lambda: freeze_gc())

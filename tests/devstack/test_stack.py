@@ -114,3 +114,19 @@ async def test_no_demo_password_reaches_the_log_at_debug(tmp_path, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in passwords | {"Late-Pa55word!"}:
         assert secret not in text
+
+
+async def test_the_start_says_what_it_is_waiting_for(tmp_path):
+    """The start window said only "usually about 20 s", also at 69 s."""
+    stack = DevStack(StackOptions(state_dir=tmp_path, tls=False, simulate_agents=2, simulate_mean_interval_s=60,
+                                  extra={"demo_agents": 2}))
+    steps: list[str] = []
+    stack.on_progress = steps.append
+    try:
+        await stack.start()
+    finally:
+        await stack.stop()
+    assert steps[:3] == ["starting the sign-in service (Cognito) and its demo users", "starting the events server",
+                         "starting the relay"]
+    assert "signing in the simulated agents (2 of 2)" in steps
+    assert steps[-1] == "setting the simulated agents' first statuses (2 agents)"

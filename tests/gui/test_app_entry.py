@@ -419,3 +419,33 @@ async def test_a_restarted_stack_is_said_plainly(tmp_path):
     rt = Runtime()
     await asyncio.wait_for(watch_stack(rt, stack, info), 10)
     assert rt.shown == [STACK_RESTARTED_TEXT]
+
+
+async def test_the_start_window_shows_the_stacks_steps_and_says_when_it_takes_long(tmp_path, qtbot):
+    import json as _json
+
+    from presence_desktop.devstack.cli import progress_file_for
+    from presence_desktop.devstack.launcher import LocalDevstack
+    from presence_desktop.ui.splash import StartupSplash
+
+    stack = LocalDevstack(tmp_path)
+    splash = StartupSplash("Starting the local stack…", expected_s=0.0)
+    qtbot.addWidget(splash)
+    progress = progress_file_for(stack.ready_file)
+    tmp_path.mkdir(exist_ok=True)
+
+    async def stack_side():
+        for step in ("starting the relay", "signing in the simulated agents (3 of 40)"):
+            progress.write_text(step)
+            await asyncio.sleep(0.5)
+        stack.ready_file.write_text(_json.dumps({"pid": 1}))
+
+    seen = []
+    writer = asyncio.ensure_future(stack_side())
+    info = await stack.wait_ready(timeout=10, on_progress=lambda t: (seen.append(t), splash.set_step(t)))
+    await writer
+    assert info == {"pid": 1}
+    assert seen == ["starting the relay", "signing in the simulated agents (3 of 40)"]
+    assert splash.step.text() == "Now: signing in the simulated agents (3 of 40)"
+    splash._tick()
+    assert "longer than usual" in splash.elapsed.text() and "usually" not in splash.elapsed.text()
