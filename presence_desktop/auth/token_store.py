@@ -22,11 +22,11 @@ Only the refresh token is kept; id and access tokens live in memory. Rules:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import json
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -105,6 +105,15 @@ def _plaintext(backend: Any) -> bool:
     return type(backend).__module__.startswith(("keyrings.alt", "keyring.backends.fail", "keyring.backends.null"))
 
 
+def _settle(fut: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+    if fut.done():  # timed out and cancelled meanwhile
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+
+
 class KeyringTimeout(Exception):
     """A keyring call did not return within the timeout."""
 
@@ -133,7 +142,8 @@ class TokenStore:
         self._memory: StoredSession | None = None
         self.remembered: bool | None = None
         self.status_message: str | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
+        self._lock = threading.Lock()  # one keyring call at a time, as with a single worker
+        self._calls = 0
 
     @classmethod
     def for_settings(cls, cognito: Any, **kwargs: Any) -> "TokenStore":
@@ -178,13 +188,32 @@ class TokenStore:
             log.warning("could not clear the remembered session from the keyring: %s", type(exc).__name__)
 
     def close(self) -> None:
-        """Release the worker thread (does not wait for a hung keyring call)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: each keyring call runs on a daemon thread of its own that ends
+        with the call (kept for callers that close stores)."""
 
     # --- plumbing ---------------------------------------------------------------------------
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a daemon thread, one at a time. A pool's idle worker is not a daemon:
+        it held every exit of the app (the interpreter joins such threads), which then had to
+        leave through os._exit; a keyring call that hangs must not hold it either."""
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._executor, fn, *args)
+        fut: asyncio.Future = loop.create_future()
+
+        def run() -> None:
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                with self._lock:
+                    result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                error = exc
+            try:
+                loop.call_soon_threadsafe(_settle, fut, result, error)
+            except RuntimeError:  # the loop is gone (a hung call that ended after the app)
+                pass
+
+        self._calls += 1
+        threading.Thread(target=run, name=f"keyring_{self._calls}", daemon=True).start()
         try:
             return await asyncio.wait_for(fut, self.timeout_s)
         except asyncio.TimeoutError:

@@ -187,3 +187,22 @@ async def test_tokens_are_never_logged(caplog: pytest.LogCaptureFixture) -> None
     assert token[:40] not in caplog.text and token[-40:] not in caplog.text
     assert token not in repr(loaded)
     store.close()
+
+
+def _exit_holders() -> list[str]:
+    """Threads the interpreter would join at exit (what made the app leave through os._exit)."""
+    return [t.name for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive() and not t.daemon and t.name.startswith("keyring")]
+
+
+async def test_a_store_leaves_no_thread_that_holds_the_exit_idle_or_hung() -> None:
+    """Every quit went through os._exit ("leaving with 1 busy worker thread(s): keyring_0"): the
+    store's idle pool worker, never shut down for stores nobody closed, was a non-daemon thread."""
+    store = TokenStore("ns", backend=MemoryKeyring())  # never closed, as an abandoned sign-in's store
+    await store.save("agent-1", "tok")
+    assert (await store.load()) == StoredSession("agent-1", "tok")
+    await asyncio.sleep(0.05)
+    assert _exit_holders() == []
+    hung = TokenStore("ns2", backend=MemoryKeyring(delay_s=2.0), timeout_s=0.1)
+    assert await hung.save("agent-1", "tok") is False  # timed out
+    assert _exit_holders() == []  # the hung call's thread does not hold the exit either
