@@ -18,7 +18,7 @@ def real_auth_factory(profile, remember: bool):
     from presence_desktop.auth.session import AuthSession
     from presence_desktop.auth.token_store import TokenStore
 
-    store = TokenStore.for_settings(profile.cognito) if remember else None
+    store = TokenStore.for_settings(profile.cognito, profile=profile.name) if remember else None
     return AuthSession(profile.cognito, store)
 
 

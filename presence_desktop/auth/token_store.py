@@ -130,10 +130,16 @@ class TokenStore:
     call), ``status_message`` (None, or a sentence for the user).
     """
 
-    def __init__(self, namespace: str, *, backend: Any = None, timeout_s: float = 5.0, service: str = SERVICE):
+    def __init__(self, namespace: str, *, backend: Any = None, timeout_s: float = 5.0, service: str = SERVICE,
+                 profile: str | None = None):
         if not namespace:
             raise ValueError("namespace must not be empty")
         self.namespace = namespace
+        # The profile this entry belongs to: when the profile's pool or app client changes, the
+        # namespace changes, and the old entry (a refresh token nobody can use any more) is
+        # removed instead of staying in the keyring for ever.
+        self.profile = profile
+        self._replaced_checked = False
         self.service = service
         self.timeout_s = timeout_s
         self._requested_backend = backend
@@ -147,7 +153,8 @@ class TokenStore:
 
     @classmethod
     def for_settings(cls, cognito: Any, **kwargs: Any) -> "TokenStore":
-        """A store for a :class:`presence_desktop.client.profile.CognitoSettings` (one entry per pool+client)."""
+        """A store for a :class:`presence_desktop.client.profile.CognitoSettings` (one entry per
+        pool+client); pass ``profile=<name>`` so an entry its old pool or client left is removed."""
         return cls(f"{cognito.user_pool_id}/{cognito.client_id}", **kwargs)
 
     # --- public -----------------------------------------------------------------------------
@@ -266,7 +273,24 @@ class TokenStore:
             return None
         return index
 
+    def _forget_replaced_sync(self) -> None:
+        """Once per store: if this profile's last entry was under another namespace (its app
+        client id or pool changed), delete that entry and record the current namespace."""
+        if self.profile is None or self._replaced_checked:
+            return
+        self._replaced_checked = True
+        key = f"profile:{self.profile}"
+        previous = self._backend.get_password(self.service, key)
+        if previous and previous != self.namespace:
+            old = TokenStore(previous, backend=self._backend, service=self.service)
+            old._backend = self._backend
+            old._clear_sync()
+            log.info("removed the remembered session of profile %s's previous app client", self.profile)
+        if previous != self.namespace:
+            self._backend.set_password(self.service, key, self.namespace)
+
     def _load_sync(self) -> StoredSession | None:
+        self._forget_replaced_sync()
         index = self._read_index()
         if index is None:
             return None
@@ -286,6 +310,7 @@ class TokenStore:
         return StoredSession(user, token)
 
     def _save_sync(self, username: str, refresh_token: str) -> None:
+        self._forget_replaced_sync()
         old = self._read_index()
         gen = secrets.token_hex(4)
         chunks = split_utf16(refresh_token)

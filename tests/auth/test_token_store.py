@@ -206,3 +206,21 @@ async def test_a_store_leaves_no_thread_that_holds_the_exit_idle_or_hung() -> No
     hung = TokenStore("ns2", backend=MemoryKeyring(delay_s=2.0), timeout_s=0.1)
     assert await hung.save("agent-1", "tok") is False  # timed out
     assert _exit_holders() == []  # the hung call's thread does not hold the exit either
+
+
+async def test_a_profile_whose_app_client_changed_leaves_no_old_refresh_token() -> None:
+    """The entry is keyed by pool/client: after the profile's app client id changed, the old
+    refresh token stayed in the keyring for ever."""
+    backend = MemoryKeyring()
+    old = TokenStore("pool-1/client-old", backend=backend, profile="aws")
+    await old.save("agent-1", "old-refresh-token" * 50)
+    assert any("client-old" in key for (_svc, key) in backend.entries)
+    new = TokenStore("pool-1/client-new", backend=backend, profile="aws")
+    assert await new.load() is None
+    assert not any("client-old" in key for (_svc, key) in backend.entries)
+    assert "old-refresh-token" not in "".join(backend.entries.values())
+    await new.save("agent-1", "new-token")
+    other = TokenStore("pool-9/client-9", backend=backend, profile="another")  # other profiles untouched
+    await other.save("agent-2", "t2")
+    assert (await TokenStore("pool-1/client-new", backend=backend, profile="aws").load()) == StoredSession("agent-1", "new-token")
+    assert (await other.load()) == StoredSession("agent-2", "t2")
