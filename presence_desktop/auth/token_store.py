@@ -148,6 +148,7 @@ class TokenStore:
         self._memory: StoredSession | None = None
         self.remembered: bool | None = None
         self.status_message: str | None = None
+        self.timed_out = False  # a keyring call did not answer within timeout_s (a hung or locked keyring)
         self._lock = threading.Lock()  # one keyring call at a time, as with a single worker
         self._calls = 0
 
@@ -224,6 +225,7 @@ class TokenStore:
         try:
             return await asyncio.wait_for(fut, self.timeout_s)
         except asyncio.TimeoutError:
+            self.timed_out = True
             raise KeyringTimeout(f"keyring call took longer than {self.timeout_s:g} s") from None
 
     async def _ensure_backend(self) -> bool:

@@ -36,6 +36,7 @@ from presence_desktop.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
+RESTORE_QUIET_S = 0.3  # a restore quicker than this shows no window before the roster
 FREEZE_GC_DELAY_MS = 1000  # after the first join: the roster has painted by then
 
 AuthFactory = Callable[[Profile, bool], Any]
@@ -112,6 +113,12 @@ class GuiApp:
                 self.prepare(profile)
             except Exception as exc:  # noqa: BLE001 - only a head start: the backends load it anyway
                 log.info("preparing the backends: %s", exc)
+        # A keyring may hang or wait for an unlock dialog: after a moment show the window and say
+        # what it waits for, rather than nothing (and then a plain sign-in page) for seconds.
+        done, _ = await asyncio.wait({restoring}, timeout=RESTORE_QUIET_S)
+        if not done:
+            waiting = self.show_signin(profile_name, self.settings.last_username)
+            waiting.set_busy(True, "Waiting for the keyring to give back your session…")
         try:
             restored = await restoring
         except Exception as exc:  # noqa: BLE001 - fall back to asking
@@ -120,9 +127,14 @@ class GuiApp:
         if restored is not None:
             self.profile, self.auth = profile, auth
             self.note = getattr(restored, "note", None)
+            if self.signin is not None and self.signin.isVisible():
+                self.signin.close_by_app()
             self.open_roster(identity_from_claims(restored.claims))
             return
-        self.show_signin(profile_name, self.settings.last_username)
+        window = self.show_signin(profile_name, self.settings.last_username)
+        if getattr(getattr(auth, "token_store", None), "timed_out", False):
+            window.show_note("The keyring did not answer, so your remembered session could not be read. "
+                             "Sign in, or quit and try again once the keyring is unlocked.")
 
     # --- sign-in window --------------------------------------------------------------------------
     def show_signin(self, profile_name: str | None = None, username: str | None = None) -> SignInWindow:

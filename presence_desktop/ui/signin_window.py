@@ -96,6 +96,13 @@ class SignInWindow(QWidget):
         form3.addRow("Code:", self.mfa_code)
         self.pages.addWidget(mfa)
 
+        self.note = QLabel()
+        self.note.setObjectName("signInNote")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #5f4b00; background: #fff8e1; padding: 4px;")
+        self.note.hide()
+        outer.addWidget(self.note)
         self.error = QLabel()
         self.error.setObjectName("signInError")
         self.error.setWordWrap(True)
@@ -170,6 +177,11 @@ class SignInWindow(QWidget):
                   self.new_password2, self.mfa_code):
             w.setEnabled(not busy)
 
+    def show_note(self, text: str | None) -> None:
+        """Information that is no error (e.g. the keyring did not answer); None hides it."""
+        self.note.setText(text or "")
+        self.note.setVisible(bool(text))
+
     def show_error(self, text: str) -> None:
         self.set_busy(False)
         self.error.setText(text)
@@ -187,6 +199,7 @@ class SignInWindow(QWidget):
         (self.new_password if kind == "new_password" else self.mfa_code).setFocus()
 
     def reset(self) -> None:
+        self.show_note(None)
         self.pages.setCurrentIndex(PAGE_CREDENTIALS)
         self.submit.setText("Sign in")
         self.password.clear()

@@ -288,3 +288,38 @@ async def test_a_problem_that_is_over_is_taken_back_and_only_that_one(qtbot, tmp
     gui.clear_problem("The local stack is not answering")
     assert not gui.window.messages.isHidden()
     await gui.runtime.shutdown()
+
+
+async def test_a_hung_keyring_shows_the_window_at_once_and_says_so(qtbot, tmp_path, monkeypatch):
+    """With a hung keyring no window appeared for 5.3 s, then a plain sign-in window: a
+    remembered user looked signed out, with no word about the keyring."""
+    from presence_desktop.auth.session import AuthSession
+    from presence_desktop.auth.token_store import TokenStore
+    from tests.auth.memkeyring import MemoryKeyring
+
+    def auth_factory(profile, remember):
+        return AuthSession(profile.cognito, TokenStore("pool/client", backend=MemoryKeyring(delay_s=3.0), timeout_s=0.6))
+
+    gui, _ = make_gui(tmp_path)
+    gui.auth_factory = auth_factory
+    gui.settings.last_username = "agent-2"
+    starting = asyncio.ensure_future(gui.start("aws"))
+    await until(lambda: gui.signin is not None and gui.signin.isVisible(), timeout=0.5)
+    qtbot.addWidget(gui.signin)
+    assert "Waiting for the keyring" in gui.signin.busy_label.text() and not gui.signin.busy_label.isHidden()
+    assert not gui.signin.submit.isEnabled()
+    await starting
+    w = gui.signin
+    assert w.isVisible() and w.submit.isEnabled() and w.busy_label.isHidden()
+    assert w.username.text() == "agent-2"
+    assert "The keyring did not answer" in w.note.text() and not w.note.isHidden()
+    await gui.runtime.shutdown()
+
+
+async def test_a_quick_restore_shows_no_sign_in_window(qtbot, tmp_path):
+    FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2"), remembered=True)
+    gui, _ = make_gui(tmp_path)
+    await gui.start("aws")
+    qtbot.addWidget(gui.window)
+    assert gui.signin is None and gui.window.isVisible()
+    await gui.runtime.shutdown()
