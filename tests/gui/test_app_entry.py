@@ -167,7 +167,8 @@ def test_quit_is_not_held_by_a_hung_keyring_thread():
         proc.kill()
     assert t is not None and code == 0
     assert time.monotonic() - t < 3.0
-    assert "busy worker thread" in proc.stderr.read()
+    # The hung keyring call runs on a daemon thread: a normal exit, not os._exit's way out.
+    assert "busy worker thread" not in proc.stderr.read()
 
 
 def test_missing_x11_libraries_are_named(monkeypatch):
