@@ -187,7 +187,7 @@ class ConnectionBanner(QFrame):
         if self.next_retry_at is not None:
             wait = self.next_retry_at - now
             parts.append(f" Next retry in {int(wait) + 1} s." if wait > 0 else " Reconnecting…")
-        elif not needs_sign_in(self.reason):
+        elif not needs_sign_in(self.reason) and "stopped reconnecting" not in (self.reason or ""):
             parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
         if self.reason:
             parts.append(f" <span style='color:#7a6a3a'>({html.escape(plain_reason(self.reason))})</span>")
@@ -204,6 +204,8 @@ def needs_sign_in(reason: str | None) -> bool:
 def plain_reason(reason: str) -> str:
     """A connection error in a few plain words (the raw text goes to the tooltip)."""
     low = reason.lower()
+    if "larger than" in low and "stopped reconnecting" in low:
+        return "the server sent a message too large to read; quit and start again, or tell your administrator"
     if "refused" in low or "unreachable" in low or "name or service" in low or "no route" in low:
         return "the server cannot be reached"
     if "timed out" in low or "timeout" in low:

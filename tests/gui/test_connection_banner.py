@@ -21,3 +21,13 @@ def test_an_attempt_in_progress_reads_reconnecting(qtbot, artifacts_dir):
     banner.set_down(now - 12, None, "sign in again: 401 unauthorized")
     assert "Reconnecting" not in banner.label.text()
     assert banner.sign_in_button.isVisibleTo(banner)
+
+
+def test_a_client_that_stopped_reconnecting_over_oversized_frames_says_so(qtbot):
+    banner = ConnectionBanner()
+    qtbot.addWidget(banner)
+    banner.set_down(time.time() - 30, None, "subscription refused: stopped reconnecting: the server sent a "
+                    "message larger than 1024 KiB 3 times in a row")
+    text = banner.label.text()
+    assert "Reconnecting" not in text and "too large to read" in text
+    assert not banner.sign_in_button.isVisibleTo(banner)
