@@ -648,3 +648,25 @@ async def test_a_server_that_always_sends_an_oversized_frame_is_not_retried_for_
     server._on_frame = original  # fixed on the server: resume() connects again
     await client.resume()
     await wait_until(lambda: client.state.status == "connected", timeout=10)
+
+
+async def test_during_an_outage_every_attempt_happens_when_the_announced_state_said(server, make_client):
+    """The banner shows ConnectionState.next_attempt_at: no connect attempt may come before it
+    (one window logged 42 attempts 0.1-2.7 s apart while its banner said "Next retry in 2 s")."""
+    client = make_client(backoff=Backoff(base=0.2, cap=1.0, fast_cap=1.0))
+    await client.subscribe("/default/a", timeout=10)
+    states = []
+    client.add_state_listener(lambda s: states.append((time.time(), s)))
+    await server.stop()  # refused from now on
+    await asyncio.sleep(4.0)
+    announced = None
+    attempts = 0
+    for at, state in states:
+        if state.status == "reconnecting":
+            assert announced is None, "two waits announced without an attempt between"
+            announced = state.next_attempt_at
+        elif state.status == "connecting":
+            assert announced is not None and at >= announced - 0.02, (at, announced)
+            announced = None
+            attempts += 1
+    assert attempts >= 3
