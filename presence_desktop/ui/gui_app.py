@@ -85,7 +85,6 @@ class GuiApp:
         self.signin: SignInWindow | None = None
         self.note: str | None = None
         self._remember_requested = True
-        self._shown_logged = False
         runtime.errorRaised.connect(self._show_problem)
         runtime.add_shutdown_hook(self._shutdown)
 
@@ -288,15 +287,17 @@ class GuiApp:
                 self.window.show_problem(f"Could not change {agent_id}'s status: {exc}")
 
     _gc_frozen = False  # per process: freezing again would only pin later garbage
+    _shown_logged = False  # per window session: "roster joined" logged once
 
     def _joined(self, state) -> None:
         # After the first join the start-up objects and the roster are long-lived: freeze them
         # out of the collector's full passes (runtime.freeze_gc). A moment later: the joined
         # roster's first paint does not wait for its collection.
-        if state.up and not state.joining and self.window is not None and not self._shown_logged:
+        service = getattr(self, "service", None)
+        if state.up and not state.joining and service is not None and not self._shown_logged:
             self._shown_logged = True
-            # First roster in the window: the end of a start (bench/ and the first-run timing read it).
-            log.info("roster joined: %d agents", len(self.service.roster) if self.service is not None else 0)
+            # First roster in the window: the end of a start (the first-run timing reads it).
+            log.info("roster joined: %d agents", len(service.roster))
         if state.up and not state.joining and not GuiApp._gc_frozen:
             GuiApp._gc_frozen = True
             QTimer.singleShot(FREEZE_GC_DELAY_MS, lambda: freeze_gc())
