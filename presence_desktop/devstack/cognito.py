@@ -316,7 +316,8 @@ def install_pool_rules() -> None:
       of a new-password answer) writing any other attribute -> NotAuthorizedException "A client
       attempted to write unauthorized attribute" (AWS's message);
     - its ``ReadAttributes``: the id token carries only readable ``custom:`` attributes (moto put
-      every custom attribute in);
+      every custom attribute in), and ``GetUser`` with a user's access token shows only readable
+      attributes (and ``sub``);
     - ``UsernameConfiguration.CaseSensitive: false``: a username matches in any case (sign-in,
       admin calls), and a user differing only in case cannot be created (UsernameExistsException).
       Which case the tokens carry then is unconfirmed here: the stored one.
@@ -379,6 +380,24 @@ def install_pool_rules() -> None:
             self.id_tokens[id_token] = (client_id, username)
             return id_token, expires_in
 
+        orig_get_user_by_token = backend_cls.get_user
+
+        def get_user(self: Any, access_token: str) -> Any:
+            # GetUser with a user's access token shows only what its app client may read.
+            import copy
+
+            user = orig_get_user_by_token(self, access_token)
+            for pool in self.user_pools.values():
+                if access_token in pool.access_tokens:
+                    client = pool.clients.get(pool.access_tokens[access_token][0])
+                    readable = client.extended_config.get("ReadAttributes") if client is not None else None
+                    if readable is not None:
+                        user = copy.copy(user)
+                        user.attributes = [a for a in user.attributes if a["Name"] in readable or a["Name"] == "sub"]
+                    break
+            return user
+
+        backend_cls.get_user = get_user  # type: ignore[method-assign]
         pool_cls._get_user = _get_user  # type: ignore[method-assign]
         pool_cls.create_id_token = create_id_token  # type: ignore[method-assign]
         backend_cls.update_user_attributes = update_user_attributes  # type: ignore[method-assign]

@@ -170,6 +170,9 @@ def test_the_id_token_carries_only_custom_attributes_the_app_client_may_read(loc
     claims = jwt.decode(srp_sign_in(local_cognito, user.username, user.password)["id_token"],
                         options={"verify_signature": False})
     assert "custom:secret_note" not in claims and claims["custom:team_id"] == "team-1"
+    access = srp_sign_in(local_cognito, user.username, user.password)["access_token"]
+    shown = {a["Name"]: a["Value"] for a in _user_client(local_cognito).get_user(AccessToken=access)["UserAttributes"]}
+    assert "custom:secret_note" not in shown and shown["custom:team_id"] == "team-1" and "sub" in shown
 
 
 def test_usernames_are_case_insensitive_as_the_template_declares(local_cognito: LocalCognito) -> None:
