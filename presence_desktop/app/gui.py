@@ -18,7 +18,7 @@ def real_auth_factory(profile, remember: bool):
     from presence_desktop.auth.session import AuthSession
     from presence_desktop.auth.token_store import TokenStore
 
-    store = TokenStore.for_settings(profile.cognito) if remember else None
+    store = TokenStore.for_settings(profile.cognito, profile=profile.name) if remember else None
     return AuthSession(profile.cognito, store)
 
 
@@ -48,15 +48,27 @@ def prepare_backends(profile) -> None:
 
 
 async def watch_stack(runtime, devstack: Any, info: dict) -> None:
-    """Tell the user, in plain words, when the local stack dies under the app (the windows would
-    otherwise retry dead ports forever); the log says why (exit code)."""
-    reason = await devstack.watch(info, interval_s=1.0 if devstack.process is not None else 2.0)
-    if reason is None:
-        return
-    from presence_desktop.devstack.launcher import STACK_STOPPED_TEXT
+    """Tell the user, in plain words, when the local stack dies or is restarted under the app (the
+    windows would otherwise retry dead ports forever; the log says why), and while it does not
+    answer for a while (cleared when it answers again)."""
+    from presence_desktop.devstack.launcher import STACK_NOT_ANSWERING_TEXT
 
-    log.error("%s. %s", reason, STACK_STOPPED_TEXT)
-    runtime.report(STACK_STOPPED_TEXT)
+    def on_outage(silent: bool) -> None:
+        if silent:
+            log.warning("the local stack's relay does not answer")
+            runtime.report(STACK_NOT_ANSWERING_TEXT)
+        else:
+            log.info("the local stack answers again")
+            gui = getattr(runtime, "gui", None)
+            if gui is not None:
+                gui.clear_problem(STACK_NOT_ANSWERING_TEXT)
+
+    ended = await devstack.watch(info, interval_s=1.0 if devstack.process is not None else 2.0, on_outage=on_outage)
+    if ended is None:
+        return
+    text, reason = ended
+    log.error("%s. %s", reason, text)
+    runtime.report(text)
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -119,7 +131,7 @@ def run_gui(args: argparse.Namespace) -> int:
                 splash.show()
                 try:
                     devstack.start()
-                    info = await devstack.wait_ready()
+                    info = await devstack.wait_ready(on_progress=splash.set_step)
                 finally:
                     splash.close()
                     splash.deleteLater()

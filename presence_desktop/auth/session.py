@@ -176,6 +176,10 @@ class AuthSession:
     token. ``await sign_out()`` revokes the tokens (GlobalSignOut) and forgets them.
 
     Errors: subclasses of :class:`presence_desktop.auth.errors.AuthError`.
+
+    ``cognito_client``: a botocore ``cognito-idp`` client to share (botocore clients are
+    thread-safe); many sessions in one process (the devstack's simulated agents) then pay for
+    loading the service model once instead of once per session.
     """
 
     def __init__(
@@ -190,6 +194,7 @@ class AuthSession:
         read_timeout_s: float = 15.0,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        cognito_client: Any = None,
     ) -> None:
         self.settings = settings
         self.token_store = token_store
@@ -199,7 +204,7 @@ class AuthSession:
         self._timeouts = (connect_timeout_s, read_timeout_s)
         self._wall = wall_clock
         self._mono = monotonic
-        self._boto: Any = None
+        self._boto: Any = cognito_client
         self._boto_lock = threading.Lock()
         self._tokens: _Tokens | None = None
         self._pending: _Pending | None = None
@@ -401,6 +406,10 @@ class AuthSession:
         if self.clock_warning:
             notes.append(self.clock_warning)
         return " ".join(notes) or None
+
+    def cognito_client(self) -> Any:
+        """The botocore ``cognito-idp`` client this session uses (made on first use; blocking)."""
+        return self._client()
 
     def _client(self) -> Any:
         with self._boto_lock:

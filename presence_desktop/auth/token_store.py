@@ -22,11 +22,11 @@ Only the refresh token is kept; id and access tokens live in memory. Rules:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -108,6 +108,15 @@ def _plaintext(backend: Any) -> bool:
     return type(backend).__module__.startswith(("keyrings.alt", "keyring.backends.fail", "keyring.backends.null"))
 
 
+def _settle(fut: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+    if fut.done():  # timed out and cancelled meanwhile
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+
+
 class KeyringTimeout(Exception):
     """A keyring call did not return within the timeout."""
 
@@ -124,10 +133,16 @@ class TokenStore:
     call), ``status_message`` (None, or a sentence for the user).
     """
 
-    def __init__(self, namespace: str, *, backend: Any = None, timeout_s: float = 5.0, service: str = SERVICE):
+    def __init__(self, namespace: str, *, backend: Any = None, timeout_s: float = 5.0, service: str = SERVICE,
+                 profile: str | None = None):
         if not namespace:
             raise ValueError("namespace must not be empty")
         self.namespace = namespace
+        # The profile this entry belongs to: when the profile's pool or app client changes, the
+        # namespace changes, and the old entry (a refresh token nobody can use any more) is
+        # removed instead of staying in the keyring for ever.
+        self.profile = profile
+        self._replaced_checked = False
         self.service = service
         self.timeout_s = timeout_s
         self._requested_backend = backend
@@ -136,11 +151,14 @@ class TokenStore:
         self._memory: StoredSession | None = None
         self.remembered: bool | None = None
         self.status_message: str | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
+        self.timed_out = False  # a keyring call did not answer within timeout_s (a hung or locked keyring)
+        self._lock = threading.Lock()  # one keyring call at a time, as with a single worker
+        self._calls = 0
 
     @classmethod
     def for_settings(cls, cognito: Any, **kwargs: Any) -> TokenStore:
-        """A store for a :class:`presence_desktop.client.profile.CognitoSettings` (one entry per pool+client)."""
+        """A store for a :class:`presence_desktop.client.profile.CognitoSettings` (one entry per
+        pool+client); pass ``profile=<name>`` so an entry its old pool or client left is removed."""
         return cls(f"{cognito.user_pool_id}/{cognito.client_id}", **kwargs)
 
     # --- public -----------------------------------------------------------------------------
@@ -181,16 +199,36 @@ class TokenStore:
             log.warning("could not clear the remembered session from the keyring: %s", type(exc).__name__)
 
     def close(self) -> None:
-        """Release the worker thread (does not wait for a hung keyring call)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: each keyring call runs on a daemon thread of its own that ends
+        with the call (kept for callers that close stores)."""
 
     # --- plumbing ---------------------------------------------------------------------------
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a daemon thread, one at a time. A pool's idle worker is not a daemon:
+        it held every exit of the app (the interpreter joins such threads), which then had to
+        leave through os._exit; a keyring call that hangs must not hold it either."""
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._executor, fn, *args)
+        fut: asyncio.Future = loop.create_future()
+
+        def run() -> None:
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                with self._lock:
+                    result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                error = exc
+            try:
+                loop.call_soon_threadsafe(_settle, fut, result, error)
+            except RuntimeError:  # the loop is gone (a hung call that ended after the app)
+                pass
+
+        self._calls += 1
+        threading.Thread(target=run, name=f"keyring_{self._calls}", daemon=True).start()
         try:
             return await asyncio.wait_for(fut, self.timeout_s)
         except TimeoutError:
+            self.timed_out = True
             raise KeyringTimeout(f"keyring call took longer than {self.timeout_s:g} s") from None
 
     async def _ensure_backend(self) -> bool:
@@ -240,7 +278,24 @@ class TokenStore:
             return None
         return index
 
+    def _forget_replaced_sync(self) -> None:
+        """Once per store: if this profile's last entry was under another namespace (its app
+        client id or pool changed), delete that entry and record the current namespace."""
+        if self.profile is None or self._replaced_checked:
+            return
+        self._replaced_checked = True
+        key = f"profile:{self.profile}"
+        previous = self._backend.get_password(self.service, key)
+        if previous and previous != self.namespace:
+            old = TokenStore(previous, backend=self._backend, service=self.service)
+            old._backend = self._backend
+            old._clear_sync()
+            log.info("removed the remembered session of profile %s's previous app client", self.profile)
+        if previous != self.namespace:
+            self._backend.set_password(self.service, key, self.namespace)
+
     def _load_sync(self) -> StoredSession | None:
+        self._forget_replaced_sync()
         index = self._read_index()
         if index is None:
             return None
@@ -260,6 +315,7 @@ class TokenStore:
         return StoredSession(user, token)
 
     def _save_sync(self, username: str, refresh_token: str) -> None:
+        self._forget_replaced_sync()
         old = self._read_index()
         gen = secrets.token_hex(4)
         chunks = split_utf16(refresh_token)

@@ -69,7 +69,8 @@ class EventsLiveFeed:
             return
         self._quiet = None
         if status in ("reconnecting", "failed") or (status == "connecting" and self._was_up):
-            sink.feed_down(state.reason or status, state.next_attempt_at, needs_sign_in=state.needs_sign_in)
+            sink.feed_down(state.reason or status, state.next_attempt_at, needs_sign_in=state.needs_sign_in,
+                           stopped=status == "failed")
 
     async def run(self, sink: FeedSink) -> None:
         from presence_desktop.events_api.client import (

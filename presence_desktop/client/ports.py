@@ -31,13 +31,21 @@ class RosterSnapshot:
 
 class RelayCallError(Exception):
     """A relay call failed. ``status`` is the HTTP status (0 = no answer: network, timeout);
-    ``code`` the relay's error code. ``retryable`` says whether trying again later may help."""
+    ``code`` the relay's error code. ``retryable`` says whether trying again later may help.
+    ``stored_version``: the relay's own JSON answer said the status was stored as this version
+    and will be published (502/503 with ``stored_version``); None for every other failure,
+    whatever its HTTP status (a proxy's 502 stores nothing)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, stored_version: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.stored_version = stored_version
+
+    @property
+    def stored(self) -> bool:
+        return self.stored_version is not None
 
     @property
     def retryable(self) -> bool:
@@ -71,9 +79,11 @@ class FeedSink(Protocol):
     def feed_lost_events(self) -> None:
         """Events may have been dropped (buffer overflow): fetch the snapshot again."""
 
-    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False) -> None:
+    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False,
+                  stopped: bool = False) -> None:
         """The connection is down; ``next_retry_at`` is the epoch time of the next attempt.
-        ``needs_sign_in``: the session was refused; no retry will help until the user signs in."""
+        ``needs_sign_in``: the session was refused; no retry will help until the user signs in.
+        ``stopped``: the client gave up retrying (e.g. oversized frames); ``reason`` says why."""
 
     def feed_quiet(self, since: float | None) -> None:
         """Connected, but nothing (not even a keep-alive) has come since ``since`` (epoch s,

@@ -8,7 +8,7 @@ import`` (app/profile_import.py); the devstack's ready file converts into the lo
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,6 +30,10 @@ class CognitoSettings(_Strict):
     )
     issuer: str | None = Field(default=None, description="JWT issuer; None = derived from region and pool id")
     jwks_url: str | None = Field(default=None, description="None = <issuer>/.well-known/jwks.json")
+    password_policy: str | None = Field(
+        default=None, description="the pool's password rules in words, shown when a new password is required "
+        "(a public app client cannot read them from Cognito); None = not known here"
+    )
 
     @property
     def effective_issuer(self) -> str:
@@ -38,6 +42,20 @@ class CognitoSettings(_Strict):
     @property
     def effective_jwks_url(self) -> str:
         return self.jwks_url or f"{self.effective_issuer}/.well-known/jwks.json"
+
+
+def describe_password_policy(policy: dict[str, Any]) -> str:
+    """A Cognito ``PasswordPolicy`` (``MinimumLength``, ``RequireUppercase``, ``RequireLowercase``,
+    ``RequireNumbers``, ``RequireSymbols``) in words, e.g. "At least 12 characters, with an upper-case
+    letter, a lower-case letter and a number." (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-policies.html)"""
+    needs = [label for key, label in (("RequireUppercase", "an upper-case letter"),
+                                      ("RequireLowercase", "a lower-case letter"),
+                                      ("RequireNumbers", "a number"), ("RequireSymbols", "a symbol"))
+             if policy.get(key)]
+    text = f"At least {int(policy.get('MinimumLength', 8))} characters"
+    if needs:
+        text += ", with " + (", ".join(needs[:-1]) + " and " + needs[-1] if len(needs) > 1 else needs[0])
+    return text + "."
 
 
 class EventsSettings(_Strict):

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 class HttpRelayClient:
     """``RelayApi`` over HTTP. ``token`` returns a valid id token (refreshing as needed);
-    ``refresh`` forces a refresh after a 401. ``timeout_s``: per request (connect + answer)."""
+    ``refresh`` forces a refresh after a 401. ``timeout_s``: per request (connect + answer).
+    ``executor``: where the blocking requests run (default: the loop's default executor)."""
 
     def __init__(
         self,
@@ -49,7 +50,9 @@ class HttpRelayClient:
         refresh: Callable[[], Awaitable[Any]] | None = None,
         ca_file: str | None = None,
         timeout_s: float = 10.0,
+        executor: Any = None,
     ) -> None:
+        self.executor = executor
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.refresh = refresh
@@ -99,7 +102,7 @@ class HttpRelayClient:
                 headers["Content-Type"] = "application/json"
             try:
                 status, data = await loop.run_in_executor(
-                    None, self._request_sync, method, url, payload, headers, parse)
+                    self.executor, self._request_sync, method, url, payload, headers, parse)
             except (HTTPError, OSError) as exc:
                 raise RelayCallError(0, "unreachable", f"the relay is unreachable ({type(exc).__name__})") from exc
             if status == 401 and attempt == 0 and self.refresh is not None:
@@ -110,8 +113,11 @@ class HttpRelayClient:
                 continue
             if 200 <= status < 300:
                 return data
-            err = (data or {}).get("error", {}) if isinstance(data, dict) else {}
-            raise RelayCallError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")))
+            err = data.get("error") if isinstance(data, dict) else None
+            if not isinstance(err, dict):  # not the relay's JSON: a proxy, a portal, a gateway
+                raise RelayCallError(status, "http_error", f"HTTP {status} (not an answer from the relay)")
+            raise RelayCallError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")),
+                                 stored_version=_stored_version(status, err))
         raise RelayCallError(401, "invalid_token", "the relay refused the session; sign in again")
 
     async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None) -> PresenceEvent:
@@ -119,8 +125,12 @@ class HttpRelayClient:
         if agent_id is not None:
             body["agent_id"] = agent_id
         data = await self._call("POST", "/v1/status", body)
+        # A 2xx that is not the relay's event (a captive portal's page, a proxy's answer) stores
+        # nothing we know of: a plain 502 without stored_version, which the service sends again.
+        if not isinstance(data, dict):
+            raise RelayCallError(502, "bad_response", "the answer to a status change was not the relay's JSON")
         try:
-            return PresenceEvent.from_dict(data.get("event", data) if isinstance(data, dict) else data)
+            return PresenceEvent.from_dict(data.get("event", data))
         except PresenceError as exc:
             raise RelayCallError(502, "bad_response", f"the relay answered with a bad event: {exc}") from exc
 
@@ -140,6 +150,19 @@ class HttpRelayClient:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.clear()
+
+
+STORED_CODES = ("publish_rejected", "events_unavailable")
+
+
+def _stored_version(status: int, err: dict[str, Any]) -> int | None:
+    """The version the relay says it stored though publishing failed (presence_desktop/relay/core.py):
+    only a 502/503 with one of STORED_CODES and an integer ``stored_version``."""
+    version = err.get("stored_version")
+    if status in (502, 503) and err.get("code") in STORED_CODES and isinstance(version, int) \
+            and not isinstance(version, bool) and version > 0:
+        return version
+    return None
 
 
 def _snapshot_from(data: Any) -> RosterSnapshot:

@@ -32,7 +32,7 @@ from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
 from presence_desktop.client.tasks import TaskKeeper
 from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import PresenceError, PresenceEvent, parse_time
-from presence_desktop.domain.roster import Change, OwnStatus, Roster
+from presence_desktop.domain.roster import Change, OwnStatus, PendingChange, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.domain.times import ServerClock
 from presence_desktop.net.backoff import full_jitter
@@ -53,6 +53,7 @@ class ConnectionState:
     reason: str | None = None
     joining: bool = False
     needs_sign_in: bool = False
+    stopped: bool = False  # the live feed gave up retrying until the user acts (``reason`` says why)
     # up, but nothing (not even a keep-alive) heard since this epoch time (this computer's clock):
     # events may be missing; the roster is shown as not current
     quiet_since: float | None = None
@@ -86,6 +87,10 @@ def _retry_delay(attempt: int) -> float:
     """The wait before own-status and roster-snapshot retry ``attempt`` (from 0): full jitter
     up to 1 s doubling to 30 s, never below 50 ms."""
     return full_jitter(attempt, base=1.0, cap=30.0, floor=0.05)
+
+
+class _Replaced(Exception):
+    """The own-status request in flight was replaced by a newer wish before it was sent."""
 
 
 class PresenceService:
@@ -186,13 +191,14 @@ class PresenceService:
         if current.up and current.quiet_since != since:
             self._set_connection(ConnectionState(up=True, joining=current.joining, quiet_since=since))
 
-    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False) -> None:
+    def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False,
+                  stopped: bool = False) -> None:
         self.tasks.cancel("snapshot")
         self._emit_roster(self.roster.connection_lost())
         since = self.roster.down_since  # the roster runs on the relay's clock; the state is local
         since = None if since is None else since - self.server_clock.offset_s
         self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason,
-                                             needs_sign_in=needs_sign_in))
+                                             needs_sign_in=needs_sign_in, stopped=stopped))
 
     async def _fetch_snapshot(self) -> None:
         team = None if self.identity.is_supervisor else self.identity.team_id
@@ -252,12 +258,14 @@ class PresenceService:
             while self.own.pending is not None:
                 req = self.own.pending
                 try:
-                    event = await self.relay.set_status(req.status, req.message)
+                    event = await self._send_unless_replaced(req)
+                except _Replaced:
+                    continue  # a newer wish came first: send that one instead
                 except RelayCallError as exc:
-                    if exc.status in (502, 503):
-                        # Stored with its version; the relay's outbox publishes it. The live
-                        # event confirms it (OwnStatus.observe); sending again would only add
-                        # another version.
+                    if exc.stored:
+                        # The relay's own answer: stored with its version; its outbox publishes
+                        # it. The live event confirms it (OwnStatus.observe); sending again would
+                        # only add another version. Any other 5xx stored nothing: retried below.
                         self.own.failed("saved by the relay, waiting to be published")
                         self._own_changed()
                         break
@@ -281,6 +289,32 @@ class PresenceService:
                 self.own.confirmed(event, req)
                 self._emit_roster(self.roster.apply(event))
                 self._own_changed()
+
+    async def _send_unless_replaced(self, req: PendingChange) -> PresenceEvent:
+        """Send ``req``; if a newer wish replaces it while the request is still on its way (a
+        token refresh, a queued worker thread, a slow connect), cancel it: the latest wish wins
+        without what it replaced being published. Raises :class:`_Replaced` then. A request the
+        relay already got cannot be taken back; its answer then counts as usual."""
+        sending = asyncio.ensure_future(self.relay.set_status(req.status, req.message))
+        self._publish_wake.clear()
+        while True:
+            waker = asyncio.ensure_future(self._publish_wake.wait())
+            try:
+                await asyncio.wait({sending, waker}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                sending.cancel()
+                raise
+            finally:
+                waker.cancel()
+            if sending.done():
+                return sending.result()
+            self._publish_wake.clear()
+            if self.own.pending is not req:
+                sending.cancel()
+                try:
+                    return await sending  # it may have finished meanwhile: then its answer counts
+                except asyncio.CancelledError:
+                    raise _Replaced() from None
 
     async def set_agent_status(self, agent_id: str, status: str) -> PresenceEvent:
         """A supervisor sets another agent's status (``POST /v1/status`` with ``agent_id``).

@@ -12,9 +12,10 @@ desktop app; nothing is written to the store directly.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +86,14 @@ class SimulatedAgents:
         seed: int | None = None,
         statuses: Iterable[str] | None = None,
         sign_in_concurrency: int = 4,
+        request_timeout_s: float = 10.0,
+        on_progress: Callable[[str], None] | None = None,
     ) -> None:
         if mean_interval_s <= 0:
             raise ValueError("mean_interval_s must be > 0")
+        self.request_timeout_s = request_timeout_s
+        self.on_progress = on_progress or (lambda _text: None)
+        self._signed_in = 0
         self.relay_url = relay_url
         self.cognito = cognito
         self.ca_file = ca_file
@@ -97,7 +103,12 @@ class SimulatedAgents:
         self.allowed = set(statuses) if statuses is not None else None
         self.agents = [_Agent(u.username, u.password, getattr(u, "team_id", None)) for u in users]
         self._sem = asyncio.Semaphore(max(1, sign_in_concurrency))
+        # The agents' blocking HTTP calls get threads of their own: on the loop's default executor
+        # (cpu + 4 threads) they would take every thread the in-process relay needs to answer them.
+        self._http = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(16, len(self.agents))),
+                                                           thread_name_prefix="sim-http")
         self._tasks: list[asyncio.Task] = []
+        self._cognito_client: Any = None
         self.errors = 0
 
     @property
@@ -105,9 +116,15 @@ class SimulatedAgents:
         return sum(a.changes for a in self.agents)
 
     async def start(self) -> None:
+        from presence_desktop.auth.session import AuthSession
+
+        # One Cognito client for every agent: making one per session costs ~0.1 s of CPU each.
+        self.on_progress(f"signing in the simulated agents (0 of {len(self.agents)})")
+        self._cognito_client = await asyncio.to_thread(AuthSession(self.cognito, None).cognito_client)
         await asyncio.gather(*(self._sign_in(a) for a in self.agents))
         ready = [a for a in self.agents if a.relay is not None]
         log.info("simulated agents signed in: %d of %d", len(ready), len(self.agents))
+        self.on_progress(f"setting the simulated agents' first statuses ({len(ready)} agents)")
         await asyncio.gather(*(self._set(a, _pick(self.rnd, INITIAL, self.allowed)) for a in ready))
         for agent in ready:
             self._tasks.append(asyncio.create_task(self._live(agent), name=f"sim-{agent.username}"))
@@ -116,7 +133,7 @@ class SimulatedAgents:
         from presence_desktop.auth.session import AuthSession
 
         async with self._sem:
-            session = AuthSession(self.cognito, None)
+            session = AuthSession(self.cognito, None, cognito_client=self._cognito_client)
             try:
                 result = await session.sign_in(agent.username, agent.password)
             except Exception as exc:  # noqa: BLE001 - one agent failing must not stop the others
@@ -127,8 +144,11 @@ class SimulatedAgents:
                 log.warning("simulated agent %s needs %s; skipped", agent.username, type(result).__name__)
                 return
             agent.session = session
+            self._signed_in += 1
+            self.on_progress(f"signing in the simulated agents ({self._signed_in} of {len(self.agents)})")
             agent.relay = HttpRelayClient(self.relay_url, session.id_token, refresh=session.force_refresh,
-                                          ca_file=self.ca_file)
+                                          ca_file=self.ca_file, executor=self._http,
+                                          timeout_s=self.request_timeout_s)
 
     async def _set(self, agent: _Agent, status: str) -> None:
         message = self.rnd.choice(MESSAGES.get(status, [None]))
@@ -172,3 +192,4 @@ class SimulatedAgents:
                     await agent.relay.close()
                 except Exception:  # noqa: BLE001
                     pass
+        self._http.shutdown(wait=False, cancel_futures=True)

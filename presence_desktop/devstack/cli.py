@@ -46,6 +46,17 @@ def _arm_stop_deadline(ready_file: Path | None, seconds: float = STOP_DEADLINE_S
     return timer
 
 
+def progress_file_for(ready_file: Path) -> Path:
+    """Where a starting stack says what it is doing (one line of text; gone once ready)."""
+    return ready_file.with_name(ready_file.name + ".progress")
+
+
+def _write_progress(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def default_state_dir() -> Path:
     """Per-user state folder (local CA, generated credentials), e.g.
     ``~/.local/state/presence-desktop/devstack`` on Linux."""
@@ -151,12 +162,18 @@ async def run(options: StackOptions, ready_file: Path | None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     stack = DevStack(options)
+    progress_file = progress_file_for(ready_file) if ready_file is not None else None
+    if progress_file is not None:
+        stack.on_progress = lambda text: _write_progress(progress_file, text)
     try:
         try:
             await stack.start()
         except Exception as exc:  # report, clean up what started, exit 1
             log.error("the devstack could not start: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
             return 1
+        if progress_file is not None:
+            stack.on_progress = None
+            progress_file.unlink(missing_ok=True)
         if ready_file is not None:
             stack.write_ready_file(ready_file)
         print(_summary(stack, ready_file), flush=True)
@@ -164,6 +181,8 @@ async def run(options: StackOptions, ready_file: Path | None) -> int:
         log.info("stopping")
         return 0
     finally:
+        if progress_file is not None:
+            progress_file.unlink(missing_ok=True)
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)
         _arm_stop_deadline(ready_file)  # not cancelled: it also covers asyncio.run's own cleanup

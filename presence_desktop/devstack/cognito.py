@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -34,6 +35,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -246,7 +248,183 @@ def install_srp_verifier() -> None:
         _installed = True
 
 
+# --- the app client's attribute permissions and the pool's username case, as AWS enforces them -
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "packaging" / "cloudformation" / "presence.yaml"
+
+
+@dataclass(frozen=True)
+class PoolRules:
+    """What the CloudFormation template declares and AWS enforces: the app client's
+    ``ReadAttributes`` / ``WriteAttributes`` and the pool's ``UsernameConfiguration.CaseSensitive``."""
+
+    read_attributes: tuple[str, ...]
+    write_attributes: tuple[str, ...]
+    case_sensitive: bool
+
+
+# For an install without the template (a wheel); tests/packaging/test_template.py checks that it
+# says what the template says.
+FALLBACK_POOL_RULES = PoolRules(
+    read_attributes=("custom:team_id", "name", "preferred_username", "email"),
+    write_attributes=("name", "preferred_username"),
+    case_sensitive=False,
+)
+
+
+def template_pool_rules(path: Path = TEMPLATE) -> PoolRules:
+    """The rules of the template's ``AWS::Cognito::UserPool`` and its ``UserPoolClient``, read
+    from ``path`` (a source checkout), else :data:`FALLBACK_POOL_RULES`. Raises ValueError for a
+    template without them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return FALLBACK_POOL_RULES
+    import yaml
+
+    class _CfnLoader(yaml.SafeLoader):
+        pass
+
+    def _any_tag(loader: Any, suffix: str, node: Any) -> Any:  # !Ref, !Sub, !If ...: values not needed
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_scalar(node)
+
+    _CfnLoader.add_multi_constructor("!", _any_tag)
+    resources = (yaml.load(text, Loader=_CfnLoader) or {}).get("Resources") or {}
+    pools = [r.get("Properties") or {} for r in resources.values() if r.get("Type") == "AWS::Cognito::UserPool"]
+    clients = [r.get("Properties") or {} for r in resources.values() if r.get("Type") == "AWS::Cognito::UserPoolClient"]
+    if len(pools) != 1 or len(clients) != 1:
+        raise ValueError(f"{path}: expected one user pool and one app client")
+    client = clients[0]
+    return PoolRules(
+        read_attributes=tuple(client.get("ReadAttributes") or ()),
+        write_attributes=tuple(client.get("WriteAttributes") or ()),
+        case_sensitive=bool((pools[0].get("UsernameConfiguration") or {}).get("CaseSensitive", True)),
+    )
+
+
+_rules_installed = False
+
+
+def install_pool_rules() -> None:
+    """Patch moto (process-wide, idempotent) to enforce what it ignores and AWS does not:
+
+    - an app client's ``WriteAttributes``: ``UpdateUserAttributes`` (and the ``userAttributes.*``
+      of a new-password answer) writing any other attribute -> NotAuthorizedException "A client
+      attempted to write unauthorized attribute" (AWS's message);
+    - its ``ReadAttributes``: the id token carries only readable ``custom:`` attributes (moto put
+      every custom attribute in), and ``GetUser`` with a user's access token shows only readable
+      attributes (and ``sub``);
+    - ``UsernameConfiguration.CaseSensitive: false``: a username matches in any case (sign-in,
+      admin calls), and a user differing only in case cannot be created (UsernameExistsException).
+      Which case the tokens carry then is unconfirmed here: the stored one.
+    Pools and clients created without these settings behave as moto does.
+    """
+    global _rules_installed
+    with _install_lock:
+        if _rules_installed:
+            return
+        from moto.cognitoidp import models as cm
+        from moto.cognitoidp.exceptions import NotAuthorizedError
+
+        pool_cls, backend_cls = cm.CognitoIdpUserPool, cm.CognitoIdpBackend
+        orig_get_user = pool_cls._get_user
+        orig_update = backend_cls.update_user_attributes
+        orig_respond = backend_cls.respond_to_auth_challenge
+
+        def _get_user(self: Any, username: str) -> Any:
+            user = orig_get_user(self, username)
+            if user is None and isinstance(username, str) and \
+                    (self.extended_config.get("UsernameConfiguration") or {}).get("CaseSensitive") is False:
+                folded = username.casefold()
+                user = next((u for name, u in self.users.items() if name.casefold() == folded), None)
+            return user
+
+        def _check_writable(client: Any, names: list[str]) -> None:
+            writable = client.extended_config.get("WriteAttributes") if client is not None else None
+            if writable is not None and any(name not in writable for name in names):
+                raise NotAuthorizedError("A client attempted to write unauthorized attribute")
+
+        def update_user_attributes(self: Any, access_token: str, attributes: list[dict[str, str]]) -> None:
+            for pool in self.user_pools.values():
+                if access_token in pool.access_tokens:
+                    client_id, _ = pool.access_tokens[access_token]
+                    _check_writable(pool.clients.get(client_id), [a.get("Name", "") for a in attributes or ()])
+                    break
+            return orig_update(self, access_token, attributes)
+
+        def respond_to_auth_challenge(self: Any, session: str, client_id: str, challenge_name: str,
+                                      challenge_responses: dict[str, str]) -> dict:
+            names = [k[len("userAttributes."):] for k in (challenge_responses or {}) if k.startswith("userAttributes.")]
+            if names:
+                client = next((p.clients[client_id] for p in self.user_pools.values() if client_id in p.clients), None)
+                _check_writable(client, names)
+            return orig_respond(self, session, client_id, challenge_name, challenge_responses)
+
+        def create_id_token(self: Any, client_id: str, username: str, origin_jti: str) -> tuple[str, int]:
+            # moto's, except that custom attributes follow the client's ReadAttributes as well.
+            client = self.clients.get(client_id)
+            readable = client.extended_config.get("ReadAttributes") if client is not None else None
+            extra_data = self.get_user_extra_data_by_client_id(client_id, username)
+            extra_data["origin_jti"] = origin_jti
+            user = self._get_user(username)
+            for attr in user.attributes:
+                if attr["Name"].startswith("custom:") and (readable is None or attr["Name"] in readable):
+                    extra_data[attr["Name"]] = attr["Value"]
+            if user.groups:
+                extra_data["cognito:groups"] = [group.group_name for group in user.groups]
+            id_token, expires_in = self.create_jwt(client_id, username, "id", extra_data=extra_data)
+            self.id_tokens[id_token] = (client_id, username)
+            return id_token, expires_in
+
+        orig_get_user_by_token = backend_cls.get_user
+
+        def get_user(self: Any, access_token: str) -> Any:
+            # GetUser with a user's access token shows only what its app client may read.
+            import copy
+
+            user = orig_get_user_by_token(self, access_token)
+            for pool in self.user_pools.values():
+                if access_token in pool.access_tokens:
+                    client = pool.clients.get(pool.access_tokens[access_token][0])
+                    readable = client.extended_config.get("ReadAttributes") if client is not None else None
+                    if readable is not None:
+                        user = copy.copy(user)
+                        user.attributes = [a for a in user.attributes if a["Name"] in readable or a["Name"] == "sub"]
+                    break
+            return user
+
+        backend_cls.get_user = get_user  # type: ignore[method-assign]
+        pool_cls._get_user = _get_user  # type: ignore[method-assign]
+        pool_cls.create_id_token = create_id_token  # type: ignore[method-assign]
+        backend_cls.update_user_attributes = update_user_attributes  # type: ignore[method-assign]
+        backend_cls.respond_to_auth_challenge = respond_to_auth_challenge  # type: ignore[method-assign]
+        _rules_installed = True
+
+
 # --- the local pool ---------------------------------------------------------------------------
+
+_SDK_LOGGERS = ("botocore", "boto3")
+
+
+@contextlib.contextmanager
+def _sdk_logs_above_debug():
+    """botocore logs every request's parameters at DEBUG (``botocore.endpoint``: AdminCreateUser's
+    TemporaryPassword, AdminSetUserPassword's Password): while demo passwords are sent, its
+    loggers say nothing below INFO, whatever ``--log-level`` asked for."""
+    loggers = [logging.getLogger(name) for name in _SDK_LOGGERS]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.INFO:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.setLevel(level)
 
 PASSWORD_POLICY = {
     "MinimumLength": 8,
@@ -349,11 +527,12 @@ class LocalCognito:
 
     def cognito_settings(self) -> Any:
         """A :class:`presence_desktop.client.profile.CognitoSettings` for this pool."""
-        from presence_desktop.client.profile import CognitoSettings
+        from presence_desktop.client.profile import CognitoSettings, describe_password_policy
 
         return CognitoSettings(
             region=self.region, user_pool_id=self.user_pool_id, client_id=self.client_id,
             endpoint=self.endpoint, issuer=self.issuer, jwks_url=self.jwks_url,
+            password_policy=describe_password_policy(PASSWORD_POLICY),
         )
 
     # --- lifecycle ---
@@ -364,6 +543,7 @@ class LocalCognito:
         from moto.server import ThreadedMotoServer
 
         install_srp_verifier()
+        install_pool_rules()
         if self._enable_totp:
             os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
         wlog = logging.getLogger("werkzeug")
@@ -395,6 +575,8 @@ class LocalCognito:
 
     def ready_info(self) -> dict[str, Any]:
         """The devstack ready-file sections ``cognito`` and ``users`` (passwords included)."""
+        from presence_desktop.client.profile import describe_password_policy
+
         return {
             "cognito": {
                 "endpoint": self.endpoint,
@@ -403,6 +585,7 @@ class LocalCognito:
                 "client_id": self.client_id,
                 "jwks_url": self.jwks_url,
                 "issuer": self.issuer,
+                "password_policy": describe_password_policy(PASSWORD_POLICY),
             },
             "users": [u.as_dict() for u in self.users],
         }
@@ -410,9 +593,11 @@ class LocalCognito:
     # --- seeding ---
     def _create_pool(self) -> None:
         idp = self.admin_client()
+        rules = template_pool_rules()
         pool = idp.create_user_pool(
             PoolName="presence-local",
             Policies={"PasswordPolicy": PASSWORD_POLICY},
+            UsernameConfiguration={"CaseSensitive": rules.case_sensitive},
             Schema=[{"Name": "team_id", "AttributeDataType": "String", "Mutable": True}],
             MfaConfiguration="OPTIONAL",
         )["UserPool"]
@@ -422,9 +607,9 @@ class LocalCognito:
             ClientName="presence-desktop",
             GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            # As the CloudFormation app client: the roster shows `name`; users cannot move teams.
-            ReadAttributes=["custom:team_id", "name", "preferred_username", "email"],
-            WriteAttributes=["name", "preferred_username"],
+            # As the CloudFormation template's app client (enforced: install_pool_rules).
+            ReadAttributes=list(rules.read_attributes),
+            WriteAttributes=list(rules.write_attributes),
         )["UserPoolClient"]["ClientId"]
         for group in (GROUP_SUPERVISORS, GROUP_AGENTS):
             idp.create_group(GroupName=group, UserPoolId=self.user_pool_id)
@@ -456,6 +641,11 @@ class LocalCognito:
         with its password. Raises botocore ClientError (e.g. UsernameExistsException)."""
         idp = client or self.admin_client()
         password = password or generate_password()
+        with _sdk_logs_above_debug():
+            return self._create_user(idp, username, password, groups, team_id, temporary, enabled, attributes)
+
+    def _create_user(self, idp: Any, username: str, password: str, groups: Any, team_id: str | None,
+                     temporary: bool, enabled: bool, attributes: dict[str, str] | None) -> DemoUser:
         attrs = [{"Name": "custom:team_id", "Value": team_id}] if team_id else []
         attrs += [{"Name": k, "Value": v} for k, v in (attributes or {}).items()]
         idp.admin_create_user(

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,6 +42,10 @@ def _reachable(url: str, timeout: float = 0.5) -> bool:
 
 
 STACK_STOPPED_TEXT = "The local stack stopped. Quit and run `make run` again."
+STACK_RESTARTED_TEXT = ("The local stack was restarted: its sign-in service and demo passwords are new, so this "
+                        "window cannot sign in to it. Quit and start the app again.")
+STACK_NOT_ANSWERING_TEXT = "The local stack is not answering (paused or very busy); waiting for it…"
+STACK_OUTAGE_GRACE_S = 10.0  # silence shorter than this (a pause, a busy start) is not worth a word
 
 
 def _process_alive(pid: int) -> bool | None:
@@ -104,10 +109,25 @@ class LocalDevstack:
         finally:
             logf.close()
 
-    async def wait_ready(self, timeout: float = DEVSTACK_READY_TIMEOUT_S) -> dict:
-        """Wait for the ready file. Raises ``RuntimeError`` if the child exits or time runs out."""
+    async def wait_ready(self, timeout: float = DEVSTACK_READY_TIMEOUT_S,
+                         on_progress: Callable[[str], None] | None = None) -> dict:
+        """Wait for the ready file; ``on_progress(text)`` gets each new step the starting stack
+        reports (what it is doing, in words). Raises ``RuntimeError`` if the child exits or time
+        runs out."""
+        from presence_desktop.devstack.cli import progress_file_for
+
+        progress = progress_file_for(self.ready_file)
+        last = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if on_progress is not None:
+                try:
+                    step = progress.read_text(encoding="utf-8").strip()
+                except OSError:
+                    step = None
+                if step and step != last:
+                    last = step
+                    on_progress(step)
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"the devstack exited with code {self.process.returncode}; see {self.log_path}")
             if self.ready_file.exists():
@@ -118,12 +138,19 @@ class LocalDevstack:
             await asyncio.sleep(0.2)
         raise RuntimeError(f"the devstack was not ready within {timeout:.0f} s; see {self.log_path}")
 
-    async def watch(self, info: dict, interval_s: float = 1.0) -> str | None:
-        """Wait until the stack goes away unexpectedly; return why, for the log (None once we
-        stopped it ourselves). Our own child: its exit code. A stack another app started (the
-        ready file's ``pid``): that process is gone, or its relay refuses connections twice in a row.
-        The local Cognito is in memory, so a dead stack cannot be restarted under the same sign-in."""
-        misses = 0
+    async def watch(self, info: dict, interval_s: float = 1.0, on_outage: Callable[[bool], None] | None = None,
+                    outage_grace_s: float = STACK_OUTAGE_GRACE_S) -> tuple[str, str] | None:
+        """Wait until the stack goes away for good; return ``(text for the window, reason for the
+        log)``, or None once we stopped it ourselves.
+
+        Our own child: its exit. A stack another app started (the ready file's ``pid``): that
+        process is gone, or a *different* stack now owns the ready file (restarted: its
+        in-memory Cognito is new, so this window's sign-in cannot work there). A relay that does
+        not answer is no proof of either (a pause, a busy machine, a restart of the relay alone):
+        after ``outage_grace_s`` of silence ``on_outage(True)`` is called, and ``on_outage(False)``
+        once it answers again."""
+        silent_since: float | None = None
+        reported = False
         while not self.stopping:
             await asyncio.sleep(interval_s)
             if self.stopping:
@@ -131,18 +158,38 @@ class LocalDevstack:
             if self.process is not None:
                 code = self.process.poll()
                 if code is not None:
-                    return f"the local stack exited with code {code} (see {self.log_path})"
+                    return STACK_STOPPED_TEXT, f"the local stack exited with code {code} (see {self.log_path})"
                 continue
+            other = self._other_stack(info)
+            if other is not None:
+                return STACK_RESTARTED_TEXT, f"the ready file now names another local stack (pid {other})"
             pid = info.get("pid")
             if isinstance(pid, int) and _process_alive(pid) is False:
-                return f"the local stack (pid {pid}) is gone"
+                return STACK_STOPPED_TEXT, f"the local stack (pid {pid}) is gone"
             relay = (info.get("relay") or {}).get("url")
             if relay and not await asyncio.to_thread(_reachable, relay):
-                misses += 1
-                if misses >= 2:
-                    return f"the local stack's relay ({relay}) refuses connections"
+                silent_since = silent_since if silent_since is not None else time.monotonic()
+                if not reported and time.monotonic() - silent_since >= outage_grace_s:
+                    reported = True
+                    if on_outage is not None:
+                        on_outage(True)
             else:
-                misses = 0
+                silent_since = None
+                if reported:
+                    reported = False
+                    if on_outage is not None:
+                        on_outage(False)
+        return None
+
+    def _other_stack(self, info: dict) -> int | str | None:
+        """The pid of a different stack the ready file names now (None: the same one, or none)."""
+        try:
+            now = json.loads(self.ready_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        pool = (info.get("cognito") or {}).get("user_pool_id")
+        if now.get("pid") != info.get("pid") or (now.get("cognito") or {}).get("user_pool_id") != pool:
+            return now.get("pid") or "?"
         return None
 
     def terminate(self) -> None:
@@ -191,6 +238,7 @@ def profile_from_ready_file(path: str | Path, name: str = "local") -> Profile:
             endpoint=cognito["endpoint"],
             issuer=cognito["issuer"],
             jwks_url=cognito["jwks_url"],
+            password_policy=cognito.get("password_policy"),
         ),
         events=EventsSettings(
             http_url=events["http"],

@@ -10,7 +10,8 @@ Ready file (stable keys, other tools read them)::
      "events": {"http": "https://127.0.0.1:P/event", "realtime": "wss://127.0.0.1:P/event/realtime",
                 "api_key": str, "ca_file": str},
      "iam": {"access_key_id": str, "secret_access_key": str},
-     "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer"},
+     "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer",
+                 "password_policy"},  # the pool's password rules in words
      "relay": {"url"},
      "users": [{"username", "password", "groups", "team_id"}],
      "free_users": [username, ...],   # demo users the simulated agents never touch (for people)
@@ -23,6 +24,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,14 @@ class DevStack:
         self.relay = None  # relay service (relay/server.py)
         self.agents = None  # simulated agents (devstack/agents.py)
         self.simulated_usernames: set[str] = set()
+        self.on_progress: Callable[[str], None] | None = None  # what the start is doing now, in words
+
+    def _progress(self, text: str) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(text)
+            except Exception:
+                log.debug("progress report failed", exc_info=True)
 
     async def start(self) -> None:
         opts = self.options
@@ -116,8 +126,11 @@ class DevStack:
             from presence_desktop.devstack.tls import LocalCA
 
             self.ca = LocalCA.load_or_create(opts.state_dir)
+        self._progress("starting the sign-in service (Cognito) and its demo users")
         await self._start_cognito()
+        self._progress("starting the events server")
         await self._start_events()
+        self._progress("starting the relay")
         await self._start_relay()
         await self._start_agents()
 
@@ -233,6 +246,7 @@ class DevStack:
             self.relay.ready_info()["relay"]["url"], self.cognito.cognito_settings(), users,
             ca_file=str(self.ca.ca_file) if self.ca else None,
             mean_interval_s=opts.simulate_mean_interval_s,
+            on_progress=self._progress,
         )
         try:
             await agents.start()

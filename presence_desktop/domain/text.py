@@ -1,11 +1,26 @@
-"""User text made safe to show: one function for every name, message and team on screen.
+"""User text: the relay's policy for what it stores, and what every window does before showing it.
 
-Display names and messages come from other people (an agent can set their own Cognito ``name``
-attribute). Shown as they are, a right-to-left override (U+202E) makes "back in 5" + RLO +
-"nim 09 ni kcab" read "back in 5back in 90 min", a zero-width space makes two identical-looking
-names differ, and control characters break lines or vanish. :func:`display_text` neutralises those; it does not
-escape markup: every widget shows user text as plain text (``Qt.PlainText``) or escapes it
-itself (``html.escape``), see ``presence_desktop/ui/README.md``.
+Two functions, two moments:
+
+- :func:`clean_text`, applied by the relay before it stores a message or a display name, so every
+  client sees the same bytes (docs/text-policy.md says why):
+
+  - control characters (Unicode category Cc: NUL, ESC, DEL, C1 ...): a line break or tab becomes
+    one space (a message is one line), every other control is removed;
+  - bidirectional formatting characters (LRM, RLM, ALM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI):
+    removed, so "‮txt.exe" cannot show as "exe.txt";
+  - other invisible format characters (Unicode category Cf: zero-width space, word joiner, BOM,
+    soft hyphen, invisible operators, tag characters ...): removed, except ZWJ/ZWNJ between two
+    visible characters, where emoji sequences and several scripts need them;
+  - runs of whitespace become one space; leading and trailing whitespace is removed.
+
+  Nothing is rejected: a name comes from the user pool and cannot be refused, and a message keeps
+  its visible text.
+
+- :func:`display_text` (and :func:`no_markup`, :func:`menu_text`), applied by the window to every
+  name, message and team it shows, whatever the server sent (an older relay, another client):
+  control characters become U+FFFD, format characters are removed. It does not escape markup:
+  every widget shows user text as plain text (``Qt.PlainText``) or escapes it itself.
 
 Unicode categories: https://www.unicode.org/reports/tr44/#General_Category_Values; the bidi
 controls: https://www.unicode.org/reports/tr9/#Explicit_Directional_Formatting_Characters.
@@ -14,6 +29,7 @@ controls: https://www.unicode.org/reports/tr9/#Explicit_Directional_Formatting_C
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 REPLACEMENT = "\ufffd"  # what a control character becomes: visible, never acting
@@ -57,3 +73,31 @@ def menu_text(value: str | None) -> str:
     """:func:`display_text` for a menu item or button: ``&`` doubled, so a name never becomes a
     keyboard mnemonic (Qt reads "&x" as Alt+X)."""
     return display_text(value).replace("&", "&&")
+
+
+_JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ
+_LINE_BREAKS = frozenset("\t\n\v\f\r\x85\u2028\u2029")
+_SPACES = re.compile(r"\s+")
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf")
+
+
+def clean_text(text: str) -> str:
+    """``text`` after the policy above ("" when nothing visible is left)."""
+    out: list[str] = []
+    n = len(text)
+    for i, ch in enumerate(text):
+        if ch in _LINE_BREAKS:
+            out.append(" ")
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            continue
+        if category == "Cf" or ch in ("\u2028", "\u2029"):
+            if ch in _JOINERS and i > 0 and i + 1 < n and _visible(text[i - 1]) and _visible(text[i + 1]):
+                out.append(ch)
+            continue
+        out.append(ch)
+    return _SPACES.sub(" ", "".join(out)).strip()

@@ -84,6 +84,8 @@ DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
 DEFAULT_QUIET_AFTER_S = 90.0
 READ_SLICE = 100  # frames handled per loop turn before the reader yields
 SIGN_IN_AGAIN = "sign in again"
+CLOSE_MESSAGE_TOO_BIG = 1009  # RFC 6455 section 7.4.1
+MAX_TOO_BIG_IN_A_ROW = 3
 
 EventsClientStatus = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
 
@@ -364,6 +366,7 @@ class _Connection:
     def __init__(self, ws: ClientConnection, timeout_ms: int, wall_clock: Callable[[], float] = time.time):
         self.ws = ws
         self.timeout_ms = timeout_ms
+        self.too_big = False  # we closed it with 1009: the server sent a frame over max_frame_bytes
         self._wall_clock = wall_clock
         self.last_alive = asyncio.get_running_loop().time()
         self.last_alive_wall = wall_clock()
@@ -423,7 +426,9 @@ class EventsClient:
       subscribe/unsubscribe/publish answer, and the TCP+TLS+HTTP upgrade.
     - ``backoff``: :class:`~.reconnect.Backoff` (default: :class:`~.reconnect.ReconnectSettings`
       defaults). ``max_queue``: default per-subscription bound (events).
-    - ``max_frame_bytes``: larger incoming frames close the socket (1009) and the client reconnects.
+    - ``max_frame_bytes``: larger incoming frames close the socket (1009) and the client reconnects;
+      after ``MAX_TOO_BIG_IN_A_ROW`` such closes in a row it stops (state ``failed``, reason
+      "stopped reconnecting: the server sent a message larger than …") until :meth:`resume`.
     - ``ping_interval``: websockets' protocol pings (None disables); the ``ka`` watchdog is separate.
     - ``proxy``: as websockets' ``proxy``; None for loopback hosts by default, else system settings.
     - ``max_subscribe_timeouts``: unanswered subscribes (each recycles the connection) before that
@@ -467,6 +472,7 @@ class EventsClient:
         self.backoff = backoff or Backoff()
         self.max_queue = max_queue
         self.max_frame_bytes = max_frame_bytes
+        self._too_big_streak = 0  # connections in a row closed with 1009 (a frame over max_frame_bytes)
         self.ping_interval = ping_interval
         self.max_subscribe_timeouts = max_subscribe_timeouts
         self.stable_after = stable_after
@@ -694,6 +700,17 @@ class EventsClient:
             reason = await self._serve(conn)
             conn.lost(reason)
             self._conn = None
+            self._too_big_streak = self._too_big_streak + 1 if conn.too_big else 0
+            if self._too_big_streak >= MAX_TOO_BIG_IN_A_ROW and not self._closing:
+                # The server sends the same oversized message after every reconnect: retrying for
+                # ever only hammers it. Stop and say why (resume() tries again).
+                self._too_big_streak = 0
+                for sub in self._subs.values():
+                    if sub.state == "active":
+                        sub.state = "pending"
+                self._fail(f"stopped reconnecting: the server sent a message larger than "
+                           f"{self.max_frame_bytes // 1024} KiB {MAX_TOO_BIG_IN_A_ROW} times in a row")
+                continue
             for sub in self._subs.values():
                 if sub.state == "active":
                     sub.state = "pending"
@@ -794,6 +811,8 @@ class EventsClient:
             close = f"closed by server ({_close_text_ws(conn.ws)})"
         except ConnectionClosed as exc:
             close = f"connection closed ({_close_text(exc)})"
+            if exc.sent is not None and exc.sent.code == CLOSE_MESSAGE_TOO_BIG:  # we refused a frame
+                conn.too_big = True
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

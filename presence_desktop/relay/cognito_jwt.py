@@ -15,6 +15,7 @@ values turn into a fetch per request).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ssl
 from collections.abc import Iterable
 
@@ -66,6 +67,7 @@ class CognitoTokenVerifier:
             raise ValueError("at least one app client id is required")
         self.leeway_s = leeway_s
         self.allowed_token_uses = frozenset(allowed_token_uses)
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._static = jwt.PyJWKSet.from_dict(jwks) if jwks is not None else None
         self._client = (
             jwt.PyJWKClient(
@@ -96,10 +98,16 @@ class CognitoTokenVerifier:
         kid = self._kid(token)
         if self._static is not None or self._cached_key(kid) is not None:
             return self.verify(token, token_use)
-        key = await asyncio.to_thread(self._signing_key, kid)
+        # Its own thread, not the loop's default executor, which clients of this process may fill.
+        key = await asyncio.get_running_loop().run_in_executor(self._jwks_executor(), self._signing_key, kid)
         return self._decode(token, key, token_use)
 
     # --- internals ----------------------------------------------------------------------------
+    def _jwks_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwks")
+        return self._executor
+
     @staticmethod
     def _kid(token: str) -> str:
         if not isinstance(token, str) or token.count(".") != 2:

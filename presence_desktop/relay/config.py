@@ -37,7 +37,8 @@ from __future__ import annotations
 import math
 import os
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +182,48 @@ def make_store(config: RelayConfig):
     return DynamoStore(where, region=config.events_region, endpoint_url=config.dynamodb_endpoint)
 
 
+class ChainCredentials:
+    """botocore's credential chain as a publisher's credentials source (a callable).
+
+    Refreshable credentials (a role, SSO, IMDS) refresh themselves. Static ones (environment,
+    the shared credentials file) never do, so they are read again every ``reread_s`` seconds and
+    at once after :meth:`invalidate` (the publisher calls it when AppSync refuses a signature):
+    a rotated credentials file then takes effect without a restart. Blocking (file reads).
+    """
+
+    def __init__(self, reread_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.reread_s = reread_s
+        self.clock = clock
+        self._creds: Any = None
+        self._read_at = 0.0
+
+    def __call__(self) -> Any:
+        stale = self._creds is None or (
+            not hasattr(self._creds, "refresh_needed")  # RefreshableCredentials refresh themselves
+            and self.clock() - self._read_at >= self.reread_s
+        )
+        if stale:
+            import botocore.session
+
+            self._creds = botocore.session.get_session().get_credentials()
+            self._read_at = self.clock()
+        return self._creds
+
+    def invalidate(self) -> bool:
+        """Forget the credentials and read the chain again. Returns True when they changed
+        (different access key, secret or session token)."""
+        before = _frozen(self._creds)
+        self._creds = None
+        return _frozen(self()) != before
+
+
+def _frozen(creds: Any) -> tuple | None:
+    if creds is None:
+        return None
+    frozen = creds.get_frozen_credentials()
+    return (frozen.access_key, frozen.secret_key, frozen.token)
+
+
 def build_core(config: RelayConfig, credentials: Credentials | None = None, store=None) -> RelayCore:
     """Wire verifier, store, publisher and catalogue. ``credentials`` None = botocore's chain."""
     from presence_desktop.domain.statuses import StatusCatalogue
@@ -192,21 +235,7 @@ def build_core(config: RelayConfig, credentials: Credentials | None = None, stor
         client_ids=config.cognito_client_ids,
         jwks_url=config.cognito_jwks_url or config.cognito_issuer.rstrip("/") + "/.well-known/jwks.json",
     )
-    if credentials is None:
-        import botocore.session
-
-        session = botocore.session.get_session()
-        cached: dict[str, Any] = {}
-
-        def credentials_source():
-            # Resolve the chain once; botocore refreshes temporary credentials itself.
-            if cached.get("c") is None:
-                cached["c"] = session.get_credentials()
-            return cached["c"]
-
-        creds: Any = credentials_source
-    else:
-        creds = credentials
+    creds: Any = ChainCredentials() if credentials is None else credentials
     retry = RetryPolicy(attempts=max(1, config.publish_attempts), timeout_s=config.publish_timeout_s)
     publisher = EventsPublisher(
         config.events_http_url, config.events_region, creds, ssl_context=config.events_ssl_context(), retry=retry

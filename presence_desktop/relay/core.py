@@ -35,13 +35,18 @@ invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agen
 (rate_limited, with ``Retry-After``), 500 (store_unavailable, with ``Retry-After``: the store
 stayed locked/throttled/unreachable and *nothing was written*; auth_unavailable, with
 ``Retry-After``: the pool's JWKS could not be fetched, nothing written; internal: a bug),
-502 (publish_rejected), 503 (events_unavailable). A 502/503 means the status *was stored*
-with its version and will be published by the sweeper's retry
-(outbox); the same stored bytes are re-sent, so one version never travels with two contents.
+502 (publish_rejected), 503 (events_unavailable). A 502/503 *from the relay* whose error
+carries ``"stored_version": n`` means the status was stored as version n and will be published
+by the sweeper's retry (outbox; a rejected version is retried too, with a growing pause, as the
+cause, e.g. rotated credentials, may be fixed meanwhile); the same stored bytes are re-sent, so
+one version never travels with two contents. Any other 502/503 (a proxy, a captive portal, a
+body that is not the relay's JSON) means nothing is known to be stored: clients send again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -62,6 +67,7 @@ from presence_desktop.domain.presence import (
     valid_segment,
 )
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
+from presence_desktop.domain.text import clean_text
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
 from presence_desktop.relay.publisher import EventsPublisher, HttpPublishError
@@ -82,6 +88,8 @@ class RelayLimits:
     rate_burst: int = 20
     heartbeat_ttl_s: float = 90.0
     republish_after_s: float = 3.0
+    rejected_retry_s: float = 10.0  # first pause before a version the events API refused is sent again
+    rejected_retry_max_s: float = 300.0
 
 
 @dataclass
@@ -187,7 +195,9 @@ class RelayCore:
         self.clock = clock
         self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
         self._in_flight: set[tuple[str, int]] = set()
-        self._rejected: set[tuple[str, int]] = set()
+        self._turns: dict[str, list] = {}  # agent id -> [asyncio.Lock, holders and waiters]
+        # (agent, version) the events API refused -> (refusals, monotonic time of the next try)
+        self._rejected: dict[tuple[str, int], tuple[int, float]] = {}
 
     # --- the HTTP surface ---------------------------------------------------------------------
     async def handle(self, request: RelayRequest) -> RelayResponse:
@@ -270,7 +280,7 @@ class RelayCore:
         if message is not None:
             if not isinstance(message, str):
                 raise RelayError(400, "invalid_request", "message must be a string or null")
-            message = message.strip() or None
+            message = clean_text(message) or None  # the text policy: domain/text.py, docs/text-policy.md
             if message is not None and len(message) > MESSAGE_MAX_CHARS:
                 raise RelayError(400, "message_too_long", f"message is {len(message)} chars; at most {MESSAGE_MAX_CHARS}")
         expected = body.get("expected_version")
@@ -316,9 +326,10 @@ class RelayCore:
             )
             return StoredPresence.new(event, last_seen=current.last_seen)
 
-        _, row = await self.store.update(target, build)
-        assert row is not None
-        await self._publish(row, raise_errors=True)
+        async with self._agent_turn(target):
+            _, row = await self.store.update(target, build)
+            assert row is not None
+            await self._publish(row, raise_errors=True)
         return row.event.to_dict()
 
     async def heartbeat(self, caller: Identity) -> dict[str, Any]:
@@ -357,7 +368,9 @@ class RelayCore:
         Lambda invocations): the expiry is a conditional write re-checked atomically, so an
         agent goes offline once, with one version. Once the events endpoint is found
         unavailable, the rest of the round only stores (the next round publishes). A version
-        AppSync *rejected* (4xx, handler error) is not retried by this process again.
+        AppSync *rejected* (4xx, handler error) is retried after a pause that doubles with each
+        refusal (``rejected_retry_s`` up to ``rejected_retry_max_s``): the cause (rotated
+        credentials, a handler fixed) may be gone, and nothing may stay unpublished for ever.
         """
         result = SweepResult()
         now = self.clock()
@@ -377,19 +390,20 @@ class RelayCore:
                 )
                 return StoredPresence.new(event, last_seen=current.last_seen)
 
-            _, row = await self.store.update(candidate.agent_id, expire)
-            if row is None:
-                continue
-            result.expired.append(row.agent_id)
-            log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
-            if events_down:
-                result.failed.append(row.agent_id)
-            elif (outcome := await self._publish(row, raise_errors=False)) != "ok":
-                result.failed.append(row.agent_id)
-                events_down = outcome == "events_unavailable"
+            async with self._agent_turn(candidate.agent_id):
+                _, row = await self.store.update(candidate.agent_id, expire)
+                if row is None:
+                    continue
+                result.expired.append(row.agent_id)
+                log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
+                if events_down:
+                    result.failed.append(row.agent_id)
+                elif (outcome := await self._publish(row, raise_errors=False)) != "ok":
+                    result.failed.append(row.agent_id)
+                    events_down = outcome == "events_unavailable"
         for row in await self.store.unpublished():
             key = (row.agent_id, row.version)
-            if events_down or key in self._in_flight or key in self._rejected:
+            if events_down or key in self._in_flight or not self._rejected_due(key):
                 continue
             if now - row.event.changed_at_dt.timestamp() < self.limits.republish_after_s:
                 continue  # its own request is probably still publishing it
@@ -400,6 +414,23 @@ class RelayCore:
                 result.failed.append(row.agent_id)
                 events_down = outcome == "events_unavailable"
         return result
+
+    @contextlib.asynccontextmanager
+    async def _agent_turn(self, agent_id: str):
+        """One write-and-publish at a time per agent, in arrival order (asyncio.Lock is FIFO),
+        so this process publishes an agent's versions in version order: concurrent requests
+        otherwise stored 121, 122 ... but published 121, 127, 122, and windows, which keep only
+        newer versions, skipped the statuses in between. Across processes (several relays,
+        Lambda) only the version check orders them."""
+        entry = self._turns.setdefault(agent_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._turns[agent_id]
 
     async def _publish(self, row: StoredPresence, raise_errors: bool) -> str:
         """Publish the stored bytes of ``row``; mark it published. Returns ``"ok"`` or the
@@ -416,11 +447,13 @@ class RelayCore:
                 return exc.code
             if exc.code == "events_unavailable":
                 raise RelayError(503, exc.code, f"status stored as version {row.version} but not published yet "
-                                 f"({exc.message}); the relay retries it", {"Retry-After": "5"}) from None
+                                 f"({exc.message}); the relay retries it", {"Retry-After": "5"},
+                                 stored_version=row.version) from None
             raise RelayError(502, exc.code, f"status stored as version {row.version} but the events API refused "
-                             f"it ({exc.message})") from None
+                             f"it ({exc.message}); the relay retries it", stored_version=row.version) from None
         finally:
             self._in_flight.discard(key)
+        self._rejected.pop(key, None)
         try:
             await self.store.mark_published(row.agent_id, row.version)
         except StoreUnavailable as exc:  # it did go out; the outbox may resend the same bytes later
@@ -430,7 +463,13 @@ class RelayCore:
     def _remember_rejected(self, key: tuple[str, int]) -> None:
         if len(self._rejected) > 10_000:
             self._rejected.clear()
-        self._rejected.add(key)
+        refusals = self._rejected.get(key, (0, 0.0))[0] + 1
+        pause = min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * 2 ** (refusals - 1))
+        self._rejected[key] = (refusals, time.monotonic() + pause)
+
+    def _rejected_due(self, key: tuple[str, int]) -> bool:
+        entry = self._rejected.get(key)
+        return entry is None or time.monotonic() >= entry[1]
 
     async def close(self) -> None:
         await self.publisher.close()
@@ -488,6 +527,7 @@ def caller_from_claims(claims: Claims) -> Identity:
     name = raw.get("name") or raw.get("preferred_username") or claims.username
     if not isinstance(name, str) or not _is_text(name):
         name = claims.username  # a lone surrogate could be neither stored nor published
+    name = clean_text(name) or claims.username
     return Identity(
         username=claims.username, sub=claims.sub, groups=claims.groups, team_id=team,
         display_name=name[:DISPLAY_NAME_MAX_CHARS],

@@ -15,17 +15,24 @@ class RelayError(Exception):
     ``status``: HTTP status (400, 401, 403, 404, 405, 409, 413, 429, 502, 503).
     ``code``: stable snake_case code clients may switch on (e.g. ``unknown_status``).
     ``headers``: extra response headers (``Retry-After``, ``WWW-Authenticate``).
+    ``stored_version``: set on a 502/503 after the status was stored (the body then carries
+    ``"stored_version": n``, the one sign a client may read as "stored, will be published").
     """
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 stored_version: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.stored_version = stored_version
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message}}
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.stored_version is not None:
+            error["stored_version"] = self.stored_version
+        return {"error": error}
 
     def __repr__(self) -> str:
         return f"RelayError({self.status}, {self.code!r}, {self.message!r})"

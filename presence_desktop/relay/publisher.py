@@ -170,7 +170,14 @@ class EventsPublisher:
         if status == 429 or status >= 500:
             raise HttpPublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)
         if status != 200:
-            raise HttpPublishError("publish_rejected", f"events endpoint refused the publish: HTTP {status}: {text[:300]}", status)
+            # Refused signature: credentials rotated under us? Read them again; worth a retry
+            # only if they changed (relay/config.py ChainCredentials).
+            invalidate = getattr(self._credentials, "invalidate", None)
+            rotated = status in (401, 403) and invalidate is not None and await asyncio.to_thread(invalidate)
+            if rotated:
+                log.warning("events endpoint refused the signature; retrying with the credentials read again")
+            raise HttpPublishError("publish_rejected", f"events endpoint refused the publish: HTTP {status}: {text[:300]}",
+                               status, retryable=bool(rotated))
         try:
             result = json.loads(text)
         except json.JSONDecodeError:

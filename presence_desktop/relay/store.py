@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
 import logging
 import sqlite3
 import threading
@@ -138,10 +139,16 @@ class SqliteStore(PresenceStore):
     database write lock up front (``BEGIN IMMEDIATE``), readers never block writers (WAL), and
     a busy lock is waited for (``busy_timeout``) rather than failing. Each worker thread has its
     own connection (sqlite3 connections must not be used by two threads at once).
+
+    The worker threads are the store's own (``max_workers``), not the loop's default executor:
+    in the devstack the relay shares its process with clients making blocking HTTP calls to it
+    on default-executor threads, and a store call queued behind them would wait for their
+    timeouts (a deadlock broken only by ReadTimeoutError).
     """
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000, max_workers: int = 4) -> None:
         self.path = str(path)
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="relay-store")
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_ms = busy_timeout_ms
@@ -225,10 +232,9 @@ class SqliteStore(PresenceStore):
         ).fetchall()
         return [self._row(r) for r in rows]  # type: ignore[misc]
 
-    @staticmethod
-    async def _run(fn: Callable, *args):
+    async def _run(self, fn: Callable, *args):
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk I/O, cannot open
             raise StoreUnavailable(f"sqlite: {exc}") from exc
 
@@ -262,6 +268,7 @@ class SqliteStore(PresenceStore):
         with self._lock:
             self._closed = True
             conns, self._all = self._all, []
+        self._executor.shutdown(wait=False, cancel_futures=True)
         for conn in conns:
             try:
                 conn.close()

@@ -42,6 +42,7 @@ from presence_desktop.ui.widgets import clamp_to_screen
 
 log = logging.getLogger(__name__)
 
+RESTORE_QUIET_S = 0.3  # a restore quicker than this shows no window before the roster
 FREEZE_GC_DELAY_MS = 1000  # after the first join: the roster has painted by then
 
 AuthFactory = Callable[[Profile, bool], Any]
@@ -117,6 +118,12 @@ class GuiApp:
                 self.prepare(profile)
             except Exception as exc:  # noqa: BLE001 - only a head start: the backends load it anyway
                 log.info("preparing the backends: %s", exc)
+        # A keyring may hang or wait for an unlock dialog: after a moment show the window and say
+        # what it waits for, rather than nothing (and then a plain sign-in page) for seconds.
+        done, _ = await asyncio.wait({restoring}, timeout=RESTORE_QUIET_S)
+        if not done:
+            waiting = self.show_signin(profile_name, self.settings.last_username)
+            waiting.set_busy(True, "Waiting for the keyring to give back your session…")
         try:
             restored = await restoring
         except Exception as exc:  # noqa: BLE001 - fall back to asking
@@ -125,9 +132,14 @@ class GuiApp:
         if restored is not None:
             self.profile, self.auth = profile, auth
             self.note = getattr(restored, "note", None)
+            if self.signin is not None and self.signin.isVisible():
+                self.signin.close_by_app()
             self.open_roster(identity_from_claims(restored.claims))
             return
-        self.show_signin(profile_name, self.settings.last_username)
+        window = self.show_signin(profile_name, self.settings.last_username)
+        if getattr(getattr(auth, "token_store", None), "timed_out", False):
+            window.show_note("The keyring did not answer, so your remembered session could not be read. "
+                             "Sign in, or quit and try again once the keyring is unlocked.")
 
     # --- sign-in window --------------------------------------------------------------------------
     def show_signin(self, profile_name: str | None = None, username: str | None = None) -> SignInWindow:
@@ -140,6 +152,7 @@ class GuiApp:
             w.newPasswordSubmitted.connect(lambda pw: self.runtime.spawn(self._answer("new_password", pw), name="sign-in"))
             w.mfaCodeSubmitted.connect(lambda code: self.runtime.spawn(self._answer("mfa", code), name="sign-in"))
             w.cancelled.connect(self._signin_cancelled)
+            w.challengeCancelled.connect(self._challenge_cancelled)
             self.signin = w
         if profile_name:
             self.signin.select_profile(profile_name)
@@ -149,6 +162,11 @@ class GuiApp:
         self.signin.show()
         self.signin.raise_()
         return self.signin
+
+    def _challenge_cancelled(self) -> None:
+        # Back on the sign-in page: the half-done sign-in is dropped (a new one starts afresh).
+        if self.window is None:
+            self.auth = None
 
     def _signin_cancelled(self) -> None:
         if self.window is None:
@@ -204,7 +222,8 @@ class GuiApp:
                 self.signin.close_by_app()
             self.open_roster(identity)
         elif kind == "NewPasswordRequired":
-            self.signin.show_challenge("new_password")
+            policy = self.profile.cognito.password_policy if self.profile is not None else None
+            self.signin.show_challenge("new_password", policy)
         elif kind in ("TotpRequired", "SmsMfaRequired"):
             self._mfa_kind = "sms" if kind == "SmsMfaRequired" else "totp"
             self.signin.show_challenge("mfa")
@@ -299,11 +318,17 @@ class GuiApp:
                 self.window.show_problem(f"Could not change {agent_id}'s status: {exc}")
 
     _gc_frozen = False  # per process: freezing again would only pin later garbage
+    _shown_logged = False  # per window session: "roster joined" logged once
 
     def _joined(self, state) -> None:
         # After the first join the start-up objects and the roster are long-lived: freeze them
         # out of the collector's full passes (runtime.freeze_gc). A moment later: the joined
         # roster's first paint does not wait for its collection.
+        service = getattr(self, "service", None)
+        if state.up and not state.joining and service is not None and not self._shown_logged:
+            self._shown_logged = True
+            # First roster in the window: the end of a start (the first-run timing reads it).
+            log.info("roster joined: %d agents", len(service.roster))
         if state.up and not state.joining and not GuiApp._gc_frozen:
             GuiApp._gc_frozen = True
             QTimer.singleShot(FREEZE_GC_DELAY_MS, lambda: freeze_gc())
@@ -380,6 +405,13 @@ class GuiApp:
             self.window.show_problem(text)
         elif self.signin is not None:
             self.signin.show_error(text)
+
+    def clear_problem(self, text: str) -> None:
+        """Take back a problem shown earlier (``text`` exactly) that is over; another one stays."""
+        if self.window is not None and self.window.messages.label.text() == text:
+            self.window.messages.hide()
+        if self.signin is not None and self.signin.error.text() == text:
+            self.signin.error.hide()
 
     # --- leaving ---------------------------------------------------------------------------------
     async def _teardown_session(self) -> None:

@@ -200,6 +200,9 @@ def make_qt_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+LOOP_STALL_THRESHOLD_S = 1.0  # a GUI thread blocked longer than this is logged (client/loop_watchdog.py)
+
+
 def run(start: Callable[[QtRuntime], Coroutine[Any, Any, Any]], argv: list[str] | None = None,
         budget_s: float = SHUTDOWN_BUDGET_S) -> int:
     """Create the QApplication, run asyncio on qasync's loop, call ``start(runtime)`` once the
@@ -224,7 +227,12 @@ def run(start: Callable[[QtRuntime], Coroutine[Any, Any, Any]], argv: list[str] 
     poke.start(250)
     poke.timeout.connect(lambda: None)
 
+    from presence_desktop.client.loop_watchdog import LoopLagWatchdog
+
+    watchdog = LoopLagWatchdog(loop, threshold_s=LOOP_STALL_THRESHOLD_S)
+
     def _start() -> None:
+        watchdog.start()
         runtime.spawn(start(runtime), name="startup")
 
     QTimer.singleShot(0, _start)
@@ -232,6 +240,7 @@ def run(start: Callable[[QtRuntime], Coroutine[Any, Any, Any]], argv: list[str] 
         with loop:
             code = loop.run_forever()
     finally:
+        watchdog.stop()
         sys.excepthook = old_hook
         asyncio.set_event_loop(None)
     return int(code or 0)

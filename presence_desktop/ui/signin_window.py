@@ -8,7 +8,7 @@ Never modal: the event loop keeps running while it is open.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,6 +33,7 @@ class SignInWindow(QWidget):
     newPasswordSubmitted = Signal(str)
     mfaCodeSubmitted = Signal(str)
     cancelled = Signal()
+    challengeCancelled = Signal()
 
     def __init__(self, profiles: list[tuple[str, str]], parent=None) -> None:
         """``profiles``: (name, description) pairs, e.g. ("local", "Local devstack")."""
@@ -73,6 +74,12 @@ class SignInWindow(QWidget):
         newpw = QWidget()
         form2 = QFormLayout(newpw)
         form2.addRow(QLabel("Your password is temporary. Choose a new one."))
+        self.password_policy = QLabel()
+        self.password_policy.setObjectName("passwordPolicy")
+        self.password_policy.setTextFormat(Qt.TextFormat.PlainText)
+        self.password_policy.setWordWrap(True)
+        self.password_policy.setStyleSheet(f"color: {colors(self.palette()).muted};")
+        form2.addRow(self.password_policy)
         self.new_password = QLineEdit()
         self.new_password.setEchoMode(QLineEdit.EchoMode.Password)
         form2.addRow("New password:", self.new_password)
@@ -91,6 +98,14 @@ class SignInWindow(QWidget):
         form3.addRow("Code:", self.mfa_code)
         self.pages.addWidget(mfa)
 
+        self.note = QLabel()
+        self.note.setObjectName("signInNote")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
+        self.note.setWordWrap(True)
+        c = colors(self.palette())
+        self.note.setStyleSheet(f"color: {c.info_text}; background: {c.info_bg}; padding: 4px;")
+        self.note.hide()
+        outer.addWidget(self.note)
         self.error = QLabel()
         self.error.setObjectName("signInError")
         self.error.setWordWrap(True)
@@ -114,10 +129,19 @@ class SignInWindow(QWidget):
         self.submit.clicked.connect(self._submit)
         for edit in (self.username, self.password, self.new_password2, self.mfa_code):
             edit.returnPressed.connect(self._submit)
-        self.cancel_button.clicked.connect(self.close)
+        self.cancel_button.clicked.connect(self._cancel)
         for edit in (self.username, self.password, self.new_password, self.new_password2, self.mfa_code):
             edit.textEdited.connect(lambda _t: self.error.hide())  # an old error must not linger
         self.setMinimumWidth(420)
+
+    def _cancel(self) -> None:
+        """Cancel on a challenge page goes back to the sign-in page; on the sign-in page it closes."""
+        if self.pages.currentIndex() != PAGE_CREDENTIALS:
+            self.reset()
+            self.error.hide()
+            self.challengeCancelled.emit()
+            return
+        self.close()
 
     def _submit(self) -> None:
         if not self.submit.isEnabled():
@@ -156,13 +180,21 @@ class SignInWindow(QWidget):
                   self.new_password2, self.mfa_code):
             w.setEnabled(not busy)
 
+    def show_note(self, text: str | None) -> None:
+        """Information that is no error (e.g. the keyring did not answer); None hides it."""
+        self.note.setText(text or "")
+        self.note.setVisible(bool(text))
+
     def show_error(self, text: str) -> None:
         self.set_busy(False)
         self.error.setText(text)
         self.error.show()
 
-    def show_challenge(self, kind: str) -> None:
-        """``kind``: "new_password" or "mfa"."""
+    def show_challenge(self, kind: str, password_policy: str | None = None) -> None:
+        """``kind``: "new_password" or "mfa". ``password_policy``: the pool's rules in words."""
+        self.password_policy.setText(
+            password_policy or "The password must meet your organisation's rules; if it does not, you will be told why."
+        )
         self.set_busy(False)
         self.error.hide()
         self.pages.setCurrentIndex(PAGE_NEW_PASSWORD if kind == "new_password" else PAGE_MFA)
@@ -170,6 +202,7 @@ class SignInWindow(QWidget):
         (self.new_password if kind == "new_password" else self.mfa_code).setFocus()
 
     def reset(self) -> None:
+        self.show_note(None)
         self.pages.setCurrentIndex(PAGE_CREDENTIALS)
         self.submit.setText("Sign in")
         self.password.clear()
@@ -185,6 +218,7 @@ class SignInWindow(QWidget):
         self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing_by_app:
+        by_app, self._closing_by_app = self._closing_by_app, False  # one close only: the window is reused
+        if not by_app:
             self.cancelled.emit()
         super().closeEvent(event)

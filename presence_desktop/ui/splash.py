@@ -12,7 +12,10 @@ from presence_desktop.ui.theme import colors
 
 
 class StartupSplash(QWidget):
-    def __init__(self, text: str, expected_s: float = 20.0) -> None:
+    """``text``: what is starting; :meth:`set_step` says what it waits for now (the stack's own
+    words). ``expected_s``: the usual time; past it the window says so instead of repeating it."""
+
+    def __init__(self, text: str, expected_s: float = 10.0) -> None:
         super().__init__(None, Qt.WindowType.Window)
         self.setWindowTitle("Presence")
         self.setObjectName("startupSplash")
@@ -24,6 +27,10 @@ class StartupSplash(QWidget):
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)  # busy: no honest percentage to show
         lay.addWidget(self.bar)
+        self.step = QLabel("Waiting for the local stack to start…")
+        self.step.setTextFormat(Qt.TextFormat.PlainText)
+        self.step.setWordWrap(True)
+        lay.addWidget(self.step)
         self.elapsed = QLabel()
         self.elapsed.setStyleSheet(f"color: {colors(self.palette()).muted};")
         lay.addWidget(self.elapsed)
@@ -37,7 +44,14 @@ class StartupSplash(QWidget):
 
     def _tick(self) -> None:
         spent = time.monotonic() - self._started
-        self.elapsed.setText(f"{spent:.0f} s (usually about {self._expected:.0f} s)")
+        if spent <= self._expected:
+            self.elapsed.setText(f"{spent:.0f} s (usually about {self._expected:.0f} s)")
+        else:
+            self.elapsed.setText(f"{spent:.0f} s: longer than usual; the stack's log says more")
 
     def set_text(self, text: str) -> None:
         self.label.setText(text)
+
+    def set_step(self, text: str) -> None:
+        """What the start waits for now, e.g. "signing in the simulated agents (12 of 40)"."""
+        self.step.setText(f"Now: {text}")

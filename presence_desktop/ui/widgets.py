@@ -204,6 +204,7 @@ class ConnectionBanner(QFrame):
         self.next_retry_at: float | None = None
         self.reason: str | None = None
         self.needs_sign_in = False
+        self.stopped = False
         self.hide()
 
     def _restyle(self) -> None:
@@ -220,11 +221,13 @@ class ConnectionBanner(QFrame):
             self.refresh()
 
     def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None, *,
-                 needs_sign_in: bool = False) -> None:
+                 needs_sign_in: bool = False, stopped: bool = False) -> None:
         """``needs_sign_in`` (pass ``ConnectionState.needs_sign_in``): the session was refused;
-        the button to sign in again shows and no reconnect is promised."""
+        the button to sign in again shows and no reconnect is promised. ``stopped``
+        (``ConnectionState.stopped``): the client gave up retrying; no reconnect is promised."""
         self.since, self.next_retry_at, self.reason = since, next_retry_at, reason
         self.needs_sign_in = needs_sign_in
+        self.stopped = stopped
         self.sign_in_button.setVisible(needs_sign_in)
         self.refresh()
         self.show()
@@ -244,7 +247,7 @@ class ConnectionBanner(QFrame):
         if self.next_retry_at is not None:
             wait = self.next_retry_at - now
             parts.append(f" Next retry in {int(wait) + 1} s." if wait > 0 else " Reconnecting…")
-        elif not self.needs_sign_in:
+        elif not self.needs_sign_in and not self.stopped:
             parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
         detail = colors(self.palette()).banner_detail
         if self.needs_sign_in:
@@ -259,6 +262,8 @@ class ConnectionBanner(QFrame):
 def plain_reason(reason: str) -> str:
     """A connection error in a few plain words (the raw text goes to the tooltip)."""
     low = reason.lower()
+    if "larger than" in low and "stopped reconnecting" in low:
+        return "the server sent a message too large to read; quit and start again, or tell your administrator"
     if "refused" in low or "unreachable" in low or "name or service" in low or "no route" in low:
         return "the server cannot be reached"
     if "timed out" in low or "timeout" in low:

@@ -77,7 +77,7 @@ def test_localised_timestamp_is_refused(local_cognito: LocalCognito) -> None:
 
 def test_demo_users_and_ready_info(local_cognito: LocalCognito) -> None:
     info = local_cognito.ready_info()
-    assert set(info["cognito"]) == {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer"}
+    assert set(info["cognito"]) == {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer", "password_policy"}
     assert info["cognito"]["endpoint"].startswith("http://127.0.0.1:")
     users = {u["username"]: u for u in info["users"]}
     assert users["sup-1"]["groups"] == ["supervisors"] and users["sup-1"]["team_id"] == "team-1"
@@ -125,3 +125,72 @@ def test_id_token_carries_the_display_name_as_the_aws_app_client_reads_it(local_
     claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
     assert claims["name"] == "Grace Hopper"
     assert claims["custom:team_id"] == "team-3"
+
+
+def _user_client(local_cognito: LocalCognito):
+    import botocore.session
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    return botocore.session.get_session().create_client(
+        "cognito-idp", region_name=local_cognito.region, endpoint_url=local_cognito.endpoint,
+        config=Config(signature_version=UNSIGNED))
+
+
+def test_an_agent_cannot_write_its_own_team_as_aws_refuses_it(local_cognito: LocalCognito) -> None:
+    """moto ignored the app client's WriteAttributes: an agent set its own custom:team_id to
+    another team, refreshed, and the relay served that team's roster. AWS refuses the write."""
+    user = local_cognito.create_user("mover-1", groups=("support_agents",), team_id="team-1")
+    tokens = srp_sign_in(local_cognito, user.username, user.password)
+    idp = _user_client(local_cognito)
+    with pytest.raises(ClientError) as err:
+        idp.update_user_attributes(AccessToken=tokens["access_token"],
+                                   UserAttributes=[{"Name": "custom:team_id", "Value": "team-2"}])
+    assert err.value.response["Error"]["Code"] == "NotAuthorizedException"
+    assert "unauthorized attribute" in err.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):  # one forbidden attribute refuses the whole call
+        idp.update_user_attributes(AccessToken=tokens["access_token"], UserAttributes=[
+            {"Name": "name", "Value": "Mover"}, {"Name": "custom:team_id", "Value": "team-2"}])
+    idp.update_user_attributes(AccessToken=tokens["access_token"], UserAttributes=[{"Name": "name", "Value": "Mover"}])
+    refreshed = idp.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", ClientId=local_cognito.client_id,
+                                  AuthParameters={"REFRESH_TOKEN": tokens["refresh_token"]})["AuthenticationResult"]
+    claims = jwt.decode(refreshed["IdToken"], options={"verify_signature": False})
+    assert claims["custom:team_id"] == "team-1" and claims["name"] == "Mover"
+
+
+def test_the_id_token_carries_only_custom_attributes_the_app_client_may_read(local_cognito: LocalCognito) -> None:
+    admin = local_cognito.admin_client()
+    try:
+        admin.add_custom_attributes(UserPoolId=local_cognito.user_pool_id, CustomAttributes=[
+            {"Name": "secret_note", "AttributeDataType": "String", "Mutable": True}])
+    except ClientError:
+        pass  # added by an earlier run in this session
+    user = local_cognito.create_user("noted-1", groups=("support_agents",), team_id="team-1",
+                                     attributes={"custom:secret_note": "hidden"})
+    claims = jwt.decode(srp_sign_in(local_cognito, user.username, user.password)["id_token"],
+                        options={"verify_signature": False})
+    assert "custom:secret_note" not in claims and claims["custom:team_id"] == "team-1"
+    access = srp_sign_in(local_cognito, user.username, user.password)["access_token"]
+    shown = {a["Name"]: a["Value"] for a in _user_client(local_cognito).get_user(AccessToken=access)["UserAttributes"]}
+    assert "custom:secret_note" not in shown and shown["custom:team_id"] == "team-1" and "sub" in shown
+
+
+def test_usernames_are_case_insensitive_as_the_template_declares(local_cognito: LocalCognito) -> None:
+    """The template's pool is CaseSensitive: false; the local one matched usernames exactly."""
+    user = local_cognito.create_user("case-agent-1", groups=("support_agents",), team_id="team-4")
+    tokens = srp_sign_in(local_cognito, "CASE-Agent-1", user.password)
+    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert claims["cognito:username"] == "case-agent-1"
+    with pytest.raises(ClientError) as err:
+        local_cognito.create_user("Case-Agent-1", groups=("support_agents",), team_id="team-4")
+    assert err.value.response["Error"]["Code"] == "UsernameExistsException"
+
+
+def test_the_pool_rules_come_from_the_template() -> None:
+    from presence_desktop.devstack.cognito import FALLBACK_POOL_RULES, TEMPLATE, template_pool_rules
+
+    assert TEMPLATE.exists()
+    rules = template_pool_rules()
+    assert "custom:team_id" in rules.read_attributes and "custom:team_id" not in rules.write_attributes
+    assert rules.case_sensitive is False
+    assert template_pool_rules(TEMPLATE.with_name("no-such-template.yaml")) == FALLBACK_POOL_RULES

@@ -187,3 +187,40 @@ async def test_tokens_are_never_logged(caplog: pytest.LogCaptureFixture) -> None
     assert token[:40] not in caplog.text and token[-40:] not in caplog.text
     assert token not in repr(loaded)
     store.close()
+
+
+def _exit_holders() -> list[str]:
+    """Threads the interpreter would join at exit (what made the app leave through os._exit)."""
+    return [t.name for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive() and not t.daemon and t.name.startswith("keyring")]
+
+
+async def test_a_store_leaves_no_thread_that_holds_the_exit_idle_or_hung() -> None:
+    """Every quit went through os._exit ("leaving with 1 busy worker thread(s): keyring_0"): the
+    store's idle pool worker, never shut down for stores nobody closed, was a non-daemon thread."""
+    store = TokenStore("ns", backend=MemoryKeyring())  # never closed, as an abandoned sign-in's store
+    await store.save("agent-1", "tok")
+    assert (await store.load()) == StoredSession("agent-1", "tok")
+    await asyncio.sleep(0.05)
+    assert _exit_holders() == []
+    hung = TokenStore("ns2", backend=MemoryKeyring(delay_s=2.0), timeout_s=0.1)
+    assert await hung.save("agent-1", "tok") is False  # timed out
+    assert _exit_holders() == []  # the hung call's thread does not hold the exit either
+
+
+async def test_a_profile_whose_app_client_changed_leaves_no_old_refresh_token() -> None:
+    """The entry is keyed by pool/client: after the profile's app client id changed, the old
+    refresh token stayed in the keyring for ever."""
+    backend = MemoryKeyring()
+    old = TokenStore("pool-1/client-old", backend=backend, profile="aws")
+    await old.save("agent-1", "old-refresh-token" * 50)
+    assert any("client-old" in key for (_svc, key) in backend.entries)
+    new = TokenStore("pool-1/client-new", backend=backend, profile="aws")
+    assert await new.load() is None
+    assert not any("client-old" in key for (_svc, key) in backend.entries)
+    assert "old-refresh-token" not in "".join(backend.entries.values())
+    await new.save("agent-1", "new-token")
+    other = TokenStore("pool-9/client-9", backend=backend, profile="another")  # other profiles untouched
+    await other.save("agent-2", "t2")
+    assert (await TokenStore("pool-1/client-new", backend=backend, profile="aws").load()) == StoredSession("agent-1", "new-token")
+    assert (await other.load()) == StoredSession("agent-2", "t2")

@@ -216,3 +216,34 @@ def test_a_hanging_stop_is_cut_off_by_the_hard_deadline(tmp_path):
     assert code == 1 and 1.5 < elapsed < 10, err
     assert "did not stop within 2 s" in err
     assert not ready.exists()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP/SIGCONT")
+async def test_the_stack_answers_again_right_after_a_pause(tmp_path):
+    """After SIGSTOP/SIGCONT the stack never recovered: GET /v1/roster with a token got no answer
+    in 30 s (every executor thread was held by a simulated agent waiting for the relay)."""
+    from presence_desktop.auth.session import AuthSession
+    from presence_desktop.client.relay_client import HttpRelayClient
+    from presence_desktop.devstack.launcher import profile_from_ready_file
+
+    proc, info = start_devstack(tmp_path, "--no-tls", "--agents", "12", "--agent-interval", "0.5")
+    try:
+        profile = profile_from_ready_file(tmp_path / "ready.json")
+        session = AuthSession(profile.cognito, None)
+        await session.sign_in("sup-1", next(u["password"] for u in info["users"] if u["username"] == "sup-1"))
+        relay = HttpRelayClient(info["relay"]["url"], session.id_token, timeout_s=5)
+        assert len((await relay.roster()).events) == 12
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(12)  # longer than the agents' 10 s request timeout: they all time out at once
+        proc.send_signal(signal.SIGCONT)
+        started = time.monotonic()
+        for _ in range(3):
+            assert len((await relay.roster()).events) == 12  # within the 5 s timeout, each time
+        assert time.monotonic() - started < 10
+        await relay.close()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+        stop_devstack(proc, signal.SIGTERM)
+    log = (tmp_path / "devstack.log").read_text()
+    assert "ReadTimeoutError" not in log.split("presence devstack is running")[0]  # none while starting

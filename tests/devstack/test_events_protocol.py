@@ -219,3 +219,30 @@ async def test_http_only_post(events_auth):
     async with aiohttp.ClientSession() as session:
         async with session.get(events_auth.server.http_url, ssl=events_auth.ssl_context) as resp:
             assert resp.status == 405
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # deeper than the interpreter's recursion limit
+
+
+async def test_a_deeply_nested_frame_gets_a_protocol_error_and_the_socket_stays(events_auth):
+    """json.loads raised RecursionError, which is no ValueError: the socket was dropped
+    without a close frame."""
+    async with await ws_connect(events_auth) as ws:
+        await send(ws, {"type": "connection_init"})
+        assert (await recv_frame(ws))["type"] == "connection_ack"
+        await send(ws, '{"type":"publish","id":"p1","x":' + DEEP + "}")
+        error = await recv_frame(ws)
+        assert error["type"] == "error" and "not valid JSON" in error["errors"][0]["message"]
+        await send(ws, {"type": "unsubscribe", "id": "nope"})  # still served
+        assert (await recv_frame(ws))["type"] in ("unsubscribe_error", "error")
+
+
+@pytest.mark.parametrize("where", ["body", "event"])
+async def test_a_deeply_nested_http_publish_is_a_400_not_a_500(events_auth, where):
+    if where == "body":
+        raw = '{"channel":"/default/room","events":' + DEEP + "}"
+    else:
+        raw = json.dumps({"channel": "/default/room", "events": ["[" * 5000 + "]" * 5000]})
+    status, body = await http_publish(events_auth, None, None, raw_body=raw)
+    assert status == 400, body
+    assert body["errors"][0]["errorType"] == "BadRequestException"

@@ -63,3 +63,70 @@ def test_free_demo_agents_are_beyond_the_simulated_ones():
 
     assert demo_agent_count(0) == demo_agent_count(40) == 44  # agent-41..44 free in `make run`
     assert demo_agent_count(100) == 104
+
+
+async def test_simulated_agents_never_time_out_against_the_relay_on_a_small_machine(tmp_path):
+    """The agents' blocking HTTP calls and the relay's store work once shared the loop's default
+    executor (cpu + 4 = 6 threads on 2 cores): six agents waiting for the relay held every thread
+    the relay needed to answer them, and each of them failed with ReadTimeoutError 10 s later.
+    Here the default executor has 2 threads (smaller than any real machine's) and 12 agents."""
+    import asyncio
+    import concurrent.futures
+
+    from presence_desktop.devstack.agents import SimulatedAgents
+
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=2))
+    stack = DevStack(StackOptions(state_dir=tmp_path, tls=False, simulate_agents=0, extra={"demo_agents": 12}))
+    try:
+        await stack.start()
+        users = [u for u in stack.cognito.users if "support_agents" in u.groups]
+        assert len(users) == 12
+        agents = SimulatedAgents(stack.relay.ready_info()["relay"]["url"], stack.cognito.cognito_settings(), users,
+                                 mean_interval_s=60, seed=1, request_timeout_s=3)
+        try:
+            await agents.start()
+            assert agents.errors == 0
+            assert [a.changes for a in agents.agents] == [1] * 12
+        finally:
+            await agents.stop()
+    finally:
+        await stack.stop()
+
+
+async def test_no_demo_password_reaches_the_log_at_debug(tmp_path, caplog):
+    """--log-level DEBUG wrote every demo password to the devstack log (botocore's DEBUG record
+    of the AdminCreateUser / AdminSetUserPassword calls that seed the pool)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("botocore", "boto3"):  # as in a fresh process (other code quiets them for good later)
+        caplog.set_level(logging.NOTSET, logger=name)
+    stack = DevStack(StackOptions(state_dir=tmp_path, tls=False, simulate_agents=1, simulate_mean_interval_s=60,
+                                  extra={"demo_agents": 2}))
+    try:
+        await stack.start()
+        passwords = {u["password"] for u in stack.ready_info()["users"]}
+        stack.cognito.create_user("late-1", groups=("support_agents",), team_id="team-1", password="Late-Pa55word!")
+    finally:
+        await stack.stop()
+    assert passwords and any(r.levelno == logging.DEBUG and r.name.startswith("botocore") for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in passwords | {"Late-Pa55word!"}:
+        assert secret not in text
+
+
+async def test_the_start_says_what_it_is_waiting_for(tmp_path):
+    """The start window said only "usually about 20 s", also at 69 s."""
+    stack = DevStack(StackOptions(state_dir=tmp_path, tls=False, simulate_agents=2, simulate_mean_interval_s=60,
+                                  extra={"demo_agents": 2}))
+    steps: list[str] = []
+    stack.on_progress = steps.append
+    try:
+        await stack.start()
+    finally:
+        await stack.stop()
+    assert steps[:3] == ["starting the sign-in service (Cognito) and its demo users", "starting the events server",
+                         "starting the relay"]
+    assert "signing in the simulated agents (2 of 2)" in steps
+    assert steps[-1] == "setting the simulated agents' first statuses (2 agents)"

@@ -650,3 +650,52 @@ async def test_policy_deny_is_not_retried(server, make_client):
     with pytest.raises(SubscriptionError):
         await client.subscribe("/default/secret", timeout=10)
     assert refreshes == []
+
+
+async def test_a_server_that_always_sends_an_oversized_frame_is_not_retried_for_ever(server, make_client):
+    """Every reconnect got the same >1 MiB frame: the client closed with 1009 and reconnected
+    forever (11 times in 60 s), with no word to the user."""
+    from presence_desktop.events_api.client import MAX_TOO_BIG_IN_A_ROW
+
+    original = server._on_frame
+
+    async def oversized_after_subscribe(ws, frame):
+        await original(ws, frame)
+        if frame.get("type") == "subscribe":
+            await server._send(ws, {"type": "data", "id": frame["id"], "event": json.dumps("x" * 100_000)})
+
+    server._on_frame = oversized_after_subscribe
+    client = make_client(max_frame_bytes=64 * 1024)
+    states = []
+    client.add_state_listener(lambda s: states.append(s))
+    await client.subscribe("/default/a", timeout=10)
+    await wait_until(lambda: client.state.status == "failed", timeout=20)
+    assert "larger than 64 KiB" in client.state.reason and "stopped reconnecting" in client.state.reason
+    assert len(server.connect_headers) == MAX_TOO_BIG_IN_A_ROW
+    await asyncio.sleep(1.0)
+    assert len(server.connect_headers) == MAX_TOO_BIG_IN_A_ROW  # no more attempts
+    server._on_frame = original  # fixed on the server: resume() connects again
+    await client.resume()
+    await wait_until(lambda: client.state.status == "connected", timeout=10)
+
+
+async def test_during_an_outage_every_attempt_happens_when_the_announced_state_said(server, make_client):
+    """The banner shows ConnectionState.next_attempt_at: no connect attempt may come before it
+    (one window logged 42 attempts 0.1-2.7 s apart while its banner said "Next retry in 2 s")."""
+    client = make_client(backoff=Backoff(base=0.2, cap=1.0, fast_cap=1.0))
+    await client.subscribe("/default/a", timeout=10)
+    states = []
+    client.add_state_listener(lambda s: states.append((time.time(), s)))
+    await server.stop()  # refused from now on
+    await asyncio.sleep(4.0)
+    announced = None
+    attempts = 0
+    for at, state in states:
+        if state.status == "reconnecting":
+            assert announced is None, "two waits announced without an attempt between"
+            announced = state.next_attempt_at
+        elif state.status == "connecting":
+            assert announced is not None and at >= announced - 0.02, (at, announced)
+            announced = None
+            attempts += 1
+    assert attempts >= 3

@@ -1,5 +1,6 @@
 """The entry point and the qasync runtime, in subprocesses (each owns its QApplication and loop)."""
 
+import asyncio
 import json
 import os
 import signal
@@ -169,7 +170,8 @@ def test_quit_is_not_held_by_a_hung_keyring_thread():
         proc.kill()
     assert t is not None and code == 0
     assert time.monotonic() - t < 3.0
-    assert "busy worker thread" in proc.stderr.read()
+    # The hung keyring call runs on a daemon thread: a normal exit, not os._exit's way out.
+    assert "busy worker thread" not in proc.stderr.read()
 
 
 def test_missing_x11_libraries_are_named(monkeypatch):
@@ -371,3 +373,83 @@ def test_prepare_backends_builds_only_the_tls_contexts_the_app_itself_uses(monke
     prepare_backends(profile("http://127.0.0.1:9", "ws://127.0.0.1:9/event/realtime"))
     prepare_backends(profile("https://relay.example", "ws://127.0.0.1:9/event/realtime"))
     assert asked == [["/ca.pem"]]
+
+
+async def test_a_short_relay_outage_says_nothing_a_long_one_says_so_and_clears(tmp_path, monkeypatch):
+    """A stack another window started: its relay refusing connections twice (3 s) was read as
+    "The local stack stopped. Quit and run `make run` again.", which stayed after it came back."""
+    import os
+
+    from presence_desktop.devstack import launcher
+
+    answers = iter([False, False, True, True] + [False] * 6 + [True, True])
+    events = []
+    stack = launcher.LocalDevstack(tmp_path)
+    info = {"pid": os.getpid(), "relay": {"url": "https://127.0.0.1:9"}, "cognito": {"user_pool_id": "p1"}}
+
+    def reachable(url, timeout=0.5):
+        try:
+            return next(answers)
+        except StopIteration:
+            stack.stopping = True
+            return True
+
+    monkeypatch.setattr(launcher, "_reachable", reachable)
+    ended = await stack.watch(info, interval_s=0.01, on_outage=events.append, outage_grace_s=0.04)
+    assert ended is None  # never "stopped": the process is alive
+    assert events == [True, False]  # the long outage only, and its end
+
+
+async def test_a_restarted_stack_is_said_plainly(tmp_path):
+    """After another window restarted the stack, "Sign in again" could only fail ("The sign-in
+    service reported an error"): the new stack has a new pool and new passwords."""
+    import json
+    import os
+
+    from presence_desktop.app.gui import watch_stack
+    from presence_desktop.devstack.launcher import STACK_RESTARTED_TEXT, LocalDevstack
+
+    stack = LocalDevstack(tmp_path)
+    info = {"pid": os.getpid(), "cognito": {"user_pool_id": "old-pool"}}
+    stack.ready_file.parent.mkdir(parents=True, exist_ok=True)
+    stack.ready_file.write_text(json.dumps({"pid": os.getpid(), "cognito": {"user_pool_id": "new-pool"}}))
+
+    class Runtime:
+        shown: list[str] = []
+
+        def report(self, text):
+            self.shown.append(text)
+
+    rt = Runtime()
+    await asyncio.wait_for(watch_stack(rt, stack, info), 10)
+    assert rt.shown == [STACK_RESTARTED_TEXT]
+
+
+async def test_the_start_window_shows_the_stacks_steps_and_says_when_it_takes_long(tmp_path, qtbot):
+    import json as _json
+
+    from presence_desktop.devstack.cli import progress_file_for
+    from presence_desktop.devstack.launcher import LocalDevstack
+    from presence_desktop.ui.splash import StartupSplash
+
+    stack = LocalDevstack(tmp_path)
+    splash = StartupSplash("Starting the local stack…", expected_s=0.0)
+    qtbot.addWidget(splash)
+    progress = progress_file_for(stack.ready_file)
+    tmp_path.mkdir(exist_ok=True)
+
+    async def stack_side():
+        for step in ("starting the relay", "signing in the simulated agents (3 of 40)"):
+            progress.write_text(step)
+            await asyncio.sleep(0.5)
+        stack.ready_file.write_text(_json.dumps({"pid": 1}))
+
+    seen = []
+    writer = asyncio.ensure_future(stack_side())
+    info = await stack.wait_ready(timeout=10, on_progress=lambda t: (seen.append(t), splash.set_step(t)))
+    await writer
+    assert info == {"pid": 1}
+    assert seen == ["starting the relay", "signing in the simulated agents (3 of 40)"]
+    assert splash.step.text() == "Now: signing in the simulated agents (3 of 40)"
+    splash._tick()
+    assert "longer than usual" in splash.elapsed.text() and "usually" not in splash.elapsed.text()

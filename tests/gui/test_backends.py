@@ -160,7 +160,7 @@ class Sink:
     def feed_lost_events(self):
         self.log.append("lost")
 
-    def feed_down(self, reason, next_retry_at, *, needs_sign_in=False):
+    def feed_down(self, reason, next_retry_at, *, needs_sign_in=False, stopped=False):
         self.log.append(("down", reason, next_retry_at, needs_sign_in))
 
     def feed_quiet(self, since):
@@ -315,6 +315,46 @@ async def test_relay_roster_answer_without_agents_is_a_bad_response():
         with pytest.raises(RelayCallError) as err:
             await client.roster()
         assert err.value.status == 502 and err.value.code == "bad_response"
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
+PORTAL = "<html><body>Please accept the terms of use</body></html>"
+
+
+@pytest.mark.parametrize("status,body,content_type,stored", [
+    (502, PORTAL, "text/html", None),  # a proxy's own 502
+    (200, PORTAL, "text/html", None),  # a captive portal answers 200 with its page
+    (200, "[]", "application/json", None),
+    (503, '{"message": "Service Unavailable"}', "application/json", None),  # a gateway's JSON, not the relay's
+    (502, '{"error": {"code": "publish_rejected", "message": "refused"}}', "application/json", None),  # no version
+    (502, '{"error": {"code": "bad_gateway", "message": "x", "stored_version": 3}}', "application/json", None),
+    (502, '{"error": {"code": "publish_rejected", "message": "refused", "stored_version": 7}}', "application/json", 7),
+    (503, '{"error": {"code": "events_unavailable", "message": "later", "stored_version": 2}}', "application/json", 2),
+])
+async def test_only_the_relays_own_stored_answer_reads_as_stored(status, body, content_type, stored):
+    """Any 502/503 (or an unparseable 200) used to be read as "stored, will be published": the
+    status stayed pending for ever, never sent again, though nothing was stored."""
+    async def handler(request):
+        return web.Response(status=status, text=body, content_type=content_type)
+
+    app = web.Application()
+    app.add_routes([web.post("/v1/status", handler)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+
+    async def tok():
+        return "t"
+
+    client = HttpRelayClient(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", tok)
+    try:
+        with pytest.raises(RelayCallError) as err:
+            await client.set_status("away")
+        assert err.value.stored_version == stored and err.value.stored is (stored is not None)
+        assert err.value.retryable
     finally:
         await client.close()
         await runner.cleanup()

@@ -38,3 +38,15 @@ def test_the_sign_in_button_follows_the_typed_fact_not_the_words(qtbot):
     banner.set_down(now - 5, None, "subscription refused: token expired", needs_sign_in=True)
     assert banner.sign_in_button.isVisibleTo(banner)
     assert "Reconnecting" not in banner.label.text()
+
+
+
+
+def test_a_client_that_stopped_reconnecting_over_oversized_frames_says_so(qtbot):
+    banner = ConnectionBanner()
+    qtbot.addWidget(banner)
+    banner.set_down(time.time() - 30, None, "subscription refused: stopped reconnecting: the server sent a "
+                    "message larger than 1024 KiB 3 times in a row", stopped=True)
+    text = banner.label.text()
+    assert "Reconnecting" not in text and "too large to read" in text
+    assert not banner.sign_in_button.isVisibleTo(banner)

@@ -242,4 +242,74 @@ async def test_missed_keep_alives_make_the_connection_state_say_so():
     assert rec.states[-1].up and rec.states[-1].quiet_since == 1234.0
     svc.feed_quiet(None)
     assert rec.states[-1].up and rec.states[-1].quiet_since is None
+
+
+async def test_a_5xx_that_is_not_the_relays_stored_answer_is_sent_again():
+    """A proxy's 502 stored nothing: the wish is retried until the relay confirms it (it used to
+    stay "saved by the relay, waiting to be published" for ever)."""
+    from presence_desktop.client.ports import RelayCallError
+
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    real = relay.set_status
+    answers = [RelayCallError(502, "http_error", "HTTP 502 (not an answer from the relay)"),
+               RelayCallError(502, "bad_response", "the answer to a status change was not the relay's JSON")]
+
+    async def flaky(status, message=None, agent_id=None):
+        if answers:
+            relay.calls.append(("set_status", status, message, agent_id))
+            raise answers.pop(0)
+        return await real(status, message, agent_id)
+
+    relay.set_status = flaky
+    svc.request_status("away")
+    await until(lambda: not svc.own.is_pending, timeout=10)
+    assert svc.own.current.status == "away"
+    assert [c[1] for c in relay.calls if c[0] == "set_status"] == ["away"] * 3
+    await svc.shutdown()
+
+
+async def test_the_relays_stored_answer_is_not_sent_again():
+    from presence_desktop.client.ports import RelayCallError
+
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    sent = []
+
+    async def stored(status, message=None, agent_id=None):
+        sent.append(status)
+        raise RelayCallError(502, "publish_rejected", "stored as version 1", stored_version=1)
+
+    relay.set_status = stored
+    svc.request_status("away")
+    await until(lambda: svc.own.pending is not None and svc.own.pending.attempts == 1)
+    await asyncio.sleep(0.3)
+    assert sent == ["away"] and "saved by the relay" in svc.own.pending.last_error
+    await svc.shutdown()
+
+
+async def test_the_latest_wish_wins_without_publishing_what_it_replaced():
+    """On call, then Away while the first request was still on its way: both were published
+    (others saw On call for the length of the slow request)."""
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: svc.connection.up and not svc.roster.joining)
+    stored = []
+    real = relay.set_status
+
+    async def slow_then_store(status, message=None, agent_id=None):
+        await asyncio.sleep(1.0 if status == "on_call" else 0.01)  # e.g. a token refresh first
+        stored.append(status)
+        return await real(status, message, agent_id)
+
+    relay.set_status = slow_then_store
+    svc.request_status("on_call")
+    await asyncio.sleep(0.1)
+    svc.request_status("away")
+    await until(lambda: not svc.own.is_pending)
+    await asyncio.sleep(1.2)  # long enough for the first request to have finished, had it not been cancelled
+    assert stored == ["away"]
+    assert svc.own.current.status == "away" and svc.roster.get("agent-1").event.status == "away"
     await svc.shutdown()

@@ -213,3 +213,113 @@ async def test_async_slot_errors_are_shown_not_lost(qtbot, tmp_path):
     await until(lambda: gui.window.messages.isVisible())
     assert "kaputt" in gui.window.messages.label.text()
     await gui.runtime.shutdown()
+
+
+@pytest.mark.parametrize("how", ["cancel", "close"])
+async def test_cancel_after_sign_out_quits_instead_of_leaving_a_process_without_window(qtbot, tmp_path, monkeypatch, how):
+    """The first sign-in closed the window "by the app"; that flag stayed set, so Cancel (or
+    closing the window) after Sign out emitted nothing: no window, no tray, process alive."""
+    FakeAuth.remembered = None
+    gui, _ = make_gui(tmp_path)
+    quits = []
+    monkeypatch.setattr(gui.runtime, "request_quit", lambda: quits.append(1))
+    await gui.start("aws")
+    w = gui.signin
+    qtbot.addWidget(w)
+    monkeypatch.setattr(FakeAuth, "sign_in", lambda self, u, p: _signed_in(u))
+    w.username.setText("agent-2")
+    w.password.setText("right")
+    w.submit.click()
+    await until(lambda: gui.window is not None)
+    assert not w.isVisible() and quits == []
+    await gui.sign_out()
+    assert gui.signin.isVisible() and gui.window is None
+    (w.cancel_button.click if how == "cancel" else w.close)()
+    assert quits == [1]
+    await gui.runtime.shutdown()
+
+
+async def _signed_in(user):
+    return SignedIn(user, Claims(user))
+
+
+async def test_new_password_page_shows_the_policy_and_cancel_goes_back_to_sign_in(qtbot, tmp_path, monkeypatch):
+    """Cancel on the challenge page used to close the window, and so quit the app."""
+    from presence_desktop.client.profile import describe_password_policy
+
+    FakeAuth.remembered = None
+    policy = describe_password_policy({"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
+                                       "RequireNumbers": True, "RequireSymbols": False})
+    assert policy == "At least 12 characters, with an upper-case letter, a lower-case letter and a number."
+    gui, _ = make_gui(tmp_path)
+    gui.profiles["aws"] = PROFILE.model_copy(update={"cognito": PROFILE.cognito.model_copy(update={"password_policy": policy})})
+    quits = []
+    monkeypatch.setattr(gui.runtime, "request_quit", lambda: quits.append(1))
+    await gui.start("aws")
+    w = gui.signin
+    qtbot.addWidget(w)
+    w.username.setText("agent-2")
+    w.password.setText("right")
+    w.submit.click()
+    await until(lambda: w.pages.currentIndex() == 1)
+    assert w.password_policy.text() == policy and not w.password_policy.isHidden()
+    w.cancel_button.click()
+    assert quits == [] and w.isVisible()
+    assert w.pages.currentIndex() == 0 and w.submit.text() == "Sign in" and w.submit.isEnabled()
+    assert w.username.text() == "agent-2" and w.password.text() == ""
+    w.password.setText("right")  # and a new sign-in starts afresh
+    w.submit.click()
+    await until(lambda: w.pages.currentIndex() == 1)
+    w.cancel_button.click()
+    w.cancel_button.click()  # on the sign-in page Cancel still quits
+    assert quits == [1]
+    await gui.runtime.shutdown()
+
+
+async def test_a_problem_that_is_over_is_taken_back_and_only_that_one(qtbot, tmp_path):
+    FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2"))
+    gui, _ = make_gui(tmp_path)
+    await gui.start("aws")
+    qtbot.addWidget(gui.window)
+    gui.window.show_problem("The local stack is not answering")
+    gui.clear_problem("The local stack is not answering")
+    assert gui.window.messages.isHidden()
+    gui.window.show_problem("Something else")
+    gui.clear_problem("The local stack is not answering")
+    assert not gui.window.messages.isHidden()
+    await gui.runtime.shutdown()
+
+
+async def test_a_hung_keyring_shows_the_window_at_once_and_says_so(qtbot, tmp_path, monkeypatch):
+    """With a hung keyring no window appeared for 5.3 s, then a plain sign-in window: a
+    remembered user looked signed out, with no word about the keyring."""
+    from presence_desktop.auth.session import AuthSession
+    from presence_desktop.auth.token_store import TokenStore
+    from tests.auth.memkeyring import MemoryKeyring
+
+    def auth_factory(profile, remember):
+        return AuthSession(profile.cognito, TokenStore("pool/client", backend=MemoryKeyring(delay_s=3.0), timeout_s=0.6))
+
+    gui, _ = make_gui(tmp_path)
+    gui.auth_factory = auth_factory
+    gui.settings.last_username = "agent-2"
+    starting = asyncio.ensure_future(gui.start("aws"))
+    await until(lambda: gui.signin is not None and gui.signin.isVisible(), timeout=0.5)
+    qtbot.addWidget(gui.signin)
+    assert "Waiting for the keyring" in gui.signin.busy_label.text() and not gui.signin.busy_label.isHidden()
+    assert not gui.signin.submit.isEnabled()
+    await starting
+    w = gui.signin
+    assert w.isVisible() and w.submit.isEnabled() and w.busy_label.isHidden()
+    assert w.username.text() == "agent-2"
+    assert "The keyring did not answer" in w.note.text() and not w.note.isHidden()
+    await gui.runtime.shutdown()
+
+
+async def test_a_quick_restore_shows_no_sign_in_window(qtbot, tmp_path):
+    FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2"), remembered=True)
+    gui, _ = make_gui(tmp_path)
+    await gui.start("aws")
+    qtbot.addWidget(gui.window)
+    assert gui.signin is None and gui.window.isVisible()
+    await gui.runtime.shutdown()

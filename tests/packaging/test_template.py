@@ -170,3 +170,16 @@ def test_outputs_are_exactly_what_a_profile_needs(template) -> None:
 def test_template_fits_a_direct_deploy() -> None:
     # `aws cloudformation deploy` sends templates up to 51,200 bytes inline; larger ones need --s3-bucket.
     assert TEMPLATE.stat().st_size < 51_200
+
+
+def test_the_devstack_fallback_pool_rules_say_what_the_template_says(resources) -> None:
+    """Without the template (an install from a wheel) the local pool enforces these instead:
+    they must not drift from the template (presence_desktop/devstack/cognito.py)."""
+    from presence_desktop.devstack.cognito import FALLBACK_POOL_RULES, template_pool_rules
+
+    client = _one(resources, "AWS::Cognito::UserPoolClient")
+    pool = _one(resources, "AWS::Cognito::UserPool")
+    assert list(FALLBACK_POOL_RULES.read_attributes) == client["ReadAttributes"]
+    assert list(FALLBACK_POOL_RULES.write_attributes) == client["WriteAttributes"]
+    assert FALLBACK_POOL_RULES.case_sensitive == pool["UsernameConfiguration"]["CaseSensitive"]
+    assert template_pool_rules() == FALLBACK_POOL_RULES

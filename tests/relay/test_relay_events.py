@@ -149,3 +149,39 @@ async def test_heartbeat_expiry_one_offline_event(live, cognito_tokens):
         assert (await sub.next_event())["status"] == "available"
         events = await sub.events_for(3.0)
     assert [(e["agent_id"], e["status"], e["source"], e["version"]) for e in events] == [("agent-7", "offline", "system", 2)]
+
+
+async def test_a_standalone_relay_signs_with_rotated_credentials_without_a_restart(tmp_path, monkeypatch, capture_events, token_minter):
+    """build_core resolved botocore's chain once: static credentials from the shared file were
+    never read again, so after a rotation every status got 502 publish_rejected until a restart."""
+    from presence_desktop.relay.config import RelayConfig, build_core
+    from tests.fixtures.relay import TEST_AK, TEST_SK
+
+    creds_file = tmp_path / "credentials"
+    creds_file.write_text("[default]\naws_access_key_id = AKIAOLDOLDOLDOLDOLD1\naws_secret_access_key = old-secret\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds_file))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    config = RelayConfig(cognito_issuer="https://example.invalid/pool", cognito_client_ids=["c"],
+                         events_http_url=capture_events.http_url, store=f"sqlite:{tmp_path / 'r.sqlite3'}",
+                         publish_attempts=2)
+    core = build_core(config)
+    core.verifier = token_minter.verifier()
+    try:
+        from presence_desktop.relay.core import RelayRequest
+
+        token = token_minter.mint("agent-1")
+
+        async def post(status):
+            return await core.handle(RelayRequest("POST", "/v1/status", headers={"Authorization": f"Bearer {token}"},
+                                                  body=json.dumps({"status": status}).encode()))
+
+        assert (await post("away")).status == 502  # the old key: refused
+        creds_file.write_text(f"[default]\naws_access_key_id = {TEST_AK}\naws_secret_access_key = {TEST_SK}\n")
+        resp = await post("available")
+        assert resp.status == 200, resp.body
+        assert [e["status"] for e in capture_events.events("agent-1")] == ["available"]
+    finally:
+        await core.close()

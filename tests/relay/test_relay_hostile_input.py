@@ -217,3 +217,22 @@ async def test_unreachable_jwks_is_not_reported_as_stored(relay_factory, capture
     assert status not in (502, 503) and status >= 500, body
     assert body["error"]["code"] == "auth_unavailable" and "Retry-After" in headers
     assert await relay.store.get("agent-1") is None and capture_events.accepted == []
+
+
+async def test_control_bidi_and_zero_width_characters_are_stripped_before_storing(relay_factory, token_minter, capture_events):
+    """They were stored and published as sent, so each client showed them its own way (an RLO
+    reversing the rest of a line, a zero-width space making two names look alike)."""
+    relay = await relay_factory()
+    token = token_minter.mint("agent-1", extra={"name": "\u202eAda\u200b Love\x1blace\u2066"})
+    status, body, _ = await relay.call("POST", "/v1/status", token=token,
+                                       json_body={"status": "away", "message": "back\u202e at\n3\x00 \ufeff"})
+    assert status == 200, body
+    assert body["message"] == "back at 3" and body["display_name"] == "Ada Lovelace"
+    published = capture_events.events("agent-1")[-1]
+    assert published["message"] == "back at 3" and published["display_name"] == "Ada Lovelace"
+    status, roster, _ = await relay.call("GET", "/v1/roster", token=token)
+    assert roster["agents"][0]["message"] == "back at 3"
+    # Nothing visible left: no message; the username stands in for an invisible name.
+    token = token_minter.mint("agent-2", extra={"name": "\u200b\u202e"})
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "away", "message": "\u200b\n"})
+    assert status == 200 and body["message"] is None and body["display_name"] == "agent-2"

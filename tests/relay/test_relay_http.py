@@ -228,7 +228,7 @@ async def test_events_down_error_reported_then_retry_succeeds(relay_factory, tok
     await capture_events.stop()
     status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "available"})
     assert status == 503 and body["error"]["code"] == "events_unavailable"
-    assert "version 1" in body["error"]["message"]
+    assert "version 1" in body["error"]["message"] and body["error"]["stored_version"] == 1
     stored = await relay.store.get("agent-1")
     assert stored.version == 1 and not stored.published  # stored, in the outbox
     await capture_events.start()  # back, same port
@@ -287,13 +287,27 @@ async def test_heartbeat_expiry_publishes_exactly_one_offline(relay_factory, tok
     assert body["status"] == "offline"  # the app learns it was expired and can set its status again
 
 
-async def test_a_rejected_version_is_not_retried_by_the_sweeper(relay_factory, token_minter, capture_events):
-    relay = await relay_factory(republish_after_s=0.0)
-    capture_events.fail_with[:] = [400]
+async def test_a_rejected_version_is_retried_by_the_sweeper_after_a_growing_pause(relay_factory, token_minter, capture_events, monkeypatch):
+    """It used to be remembered as rejected and never sent again: the agent's status stayed
+    unpublished for ever (e.g. until a relay restart after the credentials were fixed)."""
+    import presence_desktop.relay.core as core_mod
+
+    now = [1000.0]
+    monkeypatch.setattr(core_mod.time, "monotonic", lambda: now[0])
+    relay = await relay_factory(republish_after_s=0.0, rejected_retry_s=10.0, rejected_retry_max_s=25.0)
+    capture_events.fail_with[:] = [400, 400]
     status, body, _ = await relay.call("POST", "/v1/status", token=token_minter.mint("agent-1"), json_body={"status": "away"})
-    assert status == 502 and body["error"]["code"] == "publish_rejected"
-    result = await relay.core.sweep()
+    assert status == 502 and body["error"]["code"] == "publish_rejected" and body["error"]["stored_version"] == 1
+    result = await relay.core.sweep()  # within the pause: not sent again yet
     assert result.republished == [] and result.failed == [] and capture_events.requests == 1
+    now[0] += 10.0
+    assert (await relay.core.sweep()).failed == ["agent-1"] and capture_events.requests == 2  # refused again
+    now[0] += 10.0
+    assert (await relay.core.sweep()).republished == [] and capture_events.requests == 2  # the pause doubled
+    now[0] += 10.0
+    assert (await relay.core.sweep()).republished == ["agent-1"] and capture_events.requests == 3
+    assert (await relay.store.get("agent-1")).published
+    assert [e["version"] for e in capture_events.events("agent-1")] == [1]
 
 
 async def test_sweep_stops_publishing_when_events_are_down(relay_factory, token_minter, capture_events):

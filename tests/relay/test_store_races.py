@@ -62,3 +62,17 @@ async def test_a_heartbeat_racing_a_supervisor_change_is_not_lost(relay_factory,
     status, body, _ = await relay.call("POST", "/v1/status", token=sup, json_body={"status": "break", "agent_id": "agent-1"})
     assert status == 200 and body["version"] == 2
     assert (await racy_store.get("agent-1")).last_seen == pytest.approx(beat, abs=0.001)
+
+
+async def test_concurrent_writes_for_one_agent_are_published_in_version_order(relay_factory, token_minter, capture_events):
+    """25 concurrent writes for one agent were stored in order but published out of it
+    (121, 127, 122 ...): windows keep only newer versions and skipped the ones between."""
+    import asyncio
+
+    relay = await relay_factory(rate_burst=100)
+    token = token_minter.mint("agent-1")
+    statuses = ["available", "on_call", "after_call_work", "break", "away"] * 5
+    answers = await asyncio.gather(*(relay.call("POST", "/v1/status", token=token, json_body={"status": s}) for s in statuses))
+    assert [a[0] for a in answers] == [200] * 25
+    assert [e["version"] for e in capture_events.events("agent-1")] == list(range(1, 26))
+    assert relay.core._turns == {}  # nothing kept per agent once idle

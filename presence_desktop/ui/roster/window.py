@@ -353,7 +353,8 @@ class RosterWindow(QMainWindow):
         if state.up:
             self.banner.set_up()
         else:
-            self.banner.set_down(state.since, state.next_retry_at, state.reason, needs_sign_in=state.needs_sign_in)
+            self.banner.set_down(state.since, state.next_retry_at, state.reason, needs_sign_in=state.needs_sign_in,
+                                 stopped=state.stopped)
         self._connection = state
         self._set_live_line()
         self._refresh_counts()
