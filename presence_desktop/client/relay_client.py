@@ -120,10 +120,13 @@ class HttpRelayClient:
             raise RelayError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")))
         raise RelayError(401, "invalid_token", "the relay refused the session; sign in again")
 
-    async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None) -> PresenceEvent:
+    async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None,
+                         source: str | None = None) -> PresenceEvent:
         body: dict[str, Any] = {"status": status, "message": message}
         if agent_id is not None:
             body["agent_id"] = agent_id
+        if source is not None:
+            body["source"] = source
         data = await self._call("POST", "/v1/status", body)
         try:
             return PresenceEvent.from_dict(data.get("event", data) if isinstance(data, dict) else data)

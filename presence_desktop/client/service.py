@@ -150,6 +150,20 @@ class PresenceService:
     def _task_failed(self, name: str, exc: BaseException) -> None:
         self._problem(f"Internal error in {name}: {exc}")
 
+    def resume(self, reason: str) -> None:
+        """The machine woke from sleep or its network changed: the WebSocket is probably dead
+        although nothing says so yet. Reconnect at once (the feed's rejoin does snapshot and
+        replay) and send a waiting status now. The one entry point for every OS signal
+        (client/wake.py, the UI's network watcher); a feed without ``reconnect_now`` is skipped."""
+        log.info("reconnecting at once: %s", reason)
+        reconnect = getattr(self.feed, "reconnect_now", None)
+        if reconnect is not None:
+            try:
+                reconnect(reason)
+            except Exception:  # noqa: BLE001 - the normal reconnect policy still runs
+                log.exception("reconnect_now failed")
+        self._publish_wake.set()
+
     # --- feed sink (called by the LiveFeed) -----------------------------------------------------
     async def _run_feed(self) -> None:
         await self.feed.run(self)
@@ -206,11 +220,12 @@ class PresenceService:
         self._set_connection(ConnectionState(up=True, joining=False))
 
     # --- own status -------------------------------------------------------------------------------
-    def request_status(self, status: str, message: str | None = None) -> None:
-        """Ask for a new own status; shown pending until the relay confirms it."""
+    def request_status(self, status: str, message: str | None = None, source: str = "manual") -> None:
+        """Ask for a new own status; shown pending until the relay confirms it. ``source``:
+        ``manual`` (the user's pick), ``idle`` or ``system`` (the agent's day, client/agent_day.py)."""
         self.catalogue.get(status)  # raises UnknownStatusError for a bad id
         message = (message or "").strip() or None
-        self.own.request(status, message)
+        self.own.request(status, message, source)
         self._own_changed()
         self._publish_wake.set()
 
@@ -222,7 +237,10 @@ class PresenceService:
             while self.own.pending is not None:
                 req = self.own.pending
                 try:
-                    event = await self.relay.set_status(req.status, req.message)
+                    if req.source == "manual":
+                        event = await self.relay.set_status(req.status, req.message)
+                    else:
+                        event = await self.relay.set_status(req.status, req.message, source=req.source)
                 except RelayError as exc:
                     if exc.status in (502, 503):
                         # Stored with its version; the relay's outbox publishes it. The live

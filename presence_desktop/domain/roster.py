@@ -405,6 +405,7 @@ class PendingChange:
     requested_at: float
     attempts: int = 0
     last_error: str | None = None
+    source: str = "manual"  # "idle" / "system" when the app asked by itself (client/agent_day.py)
 
 
 class OwnStatus:
@@ -454,15 +455,15 @@ class OwnStatus:
             return typed.strip() or None
         return self.message if status == self.status_id else None
 
-    def request(self, status: str, message: str | None = None) -> PendingChange:
-        self.pending = PendingChange(status, message, self.clock())
+    def request(self, status: str, message: str | None = None, source: str = "manual") -> PendingChange:
+        self.pending = PendingChange(status, message, self.clock(), source=source)
         return self.pending
 
     def failed(self, error: str) -> PendingChange | None:
         if self.pending is None:
             return None
         p = self.pending
-        self.pending = PendingChange(p.status, p.message, p.requested_at, p.attempts + 1, error)
+        self.pending = PendingChange(p.status, p.message, p.requested_at, p.attempts + 1, error, p.source)
         return self.pending
 
     def confirmed(self, event: PresenceEvent, request: PendingChange | None = None) -> None:
