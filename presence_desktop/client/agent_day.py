@@ -77,7 +77,8 @@ class DayListener(Protocol):
 
     def withdraw_prompt(self, kind: PromptKind) -> None: ...
 
-    def countdown(self, text: str | None) -> None: ...
+    def countdown(self, text: str | None, over: bool = False) -> None:
+        """The own status's time budget as text (None = no budget); ``over`` once it is spent."""
 
 
 class StatusPort(Protocol):
@@ -231,7 +232,7 @@ class AgentDay:
         if left > 0:
             self.listener.countdown(f"{st.label}: {format_span(left)} left")
             return
-        self.listener.countdown(f"{st.label}: over by {format_span(-left)}")
+        self.listener.countdown(f"{st.label}: over by {format_span(-left)}", True)
         if not self._budget_done and PromptKind.BUDGET_OVER not in self._prompts:
             back = self._routable_status()
             if back is None:

@@ -67,7 +67,8 @@ class Listener:
     def withdraw_prompt(self, kind):
         self.withdrawn.append(kind)
 
-    def countdown(self, text):
+    def countdown(self, text, over=False):
+        assert over == (text is not None and "over by" in text)
         self.countdowns.append(text)
 
 

@@ -17,8 +17,9 @@ one back-end per desktop, tried in order). So each back-end asks the platform di
 - ``macos``: the ``HIDIdleTime`` property of ``IOHIDSystem`` (ns), read with ``ioreg``.
 
 D-Bus goes through jeepney (pure Python; already installed on Linux as the keyring's Secret
-Service dependency). Every call blocks briefly: callers run :meth:`IdleSource.sample` off the
-GUI thread. :func:`detect` returns the first back-end that answers, or None with the reasons.
+Service dependency). Every call blocks briefly: callers run :func:`detect` and
+:meth:`IdleSource.sample` off the GUI thread, after :func:`candidates` has done the imports on
+it (imports on worker threads while Qt's loop runs crashed the app before).
 """
 
 from __future__ import annotations
@@ -54,7 +55,20 @@ class IdleSource(Protocol):
     def close(self) -> None: ...
 
 
-def _candidates() -> list[tuple[str, Callable[[], IdleSource]]]:
+Candidates = list[tuple[str, Callable[[], IdleSource]]]
+
+
+def candidates() -> Candidates:
+    """The back-ends worth trying in this session, in order, their modules imported. Never
+    raises (a broken import is reported by :func:`detect`)."""
+    try:
+        return _candidates()
+    except Exception as exc:  # noqa: BLE001 - a broken import must not stop the app
+        log.info("idle back-ends failed to load: %s", exc)
+        return []
+
+
+def _candidates() -> Candidates:
     if sys.platform == "win32":
         from presence_desktop.client.platform_idle.windows import WindowsIdle
 
@@ -74,17 +88,15 @@ def _candidates() -> list[tuple[str, Callable[[], IdleSource]]]:
     return out
 
 
-def detect() -> tuple[IdleSource | None, list[str]]:
-    """The first back-end that gives one good sample here, and why each one before it did not.
-    Never raises; ``(None, reasons)`` means "idle detection is not available here"."""
+def detect(found: Candidates | None = None) -> tuple[IdleSource | None, list[str]]:
+    """The first of ``found`` (default: :func:`candidates`) that gives one good sample here,
+    and why each one before it did not. Never raises; ``(None, reasons)`` means "idle detection
+    is not available here"."""
     reasons: list[str] = []
-    try:
-        candidates = _candidates()
-    except Exception as exc:  # noqa: BLE001 - a broken import must not stop the app
-        return None, [f"idle back-ends failed to load: {exc}"]
-    if not candidates:
+    found = candidates() if found is None else found
+    if not found:
         return None, ["no idle back-end for this session (no display, no session bus)"]
-    for name, factory in candidates:
+    for name, factory in found:
         source = None
         try:
             source = factory()

@@ -15,16 +15,23 @@ from typing import Any
 
 from presence_desktop.client.platform_idle import IdleSample, IdleUnavailable
 
+try:  # here, not in the calls: those run on worker threads (see the package docstring)
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+    from jeepney.wrappers import DBusErrorResponse
+except ImportError as exc:  # jeepney comes with keyring on Linux
+    _JEEPNEY_MISSING: str | None = str(exc)
+else:
+    _JEEPNEY_MISSING = None
+
 CALL_TIMEOUT_S = 0.5
 FREEDESKTOP_IDLE_UNIT_S = 1.0  # seconds per unit of GetSessionIdleTime (the spec's; unconfirmed per desktop)
 
 
 class _SessionBus:
     def __init__(self) -> None:
-        try:
-            from jeepney.io.blocking import open_dbus_connection
-        except ImportError as exc:  # jeepney comes with keyring on Linux
-            raise IdleUnavailable(f"jeepney is not installed ({exc})") from None
+        if _JEEPNEY_MISSING is not None:
+            raise IdleUnavailable(f"jeepney is not installed ({_JEEPNEY_MISSING})")
         try:
             self._conn = open_dbus_connection(bus="SESSION")
         except Exception as exc:  # noqa: BLE001 - no session bus (headless, containers)
@@ -32,9 +39,6 @@ class _SessionBus:
         self._lock = threading.Lock()
 
     def call(self, bus_name: str, path: str, interface: str, method: str) -> Any:
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.wrappers import DBusErrorResponse
-
         msg = new_method_call(DBusAddress(path, bus_name=bus_name, interface=interface), method)
         with self._lock:
             if self._conn is None:
