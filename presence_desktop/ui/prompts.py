@@ -23,10 +23,15 @@ class PromptBar(QFrame):
         self.setStyleSheet("#promptBar { background: #e8f5e9; border: 1px solid #81c784; border-radius: 4px; }")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
-        self.label = QLabel()
+        self.title = QLabel(prompt.title)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        lay.addWidget(self.title)
+        self.label = QLabel(prompt.text)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setWordWrap(True)
-        self.label.setText(f"{prompt.title}  {prompt.text}")
         lay.addWidget(self.label, 1)
         self.buttons: dict[object, QPushButton] = {}
         for answer, text in prompt.answers:
