@@ -18,8 +18,8 @@ Rules (the trust rule: nothing the app sets by itself is Available):
   zero it asks "Back to Available?" (Available / 5 more minutes / keep). Nothing changes until
   the agent answers.
 - Start: after the first join an agent with no status (none, or offline) gets the catalogue's
-  ``signed_in_status`` (source ``system``), and the last status this user chose is offered
-  (never set without the user's click).
+  ``signed_in_status`` (source ``system``; not a supervisor, who may only be watching), and the
+  last status this user chose is offered (never set without the user's click).
 - Sleep: a wall/monotonic clock jump (client/wake.py) calls ``on_wake`` (the service's
   ``resume``).
 
@@ -107,6 +107,7 @@ class AgentDay:
         idle_after_s: float | None = 600.0,
         on_return: str = "ask",
         restore: tuple[str, str | None] | None = None,
+        signs_in: bool = True,
         on_wake: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -117,6 +118,7 @@ class AgentDay:
         self.idle_after_s = idle_after_s
         self.on_return = on_return
         self.restore = restore  # (status, message) the user chose last time, offered at start
+        self.signs_in = signs_in  # publish the signed-in status (agents; not a supervisor only watching)
         self.on_wake = on_wake
         self.clock, self.monotonic = clock, monotonic
         self.jumps = ClockJumpDetector()
@@ -256,7 +258,7 @@ class AgentDay:
         self._joined = True
         own = self.service.own
         status = own.status_id
-        if status is None or (status == OFFLINE_ID and not own.is_pending):
+        if self.signs_in and (status is None or (status == OFFLINE_ID and not own.is_pending)):
             signed_in = self.catalogue.signed_in_status
             if signed_in is not None:
                 log.info("signed in without a status: %s (source system)", signed_in)

@@ -42,7 +42,7 @@ class DayController(QObject):
         self.spawn = spawn
         self.day = AgentDay(service, self, idle_after_s=settings.idle_after_min * 60 or None,
                             on_return=settings.on_return, restore=restore if settings.restore_at_start else None,
-                            on_wake=service.resume)
+                            signs_in=not service.identity.is_supervisor, on_wake=service.resume)
         self.notifier = Notifier(tray.icon if tray is not None else None, settings.notifications)
         self.idle_source: platform_idle.IdleSource | None = None
         self.idle_reasons: list[str] | None = ["not checked yet"]

@@ -311,3 +311,10 @@ def test_quiet_while_on_call(env):
 
 def test_format_span():
     assert (format_span(0), format_span(0.2), format_span(754), format_span(3723)) == ("0:00", "0:01", "12:34", "1:02:03")
+
+
+def test_a_supervisor_only_watching_gets_no_signed_in_row(env):
+    clock, port, listener, _day, _ = env
+    day = AgentDay(port, listener, signs_in=False, restore=("break", None))
+    day.joined()
+    assert port.requests == [] and listener.prompts[0].kind is PromptKind.RESTORE
