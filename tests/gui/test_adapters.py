@@ -223,7 +223,7 @@ async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
 async def test_live_feed_yields_to_the_loop_within_a_long_run_of_events_in_order():
     """The subscription hands over every queued item without suspending; the feed must let the
     GUI (timers, repaints) run every FEED_SLICE events, and keep the order."""
-    from presence_desktop.ui import adapters
+    from presence_desktop.client import backends as adapters
 
     client, sink = FakeClient(), Sink()
     for v in range(1, 1001):
