@@ -104,15 +104,23 @@ class DayController(QObject):
         except Exception as exc:  # noqa: BLE001 - optional: the clock and logind still work
             log.info("no network-change signals: %s", exc)
             return
-        self._last_reachability = info.reachability()
+        self._reachability = info.reachability()
         info.reachabilityChanged.connect(lambda r: self.network_changed(f"network reachability: {r.name}", r))
         info.transportMediumChanged.connect(lambda m: self.network_changed(f"network medium: {m.name}"))
 
+    _reachability: Any = None
+
     def network_changed(self, reason: str, reachability: Any = None) -> None:
-        """The slot of Qt's network signals (tests call it the same way)."""
-        if reachability is not None and getattr(reachability, "name", "") == "Disconnected":
-            log.info("%s: waiting for the network to come back", reason)
-            return
+        """The slot of Qt's network signals (tests call it the same way). A report of the
+        reachability already known (back-ends repeat it after loading) changes nothing: a
+        reconnect would drop a working connection."""
+        if reachability is not None:
+            if reachability == self._reachability:
+                return
+            self._reachability = reachability
+            if getattr(reachability, "name", "") == "Disconnected":
+                log.info("%s: waiting for the network to come back", reason)
+                return
         self.service.resume(reason)
 
     async def _detect_idle(self) -> None:
@@ -206,7 +214,12 @@ class DayController(QObject):
             self.notifier.withdraw(bar.prompt.title)
         self.prompts.withdraw(kind)
 
+    _countdown_shown: tuple[str | None, bool] | None = None
+
     def countdown(self, text: str | None, over: bool = False) -> None:
+        if self._countdown_shown == (text, over) and (text is None or self._tooltip_has(text)):
+            return  # every second: nothing to redraw
+        self._countdown_shown = (text, over)
         if text is None:
             self.countdown_label.hide()
         else:
@@ -216,6 +229,10 @@ class DayController(QObject):
         if self.tray is not None:
             base = self.tray.icon.toolTip().split("\n")[0]
             self.tray.icon.setToolTip(base if text is None else f"{base}\n{text}")
+
+    def _tooltip_has(self, text: str) -> bool:
+        """The tray rewrites its tooltip on every own-status change: put the countdown back."""
+        return self.tray is None or self.tray.icon.toolTip().endswith("\n" + text)
 
     def _answered(self, kind: PromptKind, answer: Answer) -> None:
         self.day.answer(kind, answer)

@@ -226,10 +226,17 @@ async def test_network_change_and_wake_reconnect_at_once(qtbot, tmp_path):
     gui.day.network_changed("network reachability: Online", None)
     assert feed.reconnects == ["network reachability: Online"]
     await until(lambda: relay.calls.count(("roster", "team-2")) == snapshots + 1)  # rejoined
-    class Disconnected:
-        name = "Disconnected"
-    gui.day.network_changed("network reachability: Disconnected", Disconnected())
+    class Reach:
+        def __init__(self, name):
+            self.name = name
+
+    online, offline = Reach("Online"), Reach("Disconnected")
+    gui.day.network_changed("network reachability: Disconnected", offline)
     assert len(feed.reconnects) == 1  # nothing to reconnect to yet
+    gui.day.network_changed("network reachability: Online", online)
+    assert feed.reconnects[-1] == "network reachability: Online" and len(feed.reconnects) == 2
+    gui.day.network_changed("network reachability: Online", online)  # repeated: not a change
+    assert len(feed.reconnects) == 2
     gui.day.day.on_wake("the clock jumped +3600 s")  # what the clock-jump detector calls
     assert feed.reconnects[-1] == "the clock jumped +3600 s"
     await gui.runtime.shutdown()
