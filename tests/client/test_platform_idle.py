@@ -143,3 +143,35 @@ def test_macos_ioreg_output_is_parsed():
     assert parse_ioreg(out) == 12.5
     with pytest.raises(IdleUnavailable):
         parse_ioreg(b"nothing here")
+
+
+def test_windows_idle_is_taken_modulo_the_32_bit_tick_counter():
+    from presence_desktop.client.platform_idle.windows import WindowsIdle
+
+    if sys.platform != "win32":
+        with pytest.raises(IdleUnavailable):
+            WindowsIdle()
+
+    class User32:
+        def __init__(self, last):
+            self.last = last
+
+        def GetLastInputInfo(self, ref):
+            ref._obj.dwTime = self.last
+            return 1
+
+    class Kernel32:
+        def __init__(self, now):
+            self.now = now
+
+        def GetTickCount(self):
+            return self.now
+
+    source = WindowsIdle.__new__(WindowsIdle)
+    source._user32, source._kernel32 = User32(1_000), Kernel32(61_000)
+    assert source.sample() == IdleSample(60.0, None)
+    source._user32, source._kernel32 = User32(0xFFFF_FC18), Kernel32(2_000)  # the counter wrapped (49.7 days)
+    assert source.sample() == IdleSample(3.0, None)
+    source._user32.GetLastInputInfo = lambda ref: 0
+    with pytest.raises(IdleUnavailable):
+        source.sample()

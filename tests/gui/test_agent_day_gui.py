@@ -141,7 +141,7 @@ async def test_idle_away_then_back_to_available_question(qtbot, tmp_path, artifa
 
 
 async def test_break_counts_down_and_asks_when_over(qtbot, tmp_path, artifacts_dir):
-    event = own_event("break", 60)
+    event = own_event("break", 14 * 60 + 30)
     gui, relay, _feed = await start_app(tmp_path, own=event)
     qtbot.addWidget(gui.window)
     started = event.changed_at_dt.timestamp()
