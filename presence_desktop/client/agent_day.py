@@ -33,8 +33,9 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from presence_desktop.client.platform_idle import IdleSample
 from presence_desktop.client.wake import ClockJumpDetector
@@ -177,19 +178,21 @@ class AgentDay:
         why = "screen locked" if sample.locked else f"no input for {sample.idle_s:.0f} s"
         if target is None:
             return
-        if not self.catalogue.routable(own.status_id):
+        current = own.status_id
+        if current is None or not self.catalogue.routable(current):
             if not self._idle_noted:
                 self._idle_noted = True
                 log.info("idle (%s) while %s: a deliberate status, left as it is", why, own.status_id)
             return
-        self._away_from = (own.status_id, own.message)
-        log.info("idle (%s): %s -> %s", why, own.status_id, target)
+        self._away_from = (current, own.message)
+        log.info("idle (%s): %s -> %s", why, current, target)
         self.service.request_status(target, None, source="idle")
 
     def _returned(self) -> None:
         before, self._away_from = self._away_from, None
         own = self.service.own
-        if before is None or own.status_id != self.catalogue.idle_status:
+        away = self.catalogue.idle_status
+        if before is None or away is None or own.status_id != away:
             log.info("back from idle; the status was changed meanwhile (%s): nothing asked", own.status_id)
             return
         status, message = before
@@ -197,11 +200,11 @@ class AgentDay:
             log.info("back from idle: returning to %s (the user's choice)", status)
             self.service.request_status(status, message, source="idle")
             return
-        label = self.catalogue.get(status).label
+        label, away_label = self.catalogue.get(status).label, self.catalogue.get(away).label
         self._show(Prompt(
             PromptKind.BACK_FROM_IDLE, f"Back to {label}?",
-            f"You were away, so your status was set to {self.catalogue.get(own.status_id).label}.",
-            ((Answer.ACCEPT, label), (Answer.KEEP, f"Stay {self.catalogue.get(own.status_id).label}")),
+            f"You were away, so your status was set to {away_label}.",
+            ((Answer.ACCEPT, label), (Answer.KEEP, f"Stay {away_label}")),
             status, message))
 
     # --- every second ----------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -146,8 +147,11 @@ class DayController(QObject):
         self.spawn(self._sample(), name="idle-sample")
 
     async def _sample(self) -> None:
+        source = self.idle_source
         try:
-            sample = await asyncio.to_thread(self.idle_source.sample)
+            if source is None:
+                return
+            sample = await asyncio.to_thread(source.sample)
         except Exception as exc:  # noqa: BLE001 - a back-end that raises changes nothing
             self.day.idle_failed(exc)
         else:

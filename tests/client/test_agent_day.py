@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -45,7 +45,7 @@ class FakePort:
         p = self.own.pending
         self.version += 1
         ev = PresenceEvent("agent-1", "team-1", "Ada", p.status, self.version,
-                           format_time(datetime.fromtimestamp(self.clock.wall, timezone.utc)),
+                           format_time(datetime.fromtimestamp(self.clock.wall, UTC)),
                            source=p.source if by == "agent-1" else "supervisor", changed_by=by, message=p.message)
         self.own.confirmed(ev, p)
         return ev
@@ -53,7 +53,7 @@ class FakePort:
     def server_sets(self, status, source="supervisor", by="sup-1"):
         self.version += 1
         ev = PresenceEvent("agent-1", "team-1", "Ada", status, self.version,
-                           format_time(datetime.fromtimestamp(self.clock.wall, timezone.utc)), source=source, changed_by=by)
+                           format_time(datetime.fromtimestamp(self.clock.wall, UTC)), source=source, changed_by=by)
         self.own.observe(ev)
 
 
@@ -89,7 +89,7 @@ def set_status(port, status, message=None):
 
 
 def test_idle_moves_available_to_away_and_asks_on_return(env):
-    clock, port, listener, day, _ = env
+    _clock, port, listener, day, _ = env
     set_status(port, "available", "ready")
     day.idle_sample(IdleSample(599))
     assert port.requests[-1][0] == "available"  # under the threshold: nothing
@@ -109,7 +109,7 @@ def test_idle_moves_available_to_away_and_asks_on_return(env):
 
 
 def test_keep_answer_stays_away(env):
-    _clock, port, listener, day, _ = env
+    _clock, port, _listener, day, _ = env
     set_status(port, "available")
     day.idle_sample(IdleSample(700)); port.confirm()
     day.idle_sample(IdleSample(0))
@@ -187,7 +187,7 @@ def test_refused_away_is_not_stuck(env):
 def test_pending_away_offline_then_return_asks_and_latest_wish_wins(env):
     """Network down: the Away stays pending; the agent returns and answers: Available replaces
     the pending Away (the service sends only the latest wish)."""
-    _clock, port, listener, day, _ = env
+    _clock, port, _listener, day, _ = env
     set_status(port, "available")
     day.idle_sample(IdleSample(600))
     assert port.own.pending.status == "away"
@@ -268,7 +268,7 @@ def test_start_without_status_publishes_signed_in_and_offers_the_last_choice(env
 
 
 def test_start_after_offline_signs_in_but_never_over_a_chosen_status(env):
-    _clock, port, listener, day, _ = env
+    _clock, port, _listener, day, _ = env
     port.server_sets("offline", source="manual", by="agent-1")
     day.joined()
     assert port.requests == [("away", None, "system")]
@@ -314,7 +314,7 @@ def test_format_span():
 
 
 def test_a_supervisor_only_watching_gets_no_signed_in_row(env):
-    clock, port, listener, _day, _ = env
+    _clock, port, listener, _day, _ = env
     day = AgentDay(port, listener, signs_in=False, restore=("break", None))
     day.joined()
     assert port.requests == [] and listener.prompts[0].kind is PromptKind.RESTORE

@@ -4,7 +4,13 @@ import json
 
 import pytest
 
-from presence_desktop.client.settings import SETTINGS_VERSION, AppSettings, LastStatus, SettingsError, SettingsStore
+from presence_desktop.client.settings import (
+    SETTINGS_VERSION,
+    AppSettings,
+    LastStatus,
+    SettingsError,
+    SettingsStore,
+)
 
 
 def test_a_version_1_file_is_upgraded_with_its_choices_kept(tmp_path):

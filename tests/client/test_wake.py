@@ -5,7 +5,6 @@ real EventsClient and WebSocket; logind's PrepareForSleep on a private D-Bus sys
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import ssl
 import subprocess

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-import pytest
 from PySide6.QtWidgets import QApplication
 
 from presence_desktop.client.agent_day import Answer, PromptKind
@@ -49,7 +48,7 @@ async def until(pred, timeout=5.0):
 
 
 def own_event(status, ago_s=0.0, version=1, message=None):
-    at = datetime.fromtimestamp(time.time() - ago_s, timezone.utc)
+    at = datetime.fromtimestamp(time.time() - ago_s, UTC)
     return PresenceEvent(ME, "team-2", ME, status, version, format_time(at), changed_by=ME, message=message)
 
 
@@ -168,7 +167,7 @@ async def test_break_counts_down_and_asks_when_over(qtbot, tmp_path, artifacts_d
 
 
 async def test_do_not_disturb_while_on_call(qtbot, tmp_path):
-    gui, relay, _feed = await start_app(tmp_path, own=own_event("on_call", 10))
+    gui, _relay, _feed = await start_app(tmp_path, own=own_event("on_call", 10))
     qtbot.addWidget(gui.window)
     day = gui.day
     gui._own_status_changed()
@@ -245,7 +244,7 @@ async def test_network_change_and_wake_reconnect_at_once(qtbot, tmp_path):
 async def test_own_pick_is_remembered_for_the_next_start(qtbot, tmp_path):
     gui, _relay, _feed = await start_app(tmp_path, own=own_event("available", 5))
     qtbot.addWidget(gui.window)
-    saved = lambda: SettingsStore(tmp_path).load_settings().last_status.get(f"aws/{ME}")  # noqa: E731
+    saved = lambda: SettingsStore(tmp_path).load_settings().last_status.get(f"aws/{ME}")
     await until(lambda: saved() == LastStatus(status="available"))  # the stored pick, seen at join
     gui.window.own_bar.statusRequested.emit("lunch", "back at 2")
     await until(lambda: saved() == LastStatus(status="lunch", message="back at 2"))
