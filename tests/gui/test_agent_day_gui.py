@@ -9,6 +9,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from presence_desktop.client.agent_day import Answer, PromptKind
@@ -251,4 +252,56 @@ async def test_own_pick_is_remembered_for_the_next_start(qtbot, tmp_path):
     gui.service.request_status("away", None, source="idle")  # the app's own change is not a pick
     await until(lambda: gui.service.own.status_id == "away" and not gui.service.own.is_pending)
     assert saved() == LastStatus(status="lunch", message="back at 2")
+    await gui.runtime.shutdown()
+
+
+async def test_idle_away_while_offline_is_pending_then_replayed_or_overruled(qtbot, tmp_path):
+    """Network down: the idle Away waits (pending, source idle) and goes out when the network
+    is back; a supervisor's later decision wins over it and nothing is asked on return."""
+    gui, relay, feed = await start_app(tmp_path, own=own_event("available", 60))
+    qtbot.addWidget(gui.window)
+    idle = FakeIdle()
+    gui.day.set_idle_source(idle)
+    relay.down = True
+    idle.value = IdleSample(700.0)
+    gui.day.poll_idle()
+    await until(lambda: gui.service.own.pending is not None and gui.service.own.pending.attempts >= 1)
+    assert gui.service.own.pending.status == "away" and gui.service.own.pending.source == "idle"
+    relay.down = False
+    gui.day.network_changed("network medium: Ethernet")  # the network is back: resume sends it at once
+    await until(lambda: not gui.service.own.is_pending)
+    assert gui.service.own.current.source == "idle" and status_calls(relay)[-1] == ("away", None, "idle")
+    assert QApplication.activeModalWidget() is None
+
+    # Back, Available again; then away once more while offline, and a supervisor decides meanwhile.
+    idle.value = IdleSample(0.0)
+    gui.day.poll_idle()
+    await until(lambda: PromptKind.BACK_FROM_IDLE in gui.day.prompts.bars)
+    gui.day.prompts.bars[PromptKind.BACK_FROM_IDLE].buttons[Answer.ACCEPT].click()
+    await until(lambda: gui.service.own.status_id == "available" and not gui.service.own.is_pending)
+    relay.down = True
+    idle.value = IdleSample(900.0)
+    gui.day.poll_idle()
+    await until(lambda: gui.service.own.pending is not None and gui.service.own.pending.attempts >= 1)
+    current = gui.service.own.current
+    feed.publish(PresenceEvent(ME, "team-2", ME, "training", current.version + 1,
+                               format_time(datetime.now(UTC)), source="supervisor", changed_by="sup-1"))
+    await until(lambda: gui.service.own.status_id == "training" and not gui.service.own.is_pending)
+    relay.down = False
+    idle.value = IdleSample(0.0)
+    gui.day.poll_idle()
+    await asyncio.sleep(0.1)
+    assert PromptKind.BACK_FROM_IDLE not in gui.day.prompts.bars and gui.service.own.status_id == "training"
+    await gui.runtime.shutdown()
+
+
+async def test_questions_never_take_the_focus_or_block(qtbot, tmp_path):
+    gui, _relay, _feed = await start_app(tmp_path, own=own_event("lunch", 31 * 60))
+    qtbot.addWidget(gui.window)
+    gui.window.own_bar.message.setFocus()  # the agent is typing somewhere
+    gui.day.day.tick()
+    bar = gui.day.prompts.bars[PromptKind.BUDGET_OVER]
+    assert all(b.focusPolicy() == Qt.FocusPolicy.NoFocus for b in bar.buttons.values())
+    assert QApplication.activeModalWidget() is None
+    assert not bar.isAncestorOf(QApplication.focusWidget() or gui.window)
     await gui.runtime.shutdown()
