@@ -175,3 +175,55 @@ def test_windows_idle_is_taken_modulo_the_32_bit_tick_counter():
     source._user32.GetLastInputInfo = lambda ref: 0
     with pytest.raises(IdleUnavailable):
         source.sample()
+
+
+@pytest.fixture
+def xvfb(monkeypatch):
+    """A private X server (Xvfb), for the X11 back-end against the real extension."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt install xvfb)")
+    import os
+
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "320x200x24"],
+                            pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        display = ":" + pipe.readline().strip()
+    monkeypatch.setenv("DISPLAY", display)
+    yield display
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_x11_back_end_reads_the_screen_saver_extension(xvfb):
+    import ctypes
+    import ctypes.util
+
+    from presence_desktop.client.platform_idle.x11 import X11Idle
+
+    source = X11Idle()
+    first = source.sample()
+    assert first.idle_s >= 0 and first.locked is False
+    assert source.sample().idle_s >= first.idle_s  # no input on this server: idle only grows
+    # The screen saver switched on (what a locker using the extension does) reads as locked.
+    xlib = ctypes.CDLL(ctypes.util.find_library("X11"))
+    xlib.XForceScreenSaver.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    xlib.XForceScreenSaver(source._display, 1)  # ScreenSaverActive
+    xlib.XSync(source._display, 0)
+    assert source.sample().locked is True
+    source.close()
+    with pytest.raises(IdleUnavailable):
+        source.sample()
+
+
+def test_detect_on_a_plain_x11_session_picks_x11_and_not_under_wayland(xvfb, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    for var in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    source, reasons = detect()
+    assert source is not None and source.name == "x11" and reasons == []
+    source.close()
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")  # XWayland sees only X clients' input
+    assert detect()[0] is None
