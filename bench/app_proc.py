@@ -163,7 +163,8 @@ def build_app(ready: dict, local_events: list | None = None):
 
 class Receiver:
     def __init__(self, ready: dict) -> None:
-        from presence_desktop.ui.roster_model import AGENT_ROLE, StatusDelegate
+        from presence_desktop.ui.roster.delegates import StatusDelegate
+        from presence_desktop.ui.roster.model import AGENT_ROLE
 
         self.app, self.loop, self.runtime, self.gui, identity, self.holder = build_app(ready)
         self.model_ph = Phases()
@@ -313,7 +314,7 @@ class Receiver:
     def _open(self) -> None:
         from PySide6.QtCore import QEvent, QObject, QTimer, Qt
 
-        from presence_desktop.ui.roster_model import COL_INDICATOR
+        from presence_desktop.ui.roster.columns import COL_INDICATOR
 
         ProbeDelegate, identity = self._delegate_cls, self._identity
         window = self.gui.open_roster(identity)

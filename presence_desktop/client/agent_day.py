@@ -111,8 +111,11 @@ class AgentDay:
         signs_in: bool = True,
         on_wake: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the relay's time (budgets run from its ``status_since``); ``wall`` and
+        ``monotonic``: this computer's clocks, for the sleep detector only."""
         self.service = service
         self.catalogue = service.catalogue
         self.listener = listener
@@ -121,7 +124,7 @@ class AgentDay:
         self.restore = restore  # (status, message) the user chose last time, offered at start
         self.signs_in = signs_in  # publish the signed-in status (agents; not a supervisor only watching)
         self.on_wake = on_wake
-        self.clock, self.monotonic = clock, monotonic
+        self.clock, self.wall, self.monotonic = clock, wall, monotonic
         self.jumps = ClockJumpDetector()
         self.idle_available = True  # False once the UI found no back-end
         self._away_from: tuple[str, str | None] | None = None  # status and message before idle Away
@@ -129,7 +132,7 @@ class AgentDay:
         self._idle_failing = False
         self._joined = False
         self._prompts: dict[PromptKind, Prompt] = {}
-        self._budget_key: tuple[str, int] | None = None  # (status, version) being counted down
+        self._budget_key: tuple[str, str] | None = None  # (status, status_since) being counted down
         self._extra_s = 0.0
         self._budget_done = False  # asked and answered (keep) for this status change
 
@@ -209,7 +212,7 @@ class AgentDay:
 
     # --- every second ----------------------------------------------------------------------------
     def tick(self) -> None:
-        reason = self.jumps.check(self.clock(), self.monotonic())
+        reason = self.jumps.check(self.wall(), self.monotonic())
         if reason is not None:
             log.info("wake detected: %s", reason)
             if self.on_wake is not None:
@@ -226,11 +229,13 @@ class AgentDay:
         if st.budget_s is None:
             self.listener.countdown(None)
             return
-        key = (event.status, event.version)
+        # From when the status began (a message edit keeps it: ``status_since``), on the relay's clock.
+        since = getattr(event, "status_since_at", event.changed_at)
+        key = (event.status, since)
         if key != self._budget_key:
             self._budget_key, self._extra_s, self._budget_done = key, 0.0, False
         try:
-            started = parse_time(event.changed_at).timestamp()
+            started = parse_time(since).timestamp()
         except ValueError:
             started = self.clock()
         left = st.budget_s + self._extra_s - max(0.0, self.clock() - started)
@@ -281,7 +286,8 @@ class AgentDay:
         if p is not None and own.status_id != self.catalogue.idle_status:
             self._withdraw(PromptKind.BACK_FROM_IDLE)
         p = self._prompts.get(PromptKind.BUDGET_OVER)
-        if p is not None and (own.is_pending or own.current is None or (own.current.status, own.current.version) != self._budget_key):
+        if p is not None and (own.is_pending or own.current is None or (
+                own.current.status, getattr(own.current, "status_since_at", own.current.changed_at)) != self._budget_key):
             self._withdraw(PromptKind.BUDGET_OVER)
         p = self._prompts.get(PromptKind.RESTORE)
         if p is not None and own.pending is not None and own.pending.source == "manual":

@@ -28,10 +28,11 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.domain.presence import PresenceError, PresenceEvent, parse_time
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.domain.identity import Identity
+from presence_desktop.domain.times import ServerClock
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
 from presence_desktop.client.tasks import TaskKeeper
 
@@ -97,9 +98,12 @@ class PresenceService:
         self.feed = feed
         self.heartbeat_s = heartbeat_s
         self.clock = clock
+        # The relay's clock: every time the roster and the own status compare with a relay time
+        # (changed_at, status_since, last_seen) runs on it; measured at each roster snapshot.
+        self.server_clock = ServerClock(clock)
         teams = None if identity.is_supervisor or identity.team_id is None else [identity.team_id]
-        self.roster = Roster(catalogue, clock=clock, stale_after_s=stale_after_s, teams=teams)
-        self.own = OwnStatus(identity.agent_id, clock=clock)
+        self.roster = Roster(catalogue, clock=self.server_clock, stale_after_s=stale_after_s, teams=teams)
+        self.own = OwnStatus(identity.agent_id, clock=self.server_clock)
         self.listener: ServiceListener = _NullListener()
         self.tasks = TaskKeeper(on_error=self._task_failed)
         self.connection = ConnectionState(up=False, since=None, reason="connecting")
@@ -194,7 +198,9 @@ class PresenceService:
         attempt = 0
         while True:
             try:
+                sent = self.clock()
                 snap = await self.relay.roster(team)
+                received = self.clock()
                 break
             except RelayError as exc:
                 if exc.status == 401:
@@ -207,6 +213,15 @@ class PresenceService:
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
+        if snap.as_of:
+            try:
+                offset = self.server_clock.observe(parse_time(snap.as_of).timestamp(), sent, received)
+            except PresenceError:
+                log.info("the relay's as_of is not a time: %r", snap.as_of)
+            else:
+                if abs(offset) > 5:
+                    log.info("this computer's clock is %.0f s %s the relay's; times shown follow the relay",
+                             abs(offset), "behind" if offset > 0 else "ahead of")
         self._emit_roster(self.roster.complete_join(snap.events, snap.as_of, snap.last_seen))
         self._joined_once = True
         changed = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from presence_desktop.client.wake import watch_logind_sleep
 from presence_desktop.ui.notify import Notifier
 from presence_desktop.ui.preferences import PreferencesDialog
 from presence_desktop.ui.prompts import PromptArea
+from presence_desktop.ui.theme import colors
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,9 @@ class DayController(QObject):
         self.spawn = spawn
         self.day = AgentDay(service, self, idle_after_s=settings.idle_after_min * 60 or None,
                             on_return=settings.on_return, restore=restore if settings.restore_at_start else None,
-                            signs_in=not service.identity.is_supervisor, on_wake=service.resume)
-        self.notifier = Notifier(tray.icon if tray is not None else None, settings.notifications)
+                            signs_in=not service.identity.is_supervisor, on_wake=service.resume,
+                            clock=getattr(service, "server_clock", time.time))
+        self.notifier = Notifier(tray, settings.notifications)
         self.idle_source: platform_idle.IdleSource | None = None
         self.idle_reasons: list[str] | None = ["not checked yet"]
         self.preferences: PreferencesDialog | None = None
@@ -202,7 +205,7 @@ class DayController(QObject):
             self.preferences.close()
             self.preferences = None
         self.window = self.tray = None
-        self.notifier.tray_icon = None
+        self.notifier.tray = None
         if self.idle_source is not None:
             self.idle_source.close()
             self.idle_source = None
@@ -228,7 +231,8 @@ class DayController(QObject):
             self.countdown_label.hide()
         else:
             self.countdown_label.setText(text)
-            self.countdown_label.setStyleSheet("color: #c62828; font-weight: 600;" if over else "color: #555;")
+            c = colors()
+            self.countdown_label.setStyleSheet(f"color: {c.error}; font-weight: 600;" if over else f"color: {c.muted};")
             self.countdown_label.show()
         if self.tray is not None:
             base = self.tray.icon.toolTip().split("\n")[0]

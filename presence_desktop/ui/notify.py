@@ -1,5 +1,6 @@
-"""Desktop notifications, one small class: the tray's ``showMessage`` (the platform's own
-notification service on Windows, macOS and most Linux desktops), never a dialog.
+"""Desktop notifications, one small class: through the tray (``TrayController.notify``, which
+neutralises markup, else the icon's ``showMessage``: the platform's own notification service on
+Windows, macOS and most Linux desktops), never a dialog.
 
 Respects the desktop and the call: off when the user turned notifications off; held while the
 own status is a quiet one (On call: do not disturb) and the latest held one shown when the call
@@ -10,6 +11,7 @@ what was shown (tests, and the log says it too).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from PySide6.QtWidgets import QSystemTrayIcon
 
@@ -17,8 +19,9 @@ log = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, tray_icon: QSystemTrayIcon | None, enabled: bool = True) -> None:
-        self.tray_icon = tray_icon
+    def __init__(self, tray: Any | None, enabled: bool = True) -> None:
+        """``tray``: a TrayController (``icon``, and ``notify`` where it has one) or None."""
+        self.tray = tray
         self.enabled = enabled
         self.quiet = False
         self.held: tuple[str, str] | None = None
@@ -48,7 +51,11 @@ class Notifier:
 
     def _show(self, title: str, text: str) -> None:
         self.shown.append((title, text))
-        icon = self.tray_icon
+        tray = self.tray
+        if tray is not None and hasattr(tray, "notify"):
+            tray.notify(title, text)
+            return
+        icon = tray.icon if tray is not None else None
         if icon is None or not icon.isVisible() or not QSystemTrayIcon.supportsMessages():
             log.info("notification (no tray to show it): %s", title)
             return

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from presence_desktop.client.settings import AppSettings
+from presence_desktop.ui.theme import colors
 
 RETURN_CHOICES = (("ask", "Ask “Back to Available?”"), ("auto", "Return to Available by itself"))
 
@@ -54,7 +55,7 @@ class PreferencesDialog(QDialog):
         self.idle_note.setObjectName("idleUnavailable")
         self.idle_note.setTextFormat(Qt.TextFormat.PlainText)
         self.idle_note.setWordWrap(True)
-        self.idle_note.setStyleSheet("color: #8a6d00;")
+        self.idle_note.setStyleSheet(f"color: {colors().warn};")
         form.addRow(self.idle_note)
         self.restore = QCheckBox("Offer my last status when Presence starts")
         self.restore.setChecked(settings.restore_at_start)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from presence_desktop.client.agent_day import Prompt, PromptKind
+from presence_desktop.ui.theme import colors
 
 
 class PromptBar(QFrame):
@@ -27,7 +28,9 @@ class PromptBar(QFrame):
         super().__init__(parent)
         self.prompt = prompt
         self.setObjectName("promptBar")
-        self.setStyleSheet("#promptBar { background: #e8f5e9; border: 1px solid #81c784; border-radius: 4px; }")
+        c = colors()  # a question to the user: the confirm step's colours
+        self.setStyleSheet(f"#promptBar {{ background: {c.confirm_bg}; border: 1px solid {c.confirm_border}; "
+                           f"border-radius: 4px; }} #promptBar QLabel {{ color: {c.confirm_text}; }}")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.title = QLabel(prompt.title)

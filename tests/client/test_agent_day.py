@@ -79,7 +79,7 @@ def env():
     listener = Listener()
     wakes = []
     day = AgentDay(port, listener, idle_after_s=600, on_wake=wakes.append,
-                   clock=lambda: clock.wall, monotonic=lambda: clock.mono)
+                   clock=lambda: clock.wall, wall=lambda: clock.wall, monotonic=lambda: clock.mono)
     return clock, port, listener, day, wakes
 
 
@@ -318,3 +318,18 @@ def test_a_supervisor_only_watching_gets_no_signed_in_row(env):
     day = AgentDay(port, listener, signs_in=False, restore=("break", None))
     day.joined()
     assert port.requests == [] and listener.prompts[0].kind is PromptKind.RESTORE
+
+
+def test_a_message_edit_keeps_the_budget_and_the_answer(env):
+    clock, port, listener, day, _ = env
+    set_status(port, "break")
+    since = port.own.current.changed_at
+    clock.advance(900); day.tick()
+    day.answer(PromptKind.BUDGET_OVER, Answer.SNOOZE)
+    # The agent edits the message: a new version, the same status since the same moment.
+    port.version += 1
+    port.own.observe(port.own.current.with_(version=port.version, message="5 min", status_since=since,
+                                            changed_at=format_time(datetime.fromtimestamp(clock.wall, UTC))))
+    day.own_changed()
+    clock.advance(60); day.tick()
+    assert listener.countdowns[-1] == "Break: 4:00 left" and len(listener.prompts) == 1

@@ -21,7 +21,8 @@ from presence_desktop.devstack.launcher import profile_from_ready_file
 from presence_desktop.resources import default_catalogue
 from presence_desktop.client.settings import AppSettings, SettingsStore
 from presence_desktop.ui.gui_app import GuiApp
-from presence_desktop.ui.roster_model import AGENT_ROLE, COL_STATUS
+from presence_desktop.ui.roster.columns import COL_STATUS
+from presence_desktop.ui.roster.model import AGENT_ROLE
 from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime
 from tests.e2e.conftest import SIMULATED
 
