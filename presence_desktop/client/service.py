@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
-    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s)."""
+    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s on
+    this computer's clock: they are this computer's events, shown on its clock face)."""
 
     up: bool
     since: float | None = None
@@ -190,7 +191,8 @@ class PresenceService:
     def feed_down(self, reason: str, next_retry_at: float | None) -> None:
         self.tasks.cancel("snapshot")
         self._emit_roster(self.roster.connection_lost())
-        since = self.roster.down_since
+        since = self.roster.down_since  # the roster runs on the relay's clock; the state is local
+        since = None if since is None else since - self.server_clock.offset_s
         self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason))
 
     async def _fetch_snapshot(self) -> None:

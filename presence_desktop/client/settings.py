@@ -77,6 +77,12 @@ class AppSettings(BaseModel):
     last_status: dict[str, LastStatus] = Field(
         default_factory=dict, description="'<profile>/<username>' -> the last status that user chose"
     )
+    reduced_motion: bool = Field(
+        default=False, description="changed roster rows carry a still marker instead of a fading flash"
+    )
+    team_names: dict[str, str] = Field(
+        default_factory=dict, description="team id -> the name the roster shows (the deployment's data)"
+    )
 
 
 class UiState(BaseModel):

@@ -235,7 +235,8 @@ class GuiApp:
             service.server_clock.assume(-float(skew))  # until the first roster measures the relay's
         bridge = QtBridge()
         window = RosterWindow(service.roster, self.catalogue, identity, profile_name=self.profile.name,
-                              clock=service.server_clock)
+                              clock=service.server_clock, reduced_motion=self.settings.reduced_motion,
+                              team_names=self.settings.team_names)
         window.restore_ui_state(self.ui_state.roster_window)
         bridge.rosterChanged.connect(window.on_roster_changed)
         bridge.connectionChanged.connect(window.on_connection)

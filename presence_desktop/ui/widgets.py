@@ -7,7 +7,6 @@ import time
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -17,18 +16,15 @@ from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
     QPushButton,
-    QSizePolicy,
     QWidget,
 )
 
 from presence_desktop.domain.presence import MESSAGE_MAX_CHARS
-from presence_desktop.domain.roster import Counts
 from presence_desktop.domain.statuses import UNKNOWN, StatusCatalogue
 from presence_desktop.domain.text import display_text
 from presence_desktop.ui.painting import status_icon
 from presence_desktop.ui.theme import colors
 
-ALL = "__all__"
 
 
 class PickOnlyComboBox(QComboBox):
@@ -273,187 +269,6 @@ def plain_reason(reason: str) -> str:
     if "closed" in low or "1006" in low or "1001" in low or "lost" in low:
         return "the connection was closed"
     return reason if len(reason) <= 60 else reason[:57] + "…"
-
-
-class CountsBar(QWidget):
-    """Headline counts per status: "● Available 3 / 12" chips, in catalogue order.
-
-    The bar never sets the window's minimum width (its minimum width is 0): when the full chips
-    do not fit its width they drop the shared total ("● Available 3"), and if that does not fit
-    either, the label ("● 3": the status's coloured symbol and its count); the full headline is
-    always each chip's tooltip and accessible name. With 4-digit counts the nine full chips need
-    ~1,530 px: they resized a 1,040 px window as statuses appeared (repainting the whole roster)
-    and did not fit a 1,366 px laptop screen."""
-
-    SPACING = 14  # between chips, in full
-    COMPACT_SPACING = 10  # between symbol-and-count chips
-    FULL, NO_TOTAL, COMPACT = range(3)  # chip styles, widest first
-
-    def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
-        super().__init__(parent)
-        self.catalogue = catalogue
-        self._lay = lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(self.SPACING)
-        self.labels: dict[str, tuple[QLabel, QLabel]] = {}
-        for st in [*catalogue, UNKNOWN]:
-            icon = QLabel()
-            icon.setPixmap(status_icon(st).pixmap(14, 14))
-            text = QLabel()
-            text.setObjectName(f"count_{st.id}")
-            box = QHBoxLayout()
-            box.setSpacing(4)
-            box.addWidget(icon)
-            box.addWidget(text)
-            lay.addLayout(box)
-            self.labels[st.id] = (icon, text)
-        lay.addStretch(1)
-        self._styled: dict[str, str] = {}  # status id -> style sheet set on its label
-        # per chip style: status id -> reserved width of its text (px), see _reserve_width
-        self._widths: tuple[dict[str, int], ...] = ({}, {}, {})
-        self.style_shown = -1  # FULL, NO_TOTAL or COMPACT (see class doc); -1 before any counts
-
-    def minimumSizeHint(self) -> QSize:
-        # Width 0: the window's minimum width is the other bars' business (see class doc).
-        return QSize(0, super().minimumSizeHint().height())
-
-    def sizeHint(self) -> QSize:
-        return QSize(0, super().sizeHint().height())
-
-    @property
-    def compact(self) -> bool:
-        """Chips show less than their full headline (see class doc)."""
-        return self.style_shown > self.FULL
-
-    def set_counts(self, counts: Counts) -> None:
-        # Called after every batch and every second; unchanged counts must not restyle nine
-        # labels (setStyleSheet re-polishes and re-lays out the bar).
-        if counts == getattr(self, "_shown", None):
-            return
-        self._shown = counts
-        self._reserve_width(len(str(counts.total)))
-        styled = self._styled
-        unknown = counts.get(UNKNOWN.id) > 0
-        for sid, (icon, text) in self.labels.items():
-            n = counts.get(sid)
-            style = "font-weight: 600;" if n else f"color: {colors(self.palette()).muted};"
-            if styled.get(sid) != style:  # a style sheet re-polishes the label: only on a change
-                styled[sid] = style
-                text.setStyleSheet(style)  # before the text: it sizes the label
-            # Empty chips are left out (the bar must fit a laptop screen), except Available:
-            # "Available 0 / 12" is the one number a supervisor must always see.
-            visible = n > 0 or (sid == "available" and not unknown)
-            if visible != (not text.isHidden()):
-                icon.setVisible(visible)
-                text.setVisible(visible)
-        self._fit(force=True)
-
-    def text(self) -> str:
-        """The visible chips' full headlines (also when compact), two spaces apart."""
-        return "  ".join(t.accessibleName() for _i, t in self.labels.values() if t.isVisible())
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self._fit()
-
-    def _needed(self, style: int) -> int:
-        """Width (px) the visible chips need in ``style``, with their reserved widths."""
-        shown = [sid for sid, (_i, t) in self.labels.items() if not t.isHidden()]
-        spacing = self.COMPACT_SPACING if style == self.COMPACT else self.SPACING
-        widths = self._widths[style]
-        return sum(14 + 4 + widths.get(sid, 0) for sid in shown) + spacing * max(0, len(shown) - 1)
-
-    def _fit(self, force: bool = False) -> None:
-        """The widest chip style that fits the bar's width; sets the texts."""
-        counts = getattr(self, "_shown", None)
-        if counts is None:
-            return
-        style = self.FULL
-        if self.isVisible():  # not laid out while hidden: showEvent/resizeEvent decide
-            while style < self.COMPACT and self._needed(style) > self.width():
-                style += 1
-        if style == self.style_shown and not force:
-            return
-        self.style_shown = style
-        self._lay.setSpacing(self.COMPACT_SPACING if style == self.COMPACT else self.SPACING)
-        widths = self._widths[style]
-        for sid, (icon, text) in self.labels.items():
-            st = UNKNOWN if sid == UNKNOWN.id else self.catalogue.get(sid)
-            headline = counts.headline(st)
-            n = counts.get(sid)
-            text.setMinimumWidth(widths[sid])
-            text.setText((headline, f"{st.label} {n}", str(n))[style])
-            if text.accessibleName() != headline:
-                text.setAccessibleName(headline)
-                text.setToolTip(headline)
-                icon.setToolTip(headline)
-
-    def _reserve_width(self, digits: int) -> None:
-        """Each chip is as wide as its widest text for totals of ``digits`` digits, so changing
-        numbers never change the bar's size: at the window's minimum width that resized the
-        window and repainted the whole roster (~60-200 ms at 5,000 agents) on every count."""
-        if digits == getattr(self, "_digits", None):
-            return
-        self._digits = digits
-        font = QFont(self.font())
-        font.setWeight(QFont.Weight.DemiBold)  # the widest style a chip uses
-        metrics = QFontMetrics(font)
-        nines = "8" * digits
-        full, no_total, compact = self._widths
-        for sid in self.labels:
-            label = UNKNOWN.label if sid == UNKNOWN.id else self.catalogue.get(sid).label
-            full[sid] = metrics.horizontalAdvance(f"{label} {nines} / {nines}") + 2
-            no_total[sid] = metrics.horizontalAdvance(f"{label} {nines}") + 2
-            compact[sid] = metrics.horizontalAdvance(nines) + 2
-
-
-class FilterBar(QWidget):
-    """Team and status filters and a name search. Emits ``changed()``."""
-
-    changed = Signal()
-
-    def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
-        super().__init__(parent)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(QLabel("Team:"))
-        self.team = QComboBox()
-        self.team.addItem("All teams", ALL)
-        self.team.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        lay.addWidget(self.team)
-        lay.addWidget(QLabel("Status:"))
-        self.status = QComboBox()
-        self.status.setIconSize(QSize(14, 14))
-        self.status.addItem("All statuses", ALL)
-        for st in [*catalogue, UNKNOWN]:
-            self.status.addItem(status_icon(st), st.label, st.id)
-        lay.addWidget(self.status)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search by name…")
-        self.search.setClearButtonEnabled(True)
-        self.search.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        lay.addWidget(self.search, 1)
-        self.team.currentIndexChanged.connect(lambda _i: self.changed.emit())
-        self.status.currentIndexChanged.connect(lambda _i: self.changed.emit())
-        self.search.textChanged.connect(lambda _t: self.changed.emit())
-
-    def set_teams(self, teams: list[str]) -> None:
-        have = {self.team.itemData(i) for i in range(self.team.count())}
-        for team in teams:
-            if team not in have:
-                self.team.addItem(team, team)
-
-    def selected_team(self) -> str | None:
-        data = self.team.currentData()
-        return None if data in (None, ALL) else data
-
-    def selected_status(self) -> str | None:
-        data = self.status.currentData()
-        return None if data in (None, ALL) else data
 
 
 class ConfirmBar(QFrame):

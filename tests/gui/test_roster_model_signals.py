@@ -102,7 +102,7 @@ def test_tick_announces_only_rows_whose_staleness_flipped(qtbot):
 
 def test_counts_bar_width_does_not_follow_the_numbers(qtbot):
     from presence_desktop.domain.roster import Counts
-    from presence_desktop.ui.widgets import CountsBar
+    from presence_desktop.ui.roster.counts import CountsBar
 
     bar = CountsBar(default_catalogue())
     qtbot.addWidget(bar)

@@ -11,9 +11,10 @@ from PySide6.QtCore import Qt
 
 from presence_desktop.domain.presence import PresenceEvent, format_time
 from presence_desktop.domain.roster import Roster
+from presence_desktop.domain.text import display_text
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.roster.columns import (
-    COL_HEARD, COL_INDICATOR, COL_MESSAGE, COL_NAME, COL_STATUS, COL_TEAM, COL_TIME, HEADERS,
+    COL_MESSAGE, COL_NAME, COL_STATUS, COL_TEAM, COL_TIME, HEADERS,
 )
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
 from presence_desktop.ui.roster.proxy import RosterProxy
@@ -37,18 +38,16 @@ def sort_value(index):
     agent_id = roster.agent_at(index.row())
     ev = roster.get(agent_id).event
     col = index.column()
-    if col in (COL_INDICATOR, COL_STATUS):
+    if col == COL_STATUS:
         return roster.display_status(agent_id, now).order
     if col == COL_NAME:
-        return natural_key(ev.display_name or agent_id)
+        return natural_key(display_text(ev.display_name) or agent_id)
     if col == COL_TEAM:
         return natural_key(ev.team_id)
     if col == COL_TIME:
         return roster.time_in_status(agent_id, now)
-    if col == COL_MESSAGE:
-        return (ev.message or "").casefold()
-    assert col == COL_HEARD
-    return roster.since_heard(agent_id, now)
+    assert col == COL_MESSAGE
+    return (ev.message or "").casefold()
 
 
 def old_less_than(left, right) -> bool:

@@ -1,4 +1,3 @@
-import asyncio
 import time
 from datetime import datetime, timezone
 
@@ -9,8 +8,8 @@ from presence_desktop.domain.presence import format_time, utc_now_iso
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.domain.identity import Identity
-from presence_desktop.ui.roster.columns import COL_HEARD, COL_NAME, COL_STATUS, COL_TIME
-from presence_desktop.ui.roster.formats import format_ago, format_duration
+from presence_desktop.ui.roster.columns import COL_NAME, COL_STATUS, COL_TIME
+from presence_desktop.domain.times import format_duration
 from presence_desktop.ui.roster.model import AGENT_ROLE
 from presence_desktop.ui.roster.sortkeys import natural_key
 from presence_desktop.ui.roster.window import RosterWindow
@@ -57,10 +56,10 @@ def test_filters_search_and_sort(qtbot):
     assert win.proxy.rowCount() == 10
     assert all(roster.get(a).event.team_id == "team-3" for a in win.proxy.visible_agent_ids())
     assert win.counts.labels["available"][1].text().endswith("/ 10")
-    win.filters.status.setCurrentIndex(win.filters.status.findData("available"))
+    win.filters.set_statuses({"available"})
     assert all(roster.display_status(a).id == "available" for a in win.proxy.visible_agent_ids())
     win.filters.team.setCurrentIndex(0)
-    win.filters.status.setCurrentIndex(0)
+    win.filters.set_statuses(None)
     name = roster.get("agent-5").event.display_name
     win.filters.search.setText(name.split()[1].upper())
     assert "agent-5" in win.proxy.visible_agent_ids()
@@ -145,7 +144,7 @@ def test_disconnected_shows_unknown_and_banner(qtbot, artifacts_dir):
     qtbot.waitUntil(lambda: status_cell(win, "agent-1").startswith("Unknown"), timeout=1000)
     assert win.banner.isVisible() and "Connection lost" in win.banner.label.text()
     assert "Next retry in" in win.banner.label.text()
-    assert win.counts.labels["unknown"][1].text() == "Unknown 40 / 40"
+    assert win.counts.labels["unknown"][1].accessibleName() == "Unknown 40 / 40"
     label = default_catalogue().get(before).label
     assert status_cell(win, "agent-1") == f"Unknown (last: {label})"
     win.grab().save(str(artifacts_dir / "roster-fake-disconnected.png"))
@@ -203,24 +202,26 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
     updates = []
     vp = win.table.viewport()
     vp.update = lambda region: updates.extend(region)  # one call: a region of cell rects
+    row_h = win.table.rowHeight(0)
     win.tick()
-    assert len(updates) == 2 * rows_on_screen  # first tick: every ticking cell once
+    cells = lambda: sum(r.height() for r in updates) // row_h  # noqa: E731 - adjacent cells merge into one rect
+    assert cells() == rows_on_screen  # first tick: every ticking cell once
     updates.clear()
     win.tick()
     assert updates == []  # same second: nothing to repaint
     # one second later: only the cells whose drawn text moved (time in status, h:mm:ss, moves
-    # every second; "last heard" still reads "just now" for most)
+    # every second)
     first = win.table.rowAt(0)
     agents = [win.proxy.index(first + i, 0).data(AGENT_ROLE) for i in range(rows_on_screen)]
     def faces(t):
-        return {a: (format_duration(roster.time_in_status(a, t)), format_ago(roster.since_heard(a, t))) for a in agents}
+        return {a: format_duration(roster.time_in_status(a, t)) for a in agents}
 
     before = faces(now[0])
     now[0] += 1.0
     after = faces(now[0])
-    moved = sum((before[a][0] != after[a][0]) + (before[a][1] != after[a][1]) for a in agents)
+    moved = sum(before[a] != after[a] for a in agents)
     win.tick()
-    assert len(updates) == moved < 2 * rows_on_screen
+    assert cells() == moved
 
 
 def test_the_tick_looks_at_no_cell_while_the_window_is_hidden(qtbot):
@@ -237,7 +238,8 @@ def test_the_tick_looks_at_no_cell_while_the_window_is_hidden(qtbot):
     win.show()
     qtbot.waitExposed(win)
     win.tick()
-    assert faces and len(win.ticking.shown) == 2 * len(set(faces))
+    assert faces and len(win.ticking.shown) == len(set(faces))
+
 
 
 def test_time_in_status_is_h_mm_ss_everywhere():
@@ -295,7 +297,8 @@ def test_tick_painted_cells_look_exactly_like_the_default_painting(qtbot):
     win.tick()  # first tick: every on-screen ticking cell is handed over
     assert len(delegate.looks) > 20
     fast = vp.grab().toImage()
-    assert delegate.blits == len(delegate.looks)
+    focused = (win.table.currentIndex().row(), COL_TIME)  # the focus frame takes the default path
+    assert delegate.blits == len(delegate.looks) - (focused in delegate.looks)
     assert fast == default
     # the looks serve that one paint only
     vp.grab()
@@ -357,8 +360,10 @@ def test_the_tick_paint_of_ticking_cells_looks_exactly_like_the_views_own(qtbot,
     """The paint event the tick causes (just the changed ticking cells) is drawn by the table
     from cached cells with the option the view would give each cell: pixel for pixel the
     view's own painting of that region, with the active window, an inactive one (selection
-    colours) and the focus elsewhere (no focus frame)."""
-    from PySide6.QtWidgets import QLineEdit, QWidget
+    colours) and the focus elsewhere (no focus frame). The focused cell (a gradient frame that
+    differs by a shade when drawn into a pixmap) leaves the whole paint to the view, whose
+    delegate still blits the other cells."""
+    from PySide6.QtWidgets import QWidget
 
     now = [time.time()]
     win, roster = _ticking_window(qtbot, now)
@@ -377,10 +382,14 @@ def test_the_tick_paint_of_ticking_cells_looks_exactly_like_the_views_own(qtbot,
     region, cells = win.ticking.cells
     assert len(cells) > 20
     fast = _render_region(vp, region)
-    assert win.ticking.fast_paints == 1 and win.ticking.delegate.blits == 0
+    focused = window_state == "active"  # the current cell, with focus, is among the changed cells
+    assert win.ticking.fast_paints == (0 if focused else 1)
+    assert win.ticking.delegate.blits == (len(cells) - 1 if focused else 0)
     win.ticking.drop_looks()
     assert fast == _render_region(vp, region)  # the view's own painting of the same cells
-    assert win.ticking.fast_paints == 1
+    assert win.ticking.fast_paints == (0 if focused else 1)
+    if focused:
+        return
     # and the repaint a tick asks for is such a paint (unless something else, here the
     # window's activation, has the whole viewport repainted at the same time)
     for _ in range(3):
@@ -402,7 +411,9 @@ def test_a_pointer_over_the_table_leaves_the_tick_paint_to_the_view(qtbot):
     win.tick()
     region, cells = win.ticking.cells
     _render_region(win.table.viewport(), region)
-    assert win.ticking.fast_paints == 0 and win.ticking.delegate.blits == len(cells)
+    focused = (win.table.currentIndex().row(), COL_TIME)  # the focus frame takes the default path
+    assert win.ticking.fast_paints == 0
+    assert win.ticking.delegate.blits == len(cells) - any((r, c) == focused for r, c, *_ in cells)
 
 
 # --- held order: released by re-placing only the rows that changed (hold_order) -----------------
@@ -438,7 +449,7 @@ def _random_change(roster, rng, agent_id):
                                  changed_at=format_time(datetime.fromtimestamp(1_700_000_000 - rng.uniform(0, 3000), timezone.utc))))
 
 
-@pytest.mark.parametrize("col", [0, 1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("col", [0, 1, 2, 3, 4])
 @pytest.mark.parametrize("order", [Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder])
 def test_held_order_released_equals_a_full_sort(qtbot, col, order):
     """Changes, joins and filter changes while held; after each release the rows stand exactly
@@ -577,4 +588,4 @@ def test_without_the_ticking_fast_path_the_tick_repaints_the_ticking_columns(qtb
     win.tick()
     header = win.table.horizontalHeader()
     xs = sorted(a[0] for a in updates)
-    assert xs == sorted(header.sectionViewportPosition(c) for c in (COL_TIME, COL_HEARD))
+    assert xs == [header.sectionViewportPosition(COL_TIME)]

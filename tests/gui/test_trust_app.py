@@ -112,3 +112,16 @@ async def test_the_first_close_to_the_tray_says_so_and_offers_quit(qtbot, tmp_pa
     assert quits == [1]
     monkeypatch.undo()
     await gui.runtime.shutdown()
+
+
+async def test_the_outage_banner_counts_down_on_this_computers_clock_when_the_relay_is_70_min_behind(qtbot, tmp_path):
+    import time as _time
+
+    gui, backends = await open_as(tmp_path, qtbot, offset_s=-70 * 60)
+    backends["feed"].go_down(retry_in=5.0)
+    await until(lambda: not gui.service.connection.up)
+    assert abs(gui.service.connection.since - _time.time()) < 5  # not 70 min ago
+    gui.window.tick()
+    text = gui.window.banner.label.text()
+    assert "Next retry in 5 s" in text or "Next retry in 6 s" in text or "Next retry in 4 s" in text, text
+    await gui.runtime.shutdown()

@@ -103,6 +103,8 @@ def test_a_hostile_name_and_message_are_text_everywhere(qtbot, artifacts_dir):
     own.observe(events[0].with_(agent_id="sup-1", message=MESSAGE, version=99))
     win.on_own_status(own)
     assert win.own_bar.message.text() == CLEAN_MESSAGE
+    own_tip = shown_text(win.own_bar.state_label.toolTip())
+    assert " since " in own_tip and ("set by you" in own_tip or "supervisor" in own_tip) and "Z" not in own_tip
     # 5. the tray and 6. a notification
     tray = TrayController(default_catalogue(), NAME)
     tray.set_own("break", False, None, MESSAGE)

@@ -1,7 +1,8 @@
 """Hold the order: while the pointer rests on the roster (people picked the wrong row when rows
-moved under it), which rows show where (sort and status filter) stays still; values keep updating
-in place, and on release the order catches up. Switched off
-(``RosterWindow(hold_order=False)``), rows move as they change.
+moved under it), or while someone works in it with the keyboard (from a key pressed in the table
+until focus leaves it or Esc), which rows show where (sort and status filter) stays still; values
+keep updating in place, and on release the order catches up. The window says so while it holds
+(``changed``). Switched off (``RosterWindow(hold_order=False)``), rows move as they change.
 
 How: dynamic sorting stays on. While held, the model's flushes go to :meth:`OrderHold._held_rows`
 (``RosterTableModel.row_sink``) instead of ``dataChanged`` (any ``dataChanged`` makes the proxy
@@ -27,8 +28,9 @@ _LAST = len(COLUMNS) - 1
 
 
 class OrderHold(QObject):
-    """Holds ``table``'s order while the pointer is over its viewport (and for any other reason
-    given to :meth:`hold_for`). ``changed(bool)`` says when the hold starts and ends."""
+    """Holds ``table``'s order while the pointer is over its viewport ("pointer"), after a key
+    pressed in it until focus leaves it or Esc ("keyboard"), and for any other reason given to
+    :meth:`hold_for`. ``changed(bool)`` says when the hold starts and ends."""
 
     changed = Signal(bool)
 
@@ -40,17 +42,33 @@ class OrderHold(QObject):
         self._viewport = table.viewport()
         self._viewport.installEventFilter(self)
         self._viewport.setMouseTracking(True)
+        self._table = table
+        table.installEventFilter(self)
         proxy.rowsInserted.connect(self._rows_inserted)
 
     @property
     def held(self) -> bool:
         return bool(self._reasons)
 
+    @property
+    def reasons(self) -> frozenset[str]:
+        return frozenset(self._reasons)
+
     def eventFilter(self, obj, event) -> bool:
         if obj is self._viewport:
             kind = event.type()
             if kind in (QEvent.Type.Enter, QEvent.Type.Leave) and shiboken6.isValid(self.table):  # not while torn down
                 self.hold_for("pointer", kind == QEvent.Type.Enter)
+        elif obj is self._table:
+            kind = event.type()
+            if kind == QEvent.Type.KeyPress:
+                key = event.key()
+                if key == Qt.Key.Key_Escape:
+                    self.hold_for("keyboard", False)
+                elif key not in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and shiboken6.isValid(self.table):
+                    self.hold_for("keyboard", True)
+            elif kind == QEvent.Type.FocusOut and shiboken6.isValid(self.table):
+                self.hold_for("keyboard", False)
         return False
 
     def hold_for(self, reason: str, on: bool) -> None:

@@ -20,31 +20,33 @@ import time
 from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QBrush, QFont
+from PySide6.QtGui import QBrush, QColor, QFont
 
 from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.domain.statuses import UNKNOWN_ID
 from presence_desktop.domain.text import display_text
-from presence_desktop.ui.roster.colors import DIM_FG, LEVEL_BG
-from presence_desktop.ui.roster.columns import COL_INDICATOR, COL_NAME, COLUMNS, TICKING_COLUMNS
-from presence_desktop.ui.roster.sortkeys import natural_sort_key
-from presence_desktop.ui.roster.tooltips import row_tooltip
+from presence_desktop.ui import theme
+from presence_desktop.ui.roster.columns import COL_NAME, COLUMNS, TICKING_COLUMNS, person_name, team_name
+from presence_desktop.ui.roster.sortkeys import SEP, natural_sort_key
+from presence_desktop.ui.roster.tooltips import tooltip_html, tooltip_lines
 from presence_desktop.ui.runtime import freeze_gc
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the displayed Status object
 AGENT_ROLE = Qt.ItemDataRole.UserRole + 2  # the agent id
-DIMMED_ROLE = Qt.ItemDataRole.UserRole + 4  # stale or Unknown: draw faded
+DIMMED_ROLE = Qt.ItemDataRole.UserRole + 4  # stale, Unknown or the roster not current: draw faded
+CHANGED_ROLE = Qt.ItemDataRole.UserRole + 6  # ticks since the row's last change, while < CHANGED_TICKS; else None
 SORT_KEY_ROLE = Qt.ItemDataRole.UserRole + 5  # str the proxy compares natively (see sort_key)
 
 FRAME_MS = 16
 INSERT_MS = 250  # new rows, during a stream of them, at most 4 times a second (see module doc)
 ROW_SIGNALS_MAX = 1000  # more changed rows than this in one flush: range signals (one full repaint)
 REFREEZE_ROWS = 2000  # rows inserted since the last GC freeze that earn another (see flush)
+CHANGED_TICKS = 4  # a changed row carries its marker for this many ticks of the window (seconds)
 
 _ROLES = frozenset({
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
     Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.AccessibleTextRole,
-    Qt.ItemDataRole.TextAlignmentRole, STATUS_ROLE, AGENT_ROLE, DIMMED_ROLE, SORT_KEY_ROLE,
+    Qt.ItemDataRole.TextAlignmentRole, STATUS_ROLE, AGENT_ROLE, DIMMED_ROLE, SORT_KEY_ROLE, CHANGED_ROLE,
 })
 _LAST = len(COLUMNS) - 1
 _DEFAULT_ALIGN = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -87,6 +89,17 @@ class RosterTableModel(QAbstractTableModel):
         # while it re-places held rows
         self.key_stand_ins: dict[int, int | str] = {}
         self._stale: set[str] = set()
+        # Why the roster may not be current (joining, disconnected, behind), or None when live:
+        # every row is drawn dimmed (see set_not_current).
+        self.not_current: str | None = None
+        # agent id -> ticks since its last change was shown, while < CHANGED_TICKS (see flush);
+        # counted in ticks, not read from a clock, so a row looks the same between two ticks
+        self.changed_at: dict[str, int] = {}
+        self._unmarked: set[str] = set()  # pending updates that are not the agent's news (staleness)
+        self._palette_dark: bool | None = None
+        # Keep each team's rows together: the sort key starts with the team (teams.py)
+        self.group_by_team = False
+        self._brushes: dict[str, QBrush] = {}
         self.sync()
 
     # --- updates --------------------------------------------------------------------------------
@@ -140,6 +153,14 @@ class RosterTableModel(QAbstractTableModel):
             return
         row_of, roster = self.roster.row_of, self.roster
         changed = sorted(r for r in (row_of(a) for a in change.updated if a in roster) if r < rows)
+        quiet, self._unmarked = self._unmarked, set()
+        if change.updated and len(change.updated) <= ROW_SIGNALS_MAX:
+            # The marker for rows that just changed (a burst changing thousands of rows at once
+            # marks none: a marker on every row says nothing).
+            marks = self.changed_at
+            for agent_id in change.updated:
+                if agent_id not in quiet:
+                    marks[agent_id] = 0
         if sink is not None:
             if changed:
                 sink(changed)
@@ -156,6 +177,40 @@ class RosterTableModel(QAbstractTableModel):
                 for first, end in _spans(changed):
                     emit(index(first, 0), index(end, _LAST))
         self.flushes += 1
+
+    def set_not_current(self, reason: str | None) -> None:
+        """``reason`` (plain words) while the roster may not be current, None when it is live;
+        a change repaints every row (dimmed, or not)."""
+        if reason != self.not_current:
+            was = self.not_current is not None
+            self.not_current = reason
+            if was != (reason is not None) and self._rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, _LAST))
+
+    def age_changes(self) -> list[str]:
+        """One tick older for every change marker; drops those CHANGED_TICKS old and returns
+        their agents."""
+        marks = self.changed_at
+        ended = []
+        for agent_id, age in marks.items():
+            if age + 1 >= CHANGED_TICKS:
+                ended.append(agent_id)
+            else:
+                marks[agent_id] = age + 1
+        for agent_id in ended:
+            del marks[agent_id]
+        return ended
+
+    def brush(self, name: str) -> QBrush:
+        """A theme colour (``theme.ThemeColors`` field) as a brush, for the current palette."""
+        dark = theme.is_dark()
+        if dark != self._palette_dark:
+            self._palette_dark = dark
+            self._brushes = {}
+        b = self._brushes.get(name)
+        if b is None:
+            b = self._brushes[name] = QBrush(QColor(getattr(theme.colors(), name)))
+        return b
 
     def sync(self) -> None:
         """Catch up with the roster at once (no coalescing)."""
@@ -175,6 +230,7 @@ class RosterTableModel(QAbstractTableModel):
         flipped = stale ^ self._stale
         self._stale = stale
         if flipped:
+            self._unmarked |= flipped  # time passing is not news: no change marker
             self.note_change(Change(updated=flipped))
 
     # --- Qt model API ----------------------------------------------------------------------------
@@ -203,7 +259,7 @@ class RosterTableModel(QAbstractTableModel):
         agent_id = roster.agent_at(row)
         ev = roster.get(agent_id).event
         status = roster.display_status(agent_id, now)
-        dimmed = status.id == UNKNOWN_ID
+        dimmed = status.id == UNKNOWN_ID or self.not_current is not None
         bold = agent_id == self.me
         faces = {}
         for col in TICKING_COLUMNS:
@@ -224,11 +280,14 @@ class RosterTableModel(QAbstractTableModel):
         roster = self.roster
         agent_id = roster.agent_at(row)
         ev = roster.get(agent_id).event
-        name = natural_sort_key(ev.display_name or agent_id)
-        if col == COL_NAME:
+        name = natural_sort_key(person_name(ev, agent_id))
+        if col == COL_NAME and not self.group_by_team:
             return name
         now = self.clock() if now is None else now
-        return COLUMNS[col].sort_key(roster, agent_id, ev, now) + name
+        key = COLUMNS[col].sort_key(roster, agent_id, ev, now) + name
+        if self.group_by_team:
+            return natural_sort_key(team_name(ev.team_id)) + SEP + key
+        return key
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role not in _ROLES or not index.isValid() or index.row() >= self._rows:
@@ -247,8 +306,10 @@ class RosterTableModel(QAbstractTableModel):
         # each visible cell for them).
         if role == Qt.ItemDataRole.BackgroundRole and column.level is None:
             return None
-        if role == Qt.ItemDataRole.AccessibleTextRole and col != COL_INDICATOR:
+        if role == Qt.ItemDataRole.AccessibleTextRole and col != COL_NAME:
             return None
+        if role == CHANGED_ROLE:
+            return self.changed_at.get(agent_id)
         ev = roster.get(agent_id).event
         if role == Qt.ItemDataRole.FontRole:
             mine = agent_id == self.me
@@ -264,18 +325,25 @@ class RosterTableModel(QAbstractTableModel):
         if role == STATUS_ROLE:
             return status
         if role == DIMMED_ROLE:
-            return status.id == UNKNOWN_ID
+            return status.id == UNKNOWN_ID or self.not_current is not None
         if role == Qt.ItemDataRole.DisplayRole:
             # Names, teams and messages are user text: neutralised here, for every column.
             return display_text(column.display(roster, agent_id, ev, status, now))
         if role == Qt.ItemDataRole.ToolTipRole:
             # The message column elides: its full text is in the tooltip, on every cell of the row.
-            return row_tooltip(roster, agent_id, now)
+            lines = tooltip_lines(roster, agent_id, now)
+            if self.not_current is not None and status.id != UNKNOWN_ID and lines:
+                lines.insert(1, f"Not current ({self.not_current})")
+            return tooltip_html(lines)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(DIM_FG) if status.id == UNKNOWN_ID else None
+            if column.level is not None:
+                level = column.level(roster, agent_id, now)
+                if level in ("warn", "over"):  # text and background as a pair (readable in dark themes)
+                    return self.brush(f"budget_{level}_text")
+            return self.brush("dim_text") if status.id == UNKNOWN_ID or self.not_current is not None else None
         if role == Qt.ItemDataRole.BackgroundRole:
-            bg = LEVEL_BG.get(column.level(roster, agent_id, now))
-            return QBrush(bg) if bg is not None else None
+            level = column.level(roster, agent_id, now)
+            return self.brush(f"budget_{level}_bg") if level in ("warn", "over") else None
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return status.label
+            return f"{person_name(ev, agent_id)}, {status.label}"
         return None

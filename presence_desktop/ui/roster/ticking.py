@@ -16,10 +16,10 @@ paint hook, and the rule that only the paint right after a tick uses the looks).
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtGui import QBrush, QFont, QFontMetrics, QPainter, QPalette, QPixmap, QRegion
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
-from presence_desktop.ui.roster.colors import DIM_FG, LEVEL_BG
+from presence_desktop.ui import theme
 from presence_desktop.ui.roster.columns import TICKING_COLUMNS
 
 _HAS_DISPLAY = QStyleOptionViewItem.ViewItemFeature.HasDisplay
@@ -71,7 +71,10 @@ class TickingDelegate(QStyledItemDelegate):
     def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
         looks = self.looks
         look = looks.get((index.row(), index.column())) if looks else None
-        if look is None or painter.device().devicePixelRatio() != self.device_pixel_ratio:
+        if (look is None or option.state & QStyle.StateFlag.State_HasFocus
+                or painter.device().devicePixelRatio() != self.device_pixel_ratio):
+            # the focus frame: Fusion's gradient drawn into a pixmap differs by a shade from the
+            # same drawn on the view; that one cell takes the default path
             super().paint(painter, option, index)
             return
         rect = option.rect
@@ -123,10 +126,12 @@ class TickingDelegate(QStyledItemDelegate):
             font.setItalic(False)
             opt.font = font.resolve(opt.font)
             opt.fontMetrics = QFontMetrics(opt.font)
-        if dimmed:
-            opt.palette.setBrush(QPalette.ColorRole.Text, QBrush(DIM_FG))
-        if level in LEVEL_BG:
-            opt.backgroundBrush = QBrush(LEVEL_BG[level])
+        c = theme.colors()
+        if level in ("warn", "over"):  # as RosterTableModel.data: the budget's pair of colours
+            opt.palette.setBrush(QPalette.ColorRole.Text, QBrush(QColor(getattr(c, f"budget_{level}_text"))))
+            opt.backgroundBrush = QBrush(QColor(getattr(c, f"budget_{level}_bg")))
+        elif dimmed:
+            opt.palette.setBrush(QPalette.ColorRole.Text, QBrush(QColor(c.dim_text)))
         opt.features |= _HAS_DISPLAY
         opt.text = text
         widget = option.widget
@@ -294,6 +299,9 @@ class TickingFastPath(QObject):
         painter = QPainter(viewport)
         if painter.device().devicePixelRatio() != delegate.device_pixel_ratio:  # e.g. render() elsewhere
             painter.end()
+            return False
+        if current is not None and any((prow, col) == current for prow, col, *_rest in cells):
+            painter.end()  # the focused cell is drawn by the view (see TickingDelegate.paint)
             return False
         draw = painter.drawPixmap
         for prow, col, rect, look, x, y, w, h in cells:
