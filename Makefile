@@ -40,14 +40,15 @@ clean:
 	rm -rf $(VENV) tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache
 
 # Sign-in tests (tests/auth): a real Secret Service (gnome-keyring in dbus-run-session) and the
-# de_DE / ja_JP locales for the SRP locale tests. Best effort, only as root with apt-get; without
-# them those tests skip and say why.
+# de_DE / ja_JP locales for the SRP locale tests; Xvfb for the X11 idle back-end (tests/client).
+# Best effort, only as root with apt-get; without them those tests skip and say why.
 .PHONY: auth-test-deps
 test: auth-test-deps
 auth-test-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  command -v gnome-keyring-daemon >/dev/null 2>&1 || apt-get install -y -q gnome-keyring dbus-x11 >/dev/null 2>&1 \
 	    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q gnome-keyring dbus-x11 >/dev/null 2>&1; } || true; \
+	  command -v Xvfb >/dev/null 2>&1 || apt-get install -y -q xvfb >/dev/null 2>&1 || true; \
 	  if command -v localedef >/dev/null 2>&1; then \
 	    locale -a 2>/dev/null | grep -qi '^de_DE.utf' || localedef -i de_DE -f UTF-8 de_DE.UTF-8 2>/dev/null || true; \
 	    locale -a 2>/dev/null | grep -qi '^ja_JP.utf' || localedef -i ja_JP -f UTF-8 ja_JP.UTF-8 2>/dev/null || true; \

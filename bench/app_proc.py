@@ -65,7 +65,7 @@ class BenchRelay:
             raise RelayCallError(0, "network", str(exc)) from None
         return RosterSnapshot([PresenceEvent.from_dict(a) for a in data["agents"]], as_of=data.get("as_of"))
 
-    async def set_status(self, status, message=None, agent_id=None):
+    async def set_status(self, status, message=None, agent_id=None, source=None):
         from presence_desktop.client.ports import RelayCallError
 
         raise RelayCallError(503, "bench", "the bench relay does not take status changes")

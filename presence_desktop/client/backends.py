@@ -127,6 +127,12 @@ class EventsLiveFeed:
         """Closes the WebSocket with 1000 (the client's ``close``)."""
         await self.client.close()
 
+    def reconnect_now(self, reason: str) -> None:
+        """Wake or network change: the client drops the socket (or skips its backoff wait) and
+        reconnects at once; its resubscription arrives as ``LostEvents("reconnected")``, so the
+        sink rejoins (snapshot and replay) as after any reconnect."""
+        self.client.reconnect_now(reason)
+
 
 def make_backends(profile: Any, auth: Any, identity: Identity) -> tuple[HttpRelayClient, EventsLiveFeed]:
     """The relay client and the live feed for ``profile``, authorised by ``auth`` (an

@@ -56,8 +56,10 @@ class RelayCallError(Exception):
 
 
 class RelayApi(Protocol):
-    async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None) -> PresenceEvent:
-        """POST /v1/status. Returns the stored event. Raises :class:`RelayCallError`."""
+    async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None,
+                         source: str | None = None) -> PresenceEvent:
+        """POST /v1/status (``source``: None = the relay's default, ``manual``). Returns the
+        stored event. Raises :class:`RelayCallError`."""
 
     async def heartbeat(self) -> None:
         """POST /v1/heartbeat. Raises :class:`RelayCallError`."""
@@ -96,3 +98,6 @@ class LiveFeed(Protocol):
 
     async def close(self) -> None:
         """Close the WebSocket with code 1000 (normal closure)."""
+
+    def reconnect_now(self, reason: str) -> None:
+        """Drop the connection and reconnect at once (wake from sleep, network change)."""

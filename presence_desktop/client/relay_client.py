@@ -120,10 +120,13 @@ class HttpRelayClient:
                                  stored_version=_stored_version(status, err))
         raise RelayCallError(401, "invalid_token", "the relay refused the session; sign in again")
 
-    async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None) -> PresenceEvent:
+    async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None,
+                         source: str | None = None) -> PresenceEvent:
         body: dict[str, Any] = {"status": status, "message": message}
         if agent_id is not None:
             body["agent_id"] = agent_id
+        if source is not None:
+            body["source"] = source
         data = await self._call("POST", "/v1/status", body)
         # A 2xx that is not the relay's event (a captive portal's page, a proxy's answer) stores
         # nothing we know of: a plain 502 without stored_version, which the service sends again.

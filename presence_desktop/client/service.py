@@ -167,6 +167,20 @@ class PresenceService:
     def _task_failed(self, name: str, exc: BaseException) -> None:
         self._problem(f"Internal error in {name}: {exc}")
 
+    def resume(self, reason: str) -> None:
+        """The machine woke from sleep or its network changed: the WebSocket is probably dead
+        although nothing says so yet. Reconnect at once (the feed's rejoin does snapshot and
+        replay) and send a waiting status now. The one entry point for every OS signal
+        (client/wake.py, the UI's network watcher); a feed without ``reconnect_now`` is skipped."""
+        log.info("reconnecting at once: %s", reason)
+        reconnect = getattr(self.feed, "reconnect_now", None)
+        if reconnect is not None:
+            try:
+                reconnect(reason)
+            except Exception:
+                log.exception("reconnect_now failed")
+        self._publish_wake.set()
+
     # --- feed sink (called by the LiveFeed) -----------------------------------------------------
     async def _run_feed(self) -> None:
         await self.feed.run(self)
@@ -242,11 +256,12 @@ class PresenceService:
         self._set_connection(ConnectionState(up=True, joining=False))
 
     # --- own status -------------------------------------------------------------------------------
-    def request_status(self, status: str, message: str | None = None) -> None:
-        """Ask for a new own status; shown pending until the relay confirms it."""
+    def request_status(self, status: str, message: str | None = None, source: str = "manual") -> None:
+        """Ask for a new own status; shown pending until the relay confirms it. ``source``:
+        ``manual`` (the user's pick), ``idle`` or ``system`` (the agent's day, client/agent_day.py)."""
         self.catalogue.get(status)  # raises UnknownStatusError for a bad id
         message = (message or "").strip() or None
-        self.own.request(status, message)
+        self.own.request(status, message, source)
         self._own_changed()
         self._publish_wake.set()
 
@@ -295,7 +310,11 @@ class PresenceService:
         token refresh, a queued worker thread, a slow connect), cancel it: the latest wish wins
         without what it replaced being published. Raises :class:`_Replaced` then. A request the
         relay already got cannot be taken back; its answer then counts as usual."""
-        sending = asyncio.ensure_future(self.relay.set_status(req.status, req.message))
+        if req.source == "manual":
+            call = self.relay.set_status(req.status, req.message)
+        else:
+            call = self.relay.set_status(req.status, req.message, source=req.source)
+        sending = asyncio.ensure_future(call)
         self._publish_wake.clear()
         while True:
             waker = asyncio.ensure_future(self._publish_wake.wait())

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "presence-desktop"
 CONFIG_DIR_ENV = "PRESENCE_DESKTOP_CONFIG_DIR"
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
 
 
 class SettingsError(ValueError):
@@ -41,6 +42,15 @@ class SettingsError(ValueError):
 def config_dir() -> Path:
     env = os.environ.get(CONFIG_DIR_ENV)
     return Path(env) if env else platformdirs.user_config_path(APP_NAME)
+
+
+class LastStatus(BaseModel):
+    """The last status a user chose themselves, offered again at the next start."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str
+    message: str | None = None
 
 
 class AppSettings(BaseModel):
@@ -58,6 +68,16 @@ class AppSettings(BaseModel):
     )
     minimize_to_tray: bool = True
     tray_hint_shown: bool = Field(default=False, description="closing to the tray was explained once")
+    # The agent's day (README "The agent's day"); version 2.
+    idle_after_min: int = Field(default=10, ge=0, le=240, description="minutes without input before Away; 0 = off")
+    on_return: Literal["ask", "auto"] = Field(
+        default="ask", description="after idle Away: ask 'Back to Available?' or return by itself"
+    )
+    restore_at_start: bool = Field(default=True, description="offer the last status chosen at the next start")
+    notifications: bool = True
+    last_status: dict[str, LastStatus] = Field(
+        default_factory=dict, description="'<profile>/<username>' -> the last status that user chose"
+    )
     reduced_motion: bool = Field(
         default=False, description="changed roster rows carry a still marker instead of a fading flash"
     )
@@ -88,12 +108,31 @@ def _read_json(path: Path) -> Any:
         raise SettingsError(f"{path} is not valid JSON ({exc}); fix or delete it") from None
 
 
+def _upgrade_to_2(data: dict[str, Any]) -> None:
+    """Version 2 adds the agent's day. A version-1 ``stale_after_s`` of 0 meant "off" to some
+    hand-edited files but is refused by the model now: it becomes None. The new fields take
+    their defaults (idle detection on at 10 min, asking on return, restore offered)."""
+    if data.get("stale_after_s") == 0:
+        data["stale_after_s"] = None
+
+
+# version reached -> the step from the version before (Picard's config_upgrade.py pattern:
+# one function per step, applied in order, so a file several versions old walks every step).
+_UPGRADES: dict[int, Callable[[dict[str, Any]], None]] = {2: _upgrade_to_2}
+
+
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
-    """Bring an older settings file up to :data:`SETTINGS_VERSION` (none needed yet)."""
+    """Bring an older settings file up to :data:`SETTINGS_VERSION`, one step at a time.
+    Raises :class:`SettingsError` for a file from a newer app or a bad version."""
     version = data.get("version", 1)
-    if not isinstance(version, int) or version > SETTINGS_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SettingsError(f"settings version {version!r} is not a version; fix or delete the file")
+    if version > SETTINGS_VERSION:
         raise SettingsError(f"settings written by a newer app (version {version!r}); update presence-desktop")
-    data["version"] = SETTINGS_VERSION
+    for step in range(version + 1, SETTINGS_VERSION + 1):
+        _UPGRADES[step](data)
+        log.info("settings upgraded to version %d", step)
+        data["version"] = step
     return data
 
 

@@ -410,6 +410,7 @@ class PendingChange:
     requested_at: float
     attempts: int = 0
     last_error: str | None = None
+    source: str = "manual"  # "idle" / "system" when the app asked by itself (client/agent_day.py)
 
 
 class OwnStatus:
@@ -469,15 +470,15 @@ class OwnStatus:
         event, self.outside_change = self.outside_change, None
         return event
 
-    def request(self, status: str, message: str | None = None) -> PendingChange:
-        self.pending = PendingChange(status, message, self.clock())
+    def request(self, status: str, message: str | None = None, source: str = "manual") -> PendingChange:
+        self.pending = PendingChange(status, message, self.clock(), source=source)
         return self.pending
 
     def failed(self, error: str) -> PendingChange | None:
         if self.pending is None:
             return None
         p = self.pending
-        self.pending = PendingChange(p.status, p.message, p.requested_at, p.attempts + 1, error)
+        self.pending = PendingChange(p.status, p.message, p.requested_at, p.attempts + 1, error, p.source)
         return self.pending
 
     def confirmed(self, event: PresenceEvent, request: PendingChange | None = None) -> None:

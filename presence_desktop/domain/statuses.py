@@ -70,7 +70,14 @@ class StatusCatalogue:
     but ``display(id)`` falls back to it for ids that are not (or no longer) defined.
     """
 
-    def __init__(self, statuses: Iterable[Status]) -> None:
+    def __init__(
+        self,
+        statuses: Iterable[Status],
+        *,
+        signed_in_status: str | None = None,
+        idle_status: str | None = None,
+        quiet_statuses: Iterable[str] = (),
+    ) -> None:
         items = sorted(statuses, key=lambda s: (s.order, s.id))
         self._by_id: dict[str, Status] = {}
         for status in items:
@@ -83,6 +90,25 @@ class StatusCatalogue:
             raise CatalogueError("a catalogue needs at least one status")
         if OFFLINE_ID not in self._by_id:
             raise CatalogueError("a catalogue must define 'offline' (set by heartbeat expiry)")
+        # The two statuses the app sets by itself must never route calls (nothing the app
+        # decides alone may make an agent look ready for a call).
+        for key, sid in (("signed_in_status", signed_in_status), ("idle_status", idle_status)):
+            if sid is None:
+                continue
+            if sid not in self._by_id:
+                raise CatalogueError(f"{key} {sid!r} is not a status of the catalogue")
+            if self._by_id[sid].routable or sid == OFFLINE_ID:
+                raise CatalogueError(f"{key} {sid!r} must be a status that routes no calls and is not offline")
+        quiet = tuple(quiet_statuses)
+        for sid in quiet:
+            if sid not in self._by_id:
+                raise CatalogueError(f"quiet_statuses: {sid!r} is not a status of the catalogue")
+        self.signed_in_status = signed_in_status
+        """Published (source ``system``) at sign-in for an agent with no status yet; None = none."""
+        self.idle_status = idle_status
+        """Set (source ``idle``) when an agent in a routable status is idle; None = idle is off."""
+        self.quiet_statuses = frozenset(quiet)
+        """Statuses during which the app shows no notifications (do not disturb: On call)."""
 
     def __iter__(self) -> Iterator[Status]:
         return iter(self._by_id.values())
@@ -92,6 +118,11 @@ class StatusCatalogue:
 
     def __contains__(self, status_id: object) -> bool:
         return status_id in self._by_id
+
+    def routable(self, status_id: str | None) -> bool:
+        """Whether ``status_id`` routes calls (False for None and ids the catalogue lacks)."""
+        st = self._by_id.get(status_id) if status_id is not None else None
+        return bool(st and st.routable)
 
     def ids(self) -> list[str]:
         return list(self._by_id)
@@ -110,7 +141,8 @@ class StatusCatalogue:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StatusCatalogue:
-        """Build from ``{"schema": 1, "statuses": [{id, label, color, shape, routable, order?, budget_s?}]}``.
+        """Build from ``{"schema": 1, "statuses": [{id, label, color, shape, routable, order?, budget_s?}],
+        "signed_in_status"?: id, "idle_status"?: id, "quiet_statuses"?: [id]}``.
 
         Raises :class:`CatalogueError` on any malformed entry.
         """
@@ -142,7 +174,16 @@ class StatusCatalogue:
             if not isinstance(order, int) or isinstance(order, bool):
                 raise CatalogueError(f"status {sid!r}: order must be a whole number")
             out.append(Status(sid, label, color, shape, routable, order, budget))
-        return cls(out)
+        extras = {}
+        for key in ("signed_in_status", "idle_status"):
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                raise CatalogueError(f"{key} must be a status id or null")
+            extras[key] = value
+        quiet = data.get("quiet_statuses", [])
+        if not isinstance(quiet, list) or not all(isinstance(q, str) for q in quiet):
+            raise CatalogueError("quiet_statuses must be a list of status ids")
+        return cls(out, quiet_statuses=quiet, **extras)
 
     @classmethod
     def load(cls, path: str | Path) -> StatusCatalogue:

@@ -3,11 +3,14 @@
 HTTP API (docs/relay-api.md; every request carries ``Authorization: Bearer <Cognito id token>``):
 
 ``POST /v1/status``  body ``{"status": str, "message"?: str|null, "agent_id"?: str,
-"source"?: "manual"|"idle", "expected_version"?: int}`` -> 200 with the stored presence event
+"source"?: "manual"|"idle"|"system", "expected_version"?: int}`` -> 200 with the stored presence event
 (``PresenceEvent.to_dict()``; ``status_since`` is kept from the stored event when the status
 is the same, so a message edit keeps the time in status). ``agent_id`` of another agent only for group ``supervisors``
 (the event gets ``source: "supervisor"``); ``expected_version`` makes the write conditional (409
-when the stored version differs). Own updates also count as a heartbeat.
+when the stored version differs). Own updates also count as a heartbeat. An agent's own
+``source: "system"`` is the app's "signed in" mark: only the catalogue's ``signed_in_status`` and
+only over no status or ``offline`` (409 ``status_already_set`` otherwise), so it can never
+replace a status someone chose.
 
 ``POST /v1/heartbeat``  (empty body or ``{}``) -> 200 ``{"agent_id", "team_id", "status",
 "version", "heartbeat_ttl_s"}`` (``status``/``version`` null when no status was set yet). An
@@ -75,7 +78,7 @@ from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUna
 
 log = logging.getLogger(__name__)
 
-OWN_SOURCES = ("manual", "idle")
+OWN_SOURCES = ("manual", "idle", "system")
 STATUS_FIELDS = frozenset({"status", "message", "agent_id", "source", "expected_version"})
 
 
@@ -294,6 +297,9 @@ class RelayCore:
             source = body.get("source", "manual")
             if source not in OWN_SOURCES:
                 raise RelayError(400, "invalid_request", f"source must be one of {OWN_SOURCES}")
+            if source == "system" and (self.catalogue.signed_in_status is None or status != self.catalogue.signed_in_status):
+                raise RelayError(400, "invalid_request",
+                                 f"source system is only for the signed-in status ({self.catalogue.signed_in_status!r})")
         else:
             if not caller.is_supervisor:
                 raise RelayError(403, "forbidden", "only supervisors may set another agent's status")
@@ -308,6 +314,8 @@ class RelayCore:
             current_version = current.version if current else 0
             if expected is not None and expected != current_version:
                 raise RelayError(409, "version_conflict", f"stored version is {current_version}, not {expected}")
+            if own and source == "system" and current is not None and current.event.status != OFFLINE_ID:
+                raise RelayError(409, "status_already_set", f"a status is already set ({current.event.status!r})")
             # The time in status runs from the last change of *status*: a new message (or the
             # same status chosen again) keeps it (docs/presence-event.md).
             since = current.event.status_since_at if current is not None and current.event.status == status else changed_at

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMessageBox
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
 from presence_desktop.client.profile import Profile
 from presence_desktop.client.service import PresenceService
-from presence_desktop.client.settings import AppSettings, SettingsStore, UiState
+from presence_desktop.client.settings import AppSettings, LastStatus, SettingsStore, UiState
 from presence_desktop.client.signin import plain_auth_error
 from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
 from presence_desktop.domain.presence import parse_time
@@ -34,6 +34,7 @@ from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.domain.text import display_text
 from presence_desktop.domain.times import clock_time
 from presence_desktop.ui.bridge import QtBridge
+from presence_desktop.ui.day import DayController
 from presence_desktop.ui.roster.window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime, freeze_gc
 from presence_desktop.ui.signin_window import SignInWindow
@@ -88,6 +89,8 @@ class GuiApp:
         self.bridge: QtBridge | None = None
         self.window: RosterWindow | None = None
         self.tray: TrayController | None = None
+        self.day: DayController | None = None
+        self.day_options: dict[str, Any] = {}  # DayController keywords (tests: no idle back-end, no OS signals)
         self.signin: SignInWindow | None = None
         self.note: str | None = None
         self._remember_requested = True
@@ -280,6 +283,11 @@ class GuiApp:
 
         self.service, self.bridge, self.window, self.tray = service, bridge, window, tray
         clamp_to_screen(window)
+        saved = self.settings.last_status.get(self._user_key())
+        self.day = DayController(service, window, tray, self.settings, spawn=self.runtime.spawn,
+                                 restore=(saved.status, saved.message) if saved else None, **self.day_options)
+        self.day.preferencesApplied.connect(self._preferences_applied)
+        bridge.connectionChanged.connect(self.day.connection_changed)
         window.show()
         clamp_to_screen(window)  # again with the frame the window manager gave it
         if self.note and self._remember_requested:
@@ -342,6 +350,9 @@ class GuiApp:
             self.window.on_own_status(own, unconfirmed)
         if self.tray is not None:
             self.tray.set_own(own.status_id, own.is_pending, unconfirmed, own.message)
+        if self.day is not None:  # first: do-not-disturb follows the new status
+            self.day.own_changed()
+            self._remember_choice(self.day.day.last_choice())
         outside = own.take_outside_change()
         if outside is not None:
             self._tell_outside_change(outside)
@@ -355,10 +366,28 @@ class GuiApp:
         when = clock_time(parse_time(event.changed_at).timestamp(), self.service.server_clock())
         said = f" with the message “{display_text(event.message)}”" if event.message else ""
         text = f"{who or 'A supervisor'} set your status to {label}{said} at {when}."
-        if self.tray is not None:
+        if self.day is not None:
+            self.day.notifier.notify("Your status was changed", text)  # held while On call
+        elif self.tray is not None:
             self.tray.notify("Your status was changed", text)
         if self.window is not None:
             self.window.show_note(text)
+
+    def _user_key(self) -> str:
+        return f"{self.profile.name if self.profile else ''}/{self.identity.username if self.identity else ''}"
+
+    def _remember_choice(self, choice: tuple[str, str | None] | None) -> None:
+        """The user's own pick, kept for the next start's offer (saved only when it changed)."""
+        if choice is None:
+            return
+        saved = LastStatus(status=choice[0], message=choice[1])
+        if self.settings.last_status.get(self._user_key()) != saved:
+            self.settings.last_status[self._user_key()] = saved
+            self._save_settings()
+
+    def _preferences_applied(self, settings: AppSettings) -> None:
+        self.settings = settings
+        self._save_settings()
 
     def _show_window(self) -> None:
         if self.window is not None:
@@ -419,6 +448,9 @@ class GuiApp:
             self.ui_state.roster_window = self.window.save_ui_state()
             if self.store is not None:
                 self.store.save_ui_state(self.ui_state)
+        if self.day is not None:
+            self.day.stop()
+            self.day = None
         if self.service is not None:
             service, self.service = self.service, None
             await service.shutdown()

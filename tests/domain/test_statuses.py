@@ -47,3 +47,40 @@ def test_catalogue_must_define_offline(tmp_path):
         {"id": "available", "label": "A", "color": "#00ff00", "shape": "circle", "routable": True}]}))
     with pytest.raises(CatalogueError, match="offline"):
         StatusCatalogue.load(path)
+
+
+def _cat(**extra):
+    base = {"schema": 1, "statuses": [
+        {"id": "available", "label": "Available", "color": "#2e9d4f", "shape": "circle", "routable": True},
+        {"id": "away", "label": "Away", "color": "#6a1b9a", "shape": "moon", "routable": False},
+        {"id": "on_call", "label": "On call", "color": "#c62828", "shape": "diamond", "routable": False},
+        {"id": "offline", "label": "Offline", "color": "#757575", "shape": "ring", "routable": False},
+    ]}
+    return StatusCatalogue.from_dict(base | extra)
+
+
+def test_default_catalogue_names_the_statuses_the_app_sets_by_itself():
+    cat = default_catalogue()
+    assert cat.signed_in_status == "away" and cat.idle_status == "away"
+    assert cat.quiet_statuses == {"on_call"}
+    assert cat.get("lunch").budget_s == 1800  # Lunch 30 min, Break 15 min
+    assert cat.routable("available") and not cat.routable("away") and not cat.routable(None)
+
+
+def test_catalogue_without_the_flags_turns_those_features_off():
+    cat = _cat()
+    assert cat.signed_in_status is None and cat.idle_status is None and cat.quiet_statuses == frozenset()
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"idle_status": "available"}, "routes no calls"),  # the app must never set a routable status alone
+    ({"signed_in_status": "available"}, "routes no calls"),
+    ({"signed_in_status": "offline"}, "not offline"),
+    ({"idle_status": "nope"}, "not a status"),
+    ({"idle_status": 3}, "status id or null"),
+    ({"quiet_statuses": "on_call"}, "list of status ids"),
+    ({"quiet_statuses": ["ghost"]}, "not a status"),
+])
+def test_catalogue_flags_are_checked(extra, words):
+    with pytest.raises(CatalogueError, match=words):
+        _cat(**extra)

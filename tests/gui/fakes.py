@@ -29,6 +29,7 @@ class FakeRelay:
         self.feed = None  # FakeFeed to publish to
         self.delay = 0.0
         self.closed = False
+        self.sources = []  # the ``source`` of each set_status call (None = the relay's default)
         self.server_offset_s = 0.0  # the relay's clock minus this computer's
 
     def _check(self):
@@ -37,8 +38,9 @@ class FakeRelay:
         if self.reject:
             raise RelayCallError(403, "forbidden", "not allowed")
 
-    async def set_status(self, status, message=None, agent_id=None):
+    async def set_status(self, status, message=None, agent_id=None, source=None):
         self.calls.append(("set_status", status, message, agent_id))
+        self.sources.append(source)
         if self.delay:
             await asyncio.sleep(self.delay)
         self._check()
@@ -49,7 +51,7 @@ class FakeRelay:
             agent_id=target, team_id=old.team_id if old else self.team,
             display_name=old.display_name if old else self.display_name, status=status,
             version=(old.version if old else 0) + 1, changed_at=now, message=message,
-            source="supervisor" if agent_id else "manual", changed_by=self.me,
+            source="supervisor" if agent_id else (source or "manual"), changed_by=self.me,
             status_since=old.status_since_at if old is not None and old.status == status else now)
         self.rows[target] = ev
         if self.feed is not None:
@@ -80,6 +82,7 @@ class FakeFeed:
         self.sink = None
         self.up = asyncio.Event()
         self.closed_with = None
+        self.reconnects = []  # reasons given to reconnect_now
 
     async def run(self, sink):
         self.sink = sink
@@ -97,6 +100,13 @@ class FakeFeed:
     def come_back(self):
         self.up.set()
         self.sink.feed_subscribed()
+
+    def reconnect_now(self, reason):
+        """Like EventsLiveFeed over a real client: the socket drops, a new one resubscribes."""
+        self.reconnects.append(reason)
+        if self.sink is not None:
+            self.go_down(retry_in=0.0)
+            self.come_back()
 
     async def close(self):
         self.closed_with = 1000

@@ -92,7 +92,8 @@ async def test_supervisor_sets_another_agent(relay_factory, token_minter, captur
         ({"status": "away", "message": "x" * 141}, "message_too_long"),
         ({"status": "away", "message": 5}, "invalid_request"),
         ({"status": "away", "colour": "red"}, "unknown_field"),
-        ({"status": "away", "source": "system"}, "invalid_request"),
+        ({"status": "break", "source": "system"}, "invalid_request"),  # system: the signed-in status only
+        ({"status": "away", "source": "supervisor"}, "invalid_request"),
         ({"status": "away", "agent_id": "bad/id"}, "invalid_request"),
     ],
 )
@@ -101,6 +102,25 @@ async def test_invalid_status_requests_get_400(relay_factory, token_minter, capt
     status, body, _ = await relay.call("POST", "/v1/status", token=token_minter.mint("agent-1"), json_body=payload)
     assert status == 400 and body["error"]["code"] == code, body
     assert capture_events.accepted == []
+
+
+async def test_idle_and_signed_in_sources_from_the_agent_itself(relay_factory, token_minter, capture_events):
+    """The agent's day: ``idle`` is accepted as is; ``system`` (signed in) only over no status
+    or offline, so it can never replace a status someone chose."""
+    relay = await relay_factory()
+    token = token_minter.mint("agent-1", team_id="team-1")
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "away", "source": "system"})
+    assert status == 200 and body["source"] == "system" and body["version"] == 1, body
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "available"})
+    assert status == 200
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "away", "source": "system"})
+    assert status == 409 and body["error"]["code"] == "status_already_set", body
+    assert (await relay.store.get("agent-1")).event.status == "available"
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "away", "source": "idle"})
+    assert status == 200 and body["source"] == "idle" and body["changed_by"] == "agent-1"
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "offline"})
+    status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "away", "source": "system"})
+    assert status == 200 and body["version"] == 5  # over offline: signed in again
 
 
 async def test_not_json_gets_400(relay_factory, token_minter):
