@@ -104,10 +104,20 @@ def test_user_pool_client_is_public_srp_only(resources) -> None:
     assert client["PreventUserExistenceErrors"] == "ENABLED"
     assert "custom:team_id" in client["ReadAttributes"]
     assert "custom:team_id" not in client["WriteAttributes"], "users must not move themselves between teams"
+    assert "custom:supervises" in client["ReadAttributes"]
+    # Nothing a user writes may authorize or show up in others' rosters (docs/teams.md); a list
+    # must be given: without one every standard attribute is writable.
+    assert client["WriteAttributes"], "WriteAttributes left out makes every standard attribute writable"
+    for admin_only in ("custom:team_id", "custom:supervises", "name", "preferred_username", "email"):
+        assert admin_only not in client["WriteAttributes"], admin_only
     groups = {g["Properties"]["GroupName"] for g in _of_type(resources, "AWS::Cognito::UserPoolGroup").values()}
-    assert groups == {"support_agents", "supervisors"}
+    from presence_desktop.domain.identity import AGENT_GROUPS
+
+    assert groups == set(AGENT_GROUPS) == {"support_agents", "supervisors", "managers"}
     pool = _one(resources, "AWS::Cognito::UserPool")
     assert {"Name": "team_id", "AttributeDataType": "String"}.items() <= pool["Schema"][0].items()
+    supervises = next(a for a in pool["Schema"] if a["Name"] == "supervises")
+    assert supervises["AttributeDataType"] == "String" and supervises["Mutable"] is True
 
 
 def test_relay_role_may_only_publish_to_the_namespace_and_use_its_table(resources) -> None:
