@@ -128,7 +128,7 @@ def build_app(ready: dict, local_events: list | None = None):
     from presence_desktop.events_api.client import EventsClient, make_ssl_context
     from presence_desktop.resources import default_catalogue
     from presence_desktop.client.settings import AppSettings
-    from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
+    from presence_desktop.client.backends import EventsLiveFeed, channels_for
     from presence_desktop.ui.gui_app import GuiApp
     from presence_desktop.domain.identity import Identity
     from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime, make_qt_app
@@ -152,12 +152,12 @@ def build_app(ready: dict, local_events: list | None = None):
         tap = TapClient(client)
         relay = BenchRelay(ready["control"], local_events)
         holder.update(tap=tap, relay=relay, client=client)
-        return relay, EventsLiveFeed(tap, channel_for_identity(identity))
+        return relay, EventsLiveFeed(tap, channels_for(identity))
 
     gui = GuiApp(runtime, default_catalogue(), {"bench": profile}, auth_factory=lambda p, r: None,
                  backend_factory=backend_factory, settings=AppSettings(remember_me=False))
     gui.profile = profile
-    identity = Identity("bench-sup", "bench-sup", ("supervisors",), "team-0")
+    identity = Identity("bench-sup", "bench-sup", ("supervisors", "managers"), "team-0")  # watches every team
     return app, loop, runtime, gui, identity, holder
 
 

@@ -27,6 +27,7 @@ class RosterSnapshot:
     events: list[PresenceEvent]
     as_of: str | None = None
     last_seen: dict[str, float] = field(default_factory=dict)
+    next: str | None = None  # the relay's cursor of the next page (None: this was the last)
 
 
 class RelayError(Exception):
@@ -55,7 +56,8 @@ class RelayApi(Protocol):
         """POST /v1/heartbeat. Raises :class:`RelayError`."""
 
     async def roster(self, team: str | None = None) -> RosterSnapshot:
-        """GET /v1/roster. Raises :class:`RelayError`."""
+        """GET /v1/roster of ``team`` (None: the caller's own team, or every team for a
+        manager), every page. Raises :class:`RelayError`."""
 
     async def close(self) -> None: ...
 
@@ -63,8 +65,9 @@ class RelayApi(Protocol):
 class FeedSink(Protocol):
     """What a :class:`LiveFeed` reports to. Called on the event loop's thread."""
 
-    def feed_subscribed(self) -> None:
-        """The subscription is (again) active: start the join (buffer, snapshot, replay)."""
+    def feed_subscribed(self, channel: str | None = None) -> None:
+        """The subscription to ``channel`` (None: every one) is (again) active: start the join
+        (buffer, snapshot, replay) for its team."""
 
     def feed_event(self, event: PresenceEvent) -> None: ...
 
@@ -74,10 +77,18 @@ class FeedSink(Protocol):
     def feed_down(self, reason: str, next_retry_at: float | None) -> None:
         """The connection is down; ``next_retry_at`` is the epoch time of the next attempt."""
 
+    def feed_refused(self, channel: str, reason: str) -> None:
+        """The server refused (or ended) the subscription to ``channel``; the feed tries it again
+        later. Other channels go on."""
+
 
 class LiveFeed(Protocol):
     async def run(self, sink: FeedSink) -> None:
         """Connect, subscribe and report to ``sink`` until cancelled, reconnecting on loss."""
+
+    def set_channels(self, channels: list[str]) -> None:
+        """Subscribe to exactly ``channels`` over the same connection (new ones subscribed,
+        dropped ones unsubscribed; no reconnect)."""
 
     async def close(self) -> None:
         """Close the WebSocket with code 1000 (normal closure)."""

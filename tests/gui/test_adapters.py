@@ -10,7 +10,7 @@ from aiohttp import web
 
 from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.events_api.client import ClientClosedError, LostEvents
-from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
+from presence_desktop.client.backends import EventsLiveFeed, channels_for
 from presence_desktop.domain.identity import Identity
 from presence_desktop.client.ports import RelayError
 from presence_desktop.client.relay_client import HttpRelayClient
@@ -89,8 +89,13 @@ async def test_relay_client_unreachable_is_retryable():
 
 
 def test_channels_by_role():
-    assert channel_for_identity(Identity("sup-1", "s", ("supervisors",), "team-1")) == "/agent-presence/*"
-    assert channel_for_identity(Identity("agent-3", "s", ("support_agents",), "team-3")) == "/agent-presence/team-3/*"
+    sup = Identity("sup-1", "s", ("supervisors",), "team-1", supervised_teams=("team-2", "team-5"))
+    assert channels_for(sup) == ["/agent-presence/team-2/*", "/agent-presence/team-5/*"]  # never the wildcard
+    assert channels_for(sup, ["team-5", "team-9"]) == ["/agent-presence/team-5/*"]  # only what the token allows
+    assert channels_for(Identity("sup-2", "s", ("supervisors",), "team-1")) == []  # supervises nothing
+    assert channels_for(Identity("agent-3", "s", ("support_agents",), "team-3")) == ["/agent-presence/team-3/*"]
+    assert channels_for(Identity("agent-4", "s", ("support_agents",), None)) == []  # no team: nothing, not everything
+    assert channels_for(Identity("mgr-1", "s", ("managers",), None)) == ["/agent-presence/*"]
 
 
 @dataclass
@@ -101,8 +106,13 @@ class State:
 
 
 class FakeSub:
-    def __init__(self):
+    def __init__(self, channel=None):
         self.q = asyncio.Queue()
+        self.channel = channel
+        self.unsubscribed = False
+
+    async def unsubscribe(self):
+        self.unsubscribed = True
 
     def __aiter__(self):
         return self
@@ -120,6 +130,9 @@ class FakeClient:
         self.sub = FakeSub()
         self.state = State("idle")
         self.subscribed = []
+        self.subs = {}
+        self.refuse = set()
+        self.connects = 0
 
     def add_state_listener(self, cb):
         self.listeners.append(cb)
@@ -131,6 +144,7 @@ class FakeClient:
             cb(self.state)
 
     async def start(self):
+        self.connects += 1
         self.set("connecting")
         self.set("connected")
 
@@ -138,19 +152,32 @@ class FakeClient:
         if self.state.status == "closed":
             raise ClientClosedError("client closed")
         self.subscribed.append(channel)
+        if self.refuse and channel in self.refuse:
+            from presence_desktop.events_api.client import SubscriptionError
+
+            raise SubscriptionError("Unauthorized")
+        if self.subs:  # the first subscription uses self.sub (tests put items there)
+            self.subs[channel] = FakeSub(channel)
+            return self.subs[channel]
+        self.subs[channel] = self.sub
         return self.sub
 
     async def close(self):
         self.set("closed")
-        await self.sub.q.put(StopAsyncIteration)
+        for sub in {id(s): s for s in [self.sub, *self.subs.values()]}.values():
+            await sub.q.put(StopAsyncIteration)
 
 
 class Sink:
     def __init__(self):
         self.log = []
 
-    def feed_subscribed(self):
+    def feed_subscribed(self, channel=None):
         self.log.append("subscribed")
+        self.channels = getattr(self, "channels", []) + [channel]
+
+    def feed_refused(self, channel, reason):
+        self.log.append(("refused", channel, reason))
 
     def feed_event(self, ev):
         self.log.append(("event", ev.agent_id, ev.version))
@@ -223,7 +250,7 @@ async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
 async def test_live_feed_yields_to_the_loop_within_a_long_run_of_events_in_order():
     """The subscription hands over every queued item without suspending; the feed must let the
     GUI (timers, repaints) run every FEED_SLICE events, and keep the order."""
-    from presence_desktop.ui import adapters
+    from presence_desktop.client import backends as adapters
 
     client, sink = FakeClient(), Sink()
     for v in range(1, 1001):
@@ -295,3 +322,24 @@ async def test_relay_roster_answer_without_agents_is_a_bad_response():
     finally:
         await client.close()
         await runner.cleanup()
+
+
+async def test_live_feed_changes_channels_over_the_same_connection():
+    client, sink = FakeClient(), Sink()
+    feed = EventsLiveFeed(client, ["/agent-presence/team-1/*"])
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.05)
+    assert client.subscribed == ["/agent-presence/team-1/*"] and sink.channels == ["/agent-presence/team-1/*"]
+    client.refuse = {"/agent-presence/team-3/*"}
+    feed.set_channels(["/agent-presence/team-2/*", "/agent-presence/team-3/*"])
+    await asyncio.sleep(0.05)
+    assert client.connects == 1, "no reconnect"
+    assert client.sub.unsubscribed, "the dropped team's subscription is ended"
+    assert client.subscribed[1:] == ["/agent-presence/team-2/*", "/agent-presence/team-3/*"]
+    assert sink.channels[-1] == "/agent-presence/team-2/*"
+    assert ("refused", "/agent-presence/team-3/*", "subscription refused: Unauthorized") in sink.log
+    await client.subs["/agent-presence/team-2/*"].q.put(event_dict("agent-2", 4))
+    await asyncio.sleep(0.05)
+    assert sink.log[-1] == ("event", "agent-2", 4) or ("event", "agent-2", 4) in sink.log
+    await feed.close()
+    await asyncio.wait_for(task, 2)
