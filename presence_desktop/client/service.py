@@ -32,7 +32,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
@@ -105,7 +105,10 @@ class PresenceService:
         self.heartbeat_s = heartbeat_s
         self.clock = clock
         self.allowed: tuple[str, ...] | None = identity.watched_teams  # None: every team (manager)
-        self.watched: tuple[str, ...] | None = self._valid_choice(watched)
+        self._choice = tuple(watched) if watched is not None else None  # the user's pick; None: all
+        self.watched: tuple[str, ...] | None = self._valid_choice(self._choice)
+        # Called before each heartbeat: the identity of the current (refreshed) id token.
+        self.identity_source: Callable[[], Identity] | None = None
         self.roster = Roster(catalogue, clock=clock, stale_after_s=stale_after_s, teams=self.watched)
         self.refused: dict[str, str] = {}  # team (or "*") -> why its subscription was refused
         self._to_join: set[str | None] = set()  # teams waiting for a snapshot (None: every team)
@@ -201,7 +204,24 @@ class PresenceService:
         """Watch ``teams`` (None: every allowed team) from now on, over the same connection:
         subscribe the new teams' channels and join them (buffer, snapshot, replay), unsubscribe
         the dropped ones. Teams the token does not allow are left out. Returns the teams watched."""
-        new = self._valid_choice(teams)
+        self._choice = tuple(teams) if teams is not None else None
+        return self._apply_watch()
+
+    def refresh_identity(self, identity: Identity) -> None:
+        """The id token was refreshed: when the teams it allows changed (an administrator edited
+        ``custom:supervises``), narrow (or widen "all my teams") the subscriptions now."""
+        if identity.watched_teams == self.allowed:
+            self.identity = identity
+            return
+        log.warning("teams allowed by the token changed from %s to %s", self.allowed, identity.watched_teams)
+        self.identity = identity
+        self.allowed = identity.watched_teams
+        self._apply_watch()
+        self._problem("Your teams have changed: the roster now shows " + (
+            "every team" if self.watched is None else (", ".join(self.watched) or "no team")) + ".")
+
+    def _apply_watch(self) -> tuple[str, ...] | None:
+        new = self._valid_choice(self._choice)
         if new == self.watched:
             return new
         self.watched = new
@@ -386,6 +406,11 @@ class PresenceService:
 
     async def _heartbeats(self) -> None:
         while True:
+            if self.identity_source is not None:
+                try:
+                    self.refresh_identity(self.identity_source())
+                except Exception as exc:  # noqa: BLE001 - signed out meanwhile, unreadable token
+                    log.info("could not re-read the token's teams: %s", exc)
             try:
                 await self.relay.heartbeat()
             except RelayError as exc:

@@ -57,6 +57,10 @@ class AppSettings(BaseModel):
         default=None, gt=0, description="client-side 'heartbeat overdue' after this many seconds; None = off"
     )
     minimize_to_tray: bool = True
+    watched_teams: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="the team picker's choice per '<profile>/<username>'; absent = all my teams (docs/teams.md)",
+    )
 
 
 class UiState(BaseModel):

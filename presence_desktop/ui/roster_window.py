@@ -41,6 +41,7 @@ from presence_desktop.ui.roster_model import (
 )
 from presence_desktop.client.service import ConnectionState
 from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, CountsBar, FilterBar, MessageBar, OwnStatusBar
+from presence_desktop.ui.team_picker import TeamPicker
 
 TICK_MS = 1000
 RELEASE_ONE_BY_ONE = 256  # held rows re-placed one by one on release; more (and > n/4): one full sort
@@ -138,7 +139,8 @@ class RosterWindow(QMainWindow):
         self.clock = clock
         self._known_teams: set[str] = set()
         self.quit_on_close = True
-        role = "supervisor" if identity.is_supervisor else f"agent, {identity.team_id or 'no team'}"
+        role = ("manager" if identity.is_manager else "supervisor" if identity.is_supervisor
+                else f"agent, {identity.team_id or 'no team'}")
         self.setWindowTitle(f"Presence — {identity.username} ({role})" + (f" · {profile_name}" if profile_name else ""))
         self.setObjectName("rosterWindow")
 
@@ -156,6 +158,14 @@ class RosterWindow(QMainWindow):
         lay.addWidget(self.counts)
         self.filters = FilterBar(catalogue)
         lay.addWidget(self.filters)
+        self.team_picker = TeamPicker()  # the teams watched (docs/teams.md); set by the app
+        self.filters.layout().insertWidget(0, self.team_picker)
+        self.empty_reason = QLabel()  # instead of the table when there is nothing to watch
+        self.empty_reason.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_reason.setWordWrap(True)
+        self.empty_reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_reason.hide()
+        lay.addWidget(self.empty_reason, 1)
 
         self.model = RosterTableModel(roster, self, clock=clock)
         self.model.me = identity.agent_id
@@ -281,6 +291,12 @@ class RosterWindow(QMainWindow):
         self.own_bar.set_state(own.status_id, own.message, own.is_pending, err)
         self.setWindowIcon(status_icon(self.catalogue.display(own.status_id), own.is_pending))
 
+    def show_empty_reason(self, text: str | None) -> None:
+        """A sentence in place of the table (no team to watch, every team refused); None: the table."""
+        self.empty_reason.setText(text or "")
+        self.empty_reason.setVisible(bool(text))
+        self.table.setVisible(not text)
+
     def show_problem(self, text: str) -> None:
         self.messages.show_text(text)
 
@@ -397,14 +413,14 @@ class RosterWindow(QMainWindow):
 
     def _filtered(self) -> bool:
         f = self.proxy.roster_filter
-        return f.teams is not None or f.statuses is not None or bool(f.text.strip())
+        return f.teams not in (None, self.roster.teams) or f.statuses is not None or bool(f.text.strip())
 
     def _refresh_status_line(self, state: ConnectionState) -> None:
         if state.up:
             text = "Connected" + (" · loading roster…" if state.joining else "")
         else:
             text = "Disconnected"  # not "Offline": that is a status agents set
-        total = len(self.roster)
+        total = self.roster.counts().total  # rows in view (a team no longer watched is out)
         shown = f", {self.proxy.rowCount()} shown" if self._filtered() else ""
         self.status_label.setText(f"{text} · {total} agents{shown}")
 
@@ -413,7 +429,8 @@ class RosterWindow(QMainWindow):
         status = self.filters.selected_status()
         self.proxy.set_roster_filter(
             RosterFilter(
-                teams=frozenset({team}) if team else None,
+                # The picker's teams (Roster.watch) narrow "All teams": a team left goes from view.
+                teams=frozenset({team}) if team else self.roster.teams,
                 statuses=frozenset({status}) if status else None,
                 text=self.filters.search.text(),
             )
@@ -433,6 +450,8 @@ class RosterWindow(QMainWindow):
         if not self.identity.is_supervisor or agent_id is None:
             return None
         entry = self.roster.get(agent_id)
+        if entry is not None and not self.identity.may_change(entry.event.team_id):
+            return None  # only agents of a supervised team (the relay says 403 otherwise)
         name = entry.event.display_name if entry else agent_id
         menu = QMenu(self)
         sub = menu.addMenu(f"Set status of {name}")

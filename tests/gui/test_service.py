@@ -267,3 +267,16 @@ async def test_remembered_teams_no_longer_allowed_fall_back_to_every_allowed_tea
     assert svc.watched == ("team-2",)
     svc = PresenceService(sup, default_catalogue(), relay, FakeFeed(), heartbeat_s=0, watched=["team-2", "team-4"])
     assert svc.watched == ("team-2",)
+
+
+async def test_a_token_refresh_with_fewer_teams_narrows_the_subscriptions():
+    sup = Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-2", "team-3"))
+    svc, relay, feed, rec = make(sup)
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    current = {"identity": Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-3",))}
+    svc.identity_source = lambda: current["identity"]
+    await until(lambda: feed.channels == ["/agent-presence/team-3/*"])
+    assert svc.roster.team_ids() == ["team-3"]
+    assert "Your teams have changed" in rec.problems[-1]
+    await svc.shutdown()
