@@ -12,7 +12,8 @@ Ready file (stable keys, other tools read them)::
      "iam": {"access_key_id": str, "secret_access_key": str},
      "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer"},
      "relay": {"url"},
-     "users": [{"username", "password", "groups", "team_id"}],
+     "users": [{"username", "password", "groups", "team_id", "supervises",
+                "watches": [team, ...] | "all"}],   # the teams each may watch (docs/teams.md)
      "free_users": [username, ...],   # demo users the simulated agents never touch (for people)
      "pid": int}                      # the process serving the stack (ready file only)
 """
@@ -26,6 +27,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from presence_desktop.domain.identity import AGENT_GROUPS
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +283,7 @@ class DevStack:
         if "users" in info:  # who people may sign in as: the simulator never changes their status
             info["free_users"] = [
                 u["username"] for u in info["users"]
-                if set(u.get("groups") or ()) & {"supervisors", "support_agents"}
+                if set(u.get("groups") or ()) & set(AGENT_GROUPS)
                 and u["username"] not in self.simulated_usernames
             ]
         return info
