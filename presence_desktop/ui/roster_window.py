@@ -236,7 +236,7 @@ class RosterWindow(QMainWindow):
         self.ticker.start()
         self.model.modelReset.connect(self._refresh_counts)
         self.resize(1040, 720)
-        if not identity.is_supervisor and identity.team_id:
+        if not identity.watches_many and identity.team_id:
             self.filters.team.setEnabled(False)
         self._refresh_counts()
 
