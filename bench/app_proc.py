@@ -163,7 +163,8 @@ def build_app(ready: dict, local_events: list | None = None):
 
 class Receiver:
     def __init__(self, ready: dict) -> None:
-        from presence_desktop.ui.roster_model import AGENT_ROLE, StatusDelegate
+        from presence_desktop.ui.roster.delegates import PersonDelegate
+        from presence_desktop.ui.roster.model import AGENT_ROLE
 
         self.app, self.loop, self.runtime, self.gui, identity, self.holder = build_app(ready)
         self.model_ph = Phases()
@@ -183,7 +184,7 @@ class Receiver:
         gc.callbacks.append(self._gc_probe)
         recv = self
 
-        class ProbeDelegate(StatusDelegate):
+        class ProbeDelegate(PersonDelegate):
             def paint(self, painter, option, index) -> None:
                 super().paint(painter, option, index)
                 waiting = recv.awaiting
@@ -313,14 +314,14 @@ class Receiver:
     def _open(self) -> None:
         from PySide6.QtCore import QEvent, QObject, QTimer, Qt
 
-        from presence_desktop.ui.roster_model import COL_INDICATOR
+        from presence_desktop.ui.roster.columns import COL_NAME
 
         ProbeDelegate, identity = self._delegate_cls, self._identity
         window = self.gui.open_roster(identity)
         self.window = window
         self.roster = self.gui.service.roster
         window.resize(WINDOW_W, WINDOW_H)
-        window.table.setItemDelegateForColumn(COL_INDICATOR, ProbeDelegate(window.table))
+        window.table.setItemDelegateForColumn(COL_NAME, ProbeDelegate(window.table))
         self.gui.bridge.rosterChanged.connect(self._on_change)
         self.gui.bridge.connectionChanged.connect(self._on_connection)
         self.paints: dict[str, dict] = {}

@@ -158,6 +158,11 @@ function presenceProblem(payload, segments) {
   if (typeof payload.changed_at !== 'string' || payload.changed_at.length === 0) {
     return 'changed_at: must be a non-empty string';
   }
+  // Optional (docs/presence-event.md): when the status began; an older relay leaves it out.
+  const since = payload.status_since ?? null;
+  if (since !== null && (typeof since !== 'string' || since.length === 0)) {
+    return 'status_since: must be null or a non-empty string';
+  }
   if (!SOURCES.includes(payload.source)) {
     return 'source: must be one of manual, idle, supervisor, system';
   }

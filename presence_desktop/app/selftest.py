@@ -36,7 +36,7 @@ def self_test() -> int:
     from presence_desktop.domain.roster import Roster
     from presence_desktop.resources import default_catalogue
     from presence_desktop.domain.identity import SUPERVISORS, Identity
-    from presence_desktop.ui.roster_window import RosterWindow
+    from presence_desktop.ui.roster.window import RosterWindow
     from presence_desktop.client.sample import sample_events  # no network in a self-test
 
     cat = default_catalogue()

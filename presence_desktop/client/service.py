@@ -34,10 +34,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from presence_desktop.domain.presence import PresenceEvent
+from presence_desktop.domain.presence import PresenceError, PresenceEvent, parse_time
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.domain.identity import Identity
+from presence_desktop.domain.times import ServerClock
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError, RosterSnapshot
 from presence_desktop.client.tasks import TaskKeeper
 
@@ -46,7 +47,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
-    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s)."""
+    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s on
+    this computer's clock: they are this computer's events, shown on its clock face)."""
 
     up: bool
     since: float | None = None
@@ -104,16 +106,19 @@ class PresenceService:
         self.feed = feed
         self.heartbeat_s = heartbeat_s
         self.clock = clock
+        # The relay's clock: every time the roster and the own status compare with a relay time
+        # (changed_at, status_since, last_seen) runs on it; measured at each roster snapshot.
+        self.server_clock = ServerClock(clock)
         self.allowed: tuple[str, ...] | None = identity.watched_teams  # None: every team (manager)
         self._choice = tuple(watched) if watched is not None else None  # the user's pick; None: all
         self.watched: tuple[str, ...] | None = self._valid_choice(self._choice)
         # Called before each heartbeat: the identity of the current (refreshed) id token.
         self.identity_source: Callable[[], Identity] | None = None
-        self.roster = Roster(catalogue, clock=clock, stale_after_s=stale_after_s, teams=self.watched)
+        self.roster = Roster(catalogue, clock=self.server_clock, stale_after_s=stale_after_s, teams=self.watched)
         self.refused: dict[str, str] = {}  # team (or "*") -> why its subscription was refused
         self._to_join: set[str | None] = set()  # teams waiting for a snapshot (None: every team)
         self._join_got = RosterSnapshot([])  # snapshots fetched for the join under way
-        self.own = OwnStatus(identity.agent_id, clock=clock)
+        self.own = OwnStatus(identity.agent_id, clock=self.server_clock)
         self.listener: ServiceListener = _NullListener()
         self.tasks = TaskKeeper(on_error=self._task_failed)
         self.connection = ConnectionState(up=False, since=None, reason="connecting")
@@ -292,7 +297,8 @@ class PresenceService:
         self.tasks.cancel("snapshot")
         self._join_got = RosterSnapshot([])
         self._emit_roster(self.roster.connection_lost())
-        since = self.roster.down_since
+        since = self.roster.down_since  # the roster runs on the relay's clock; the state is local
+        since = None if since is None else since - self.server_clock.offset_s
         self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason))
 
     async def _fetch_snapshot(self) -> None:
@@ -307,7 +313,9 @@ class PresenceService:
                 continue
             team = wanted if wanted is not None or self.watched is None else None
             try:
+                sent = self.clock()
                 snap = await self.relay.roster(team)
+                received = self.clock()
             except RelayError as exc:
                 if exc.status == 401:
                     # The session is gone (refresh refused): retrying cannot help.
@@ -331,6 +339,7 @@ class PresenceService:
             self._to_join.discard(wanted)
             got = RosterSnapshot(got.events + snap.events, got.as_of or snap.as_of, {**got.last_seen, **snap.last_seen})
             self._join_got = got
+            self._observe_server_time(snap.as_of, sent, received)
         self._join_got = RosterSnapshot([])
         self._emit_roster(self.roster.complete_join(got.events, got.as_of, got.last_seen))
         self._joined_once = True
@@ -343,6 +352,18 @@ class PresenceService:
         if changed:
             self._own_changed()
         self._set_connection(ConnectionState(up=True, joining=False))
+
+    def _observe_server_time(self, as_of: str | None, sent: float, received: float) -> None:
+        if not as_of:
+            return
+        try:
+            offset = self.server_clock.observe(parse_time(as_of).timestamp(), sent, received)
+        except PresenceError:
+            log.info("the relay's as_of is not a time: %r", as_of)
+            return
+        if abs(offset) > 5:
+            log.info("this computer's clock is %.0f s %s the relay's; times shown follow the relay",
+                     abs(offset), "behind" if offset > 0 else "ahead of")
 
     # --- own status -------------------------------------------------------------------------------
     def request_status(self, status: str, message: str | None = None) -> None:

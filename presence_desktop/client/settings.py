@@ -61,6 +61,13 @@ class AppSettings(BaseModel):
         default_factory=dict,
         description="the team picker's choice per '<profile>/<username>'; absent = all my teams (docs/teams.md)",
     )
+    tray_hint_shown: bool = Field(default=False, description="closing to the tray was explained once")
+    reduced_motion: bool = Field(
+        default=False, description="changed roster rows carry a still marker instead of a fading flash"
+    )
+    team_names: dict[str, str] = Field(
+        default_factory=dict, description="team id -> the name the roster shows (the deployment's data)"
+    )
 
 
 class UiState(BaseModel):

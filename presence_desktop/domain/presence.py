@@ -4,11 +4,16 @@ AppSync Events ``data`` frames carry no channel, so the payload says everything.
 versioned (``schema``). ``version`` is a per-agent counter assigned by the relay's store; a
 client applies an event only if its version is newer than what it holds.
 
-Wire shape (design.md)::
+Wire shape (docs/presence-event.md)::
 
     {"kind":"presence","schema":1,"agent_id":"a-1","team_id":"team-1","display_name":"Ada",
      "status":"available","message":null,"source":"manual","changed_by":"<sub>","version":17,
-     "changed_at":"2026-11-29T19:00:00.123Z"}
+     "changed_at":"2026-11-29T19:00:00.123Z","status_since":"2026-11-29T18:52:10.004Z"}
+
+``changed_at`` is when this version was stored (any change: status, message, who set it);
+``status_since`` is when the *status* last changed, so a message edit keeps the time in status.
+It is optional: an event without it (an older relay) means ``status_since == changed_at``, and
+readers that do not know it ignore it (unknown fields are ignored), so schema stays 1.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ class PresenceEvent:
     source: str = "manual"
     changed_by: str | None = None
     message: str | None = None
+    status_since: str | None = None
 
     def __post_init__(self) -> None:
         if not valid_segment(self.agent_id):
@@ -103,6 +109,16 @@ class PresenceEvent:
         if self.changed_by is not None and not isinstance(self.changed_by, str):
             raise PresenceError("changed_by must be a string")
         parse_time(self.changed_at)
+        if self.status_since is not None:
+            try:
+                parse_time(self.status_since)
+            except PresenceError as exc:
+                raise PresenceError(f"status_since: {exc}".replace("changed_at ", "")) from None
+
+    @property
+    def status_since_at(self) -> str:
+        """When the status last changed (ISO 8601 Z): ``status_since``, else ``changed_at``."""
+        return self.status_since or self.changed_at
 
     @property
     def channel(self) -> str:
@@ -117,6 +133,8 @@ class PresenceEvent:
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
+        if body["status_since"] is None:  # what a relay without it sent: the same bytes
+            del body["status_since"]
         return {"kind": KIND, "schema": SCHEMA, **body}
 
     def to_json(self) -> str:
@@ -151,6 +169,7 @@ class PresenceEvent:
                 source=data.get("source", "manual"),
                 changed_by=data.get("changed_by"),
                 message=data.get("message"),
+                status_since=data.get("status_since"),
             )
         except TypeError as exc:
             raise PresenceError(str(exc)) from None

@@ -232,13 +232,28 @@ class Roster:
         return self.catalogue.display(entry.event.status if entry else None)
 
     def time_in_status(self, agent_id: str, now: float | None = None) -> float:
-        """Seconds since the agent's current status was set (server time ``changed_at``),
-        never negative (clock skew)."""
+        """Seconds since the agent's current *status* began (server time ``status_since``, or
+        ``changed_at`` from a relay that does not send it): a message edit keeps it. Never
+        negative. ``clock`` should be the server's (:class:`~presence_desktop.domain.times.ServerClock`)."""
         entry = self._entries.get(agent_id)
         if entry is None:
             return 0.0
         now = self.clock() if now is None else now
-        return max(0.0, now - _epoch(entry.event.changed_at))
+        return max(0.0, now - _epoch(entry.event.status_since_at))
+
+    def status_since(self, agent_id: str) -> float | None:
+        """Epoch s (server time) when the agent's current status began, or None."""
+        entry = self._entries.get(agent_id)
+        return None if entry is None else _epoch(entry.event.status_since_at)
+
+    def budget_overrun(self, agent_id: str, now: float | None = None) -> float | None:
+        """Seconds past the displayed status's time budget, or None when within it (or it has
+        none). Pairs with :func:`~presence_desktop.domain.times.format_over` for the text."""
+        status = self.display_status(agent_id, now)
+        if status.budget_s is None:
+            return None
+        over = self.time_in_status(agent_id, now) - status.budget_s
+        return over if over >= 0 else None
 
     def since_heard(self, agent_id: str, now: float | None = None) -> float:
         entry = self._entries.get(agent_id)
@@ -449,6 +464,9 @@ class OwnStatus:
         self.clock = clock
         self.current: PresenceEvent | None = None
         self.pending: PendingChange | None = None
+        # A change someone else made to this user's status, seen live after the first known
+        # status, not yet told to the user (see take_outside_change).
+        self.outside_change: PresenceEvent | None = None
 
     @property
     def status_id(self) -> str | None:
@@ -477,6 +495,13 @@ class OwnStatus:
             return typed.strip() or None
         return self.message if status == self.status_id else None
 
+    def take_outside_change(self) -> PresenceEvent | None:
+        """The latest change a supervisor made to this user's status since the last call (None
+        when there is none): the app tells the agent who changed it. The first status known in a
+        session is never one: it is where the user starts, not news."""
+        event, self.outside_change = self.outside_change, None
+        return event
+
     def request(self, status: str, message: str | None = None) -> PendingChange:
         self.pending = PendingChange(status, message, self.clock())
         return self.pending
@@ -503,6 +528,9 @@ class OwnStatus:
             return False
         if self.current is not None and event.version <= self.current.version:
             return False
+        if (self.current is not None and event.source == "supervisor" and event.changed_by != self.agent_id
+                and (event.status != self.current.status or event.message != self.current.message)):
+            self.outside_change = event
         self.current = event
         if self.pending is not None:
             if event.status == self.pending.status and event.message == self.pending.message:

@@ -4,8 +4,10 @@ HTTP API (design.md "Relay API"; every request carries ``Authorization: Bearer <
 
 ``POST /v1/status``  body ``{"status": str, "message"?: str|null, "agent_id"?: str,
 "source"?: "manual"|"idle", "expected_version"?: int}`` -> 200 with the stored presence event
-(``PresenceEvent.to_dict()``). ``agent_id`` of another agent only for a supervisor of that
-agent's team (:meth:`Identity.may_change`; the event gets ``source: "supervisor"``); ``expected_version`` makes the write conditional (409
+(``PresenceEvent.to_dict()``; ``status_since`` is kept from the stored event when the status
+is the same, so a message edit keeps the time in status). ``agent_id`` of another agent only for
+a supervisor of that agent's team (:meth:`Identity.may_change`; the event gets ``source:
+"supervisor"``); ``expected_version`` makes the write conditional (409
 when the stored version differs). Own updates also count as a heartbeat.
 
 ``POST /v1/heartbeat``  (empty body or ``{}``) -> 200 ``{"agent_id", "team_id", "status",
@@ -306,11 +308,14 @@ class RelayCore:
             current_version = current.version if current else 0
             if expected is not None and expected != current_version:
                 raise RelayError(409, "version_conflict", f"stored version is {current_version}, not {expected}")
+            # The time in status runs from the last change of *status*: a new message (or the
+            # same status chosen again) keeps it (docs/presence-event.md).
+            since = current.event.status_since_at if current is not None and current.event.status == status else changed_at
             if own:
                 event = PresenceEvent(
                     agent_id=caller.agent_id, team_id=caller.team_id, display_name=caller.display_name,
                     status=status, version=current_version + 1, changed_at=changed_at, source=source,
-                    changed_by=caller.agent_id, message=message,
+                    changed_by=caller.agent_id, message=message, status_since=since,
                 )
                 return StoredPresence.new(event, last_seen=now)
             if current is None:
@@ -319,7 +324,7 @@ class RelayCore:
                 raise RelayError(403, "team_forbidden", f"agent {target!r} is not in a team you supervise")
             event = current.event.with_(
                 status=status, version=current_version + 1, changed_at=changed_at, source=source,
-                changed_by=caller.agent_id, message=message,
+                changed_by=caller.agent_id, message=message, status_since=since,
             )
             return StoredPresence.new(event, last_seen=current.last_seen)
 
@@ -387,9 +392,10 @@ class RelayCore:
                     return None
                 if current.last_seen is None or current.last_seen >= cutoff:
                     return None  # a heartbeat arrived meanwhile
+                expired_at = format_time_epoch(now)
                 event = current.event.with_(
-                    status=OFFLINE_ID, version=current.version + 1, changed_at=format_time_epoch(now),
-                    source="system", changed_by=None, message=None,
+                    status=OFFLINE_ID, version=current.version + 1, changed_at=expired_at,
+                    source="system", changed_by=None, message=None, status_since=expired_at,
                 )
                 return StoredPresence.new(event, last_seen=current.last_seen)
 

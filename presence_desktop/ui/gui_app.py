@@ -19,7 +19,8 @@ import asyncio
 import logging
 from typing import Any, Callable
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QMessageBox
 
 from presence_desktop.client.profile import Profile
 from presence_desktop.domain.statuses import StatusCatalogue
@@ -28,11 +29,15 @@ from presence_desktop.ui.bridge import QtBridge
 from presence_desktop.domain.identity import TEAM_CLAIM, Identity, identity_from_token
 from presence_desktop.client.signin import plain_auth_error
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
-from presence_desktop.ui.roster_window import RosterWindow
+from presence_desktop.ui.roster.window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime, freeze_gc
 from presence_desktop.client.service import PresenceService
 from presence_desktop.ui.signin_window import SignInWindow
 from presence_desktop.ui.tray import TrayController
+from presence_desktop.ui.widgets import clamp_to_screen, needs_sign_in
+from presence_desktop.domain.presence import parse_time
+from presence_desktop.domain.text import display_text
+from presence_desktop.domain.times import clock_time
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +227,13 @@ class GuiApp:
         )
         if getattr(self.auth, "claims", None) is not None:
             service.identity_source = lambda: identity_from_claims(self.auth.claims)
+        skew = getattr(self.auth, "clock_skew_s", None)  # local minus Cognito, from the token's iat
+        if isinstance(skew, (int, float)):
+            service.server_clock.assume(-float(skew))  # until the first roster measures the relay's
         bridge = QtBridge()
-        window = RosterWindow(service.roster, self.catalogue, identity, profile_name=self.profile.name)
+        window = RosterWindow(service.roster, self.catalogue, identity, profile_name=self.profile.name,
+                              clock=service.server_clock, reduced_motion=self.settings.reduced_motion,
+                              team_names=self.settings.team_names)
         window.restore_ui_state(self.ui_state.roster_window)
         bridge.rosterChanged.connect(window.on_roster_changed)
         bridge.connectionChanged.connect(window.on_connection)
@@ -234,6 +244,7 @@ class GuiApp:
         window.team_picker.teamsChanged.connect(self._pick_teams)
         service.listener = bridge
         bridge.connectionChanged.connect(self._joined)
+        bridge.connectionChanged.connect(lambda _state: self._own_status_changed())
 
         window.ownStatusRequested.connect(lambda sid, msg: self._request_status(sid, msg))
         window.agentStatusRequested.connect(
@@ -245,13 +256,16 @@ class GuiApp:
 
         tray = TrayController(self.catalogue, identity.username)
         tray.statusRequested.connect(lambda sid: self._request_status(sid, None))
+        tray.messageRequested.connect(self._request_message)
         tray.showRequested.connect(self._show_window)
         tray.quitRequested.connect(self.runtime.request_quit)
         tray.show()
 
         self.service, self.bridge, self.window, self.tray = service, bridge, window, tray
         self._show_teams()
+        clamp_to_screen(window)
         window.show()
+        clamp_to_screen(window)  # again with the frame the window manager gave it
         if self.note and self._remember_requested:
             window.show_note(self.note)
         service.start()
@@ -296,6 +310,22 @@ class GuiApp:
             return
         self.service.request_status(status_id, self.service.own.message_for(status_id, typed))
 
+    def _request_message(self, text: str) -> None:
+        """The tray's message box: the current status again, with ``text`` ("" clears it)."""
+        if self.service is None or self.service.own.status_id is None:
+            return
+        self._request_status(self.service.own.status_id, text)
+
+    def unconfirmed_reason(self) -> str | None:
+        """Why the own status cannot be vouched for now: "session expired", "disconnected",
+        "reconnecting" (joining again), or None while live."""
+        if self.service is None:
+            return None
+        state = self.service.connection
+        if not state.up:
+            return "session expired" if needs_sign_in(state.reason) else "disconnected"
+        return "reconnecting" if state.joining else None
+
     async def _set_agent_status(self, agent_id: str, status_id: str) -> None:
         try:
             await self.service.set_agent_status(agent_id, status_id)
@@ -317,10 +347,28 @@ class GuiApp:
         if self.service is None:  # announcements during shutdown
             return
         own = self.service.own
+        unconfirmed = self.unconfirmed_reason()
         if self.window is not None:
-            self.window.on_own_status(own)
+            self.window.on_own_status(own, unconfirmed)
         if self.tray is not None:
-            self.tray.set_own(own.status_id, own.is_pending)
+            self.tray.set_own(own.status_id, own.is_pending, unconfirmed, own.message)
+        outside = own.take_outside_change()
+        if outside is not None:
+            self._tell_outside_change(outside)
+
+    def _tell_outside_change(self, event) -> None:
+        """A supervisor changed this agent's status: a notification naming who (never a modal
+        box), and a note in the window."""
+        who_entry = self.service.roster.get(event.changed_by) if event.changed_by else None
+        who = display_text(who_entry.event.display_name) if who_entry is not None else display_text(event.changed_by)
+        label = self.catalogue.display(event.status).label
+        when = clock_time(parse_time(event.changed_at).timestamp(), self.service.server_clock())
+        said = f" with the message “{display_text(event.message)}”" if event.message else ""
+        text = f"{who or 'A supervisor'} set your status to {label}{said} at {when}."
+        if self.tray is not None:
+            self.tray.notify("Your status was changed", text)
+        if self.window is not None:
+            self.window.show_note(text)
 
     def _show_window(self) -> None:
         if self.window is not None:
@@ -331,8 +379,36 @@ class GuiApp:
     def _window_closed(self) -> None:
         # With a system tray the app keeps running there; without one, closing quits.
         if self.tray is not None and self.tray.icon.isVisible() and self.settings.minimize_to_tray:
+            if not self.settings.tray_hint_shown:
+                self.explain_close_to_tray()
             return
         self.runtime.request_quit()
+
+    def explain_close_to_tray(self) -> QMessageBox:
+        """The first close: say that Presence keeps running (and the status stays as it is),
+        with Quit at hand. Not modal: the roster and the status keep living meanwhile."""
+        self.settings.tray_hint_shown = True
+        self._save_settings()
+        own = self.service.own if self.service is not None else None
+        label = self.catalogue.display(own.status_id if own else None).label
+        box = QMessageBox()
+        box.setWindowTitle("Presence is still running")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(f"Presence keeps running in the tray and your status stays {label}.")
+        box.setInformativeText("Open the roster or change your status from the tray icon. "
+                               "Quit Presence sets you Offline.")
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
+        quit_ = box.addButton("Quit Presence", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        box.setModal(False)
+        quit_.clicked.connect(self.runtime.request_quit)
+        box.show()
+        self.tray_hint = box
+        if self.tray is not None:
+            self.tray.notify("Presence is still running", f"In the tray; your status stays {label}.")
+        return box
+
+    tray_hint: QMessageBox | None = None
 
     def _show_problem(self, text: str) -> None:
         if self.window is not None:

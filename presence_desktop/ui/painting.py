@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
 from presence_desktop.domain.statuses import Status
+from presence_desktop.ui.theme import DARK, LIGHT, is_dark, status_color
 
 ICON_SIZES = (16, 20, 24, 32, 48, 64)
 
@@ -68,13 +69,16 @@ def shape_path(shape: str) -> tuple[QPainterPath, bool]:
     return p, False
 
 
-def paint_status(painter: QPainter, rect: QRectF, status: Status, *, dimmed: bool = False) -> None:
-    """Paint ``status``'s shape in its colour, centred in ``rect`` (logical coordinates)."""
+def paint_status(painter: QPainter, rect: QRectF, status: Status, *, dimmed: bool = False, dark: bool | None = None) -> None:
+    """Paint ``status``'s shape in its colour, centred in ``rect`` (logical coordinates).
+    ``dark``: the theme behind it (default: the application's); the colour keeps a 3:1 contrast
+    with it (:func:`~presence_desktop.ui.theme.status_color`)."""
     side = min(rect.width(), rect.height())
     if side <= 0:
         return
     path, filled = shape_path(status.shape)
-    color = QColor(status.color)
+    dark = is_dark() if dark is None else dark
+    color = QColor(status_color(status.color, dark))
     if dimmed:
         color.setAlphaF(0.45)
     painter.save()
@@ -84,7 +88,8 @@ def paint_status(painter: QPainter, rect: QRectF, status: Status, *, dimmed: boo
     painter.scale(scale, scale)
     if filled:
         # A thin darker outline keeps light colours readable on light rows.
-        painter.setPen(QPen(color.darker(140), 1.0 / scale, Qt.PenStyle.SolidLine))
+        outline = color.lighter(150) if dark else color.darker(140)
+        painter.setPen(QPen(outline, 1.0 / scale, Qt.PenStyle.SolidLine))
         painter.setBrush(QBrush(color))
     else:
         width = 0.28 if status.shape != "cross" else 0.32
@@ -99,29 +104,30 @@ def paint_status(painter: QPainter, rect: QRectF, status: Status, *, dimmed: boo
     painter.restore()
 
 
-def status_pixmap(status: Status, size: int, dpr: float = 1.0) -> QPixmap:
+def status_pixmap(status: Status, size: int, dpr: float = 1.0, dark: bool | None = None) -> QPixmap:
     """A transparent ``size`` x ``size`` (logical px) pixmap of the indicator at ``dpr``."""
     pm = QPixmap(max(1, round(size * dpr)), max(1, round(size * dpr)))
     pm.setDevicePixelRatio(dpr)
     pm.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pm)
     margin = max(1.0, size * 0.08)
-    paint_status(painter, QRectF(margin, margin, size - 2 * margin, size - 2 * margin), status)
+    paint_status(painter, QRectF(margin, margin, size - 2 * margin, size - 2 * margin), status, dark=dark)
     painter.end()
     return pm
 
 
 @lru_cache(maxsize=64)
-def _icon_cached(status: Status, pending: bool) -> QIcon:
+def _icon_cached(status: Status, pending: bool, dark: bool) -> QIcon:
     icon = QIcon()
+    c = DARK if dark else LIGHT
     for size in ICON_SIZES:
         for dpr in (1.0, 2.0):
-            pm = status_pixmap(status, size, dpr)
+            pm = status_pixmap(status, size, dpr, dark)
             if pending:
                 painter = QPainter(pm)
                 painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-                painter.setPen(QPen(QColor("#212121"), max(1.0, size / 16)))
-                painter.setBrush(QColor("#ffffff"))
+                painter.setPen(QPen(QColor(c.pending_dot_outline), max(1.0, size / 16)))
+                painter.setBrush(QColor(c.pending_dot_fill))
                 r = size * 0.22
                 painter.drawEllipse(QPointF(size - r - 0.5, size - r - 0.5), r, r)
                 painter.end()
@@ -132,7 +138,7 @@ def _icon_cached(status: Status, pending: bool) -> QIcon:
 def status_icon(status: Status, pending: bool = False) -> QIcon:
     """A QIcon of the indicator at the usual sizes (16-64 px, 1x and 2x); ``pending`` adds a
     small white dot (a change not yet confirmed)."""
-    return _icon_cached(status, pending)
+    return _icon_cached(status, pending, is_dark())
 
 
 ICON_SIZE = QSize(16, 16)

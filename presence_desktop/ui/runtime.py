@@ -182,7 +182,7 @@ def freeze_gc() -> None:
     67-133 ms became one of ~18 ms, or none). Not a full collection first: at 5,000 agents it
     took 51 ms and found 32 unreachable objects (bench burst), so freezing those costs nothing and
     the call is cheap (young objects only; ``gc.freeze`` itself is O(1)): it can run again after
-    thousands of agents joined (:class:`~presence_desktop.ui.roster_model.RosterTableModel`).
+    thousands of agents joined (:class:`~presence_desktop.ui.roster.model.RosterTableModel`).
     The collection thresholds stay CPython's: a young threshold of 20,000 cut the total GC time
     but made single pauses 20-39 ms instead of 5-18 ms."""
     gc.collect(1)

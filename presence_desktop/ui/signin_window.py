@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from presence_desktop.ui.theme import colors
+
 PAGE_CREDENTIALS, PAGE_NEW_PASSWORD, PAGE_MFA = range(3)
 
 
@@ -43,7 +45,7 @@ class SignInWindow(QWidget):
         title = QLabel("<h2 style='margin:0'>Sign in to Presence</h2>")
         outer.addWidget(title)
         self.subtitle = QLabel("See who is available, and tell your team where you are.")
-        self.subtitle.setStyleSheet("color: #555;")
+        self.subtitle.setStyleSheet(f"color: {colors(self.palette()).muted};")
         outer.addWidget(self.subtitle)
 
         self.pages = QStackedWidget()
@@ -92,11 +94,11 @@ class SignInWindow(QWidget):
         self.error = QLabel()
         self.error.setObjectName("signInError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
+        self.error.setStyleSheet(f"color: {colors(self.palette()).error};")
         self.error.hide()
         outer.addWidget(self.error)
         self.busy_label = QLabel("Signing in…")
-        self.busy_label.setStyleSheet("color: #555;")
+        self.busy_label.setStyleSheet(f"color: {colors(self.palette()).muted};")
         self.busy_label.hide()
         outer.addWidget(self.busy_label)
 

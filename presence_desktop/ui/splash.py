@@ -8,6 +8,8 @@ import time
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from presence_desktop.ui.theme import colors
+
 
 class StartupSplash(QWidget):
     def __init__(self, text: str, expected_s: float = 20.0) -> None:
@@ -23,7 +25,7 @@ class StartupSplash(QWidget):
         self.bar.setRange(0, 0)  # busy: no honest percentage to show
         lay.addWidget(self.bar)
         self.elapsed = QLabel()
-        self.elapsed.setStyleSheet("color: #666;")
+        self.elapsed.setStyleSheet(f"color: {colors(self.palette()).muted};")
         lay.addWidget(self.elapsed)
         self.setMinimumWidth(380)
         self._started = time.monotonic()

@@ -7,24 +7,57 @@ import time
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QAbstractScrollArea,
+    QApplication,
     QPushButton,
-    QSizePolicy,
     QWidget,
 )
 
 from presence_desktop.domain.presence import MESSAGE_MAX_CHARS
-from presence_desktop.domain.roster import Counts
 from presence_desktop.domain.statuses import UNKNOWN, StatusCatalogue
+from presence_desktop.domain.text import display_text
 from presence_desktop.ui.painting import status_icon
+from presence_desktop.ui.theme import colors
 
-ALL = "__all__"
+
+
+class PickOnlyComboBox(QComboBox):
+    """A combo box whose value changes only by an explicit pick in its open list (a click, or
+    Enter on an item): the wheel over it and the arrow, Page, Home/End and letter keys on the
+    closed box change nothing (Up, Down, Space, Enter and F4 open the list instead). A plain
+    QComboBox steps through its items on each of those and emits ``activated`` for every step:
+    over "My status" that published each status it passed to the whole team."""
+
+    _OPEN_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Space, Qt.Key.Key_Return,
+                            Qt.Key.Key_Enter, Qt.Key.Key_F4})
+    _STEP_KEYS = frozenset({Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End,
+                            Qt.Key.Key_Left, Qt.Key.Key_Right})
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        # Reached by Tab or a click, never by the wheel passing over it.
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event) -> None:
+        event.ignore()  # the page (or nothing) scrolls; the status stays
+
+    def keyPressEvent(self, event) -> None:
+        key = Qt.Key(event.key())
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if key in self._OPEN_KEYS and mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.AltModifier):
+            self.showPopup()
+            event.accept()
+            return
+        if key in self._STEP_KEYS or (event.text() and event.text().isprintable()):
+            event.accept()  # would select another item (keyboard search included)
+            return
+        super().keyPressEvent(event)
 
 
 class OwnStatusBar(QWidget):
@@ -41,9 +74,10 @@ class OwnStatusBar(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("My status:"))
-        self.combo = QComboBox()
+        self.combo = PickOnlyComboBox()
         self.combo.setIconSize(QSize(16, 16))
         self.combo.setAccessibleName("My status")
+        self.combo.setToolTip("Your status, as your team sees it: pick one from the list (Space or a click opens it)")
         for st in catalogue:
             self.combo.addItem(status_icon(st), st.label, st.id)
         self.combo.setCurrentIndex(-1)
@@ -66,6 +100,7 @@ class OwnStatusBar(QWidget):
         lay.addWidget(self.apply_button)
         self.state_label = QLabel("")
         self.state_label.setObjectName("ownStatusState")
+        self.state_label.setTextFormat(Qt.TextFormat.PlainText)  # carries relay error text
         lay.addWidget(self.state_label)
         self._updating = False
         self._dirty = False  # the user edited the box since it was last set
@@ -80,11 +115,12 @@ class OwnStatusBar(QWidget):
     def _count(self, text: str) -> None:
         n, limit = len(text), MESSAGE_MAX_CHARS
         self.counter.setText(f"{n} / {limit}")
+        c = colors(self.palette())
         if n >= limit:
-            self.counter.setStyleSheet("color: #c62828; font-weight: 600;")
+            self.counter.setStyleSheet(f"color: {c.error}; font-weight: 600;")
             self.counter.setToolTip(f"Limit reached: a status message holds at most {limit} characters.")
         else:
-            self.counter.setStyleSheet("color: #8a6d00;" if n >= limit * 0.9 else "color: #888;")
+            self.counter.setStyleSheet(f"color: {c.warn};" if n >= limit * 0.9 else f"color: {c.muted};")
             self.counter.setToolTip(f"A status message holds at most {limit} characters.")
 
     def _status_chosen(self) -> None:
@@ -108,13 +144,16 @@ class OwnStatusBar(QWidget):
         if not sid:
             # A message is sent with a status; keep the text for when one is chosen.
             self.state_label.setText("Choose a status first: the message is sent with it.")
-            self.state_label.setStyleSheet("color: #8a6d00;")
+            self.state_label.setStyleSheet(f"color: {colors(self.palette()).warn};")
             return
         self._dirty = False
         self.statusRequested.emit(sid, self.message.text())
 
-    def set_state(self, status_id: str | None, message: str | None, pending: bool, error: str | None = None) -> None:
-        """Show the own status; ``pending`` = not yet confirmed by the relay."""
+    def set_state(self, status_id: str | None, message: str | None, pending: bool, error: str | None = None,
+                  unconfirmed: str | None = None) -> None:
+        """Show the own status; ``pending`` = not yet confirmed by the relay; ``unconfirmed``: why
+        the shown status cannot be vouched for right now ("disconnected", "session expired"), so
+        it never reads "✓ confirmed" then (None: the connection is live)."""
         self._updating = True
         self._shown_status = status_id
         try:
@@ -123,15 +162,18 @@ class OwnStatusBar(QWidget):
             # Never overwrite what the user is editing (focus is no guide: the status list
             # takes it while open); the box follows the own status again once sent.
             if not self._dirty:
-                self.message.setText(message or "")
-            elif self.message.text() == (message or ""):
+                self.message.setText(display_text(message))
+            elif self.message.text() == display_text(message):
                 self._dirty = False
             if pending:
-                self.state_label.setText("pending…" + (f" ({error})" if error else ""))
-                self.state_label.setStyleSheet("color: #8a6d00;")
+                self.state_label.setText("pending…" + (f" ({display_text(error)})" if error else ""))
+                self.state_label.setStyleSheet(f"color: {colors(self.palette()).warn};")
+            elif unconfirmed and status_id:
+                self.state_label.setText(f"not confirmed ({unconfirmed})")
+                self.state_label.setStyleSheet(f"color: {colors(self.palette()).warn};")
             else:
                 self.state_label.setText("✓ confirmed" if status_id else "")
-                self.state_label.setStyleSheet("color: #2e7d32;")
+                self.state_label.setStyleSheet(f"color: {colors(self.palette()).ok};")
         finally:
             self._updating = False
 
@@ -145,10 +187,7 @@ class ConnectionBanner(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("connectionBanner")
-        self.setStyleSheet(
-            "#connectionBanner { background: #fff3cd; border: 1px solid #e0b000; border-radius: 4px; }"
-            " QLabel { color: #5c4400; }"
-        )
+        self._restyle()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.icon = QLabel()
@@ -156,6 +195,7 @@ class ConnectionBanner(QFrame):
         lay.addWidget(self.icon)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # our markup; the reason in it is escaped
         lay.addWidget(self.label, 1)
         self.sign_in_button = QPushButton("Sign in again")
         self.sign_in_button.clicked.connect(self.signInAgain)
@@ -165,6 +205,19 @@ class ConnectionBanner(QFrame):
         self.next_retry_at: float | None = None
         self.reason: str | None = None
         self.hide()
+
+    def _restyle(self) -> None:
+        c = colors(self.palette())
+        self.setStyleSheet(
+            f"#connectionBanner {{ background: {c.banner_bg}; border: 1px solid {c.banner_border}; border-radius: 4px; }}"
+            f" QLabel {{ color: {c.banner_text}; }}"
+        )
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._restyle()
+            self.refresh()
 
     def set_down(self, since: float | None, next_retry_at: float | None, reason: str | None) -> None:
         self.since, self.next_retry_at, self.reason = since, next_retry_at, reason
@@ -190,8 +243,9 @@ class ConnectionBanner(QFrame):
         elif not needs_sign_in(self.reason):
             parts.append(" Reconnecting…")  # an attempt is under way: there is no next-retry time
         if self.reason:
-            parts.append(f" <span style='color:#7a6a3a'>({html.escape(plain_reason(self.reason))})</span>")
-            self.label.setToolTip(self.reason)
+            detail = colors(self.palette()).banner_detail
+            parts.append(f" <span style='color:{detail}'>({html.escape(display_text(plain_reason(self.reason)))})</span>")
+            self.label.setToolTip(f"<p>{html.escape(display_text(self.reason))}</p>")  # server text: never markup
         self.label.setText("".join(parts))
 
 
@@ -217,212 +271,67 @@ def plain_reason(reason: str) -> str:
     return reason if len(reason) <= 60 else reason[:57] + "…"
 
 
-class CountsBar(QWidget):
-    """Headline counts per status: "● Available 3 / 12" chips, in catalogue order.
-
-    The bar never sets the window's minimum width (its minimum width is 0): when the full chips
-    do not fit its width they drop the shared total ("● Available 3"), and if that does not fit
-    either, the label ("● 3": the status's coloured symbol and its count); the full headline is
-    always each chip's tooltip and accessible name. With 4-digit counts the nine full chips need
-    ~1,530 px: they resized a 1,040 px window as statuses appeared (repainting the whole roster)
-    and did not fit a 1,366 px laptop screen."""
-
-    SPACING = 14  # between chips, in full
-    COMPACT_SPACING = 10  # between symbol-and-count chips
-    FULL, NO_TOTAL, COMPACT = range(3)  # chip styles, widest first
-
-    def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
-        super().__init__(parent)
-        self.catalogue = catalogue
-        self._lay = lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(self.SPACING)
-        self.labels: dict[str, tuple[QLabel, QLabel]] = {}
-        for st in [*catalogue, UNKNOWN]:
-            icon = QLabel()
-            icon.setPixmap(status_icon(st).pixmap(14, 14))
-            text = QLabel()
-            text.setObjectName(f"count_{st.id}")
-            box = QHBoxLayout()
-            box.setSpacing(4)
-            box.addWidget(icon)
-            box.addWidget(text)
-            lay.addLayout(box)
-            self.labels[st.id] = (icon, text)
-        lay.addStretch(1)
-        self._styled: dict[str, str] = {}  # status id -> style sheet set on its label
-        # per chip style: status id -> reserved width of its text (px), see _reserve_width
-        self._widths: tuple[dict[str, int], ...] = ({}, {}, {})
-        self.style_shown = -1  # FULL, NO_TOTAL or COMPACT (see class doc); -1 before any counts
-
-    def minimumSizeHint(self) -> QSize:
-        # Width 0: the window's minimum width is the other bars' business (see class doc).
-        return QSize(0, super().minimumSizeHint().height())
-
-    def sizeHint(self) -> QSize:
-        return QSize(0, super().sizeHint().height())
-
-    @property
-    def compact(self) -> bool:
-        """Chips show less than their full headline (see class doc)."""
-        return self.style_shown > self.FULL
-
-    def set_counts(self, counts: Counts) -> None:
-        # Called after every batch and every second; unchanged counts must not restyle nine
-        # labels (setStyleSheet re-polishes and re-lays out the bar).
-        if counts == getattr(self, "_shown", None):
-            return
-        self._shown = counts
-        self._reserve_width(len(str(counts.total)))
-        styled = self._styled
-        unknown = counts.get(UNKNOWN.id) > 0
-        for sid, (icon, text) in self.labels.items():
-            n = counts.get(sid)
-            style = "font-weight: 600;" if n else "color: #888;"
-            if styled.get(sid) != style:  # a style sheet re-polishes the label: only on a change
-                styled[sid] = style
-                text.setStyleSheet(style)  # before the text: it sizes the label
-            # Empty chips are left out (the bar must fit a laptop screen), except Available:
-            # "Available 0 / 12" is the one number a supervisor must always see.
-            visible = n > 0 or (sid == "available" and not unknown)
-            if visible != (not text.isHidden()):
-                icon.setVisible(visible)
-                text.setVisible(visible)
-        self._fit(force=True)
-
-    def text(self) -> str:
-        """The visible chips' full headlines (also when compact), two spaces apart."""
-        return "  ".join(t.accessibleName() for _i, t in self.labels.values() if t.isVisible())
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self._fit()
-
-    def _needed(self, style: int) -> int:
-        """Width (px) the visible chips need in ``style``, with their reserved widths."""
-        shown = [sid for sid, (_i, t) in self.labels.items() if not t.isHidden()]
-        spacing = self.COMPACT_SPACING if style == self.COMPACT else self.SPACING
-        widths = self._widths[style]
-        return sum(14 + 4 + widths.get(sid, 0) for sid in shown) + spacing * max(0, len(shown) - 1)
-
-    def _fit(self, force: bool = False) -> None:
-        """The widest chip style that fits the bar's width; sets the texts."""
-        counts = getattr(self, "_shown", None)
-        if counts is None:
-            return
-        style = self.FULL
-        if self.isVisible():  # not laid out while hidden: showEvent/resizeEvent decide
-            while style < self.COMPACT and self._needed(style) > self.width():
-                style += 1
-        if style == self.style_shown and not force:
-            return
-        self.style_shown = style
-        self._lay.setSpacing(self.COMPACT_SPACING if style == self.COMPACT else self.SPACING)
-        widths = self._widths[style]
-        for sid, (icon, text) in self.labels.items():
-            st = UNKNOWN if sid == UNKNOWN.id else self.catalogue.get(sid)
-            headline = counts.headline(st)
-            n = counts.get(sid)
-            text.setMinimumWidth(widths[sid])
-            text.setText((headline, f"{st.label} {n}", str(n))[style])
-            if text.accessibleName() != headline:
-                text.setAccessibleName(headline)
-                text.setToolTip(headline)
-                icon.setToolTip(headline)
-
-    def _reserve_width(self, digits: int) -> None:
-        """Each chip is as wide as its widest text for totals of ``digits`` digits, so changing
-        numbers never change the bar's size: at the window's minimum width that resized the
-        window and repainted the whole roster (~60-200 ms at 5,000 agents) on every count."""
-        if digits == getattr(self, "_digits", None):
-            return
-        self._digits = digits
-        font = QFont(self.font())
-        font.setWeight(QFont.Weight.DemiBold)  # the widest style a chip uses
-        metrics = QFontMetrics(font)
-        nines = "8" * digits
-        full, no_total, compact = self._widths
-        for sid in self.labels:
-            label = UNKNOWN.label if sid == UNKNOWN.id else self.catalogue.get(sid).label
-            full[sid] = metrics.horizontalAdvance(f"{label} {nines} / {nines}") + 2
-            no_total[sid] = metrics.horizontalAdvance(f"{label} {nines}") + 2
-            compact[sid] = metrics.horizontalAdvance(nines) + 2
-
-
-class FilterBar(QWidget):
-    """Team and status filters and a name search. Emits ``changed()``."""
-
-    changed = Signal()
-
-    def __init__(self, catalogue: StatusCatalogue, parent=None) -> None:
-        super().__init__(parent)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(QLabel("Team:"))
-        self.team = QComboBox()
-        self.team.addItem("All teams", ALL)
-        self.team.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        lay.addWidget(self.team)
-        lay.addWidget(QLabel("Status:"))
-        self.status = QComboBox()
-        self.status.setIconSize(QSize(14, 14))
-        self.status.addItem("All statuses", ALL)
-        for st in [*catalogue, UNKNOWN]:
-            self.status.addItem(status_icon(st), st.label, st.id)
-        lay.addWidget(self.status)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search by name…")
-        self.search.setClearButtonEnabled(True)
-        self.search.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        lay.addWidget(self.search, 1)
-        self.team.currentIndexChanged.connect(lambda _i: self.changed.emit())
-        self.status.currentIndexChanged.connect(lambda _i: self.changed.emit())
-        self.search.textChanged.connect(lambda _t: self.changed.emit())
-
-    def set_teams(self, teams: list[str]) -> None:
-        have = {self.team.itemData(i) for i in range(self.team.count())}
-        for team in teams:
-            if team not in have:
-                self.team.addItem(team, team)
-
-    def selected_team(self) -> str | None:
-        data = self.team.currentData()
-        return None if data in (None, ALL) else data
-
-    def selected_status(self) -> str | None:
-        data = self.status.currentData()
-        return None if data in (None, ALL) else data
-
-
 class ConfirmBar(QFrame):
-    """A non-modal, in-window confirmation: ``ask(text, payload)``; emits ``confirmed(payload)``."""
+    """A non-modal, in-window confirmation: ``ask(text, payload, near=...)``; emits
+    ``confirmed(payload)``. ``text`` is plain text (it carries a display name: never markup).
+    Enter confirms, Escape cancels; the focused button shows a ring; the bar floats next to the
+    row it is about (``near``), over the view, so showing it scrolls and moves nothing."""
 
     confirmed = Signal(object)
+    cancelled = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("confirmBar")
-        self.setStyleSheet("#confirmBar { background: #e3f2fd; border: 1px solid #64b5f6; border-radius: 4px; }")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
         lay.addWidget(self.label, 1)
         self.yes = QPushButton("Confirm")
         self.no = QPushButton("Cancel")
+        self.yes.setToolTip("Confirm (Enter)")
+        self.no.setToolTip("Cancel (Escape)")
         lay.addWidget(self.yes)
         lay.addWidget(self.no)
         self.payload = None
+        self.near: tuple[int, int] | None = None
+        self._restore_focus: QWidget | None = None
         self.yes.clicked.connect(self._yes)
         self.no.clicked.connect(self._no)
+        self._restyle()
         self.hide()
 
+    def _restyle(self) -> None:
+        c = colors(self.palette())
+        self.setStyleSheet(
+            f"#confirmBar {{ background: {c.confirm_bg}; border: 1px solid {c.confirm_border}; border-radius: 4px; }}"
+            f" #confirmBar QLabel {{ color: {c.confirm_text}; }}"
+            f" #confirmBar QPushButton {{ color: {c.text}; background: {c.base}; border: 1px solid {c.confirm_border};"
+            f" border-radius: 4px; padding: 3px 12px; }}"
+            f" #confirmBar QPushButton:focus {{ border: 2px solid {c.focus}; padding: 2px 11px; }}"
+        )
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._restyle()
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            # Enter on Cancel cancels; anywhere else in the bar it confirms.
+            (self._no if self.no.hasFocus() else self._yes)()
+            return
+        if key == Qt.Key.Key_Escape:
+            self._no()
+            return
+        super().keyPressEvent(event)
+
     def overlay_on(self, widget: QWidget) -> None:
-        """Float over ``widget``'s bottom edge instead of taking layout space (showing it then
-        moves nothing), following its size."""
+        """Float over ``widget`` instead of taking layout space (showing it then moves nothing),
+        following its size."""
         self.setParent(widget)
         self.setAutoFillBackground(True)
         widget.installEventFilter(self)
@@ -438,48 +347,106 @@ class ConfirmBar(QFrame):
         if host is None or host.layout() is not None and host.layout().indexOf(self) >= 0:
             return
         h = self.sizeHint().height()
-        self.setGeometry(8, max(0, host.height() - h - 8), max(0, host.width() - 16), h)
+        if self.near is None:
+            y = host.height() - h - 8
+        elif self.near[1] + h + 4 <= host.height():
+            y = self.near[1] + 2  # right under the row it is about
+        else:
+            y = self.near[0] - h - 2  # no room below: above it
+        # Over a scroll area: within its viewport, leaving the scroll bar usable.
+        viewport = host.viewport() if isinstance(host, QAbstractScrollArea) else None
+        left, right = (viewport.geometry().left(), viewport.geometry().right() + 1) if viewport is not None else (0, host.width())
+        self.setGeometry(left + 8, max(0, min(y, host.height() - h)), max(0, right - left - 16), h)
         self.raise_()
 
-    def ask(self, text: str, payload) -> None:
-        self.label.setText(text)
+    def ask(self, text: str, payload, near: tuple[int, int] | None = None) -> None:
+        """Ask ``text`` (plain text). ``near``: (top, bottom) of the row it is about, in the host
+        widget's coordinates; the bar goes just under it (or above when there is no room)."""
+        self.label.setText(display_text(text))
         self.payload = payload
+        self.near = near
+        focus = QApplication.focusWidget()
+        self._restore_focus = focus if focus is not None and not self.isAncestorOf(focus) else None
         self._place()
         self.show()
-        self.yes.setFocus()
+        self.yes.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _done(self) -> None:
+        self.hide()
+        back, self._restore_focus = self._restore_focus, None
+        if back is not None:
+            back.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _yes(self) -> None:
         payload, self.payload = self.payload, None
-        self.hide()
+        self._done()
         if payload is not None:
             self.confirmed.emit(payload)
 
     def _no(self) -> None:
         self.payload = None
-        self.hide()
+        self._done()
+        self.cancelled.emit()
 
 
 class MessageBar(QFrame):
     """A dismissible line for errors (or notes) in plain words (never a modal box)."""
 
-    ERROR_STYLE = "#messageBar { background: #fdecea; border: 1px solid #e57373; border-radius: 4px; }"
-    INFO_STYLE = "#messageBar { background: #e8f0fe; border: 1px solid #90b4f0; border-radius: 4px; }"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("messageBar")
-        self.setStyleSheet(self.ERROR_STYLE)
+        self._info = False
+        self._restyle()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # carries names and server text
         lay.addWidget(self.label, 1)
         close = QPushButton("Dismiss")
         close.clicked.connect(self.hide)
         lay.addWidget(close)
         self.hide()
 
+    def _restyle(self) -> None:
+        c = colors(self.palette())
+        bg, border, fg = (c.info_bg, c.info_border, c.info_text) if self._info else (c.error_bg, c.error_border, c.error_text)
+        self.setStyleSheet(
+            f"#messageBar {{ background: {bg}; border: 1px solid {border}; border-radius: 4px; }}"
+            f" #messageBar QLabel {{ color: {fg}; }}"
+        )
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._restyle()
+
     def show_text(self, text: str, info: bool = False) -> None:
-        self.setStyleSheet(self.INFO_STYLE if info else self.ERROR_STYLE)
-        self.label.setText(text)
+        self._info = info
+        self._restyle()
+        self.label.setText(display_text(text))
         self.show()
+
+
+def clamp_to_screen(window: QWidget, margin: int = 0) -> None:
+    """Shrink and move ``window`` so its frame lies within its screen's available area (the
+    desktop minus panels). A restored geometry or the default size can exceed it: at 200 % scale
+    the roster opened 2080x1440 on a 1600x1000 screen."""
+    screen = window.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry().adjusted(margin, margin, -margin, -margin)
+    frame = window.frameGeometry()
+    extra_w = max(0, frame.width() - window.width())  # title bar and borders, once shown
+    extra_h = max(0, frame.height() - window.height())
+    width = min(window.width(), max(1, area.width() - extra_w))
+    height = min(window.height(), max(1, area.height() - extra_h))
+    if (width, height) != (window.width(), window.height()):
+        window.resize(width, height)
+    frame = window.frameGeometry()
+    x = min(max(frame.x(), area.x()), area.right() + 1 - frame.width())
+    y = min(max(frame.y(), area.y()), area.bottom() + 1 - frame.height())
+    if (x, y) != (frame.x(), frame.y()):
+        window.move(x, y)
+

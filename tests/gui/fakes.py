@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
+from datetime import datetime, timezone
+
+from presence_desktop.domain.presence import PresenceEvent, format_time
 from presence_desktop.client.ports import RelayError, RosterSnapshot
 from presence_desktop.client.sample import sample_events
 
@@ -27,6 +29,7 @@ class FakeRelay:
         self.feed = None  # FakeFeed to publish to
         self.delay = 0.0
         self.closed = False
+        self.server_offset_s = 0.0  # the relay's clock minus this computer's
 
     def _check(self):
         if self.down:
@@ -41,11 +44,13 @@ class FakeRelay:
         self._check()
         target = agent_id or self.me
         old = self.rows.get(target)
+        now = self.now_iso()
         ev = PresenceEvent(
             agent_id=target, team_id=old.team_id if old else self.team,
             display_name=old.display_name if old else self.display_name, status=status,
-            version=(old.version if old else 0) + 1, changed_at=utc_now_iso(), message=message,
-            source="supervisor" if agent_id else "manual", changed_by=self.me)
+            version=(old.version if old else 0) + 1, changed_at=now, message=message,
+            source="supervisor" if agent_id else "manual", changed_by=self.me,
+            status_since=old.status_since_at if old is not None and old.status == status else now)
         self.rows[target] = ev
         if self.feed is not None:
             self.feed.publish(ev)
@@ -58,7 +63,11 @@ class FakeRelay:
     async def roster(self, team=None):
         self.calls.append(("roster", team))
         self._check()
-        return RosterSnapshot([e for e in self.rows.values() if team is None or e.team_id == team], as_of=utc_now_iso())
+        return RosterSnapshot([e for e in self.rows.values() if team is None or e.team_id == team], as_of=self.now_iso())
+
+    def now_iso(self) -> str:
+        """The relay's clock (this computer's plus ``server_offset_s``), as the relay writes it."""
+        return format_time(datetime.fromtimestamp(time.time() + self.server_offset_s, timezone.utc))
 
     async def close(self):
         self.closed = True

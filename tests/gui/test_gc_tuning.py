@@ -41,7 +41,7 @@ def test_thousands_of_joined_agents_are_frozen_too(monkeypatch, qtbot):
     from presence_desktop.domain.presence import utc_now_iso
     from presence_desktop.domain.roster import Roster
     from presence_desktop.resources import default_catalogue
-    from presence_desktop.ui import roster_model
+    from presence_desktop.ui.roster import model as roster_model
     from presence_desktop.client.sample import sample_events
 
     freezes = []

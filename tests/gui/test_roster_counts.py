@@ -10,7 +10,7 @@ def test_counts_ignore_the_status_filter_but_follow_team_and_search(qtbot, artif
     avail = sum(roster.display_status(a).id == "available" for a in team2)
     assert len(team2) == 10 and 0 < avail < 10
     win.filters.team.setCurrentIndex(win.filters.team.findData("team-2"))
-    win.filters.status.setCurrentIndex(win.filters.status.findData("available"))
+    win.filters.set_statuses({"available"})
     assert win.proxy.rowCount() == avail
     # "Available 3 / 10", not "3 / 3": the status filter picks rows, not the population.
     assert win.counts.labels["available"][1].text() == f"Available {avail} / 10"
@@ -19,7 +19,7 @@ def test_counts_ignore_the_status_filter_but_follow_team_and_search(qtbot, artif
     win.grab().save(str(artifacts_dir / "roster-counts-team2-available.png"))
     # A search narrows the population (it is a scope, like the team).
     name = roster.get(team2[0]).event.display_name
-    win.filters.status.setCurrentIndex(0)
+    win.filters.set_statuses(None)
     win.filters.search.setText(name)
     assert win.counts.labels["available"][1].text().endswith(f"/ {win.proxy.rowCount()}")
 
@@ -27,7 +27,7 @@ def test_counts_ignore_the_status_filter_but_follow_team_and_search(qtbot, artif
 def test_counts_bar_restyles_only_labels_whose_style_changes(qtbot):
     # setStyleSheet re-polishes a label: nine of them after every batch of a burst added up.
     from presence_desktop.domain.roster import Counts
-    from presence_desktop.ui.widgets import CountsBar
+    from presence_desktop.ui.roster.counts import CountsBar
 
     bar = CountsBar(default_catalogue())
     qtbot.addWidget(bar)
@@ -40,8 +40,10 @@ def test_counts_bar_restyles_only_labels_whose_style_changes(qtbot):
     assert len(styled) == first  # same styles: none set again
     bar.set_counts(Counts({"available": 4, "lunch": 6}, 10))
     assert sorted(styled[first:]) == ["lunch", "on_call"]
-    assert bar.labels["available"][1].text() == "Available 4 / 10"
-    assert not bar.labels["on_call"][1].isVisibleTo(bar) and bar.labels["lunch"][1].isVisibleTo(bar)
+    assert bar.labels["available"][1].accessibleName() == "Available 4 / 10"
+    # zero counts stay (muted), so the chips never move: "On call 0 / 10" is shown
+    assert bar.labels["on_call"][1].isVisibleTo(bar) and bar.labels["lunch"][1].isVisibleTo(bar)
+    assert bar.labels["on_call"][1].accessibleName() == "On call 0 / 10"
 
 
 
@@ -80,8 +82,12 @@ def test_counts_never_resize_the_window_and_compact_when_they_do_not_fit(qtbot, 
     qtbot.waitUntil(lambda: bar.style_shown == bar.NO_TOTAL, timeout=1000)
     assert text.text() == f"{lunch} {1234 + ids.index('lunch')}"
     win.resize(1040, 720)
-    win.counts.set_counts(Counts({"available": 3, "on_call": 7}, 12))  # few chips: they fit in full
-    qtbot.waitUntil(lambda: not bar.compact, timeout=1000)
-    assert bar.labels["available"][1].text() == "Available 3 / 12" and win.size().width() == 1040
+    win.counts.set_counts(Counts({"available": 3, "on_call": 7}, 12))
+    # zeros are shown too (fixed places), so every catalogue chip is there, none cut off
+    shown = [sid for sid, (_i, t) in bar.labels.items() if t.isVisibleTo(bar)]
+    assert shown == [st.id for st in default_catalogue()]
+    qtbot.wait(20)
+    assert all(t.geometry().right() <= bar.width() for _i, t in bar.labels.values() if t.isVisible())
+    assert bar.labels["available"][1].accessibleName() == "Available 3 / 12" and win.size().width() == 1040
     qtbot.wait(20)
     win.grab().save(str(artifacts_dir / "roster-counts-few-1040.png"))

@@ -4,7 +4,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QStyle
 
-from presence_desktop.ui.roster_model import COL_TIME, HEADERS
+from presence_desktop.ui.roster.columns import COL_TIME, HEADERS
 from tests.gui.test_roster_window import make_window
 
 

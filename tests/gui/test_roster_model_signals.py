@@ -9,8 +9,9 @@ from PySide6.QtWidgets import QTableView
 
 from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.resources import default_catalogue
-from presence_desktop.ui import roster_model
-from presence_desktop.ui.roster_model import FRAME_MS, RosterProxy, RosterTableModel
+from presence_desktop.ui.roster import model as roster_model
+from presence_desktop.ui.roster.model import FRAME_MS, RosterTableModel
+from presence_desktop.ui.roster.proxy import RosterProxy
 from presence_desktop.client.sample import sample_events
 
 
@@ -101,7 +102,7 @@ def test_tick_announces_only_rows_whose_staleness_flipped(qtbot):
 
 def test_counts_bar_width_does_not_follow_the_numbers(qtbot):
     from presence_desktop.domain.roster import Counts
-    from presence_desktop.ui.widgets import CountsBar
+    from presence_desktop.ui.roster.counts import CountsBar
 
     bar = CountsBar(default_catalogue())
     qtbot.addWidget(bar)

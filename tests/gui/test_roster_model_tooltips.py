@@ -5,7 +5,8 @@ from PySide6.QtCore import Qt
 from presence_desktop.domain.presence import MESSAGE_MAX_CHARS, PresenceEvent, utc_now_iso
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
-from presence_desktop.ui.roster_model import COL_MESSAGE, COL_NAME, RosterTableModel
+from presence_desktop.ui.roster.columns import COL_MESSAGE, COL_NAME
+from presence_desktop.ui.roster.model import RosterTableModel
 
 
 def test_the_full_message_is_in_the_tooltip(qtbot):

@@ -1,5 +1,5 @@
 """The proxy sorts by SORT_KEY_ROLE strings that Qt compares itself; the order must be exactly the
-one the former Python ``lessThan`` gave (SORT_ROLE values, ties broken by the natural name key),
+one the former Python ``lessThan`` gave (per-column values, ties broken by the natural name key),
 on every column, both directions, for awkward names."""
 
 import functools
@@ -11,11 +11,14 @@ from PySide6.QtCore import Qt
 
 from presence_desktop.domain.presence import PresenceEvent, format_time
 from presence_desktop.domain.roster import Roster
+from presence_desktop.domain.text import display_text
 from presence_desktop.resources import default_catalogue
-from presence_desktop.ui.roster_model import (
-    AGENT_ROLE, COL_NAME, COL_TEAM, HEADERS, SORT_ROLE, RosterProxy, RosterTableModel, natural_key,
-    natural_sort_key,
+from presence_desktop.ui.roster.columns import (
+    COL_MESSAGE, COL_NAME, COL_STATUS, COL_TEAM, COL_TIME, HEADERS,
 )
+from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
+from presence_desktop.ui.roster.proxy import RosterProxy
+from presence_desktop.ui.roster.sortkeys import natural_key, natural_sort_key
 
 AWKWARD = [
     "agent-2", "agent-10", "Agent-1", "agent-01", "agent 1", "agent1", "agent-1a", "agent-1A", "", "0", "00",
@@ -28,12 +31,31 @@ AWKWARD = [
 ]
 
 
+def sort_value(index):
+    """The per-column value the former Python comparator compared (the model's former SORT_ROLE)."""
+    model = index.model()
+    roster, now = model.roster, model.clock()
+    agent_id = roster.agent_at(index.row())
+    ev = roster.get(agent_id).event
+    col = index.column()
+    if col == COL_STATUS:
+        return roster.display_status(agent_id, now).order
+    if col == COL_NAME:
+        return natural_key(display_text(ev.display_name) or agent_id)
+    if col == COL_TEAM:
+        return natural_key(ev.team_id)
+    if col == COL_TIME:
+        return roster.time_in_status(agent_id, now)
+    assert col == COL_MESSAGE
+    return (ev.message or "").casefold()
+
+
 def old_less_than(left, right) -> bool:
     """The comparator RosterProxy used before (copied here as the reference)."""
-    a = left.data(SORT_ROLE)
-    b = right.data(SORT_ROLE)
+    a = sort_value(left)
+    b = sort_value(right)
     if a == b:
-        return left.siblingAtColumn(COL_NAME).data(SORT_ROLE) < right.siblingAtColumn(COL_NAME).data(SORT_ROLE)
+        return sort_value(left.siblingAtColumn(COL_NAME)) < sort_value(right.siblingAtColumn(COL_NAME))
     try:
         return a < b
     except TypeError:

@@ -1,0 +1,1 @@
+"""The roster view, split by feature (see README.md here)."""

@@ -1,0 +1,174 @@
+"""Delegates that paint roster cells the default delegate cannot: the person (initials with a
+presence badge, the name, the changed-row marker) and the status pill (colour, shape, words).
+
+Both draw the item's panel (selection, hover, focus) through the style with no text, then their
+content with the palette's text colours, so they follow the theme; status colours are the
+catalogue's, lifted on a dark background by ``theme.status_color``. Shapes carry the status
+without colour (painting.py). User text arrives already neutralised (columns.py) and is drawn
+as plain text (QPainter.drawText never reads markup).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from presence_desktop.domain.statuses import Status
+from presence_desktop.ui import theme
+from presence_desktop.ui.painting import paint_status
+from presence_desktop.ui.roster.model import AGENT_ROLE, CHANGED_ROLE, CHANGED_TICKS, DIMMED_ROLE, STATUS_ROLE
+
+AVATAR = 22.0  # initials circle, logical px
+BADGE = 11.0  # the presence badge on it
+PAD = 6.0
+
+
+def initials(name: str) -> str:
+    """Up to two letters for an avatar: "Ada Lovelace" -> "AL", "agent-7" -> "A7", "" -> "?"."""
+    parts = [p for p in name.replace("-", " ").replace("_", " ").split() if p]
+    if not parts:
+        return "?"
+    if len(parts) == 1:
+        return parts[0][:2].upper()
+    return (parts[0][0] + parts[-1][0]).upper()
+
+
+def avatar_color(agent_id: str, dark: bool) -> QColor:
+    """A steady, muted colour per person (hashed from the id; the same in every window)."""
+    hue = zlib.crc32(agent_id.encode()) % 360
+    return QColor.fromHsl(hue, 70, 95 if dark else 110)
+
+
+class _RowDelegate(QStyledItemDelegate):
+    """The panel (selection, hover, focus) and the changed-row tint; subclasses draw content."""
+
+    def __init__(self, parent=None, reduced_motion: bool = False) -> None:
+        super().__init__(parent)
+        self.reduced_motion = reduced_motion
+
+    def _panel(self, painter: QPainter, option: QStyleOptionViewItem, index) -> QStyleOptionViewItem:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        opt.icon = opt.icon.__class__()
+        age = index.data(CHANGED_ROLE)
+        if age is not None and not opt.state & QStyle.StateFlag.State_Selected:
+            tint = QColor(theme.colors(opt.palette).row_changed_bg)
+            if not self.reduced_motion:  # a flash that fades out in steps, one per tick
+                tint.setAlphaF(1.0 - age / CHANGED_TICKS)
+            opt.backgroundBrush = tint
+        style = opt.widget.style() if opt.widget else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        return opt
+
+    @staticmethod
+    def _text_color(opt: QStyleOptionViewItem, index) -> QColor:
+        if opt.state & QStyle.StateFlag.State_Selected:
+            group = QPalette.ColorGroup.Active if opt.state & QStyle.StateFlag.State_Active else QPalette.ColorGroup.Inactive
+            return opt.palette.color(group, QPalette.ColorRole.HighlightedText)
+        if index.data(DIMMED_ROLE):
+            return QColor(theme.colors(opt.palette).dim_text)
+        return opt.palette.color(QPalette.ColorRole.Text)
+
+
+class PersonDelegate(_RowDelegate):
+    """The name column: initials on a coloured circle with the status shape as a badge at its
+    lower right, then the name; a changed row also gets an accent bar at its left edge (the
+    marker that remains with reduced motion)."""
+
+    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+        opt = self._panel(painter, option, index)
+        status: Status | None = index.data(STATUS_ROLE)
+        agent_id = index.data(AGENT_ROLE) or ""
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        dimmed = bool(index.data(DIMMED_ROLE))
+        c = theme.colors(opt.palette)
+        r = QRectF(option.rect)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if index.data(CHANGED_ROLE) is not None:
+            painter.fillRect(QRectF(r.left(), r.top() + 2, 3, r.height() - 4), QColor(c.focus))
+        side = min(AVATAR, r.height() - 2)
+        circle = QRectF(r.left() + PAD, r.center().y() - side / 2 - 1, side, side)
+        fill = avatar_color(agent_id, c.dark)
+        if dimmed:
+            fill.setAlphaF(0.45)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(fill)
+        painter.drawEllipse(circle)
+        font = QFont(opt.font)
+        font.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.75))
+        font.setBold(True)
+        font.setItalic(False)
+        painter.setFont(font)
+        painter.setPen(QColor(255, 255, 255) if not dimmed else QColor(c.base))
+        painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(name))
+        if status is not None:
+            b = min(BADGE, side * 0.5)
+            badge = QRectF(circle.right() - b + 3.5, circle.bottom() - b + 3, b, b)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(c.base))  # a ring of background separates badge and circle
+            painter.drawEllipse(badge.adjusted(-1.5, -1.5, 1.5, 1.5))
+            paint_status(painter, badge, status, dimmed=dimmed, dark=c.dark)
+        painter.setFont(opt.font)
+        painter.setPen(self._text_color(opt, index))
+        text_rect = QRectF(circle.right() + PAD + 2, r.top(), r.right() - circle.right() - 2 * PAD, r.height())
+        elided = QFontMetrics(opt.font).elidedText(name, Qt.TextElideMode.ElideRight, int(text_rect.width()))
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
+        painter.restore()
+
+    def sizeHint(self, option, index):
+        hint = super().sizeHint(option, index)
+        return QSize(hint.width() + int(AVATAR + 2 * PAD), max(hint.height(), int(AVATAR) + 4))
+
+
+class PillDelegate(_RowDelegate):
+    """The status column: a rounded pill tinted with the status colour holding its shape and
+    label, then (muted) where it came from ("set by …", "idle", "no heartbeat")."""
+
+    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+        opt = self._panel(painter, option, index)
+        status: Status | None = index.data(STATUS_ROLE)
+        if status is None:
+            return
+        text = index.data(Qt.ItemDataRole.DisplayRole) or status.label
+        label, _sep, detail = text.partition(" · ")
+        if label.startswith(status.label + " (") and label.endswith(")"):  # "Unknown (last: Break)"
+            label, detail = status.label, label[len(status.label) + 2:-1]
+        dimmed = bool(index.data(DIMMED_ROLE))
+        c = theme.colors(opt.palette)
+        color = QColor(theme.status_color(status.color, c.dark))
+        metrics = QFontMetrics(opt.font)
+        r = QRectF(option.rect)
+        h = min(r.height() - 6, metrics.height() + 6)
+        icon = h - 8
+        width = min(r.width() - 2 * PAD, 8 + icon + 5 + metrics.horizontalAdvance(label) + 10)
+        pill = QRectF(r.left() + PAD, r.center().y() - h / 2, max(0.0, width), h)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        bg = QColor(color)
+        bg.setAlphaF(0.10 if dimmed else 0.18)
+        edge = QColor(color)
+        edge.setAlphaF(0.35 if dimmed else 0.7)
+        painter.setPen(QPen(edge, 1.0))
+        painter.setBrush(bg)
+        painter.drawRoundedRect(pill, h / 2, h / 2)
+        paint_status(painter, QRectF(pill.left() + 7, pill.center().y() - icon / 2, icon, icon), status,
+                     dimmed=dimmed, dark=c.dark)
+        painter.setPen(self._text_color(opt, index))
+        text_left = pill.left() + 7 + icon + 5
+        label_rect = QRectF(text_left, pill.top(), pill.right() - text_left - 6, pill.height())
+        painter.drawText(label_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                         metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(label_rect.width())))
+        if detail:
+            selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+            painter.setPen(self._text_color(opt, index) if selected else QColor(c.muted))
+            rest = QRectF(pill.right() + 6, r.top(), r.right() - pill.right() - 8, r.height())
+            if rest.width() > 12:
+                painter.drawText(rest, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                                 metrics.elidedText(detail, Qt.TextElideMode.ElideRight, int(rest.width())))
+        painter.restore()
