@@ -282,6 +282,8 @@ class GuiApp:
         if shown != getattr(self, "_teams_shown", None):
             self._teams_shown = shown
             self.window.team_picker.set_teams(*shown)
+            # An agent watches the own team: nothing to choose, no picker.
+            self.window.team_picker.setVisible(self.service.identity.watches_many)
             self.window._apply_filter()  # rows of a team no longer watched leave the view
         self.window.show_empty_reason(self.service.watch_problem)
 

@@ -36,6 +36,7 @@ class TeamPicker(QWidget):
         self.watched: tuple[str, ...] | None = None
         self._all: QAction | None = None
         self._teams: dict[str, QAction] = {}
+        self.hide()  # until the app says what the token allows (set_teams)
 
     def set_teams(self, allowed: tuple[str, ...] | None, watched: tuple[str, ...] | None) -> None:
         """Show what the token allows (None: every team) and what is watched."""

@@ -62,6 +62,7 @@ async def test_picker_changes_teams_without_reconnecting_and_is_remembered(qtbot
     assert picker.button.text() == "All my teams (2)" and picker._all.isChecked()
     assert [a.text() for a in picker.menu.actions() if a.isCheckable()] == ["All my teams", "team-2", "team-3"]
     window.resize(1040, 360)
+    await asyncio.sleep(0.3)  # a layout pass and a paint at the new size
     window.grab().save(str(ARTIFACTS / "team_picker_all.png"))
 
     relay.calls.clear()
@@ -101,7 +102,9 @@ async def test_a_supervisor_without_teams_reads_a_sentence_not_an_empty_table(qt
     assert window.empty_reason.isVisible() and not window.table.isVisible()
     assert "You supervise no team yet" in window.empty_reason.text()
     assert window.team_picker.button.text() == "No team" and not window.team_picker.button.isEnabled()
+    assert window.team_picker.isVisible()
     window.resize(1040, 360)
+    await asyncio.sleep(0.3)
     window.grab().save(str(ARTIFACTS / "team_picker_no_teams.png"))
     await gui.runtime.shutdown()
 
@@ -114,4 +117,16 @@ async def test_a_manager_watches_every_team_through_the_namespace_wildcard(qtbot
     await until(lambda: gui.window.proxy.rowCount() == 40)
     assert backends["feed"].channels == ["/agent-presence/*"] and ("roster", None) in backends["relay"].calls
     assert gui.window.team_picker.button.text() == "Every team" and not gui.window.team_picker.button.isEnabled()
+    await gui.runtime.shutdown()
+
+
+async def test_an_agent_has_no_picker(qtbot, tmp_path):
+    FakeAuth.remembered = SignedIn("agent-2", Claims("agent-2", groups=("support_agents",), team_id="team-2"),
+                                   remembered=True)
+    gui, backends = make_gui(tmp_path)
+    await gui.start("aws")
+    qtbot.addWidget(gui.window)
+    await until(lambda: gui.window.proxy.rowCount() == 10)
+    assert backends["feed"].channels == ["/agent-presence/team-2/*"]
+    assert not gui.window.team_picker.isVisible()
     await gui.runtime.shutdown()

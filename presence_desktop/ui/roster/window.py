@@ -127,12 +127,6 @@ class RosterWindow(QMainWindow):
         lay.addWidget(self.filters)
         self.team_picker = TeamPicker()  # the teams watched (docs/teams.md); set by the app
         self.filters.layout().insertWidget(0, self.team_picker)
-        self.empty_reason = QLabel()  # instead of the table when there is nothing to watch
-        self.empty_reason.setTextFormat(Qt.TextFormat.PlainText)
-        self.empty_reason.setWordWrap(True)
-        self.empty_reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_reason.hide()
-        lay.addWidget(self.empty_reason, 1)
         self.counts = CountsBar(catalogue)
         lay.addWidget(self.counts)
         self.teams = TeamStrip()
@@ -189,6 +183,12 @@ class RosterWindow(QMainWindow):
         self.table.contextMenuForRow.connect(self._context_menu)
         self.table.resized.connect(self.fit_columns)
         lay.addWidget(self.table, 1)
+        self.empty_reason = QLabel()  # in the table's place when there is nothing to watch
+        self.empty_reason.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_reason.setWordWrap(True)
+        self.empty_reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_reason.hide()
+        lay.addWidget(self.empty_reason, 1)
         self.setCentralWidget(central)
         # Floats over the table's bottom edge: in the layout it pushed the rows ~40 px down
         # right under the pointer that had just used the row menu.
