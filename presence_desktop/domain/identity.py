@@ -7,8 +7,9 @@ One home for these words; nothing here checks a signature (``relay/cognito_jwt.p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from presence_desktop.domain.presence import valid_segment
 

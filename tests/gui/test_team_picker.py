@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from presence_desktop.client.settings import AppSettings, SettingsStore
+from presence_desktop.client.settings import SettingsStore
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.gui_app import GuiApp
 from presence_desktop.ui.runtime import QtRuntime

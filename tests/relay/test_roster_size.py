@@ -9,7 +9,11 @@ import json
 import pytest
 
 from presence_desktop.domain.identity import Identity
-from presence_desktop.domain.presence import DISPLAY_NAME_MAX_CHARS, MESSAGE_MAX_CHARS, PresenceEvent
+from presence_desktop.domain.presence import (
+    DISPLAY_NAME_MAX_CHARS,
+    MESSAGE_MAX_CHARS,
+    PresenceEvent,
+)
 from presence_desktop.relay.core import RelayCore, RelayLimits, RelayResponse
 from presence_desktop.relay.store import SqliteStore, StoredPresence
 
