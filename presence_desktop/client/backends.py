@@ -70,6 +70,7 @@ class EventsLiveFeed:
         self.client = client
         self.channels: list[str] = [channels] if isinstance(channels, str) else list(channels)
         self._was_up = False
+        self._quiet: float | None = None  # the last quiet_since reported
         self._sink: FeedSink | None = None
         self._runs: dict[str, asyncio.Task] = {}
         self._ended: asyncio.Event | None = None
@@ -81,7 +82,12 @@ class EventsLiveFeed:
         status = state.status
         if status == "connected":
             self._was_up = True
+            quiet = getattr(state, "quiet_since", None)
+            if quiet != self._quiet:
+                self._quiet = quiet
+                sink.feed_quiet(quiet)
             return
+        self._quiet = None
         if status in ("reconnecting", "failed") or (status == "connecting" and self._was_up):
             sink.feed_down(state.reason or status, state.next_attempt_at)
 

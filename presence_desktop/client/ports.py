@@ -81,6 +81,10 @@ class FeedSink(Protocol):
         """The server refused (or ended) the subscription to ``channel``; the feed tries it again
         later. Other channels go on."""
 
+    def feed_quiet(self, since: float | None) -> None:
+        """Connected, but nothing (not even a keep-alive) has come since ``since`` (epoch s,
+        this computer's clock); None when frames come again."""
+
 
 class LiveFeed(Protocol):
     async def run(self, sink: FeedSink) -> None:

@@ -55,6 +55,9 @@ class ConnectionState:
     next_retry_at: float | None = None
     reason: str | None = None
     joining: bool = False
+    # up, but nothing (not even a keep-alive) heard since this epoch time (this computer's clock):
+    # events may be missing; the roster is shown as not current
+    quiet_since: float | None = None
 
 
 class ServiceListener(Protocol):
@@ -292,6 +295,11 @@ class PresenceService:
     def feed_lost_events(self) -> None:
         log.warning("live events were lost: fetching the snapshot again")
         self.feed_subscribed(None)
+
+    def feed_quiet(self, since: float | None) -> None:
+        current = self.connection
+        if current.up and current.quiet_since != since:
+            self._set_connection(ConnectionState(up=True, joining=current.joining, quiet_since=since))
 
     def feed_down(self, reason: str, next_retry_at: float | None) -> None:
         self.tasks.cancel("snapshot")

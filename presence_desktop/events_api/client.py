@@ -74,6 +74,11 @@ _wire_log.setLevel(logging.INFO)
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024  # 240 KB events, JSON-escaped inside a frame, fit easily
 DEFAULT_MAX_QUEUE = 1000
 DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
+# Nothing from the server for this long while connected is reported (ConnectionState.quiet_since):
+# a ``ka`` is expected about every 60 s (UNCONFIRMED: the devstack's ka_interval_s; Amplify's
+# client alerts after 65 s), so 1.5 intervals means at least one missed; connectionTimeoutMs
+# (300 s by default) ends the connection later.
+DEFAULT_QUIET_AFTER_S = 90.0
 READ_SLICE = 100  # frames handled per loop turn (~3-5 ms) before the reader yields
 SIGN_IN_AGAIN = "sign in again"
 
@@ -94,6 +99,9 @@ class ConnectionState:
       ``reconnecting``; ``retry_in`` the same as a delay in seconds from ``at``.
     - ``reason``: the last error, in words without secrets.
     - ``at``: wall-clock time this state began.
+    - ``quiet_since``: while ``connected`` but nothing (no ``ka``, no data) has come for
+      ``EventsClient.quiet_after_s``: the wall-clock time of the last frame; None otherwise. The
+      connection may be dead without a close (the watchdog drops it at ``connectionTimeoutMs``).
     """
 
     status: Status
@@ -103,6 +111,7 @@ class ConnectionState:
     reason: str | None = None
     connection_timeout_ms: int | None = None
     at: float = 0.0
+    quiet_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +373,7 @@ class _Connection:
         self.pending: dict[tuple[str, str], asyncio.Future[ServerFrame]] = {}
         self.closed = False
         self.reason: str | None = None
+        self.quiet = False  # quiet_after_s passed without a frame (ConnectionState.quiet_since)
 
     def touch(self) -> None:
         self.last_alive = asyncio.get_running_loop().time()
@@ -431,7 +441,8 @@ class EventsClient:
                  backoff: Backoff | None = None, max_queue: int = DEFAULT_MAX_QUEUE,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, ping_interval: float | None = 20.0,
                  proxy: str | bool | None = None, max_subscribe_timeouts: int = 3,
-                 stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S):
+                 stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S,
+                 quiet_after_s: float | None = DEFAULT_QUIET_AFTER_S):
         parts = urlsplit(realtime_url)
         if parts.scheme == "wss":
             ctx = ssl_context or make_ssl_context()
@@ -463,6 +474,7 @@ class EventsClient:
         if backpressure_timeout < 0:
             raise ValueError("backpressure_timeout must be >= 0")
         self.backpressure_timeout = backpressure_timeout
+        self.quiet_after_s = quiet_after_s  # see ConnectionState.quiet_since; None = never said
         self._backlogged: set[Subscription] = set()  # full queues the reader waits on
         self.watchdog_wall_check_s = 2.0
         self._wall_clock: Callable[[], float] = time.time
@@ -815,8 +827,13 @@ class EventsClient:
     async def _watchdog(self, conn: _Connection) -> None:
         loop = asyncio.get_running_loop()
         limit = conn.timeout_ms / 1000.0
+        quiet_after = self.quiet_after_s if self.quiet_after_s is not None and self.quiet_after_s < limit else None
         while True:
             remaining = conn.last_alive + limit - loop.time()
+            if quiet_after is not None and not conn.quiet and loop.time() - conn.last_alive >= quiet_after:
+                conn.quiet = True  # a keep-alive is overdue: say so before the timeout drops it
+                log.warning("nothing from the server for %.0f s", loop.time() - conn.last_alive)
+                self._set_state("connected", connection_timeout_ms=conn.timeout_ms, quiet_since=conn.last_alive_wall)
             # The loop's monotonic clock stops while the machine sleeps; the wall clock does not.
             # A laptop that wakes after longer than the timeout must not trust its old socket.
             slept = self._wall_clock() - conn.last_alive_wall - limit > 0
@@ -825,7 +842,10 @@ class EventsClient:
                 log.warning("%s: dropping the connection", why)
                 conn.abort(f"keep-alive timeout ({conn.timeout_ms} ms without ka/data; {why})")
                 return
-            await asyncio.sleep(min(remaining + 0.005, self.watchdog_wall_check_s))
+            wake = remaining + 0.005
+            if quiet_after is not None and not conn.quiet:
+                wake = min(wake, conn.last_alive + quiet_after - loop.time() + 0.005)
+            await asyncio.sleep(max(0.0, min(wake, self.watchdog_wall_check_s)))
 
     # ------------------------------------------------------------ incoming frames
     def _handle(self, conn: _Connection, raw: str | bytes) -> None:
@@ -836,6 +856,9 @@ class EventsClient:
             log.warning("ignored malformed frame: %s: %r", exc, exc.raw_preview)
             return
         kind = frame.type
+        if conn.quiet and kind in (p.KA, p.DATA):
+            conn.quiet = False
+            self._set_state("connected", connection_timeout_ms=conn.timeout_ms)  # heard from again
         if kind == p.KA:
             conn.touch()
         elif kind == p.DATA:

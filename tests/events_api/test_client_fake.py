@@ -340,6 +340,24 @@ async def test_half_open_connection_is_detected_by_the_watchdog(server, make_cli
     await client.wait_connected(20)
 
 
+async def test_missed_keep_alives_are_reported_before_the_timeout_and_cleared_by_a_frame(server, make_client):
+    """A frozen server was noticed only at connectionTimeoutMs; rows looked live meanwhile."""
+    server.connection_timeout_ms = 3000
+    client = make_client(quiet_after_s=0.3)
+    client.watchdog_wall_check_s = 0.05
+    states = []
+    client.add_state_listener(states.append)
+    await client.subscribe("/default/a", timeout=10)
+    server.paused = True  # nothing reaches the client; the socket stays open
+    await wait_until(lambda: client.state.quiet_since is not None)
+    assert client.state.status == "connected" and client.state.quiet_since <= time.time() - 0.25
+    server.paused = False
+    await server.publish("/default/a", {"again": 1})
+    await wait_until(lambda: client.state.quiet_since is None)
+    assert client.state.status == "connected"
+    assert [s.status for s in states].count("reconnecting") == 0
+
+
 async def test_keep_alive_keeps_the_connection(server, make_client):
     server.connection_timeout_ms = 500
     server.ka_interval = 0.1

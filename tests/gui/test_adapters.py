@@ -103,6 +103,7 @@ class State:
     status: str
     next_attempt_at: float | None = None
     reason: str | None = None
+    quiet_since: float | None = None
 
 
 class FakeSub:
@@ -188,6 +189,9 @@ class Sink:
     def feed_down(self, reason, next_retry_at):
         self.log.append(("down", reason, next_retry_at))
 
+    def feed_quiet(self, since):
+        self.log.append(("quiet", since))
+
 
 async def test_live_feed_maps_client_states_and_items():
     client, sink = FakeClient(), Sink()
@@ -207,6 +211,21 @@ async def test_live_feed_maps_client_states_and_items():
                         ("down", "closed by server (code 1001)", at), "subscribed"]
     await feed.close()
     await asyncio.wait_for(task, 2)  # ends quietly once the client is closed
+
+
+async def test_live_feed_reports_missed_keep_alives_once_and_their_end():
+    """A frozen server looked live for ~40 s: the feed passes on the client's quiet state."""
+    client, sink = FakeClient(), Sink()
+    feed = EventsLiveFeed(client, "/agent-presence/*")
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.05)
+    client.set("connected", quiet_since=1000.0)
+    client.set("connected", quiet_since=1000.0)  # the same state again: reported once
+    client.set("connected")  # a frame came
+    await asyncio.sleep(0.05)
+    assert sink.log == ["subscribed", ("quiet", 1000.0), ("quiet", None)]
+    await feed.close()
+    await asyncio.wait_for(task, 2)
 
 
 async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):

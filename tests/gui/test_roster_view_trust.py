@@ -48,6 +48,17 @@ def test_a_joining_window_shows_the_roster_as_not_current(qtbot):
                    if roster.display_status(win.proxy.index(r, 0).data(AGENT_ROLE)).id != "unknown")
 
 
+def test_missed_keep_alives_show_the_roster_as_not_current(qtbot):
+    """A frozen server was noticed after ~40 s and rows looked live meanwhile."""
+    win, _roster = make_window(qtbot)
+    win.on_connection(ConnectionState(up=True))
+    win.on_connection(ConnectionState(up=True, quiet_since=time.time() - 95))
+    assert "Not current: nothing from the server since" in win.live_line.text()
+    assert win.proxy.index(0, COL_NAME).data(DIMMED_ROLE)
+    win.on_connection(ConnectionState(up=True))
+    assert win.live_line.text().startswith("● Live")
+
+
 def test_the_live_line_takes_its_place_always_so_rows_do_not_move(qtbot):
     win, _roster = make_window(qtbot)
     win.show()
@@ -247,8 +258,8 @@ def test_a_list_of_people_not_an_admin_grid(qtbot):
     assert win.proxy.index(_row_of(win, agent), COL_NAME).data() == ev.display_name != agent
     assert win.table.itemDelegateForColumn(COL_STATUS) is win.pill_delegate
     assert win.table.itemDelegateForColumn(COL_NAME) is win.person_delegate
-    assert [initials(n) for n in ("Ada Lovelace", "agent-7", "Grace Brewster Hopper", "", "émile")] == [
-        "AL", "A7", "GH", "?", "ÉM"]
+    assert [initials(n) for n in ("Ada Lovelace", "agent-7", "Grace Brewster Hopper", "", "émile", "<!> ok")] == [
+        "AL", "A7", "GH", "?", "ÉM", "OK"]
 
 
 def test_team_display_names_come_from_the_settings(qtbot):
@@ -302,6 +313,9 @@ def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, arti
     assert names == sorted(names, key=str.casefold)  # sorted by the chosen column within a team
     avail = sum(roster.display_status(a).id == "available" for a in first_team)
     assert win.teams.chips["team-1"].text() == f"▾ team-1 · {avail} / {len(first_team)} available"
+    header = win.table.horizontalHeader()
+    assert header.visualIndex(COL_TEAM) == 0 and win.team_delegate.grouped  # the team heads its rows
+    assert win.team_delegate.captions["team-1"] == f"team-1 · {avail}/{len(first_team)}"
     win.teams.chips["team-2"].setChecked(False)  # fold team-2 away
     assert "team-2" not in {roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()}
     assert win.teams.chips["team-2"].text().startswith("▸ team-2")
@@ -311,3 +325,4 @@ def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, arti
     win.teams.chips["team-2"].setChecked(True)
     win.filters.group.setChecked(False)
     assert win.proxy.rowCount() == len(roster) and not win.teams.isVisibleTo(win)
+    assert header.visualIndex(COL_TEAM) == COL_TEAM

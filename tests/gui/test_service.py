@@ -279,4 +279,15 @@ async def test_a_token_refresh_with_fewer_teams_narrows_the_subscriptions():
     await until(lambda: feed.channels == ["/agent-presence/team-3/*"])
     assert svc.roster.team_ids() == ["team-3"]
     assert "Your teams have changed" in rec.problems[-1]
+
+
+async def test_missed_keep_alives_make_the_connection_state_say_so():
+    """A frozen server: connected, but nothing heard; the window must not look live."""
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    svc.feed_quiet(1234.0)
+    assert rec.states[-1].up and rec.states[-1].quiet_since == 1234.0
+    svc.feed_quiet(None)
+    assert rec.states[-1].up and rec.states[-1].quiet_since is None
     await svc.shutdown()

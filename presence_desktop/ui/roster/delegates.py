@@ -19,16 +19,25 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from presence_desktop.domain.statuses import Status
 from presence_desktop.ui import theme
 from presence_desktop.ui.painting import paint_status
-from presence_desktop.ui.roster.model import AGENT_ROLE, CHANGED_ROLE, CHANGED_TICKS, DIMMED_ROLE, STATUS_ROLE
+from presence_desktop.ui.roster.model import (
+    AGENT_ROLE,
+    CHANGED_ROLE,
+    CHANGED_TICKS,
+    DIMMED_ROLE,
+    STATUS_ROLE,
+    TEAM_ROLE,
+)
 
 AVATAR = 22.0  # initials circle, logical px
-BADGE = 11.0  # the presence badge on it
+BADGE = 10.0  # the presence badge on it
 PAD = 6.0
 
 
 def initials(name: str) -> str:
     """Up to two letters for an avatar: "Ada Lovelace" -> "AL", "agent-7" -> "A7", "" -> "?"."""
-    parts = [p for p in name.replace("-", " ").replace("_", " ").split() if p]
+    # letters and digits only: a name is user text ("<b>x</b>" must not give "<")
+    parts = ["".join(ch for ch in p if ch.isalnum()) for p in name.replace("-", " ").replace("_", " ").split()]
+    parts = [p for p in parts if p]
     if not parts:
         return "?"
     if len(parts) == 1:
@@ -65,6 +74,16 @@ class _RowDelegate(QStyledItemDelegate):
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         return opt
 
+    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+        painter.save()
+        try:  # an exception must not leave the view's painter with a saved state
+            self._content(painter, option, index)
+        finally:
+            painter.restore()
+
+    def _content(self, painter, option: QStyleOptionViewItem, index) -> None:
+        self._panel(painter, option, index)
+
     @staticmethod
     def _text_color(opt: QStyleOptionViewItem, index) -> QColor:
         if opt.state & QStyle.StateFlag.State_Selected:
@@ -80,7 +99,7 @@ class PersonDelegate(_RowDelegate):
     lower right, then the name; a changed row also gets an accent bar at its left edge (the
     marker that remains with reduced motion)."""
 
-    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+    def _content(self, painter, option: QStyleOptionViewItem, index) -> None:
         opt = self._panel(painter, option, index)
         status: Status | None = index.data(STATUS_ROLE)
         agent_id = index.data(AGENT_ROLE) or ""
@@ -88,7 +107,6 @@ class PersonDelegate(_RowDelegate):
         dimmed = bool(index.data(DIMMED_ROLE))
         c = theme.colors(opt.palette)
         r = QRectF(option.rect)
-        painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if index.data(CHANGED_ROLE) is not None:
             painter.fillRect(QRectF(r.left(), r.top() + 2, 3, r.height() - 4), QColor(c.focus))
@@ -101,15 +119,15 @@ class PersonDelegate(_RowDelegate):
         painter.setBrush(fill)
         painter.drawEllipse(circle)
         font = QFont(opt.font)
-        font.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.75))
+        font.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.72))
         font.setBold(True)
         font.setItalic(False)
         painter.setFont(font)
         painter.setPen(QColor(255, 255, 255) if not dimmed else QColor(c.base))
-        painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(name))
+        painter.drawText(circle.adjusted(-1, -1, -1, -1), Qt.AlignmentFlag.AlignCenter, initials(name))
         if status is not None:
-            b = min(BADGE, side * 0.5)
-            badge = QRectF(circle.right() - b + 3.5, circle.bottom() - b + 3, b, b)
+            b = min(BADGE, side * 0.45)
+            badge = QRectF(circle.right() - b + 4.5, circle.bottom() - b + 3.5, b, b)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(c.base))  # a ring of background separates badge and circle
             painter.drawEllipse(badge.adjusted(-1.5, -1.5, 1.5, 1.5))
@@ -119,7 +137,6 @@ class PersonDelegate(_RowDelegate):
         text_rect = QRectF(circle.right() + PAD + 2, r.top(), r.right() - circle.right() - 2 * PAD, r.height())
         elided = QFontMetrics(opt.font).elidedText(name, Qt.TextElideMode.ElideRight, int(text_rect.width()))
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided)
-        painter.restore()
 
     def sizeHint(self, option, index):
         hint = super().sizeHint(option, index)
@@ -130,7 +147,7 @@ class PillDelegate(_RowDelegate):
     """The status column: a rounded pill tinted with the status colour holding its shape and
     label, then (muted) where it came from ("set by …", "idle", "no heartbeat")."""
 
-    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+    def _content(self, painter, option: QStyleOptionViewItem, index) -> None:
         opt = self._panel(painter, option, index)
         status: Status | None = index.data(STATUS_ROLE)
         if status is None:
@@ -148,7 +165,6 @@ class PillDelegate(_RowDelegate):
         icon = h - 8
         width = min(r.width() - 2 * PAD, 8 + icon + 5 + metrics.horizontalAdvance(label) + 10)
         pill = QRectF(r.left() + PAD, r.center().y() - h / 2, max(0.0, width), h)
-        painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         bg = QColor(color)
         bg.setAlphaF(0.10 if dimmed else 0.18)
@@ -171,4 +187,39 @@ class PillDelegate(_RowDelegate):
             if rest.width() > 12:
                 painter.drawText(rest, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                                  metrics.elidedText(detail, Qt.TextElideMode.ElideRight, int(rest.width())))
-        painter.restore()
+
+
+class TeamDelegate(_RowDelegate):
+    """The team column while grouping by team (it then stands first): the team's name and
+    counts on the first row of each team, nothing on the others, so the rows read as groups.
+    Without grouping: the team's name on every row, as the default delegate would."""
+
+    def __init__(self, parent=None, reduced_motion: bool = False) -> None:
+        super().__init__(parent, reduced_motion)
+        self.grouped = False
+        self.captions: dict[str, str] = {}  # team id -> "Team 1 · 7 / 10" (set by the window)
+
+    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+        opt = self._panel(painter, option, index)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        r = QRectF(option.rect).adjusted(PAD, 0, -PAD, 0)
+        font = QFont(opt.font)
+        if self.grouped:
+            team = index.data(TEAM_ROLE)
+            above = index.siblingAtRow(index.row() - 1) if index.row() > 0 else None
+            if above is not None and above.data(TEAM_ROLE) == team:
+                return  # not the first row of its team
+            text = self.captions.get(team, text)
+            font.setBold(True)
+        painter.save()
+        try:
+            if self.grouped:  # a rule over the group's first row
+                painter.setPen(QColor(theme.colors(opt.palette).focus))
+                painter.drawLine(option.rect.topLeft(), option.rect.topRight())
+            painter.setFont(font)
+            painter.setPen(self._text_color(opt, index))
+            painter.drawText(r, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, int(r.width())))
+        finally:
+            painter.restore()
+

@@ -34,6 +34,7 @@ from presence_desktop.ui.runtime import freeze_gc
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the displayed Status object
 AGENT_ROLE = Qt.ItemDataRole.UserRole + 2  # the agent id
 DIMMED_ROLE = Qt.ItemDataRole.UserRole + 4  # stale, Unknown or the roster not current: draw faded
+TEAM_ROLE = Qt.ItemDataRole.UserRole + 7  # the team id
 CHANGED_ROLE = Qt.ItemDataRole.UserRole + 6  # ticks since the row's last change, while < CHANGED_TICKS; else None
 SORT_KEY_ROLE = Qt.ItemDataRole.UserRole + 5  # str the proxy compares natively (see sort_key)
 
@@ -46,7 +47,7 @@ CHANGED_TICKS = 4  # a changed row carries its marker for this many ticks of the
 _ROLES = frozenset({
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
     Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.AccessibleTextRole,
-    Qt.ItemDataRole.TextAlignmentRole, STATUS_ROLE, AGENT_ROLE, DIMMED_ROLE, SORT_KEY_ROLE, CHANGED_ROLE,
+    Qt.ItemDataRole.TextAlignmentRole, STATUS_ROLE, AGENT_ROLE, DIMMED_ROLE, SORT_KEY_ROLE, CHANGED_ROLE, TEAM_ROLE,
 })
 _LAST = len(COLUMNS) - 1
 _DEFAULT_ALIGN = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -310,6 +311,8 @@ class RosterTableModel(QAbstractTableModel):
             return None
         if role == CHANGED_ROLE:
             return self.changed_at.get(agent_id)
+        if role == TEAM_ROLE:
+            return roster.get(agent_id).event.team_id
         ev = roster.get(agent_id).event
         if role == Qt.ItemDataRole.FontRole:
             mine = agent_id == self.me

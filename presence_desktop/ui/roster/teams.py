@@ -50,14 +50,19 @@ class TeamStrip(QWidget):
             self.folded.add(team)
         self.changed.emit()
 
-    def refresh(self, roster: Roster, agent_ids_by_team: dict[str, list[str]]) -> None:
-        """Each chip's text: fold mark, team name, available / agents (plain text)."""
+    def refresh(self, roster: Roster, agent_ids_by_team: dict[str, list[str]]) -> dict[str, str]:
+        """Each chip's text: fold mark, team name, available / agents (plain text). Returns the
+        caption per team for the table's group rows ("Team 1 · 7/10")."""
+        captions = {}
         for team, chip in self.chips.items():
             ids = agent_ids_by_team.get(team, [])
             counts = roster.counts(ids)
             mark = "▸" if team in self.folded else "▾"
-            text = f"{mark} {team_name(team)} · {counts.get('available')} / {counts.total} available"
+            avail = counts.get("available")
+            captions[team] = f"{team_name(team)} · {avail}/{counts.total}"  # narrow: the table's team column
+            text = f"{mark} {team_name(team)} · {avail} / {counts.total} available"
             if chip.text() != text:
                 chip.setText(text)
                 chip.setToolTip(f"{team_name(team)}: {counts.total} agents; click to "
                                 + ("show its rows" if team in self.folded else "fold its rows away"))
+        return captions

@@ -10,24 +10,67 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Callable
+from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QContextMenuEvent,
+    QKeySequence,
+    QPaintEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMainWindow, QMenu, QStyle, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from presence_desktop.client.service import ConnectionState
 from presence_desktop.domain.identity import Identity
-from presence_desktop.domain.roster import Change, Counts, OwnStatus, Roster, RosterFilter
+from presence_desktop.domain.presence import parse_time
+from presence_desktop.domain.roster import (
+    Change,
+    Counts,
+    OwnStatus,
+    Roster,
+    RosterFilter,
+)
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.domain.text import display_text, menu_text
-from presence_desktop.domain.times import clock_time
+from presence_desktop.domain.times import clock_time, status_sentence
 from presence_desktop.ui.painting import status_icon
-from presence_desktop.ui.roster.columns import COL_NAME, COL_STATUS, COLUMNS, person_name, set_team_names
+from presence_desktop.ui.roster.columns import (
+    COL_NAME,
+    COL_STATUS,
+    COL_TEAM,
+    COLUMNS,
+    person_name,
+    set_team_names,
+)
 from presence_desktop.ui.roster.counts import CountsBar
-from presence_desktop.ui.roster.delegates import PersonDelegate, PillDelegate
+from presence_desktop.ui.roster.delegates import (
+    PersonDelegate,
+    PillDelegate,
+    TeamDelegate,
+)
 from presence_desktop.ui.roster.filters import FilterBar
 from presence_desktop.ui.roster.hold import OrderHold
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
@@ -35,8 +78,14 @@ from presence_desktop.ui.roster.proxy import RosterProxy
 from presence_desktop.ui.roster.teams import TeamStrip
 from presence_desktop.ui.roster.ticking import TickingFastPath, repaint_ticking_columns
 from presence_desktop.ui.team_picker import TeamPicker
+from presence_desktop.ui.roster.tooltips import tooltip_html
 from presence_desktop.ui.theme import colors
-from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, MessageBar, OwnStatusBar
+from presence_desktop.ui.widgets import (
+    ConfirmBar,
+    ConnectionBanner,
+    MessageBar,
+    OwnStatusBar,
+)
 
 TICK_MS = 1000
 
@@ -157,6 +206,8 @@ class RosterWindow(QMainWindow):
         self.pill_delegate = PillDelegate(self.table, reduced_motion=reduced_motion)
         self.table.setItemDelegateForColumn(COL_NAME, self.person_delegate)
         self.table.setItemDelegateForColumn(COL_STATUS, self.pill_delegate)
+        self.team_delegate = TeamDelegate(self.table, reduced_motion=reduced_motion)
+        self.table.setItemDelegateForColumn(COL_TEAM, self.team_delegate)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -325,6 +376,15 @@ class RosterWindow(QMainWindow):
         self.own_bar.set_state(own.status_id, own.message, own.is_pending, err, unconfirmed)
         doubt = own.is_pending or bool(unconfirmed and own.status_id)
         self.setWindowIcon(status_icon(self.catalogue.display(own.status_id), doubt))
+        tip = ""
+        if own.current is not None:  # when and by whom, in local time and words
+            ev = own.current
+            setter = self.roster.get(ev.changed_by) if ev.changed_by else None
+            who = display_text(setter.event.display_name) if setter is not None else None
+            line = status_sentence(self.catalogue.display(ev.status).label, parse_time(ev.status_since_at).timestamp(),
+                                   self.clock(), ev.source, ev.changed_by, who)
+            tip = tooltip_html([line.replace("set by the agent", "set by you")])
+        self.own_bar.state_label.setToolTip(tip)
 
     def show_empty_reason(self, text: str | None) -> None:
         """A sentence in place of the table (no team to watch, every team refused); None: the table."""
@@ -350,11 +410,14 @@ class RosterWindow(QMainWindow):
             return f"disconnected{since}; rows show the last known state"
         if state.joining:
             return "loading the roster…; rows may be out of date"
+        if state.quiet_since is not None:
+            return f"nothing from the server since {clock_time(state.quiet_since, time.time())} (keep-alives missed); rows may be out of date"
         return None
 
     def _set_live_line(self) -> None:
         reason = self.not_current_reason()
-        self.model.set_not_current(reason)
+        if self.model.set_not_current(reason):
+            self.table.viewport().update()
         c = colors(self.palette())
         if reason is None:
             self.live_line.setText("● Live: changes show as they happen")
@@ -466,7 +529,11 @@ class RosterWindow(QMainWindow):
         grouped = self.filters.group.isChecked()
         if grouped != self.model.group_by_team:
             self.model.group_by_team = grouped
+            self.team_delegate.grouped = grouped
             self.teams.setVisible(grouped)
+            # grouped, the team stands first: its caption on each team's first row heads the group
+            header = self.table.horizontalHeader()
+            header.moveSection(header.visualIndex(COL_TEAM), 0 if grouped else COL_TEAM)
             if grouped:
                 self.teams.set_teams(self.roster.team_ids())
             self.proxy.invalidate()  # a new order: every row's key changed
@@ -486,7 +553,10 @@ class RosterWindow(QMainWindow):
         by_team: dict[str, list[str]] = {}
         for agent_id in self.roster.visible(scope):
             by_team.setdefault(self.roster.get(agent_id).event.team_id, []).append(agent_id)
-        self.teams.refresh(self.roster, by_team)
+        captions = self.teams.refresh(self.roster, by_team)
+        if captions != self.team_delegate.captions:
+            self.team_delegate.captions = captions
+            self.table.viewport().update()
 
     def _context_menu(self, index, pos: QPoint) -> None:
         menu = self.build_row_menu(index.data(AGENT_ROLE))
