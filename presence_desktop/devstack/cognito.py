@@ -123,7 +123,9 @@ def install_srp_verifier() -> None:
     Errors as AWS returns them: wrong password -> NotAuthorizedException "Incorrect username or
     password."; user in RESET_REQUIRED -> PasswordResetRequiredException; answering any other
     challenge with the session of an unproven PASSWORD_VERIFIER -> NotAuthorizedException; a refresh
-    (REFRESH_TOKEN_AUTH) for a disabled or deleted user -> NotAuthorizedException.
+    (REFRESH_TOKEN_AUTH) for a disabled or deleted user -> NotAuthorizedException; a user's
+    UpdateUserAttributes of an attribute outside the app client's WriteAttributes ->
+    NotAuthorizedException "A client attempted to write unauthorized attribute" (moto writes it).
     """
     global _installed
     with _install_lock:
@@ -243,6 +245,22 @@ def install_srp_verifier() -> None:
                         raise NotAuthorizedError("User is disabled.")
                     return
 
+        orig_update_attributes = backend_cls.update_user_attributes
+
+        def update_user_attributes(self: Any, access_token: str, attributes: list[dict[str, str]]) -> None:
+            # Users may write only the app client's WriteAttributes (docs/teams.md: nobody moves
+            # themselves to another team or renames themselves "Supervisor Bob").
+            for pool in self.user_pools.values():
+                if access_token in pool.access_tokens:
+                    client_id, _ = pool.access_tokens[access_token]
+                    client = pool.clients.get(client_id)
+                    allowed = client.extended_config.get("WriteAttributes") if client is not None else None
+                    if allowed is not None and any(a.get("Name") not in allowed for a in attributes):
+                        raise NotAuthorizedError("A client attempted to write unauthorized attribute")
+                    break
+            return orig_update_attributes(self, access_token, attributes)
+
+        backend_cls.update_user_attributes = update_user_attributes  # type: ignore[method-assign]
         backend_cls.initiate_auth = initiate_auth  # type: ignore[method-assign]
         backend_cls.respond_to_auth_challenge = respond_to_auth_challenge  # type: ignore[method-assign]
         _installed = True
