@@ -362,3 +362,58 @@ async def test_live_feed_changes_channels_over_the_same_connection():
     assert sink.log[-1] == ("event", "agent-2", 4) or ("event", "agent-2", 4) in sink.log
     await feed.close()
     await asyncio.wait_for(task, 2)
+
+
+async def test_relay_client_follows_the_roster_cursor_to_the_last_page():
+    seen_queries = []
+
+    async def roster(request):
+        seen_queries.append(dict(request.query))
+        cursor = request.query.get("cursor")
+        if cursor is None:
+            body = {"agents": [event_dict("agent-1"), event_dict("agent-2")], "as_of": "2026-11-29T20:00:00.000Z",
+                    "next": "agent-2"}
+        elif cursor == "agent-2":
+            body = {"agents": [event_dict("agent-3") | {"last_seen": 1800000000.0}], "as_of": "2026-11-29T20:00:01.000Z",
+                    "next": None}
+        else:
+            body = {"agents": [], "as_of": "2026-11-29T20:00:02.000Z", "next": cursor}  # a cursor that never moves
+        return web.json_response(body)
+
+    app = web.Application()
+    app.add_routes([web.get("/v1/roster", roster)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    async def tok():
+        return "t"
+
+    client = HttpRelayClient(url, tok, timeout_s=5)
+    try:
+        snap = await client.roster("team-1")
+        assert [e.agent_id for e in snap.events] == ["agent-1", "agent-2", "agent-3"]
+        assert snap.as_of == "2026-11-29T20:00:00.000Z" and snap.last_seen == {"agent-3": 1800000000.0}
+        assert seen_queries == [{"team": "team-1"}, {"team": "team-1", "cursor": "agent-2"}]
+        seen_queries.clear()
+
+        async def stuck(request):
+            return web.json_response({"agents": [], "as_of": "2026-11-29T20:00:00.000Z", "next": "agent-9"})
+
+        app2 = web.Application()
+        app2.add_routes([web.get("/v1/roster", stuck)])
+        runner2 = web.AppRunner(app2)
+        await runner2.setup()
+        site2 = web.TCPSite(runner2, "127.0.0.1", 0)
+        await site2.start()
+        client2 = HttpRelayClient(f"http://127.0.0.1:{site2._server.sockets[0].getsockname()[1]}", tok, timeout_s=5)
+        with pytest.raises(RelayError) as err:
+            await client2.roster("team-1")  # the relay's cursor does not move: an error, not a loop
+        assert err.value.code == "bad_response"
+        await client2.close()
+        await runner2.cleanup()
+    finally:
+        await client.close()
+        await runner.cleanup()
