@@ -123,7 +123,7 @@ def build_app(ready: dict, local_events: list | None = None):
     """Create the QApplication, qasync loop, runtime and GuiApp; open the roster as a supervisor."""
     import qasync
 
-    from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
+    from presence_desktop.client.backends import EventsLiveFeed, channels_for
     from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
     from presence_desktop.client.settings import AppSettings
     from presence_desktop.domain.identity import Identity
@@ -152,12 +152,12 @@ def build_app(ready: dict, local_events: list | None = None):
         tap = TapClient(client)
         relay = BenchRelay(ready["control"], local_events)
         holder.update(tap=tap, relay=relay, client=client)
-        return relay, EventsLiveFeed(tap, channel_for_identity(identity))
+        return relay, EventsLiveFeed(tap, channels_for(identity))
 
     gui = GuiApp(runtime, default_catalogue(), {"bench": profile}, auth_factory=lambda p, r: None,
                  backend_factory=backend_factory, settings=AppSettings(remember_me=False))
     gui.profile = profile
-    identity = Identity("bench-sup", "bench-sup", ("supervisors",), "team-0")
+    identity = Identity("bench-sup", "bench-sup", ("supervisors", "managers"), "team-0")  # watches every team
     return app, loop, runtime, gui, identity, holder
 
 

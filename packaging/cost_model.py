@@ -56,11 +56,16 @@ class Assumptions:
     status_changes_per_agent_hour: float = 12.0  # ~4 calls/h x (on_call, after_call_work, available)
     status_changes_per_shift: int = 2  # sign-in (available) and end of shift (offline)
     heartbeats_per_minute: float = 2.0  # every open app -> relay (the app's default heartbeat_s is 30)
-    roster_fetches_per_window_shift: int = 3  # first join + two reconnects a shift
+    roster_fetches_per_window_shift: int = 3  # first join + two reconnects a shift, per team watched
+    # Managers (group `managers`): one window each on /agent-presence/* for the whole shift,
+    # receiving every change of the floor and reading every team's roster.
+    managers: int = 0
     # Who receives each status change (each subscriber connection = one delivered message):
-    # "team": agent apps and supervisor windows subscribe to /agent-presence/<team>/*;
-    # "supervisors-floor": agents to their team, supervisors to /agent-presence/* (whole floor);
-    # "floor": everyone to /agent-presence/* (the design's default subscription).
+    # "team": what the app does (docs/teams.md): agents subscribe to /agent-presence/<team>/*,
+    #   each supervisor to each supervised team's channel (one team each here), managers to all;
+    # "supervisors-floor": agents to their team, supervisors to /agent-presence/* (the app
+    #   before teams were a boundary);
+    # "floor": everyone to /agent-presence/*.
     scope: str = "team"
     # Billing: one operation per publish (the relay's HTTP publish, one event) and one per
     # delivered message; connect, subscribe and keep-alive are not counted. UNCONFIRMED (docs/appsync-events-protocol.md section 7).
@@ -73,10 +78,20 @@ class Assumptions:
     lambda_ms_roster: float = 100.0
     sweeps_per_month: int = 43_200  # EventBridge rate(1 minute), around the clock, 30 days
     lambda_ms_sweep: float = 200.0
-    # DynamoDB: one item per agent (~0.5 KB); a status change and a heartbeat are one write
-    # each (<= 1 KB); reads are eventually consistent (0.5 RRU per 4 KB); a roster read and each
-    # sweep read every item of their scope (the sweeper's scan is an upper bound).
+    # DynamoDB, counted as presence_desktop/relay/dynamo_store.py calls it: one item per agent
+    # (~0.5 KB, so one WRU per write and one 4 KB read block per item read alone);
+    # - a status change: GetItem (strongly consistent, 1 RRU) + PutItem (1 WRU) + the publish's
+    #   mark_published UpdateItem (1 WRU); the sparse `outbox` index gets the item with the
+    #   PutItem and loses it with the UpdateItem (1 WRU each);
+    # - a heartbeat: UpdateItem (1 WRU); no index write (`last_seen`, `expires_at` are not
+    #   projected, both indexes are KEYS_ONLY);
+    # - a team's roster: Query of the `by-team` index (KEYS_ONLY entries of ~index_entry_kb,
+    #   eventually consistent) + BatchGetItem of the team (0.5 RRU per item: each rounds up to
+    #   4 KB); every team at once (a manager): eventually consistent Scan pages;
+    # - a sweep: one eventually consistent Scan of the table + the outbox Query (0.5 RRU).
     item_kb: float = 0.5
+    index_entry_kb: float = 0.1
+    roster_page: int = 1000  # agents per roster answer (RelayLimits.roster_page)
 
 
 @dataclass(frozen=True)
@@ -94,9 +109,34 @@ class Cost:
         return self.events_usd + self.lambda_usd + self.dynamodb_usd
 
 
-def _read_units(items: float, a: Assumptions) -> float:
-    """Eventually consistent read of ``items`` items: 0.5 RRU per started 4 KB."""
-    return math.ceil(items * a.item_kb / 4.0) * 0.5
+def _read_units(items: float, a: Assumptions, kb: float | None = None) -> float:
+    """Eventually consistent read of ``items`` items read together (a Query or Scan): 0.5 RRU
+    per started 4 KB of their total size."""
+    return math.ceil(items * (a.item_kb if kb is None else kb) / 4.0) * 0.5
+
+
+@dataclass(frozen=True)
+class DynamoCalls:
+    """Read and write request units of one operation of the relay (see :class:`Assumptions`)."""
+
+    change_rru: float
+    change_wru: float
+    heartbeat_wru: float
+    team_roster_rru: float
+    all_roster_rru: float
+    sweep_rru: float
+
+
+def dynamo_calls(agents: int, team_members: int, a: Assumptions = Assumptions()) -> DynamoCalls:
+    block_rru_strong = math.ceil(a.item_kb / 4.0)  # GetItem, strongly consistent
+    return DynamoCalls(
+        change_rru=block_rru_strong,
+        change_wru=2 * math.ceil(a.item_kb) + 2,  # PutItem + UpdateItem, outbox index in and out
+        heartbeat_wru=math.ceil(a.item_kb),
+        team_roster_rru=_read_units(team_members, a, a.index_entry_kb) + team_members * 0.5,
+        all_roster_rru=_read_units(agents, a),
+        sweep_rru=_read_units(agents, a) + 0.5,
+    )
 
 
 def monthly_cost(agents: int, a: Assumptions = Assumptions(), p: Prices = Prices()) -> Cost:
@@ -106,15 +146,16 @@ def monthly_cost(agents: int, a: Assumptions = Assumptions(), p: Prices = Prices
     teams = math.ceil(agents / a.team_size)
     supervisors = teams
     team_members = min(a.team_size, agents)
-    windows = agents + supervisors  # open apps: agents' own apps and supervisors' roster windows
+    # open apps: agents' own apps, supervisors' and managers' roster windows
+    windows = agents + supervisors + a.managers
     shift_minutes = a.shift_hours * 60
     changes = agents * a.shifts_per_month * (a.status_changes_per_agent_hour * a.shift_hours + a.status_changes_per_shift)
     if a.scope == "team":
-        receivers = team_members + 1
+        receivers = team_members + 1 + a.managers
     elif a.scope == "supervisors-floor":
-        receivers = team_members + supervisors
+        receivers = team_members + supervisors + a.managers
     elif a.scope == "floor":
-        receivers = agents + supervisors
+        receivers = agents + supervisors + a.managers
     else:
         raise ValueError(f"unknown scope {a.scope!r}")
     operations = changes * (a.operations_per_publish + receivers * a.operations_per_delivery)
@@ -123,7 +164,16 @@ def monthly_cost(agents: int, a: Assumptions = Assumptions(), p: Prices = Prices
                   + connection_minutes * p.events_per_million_connection_minutes) / MILLION
 
     heartbeats = windows * shift_minutes * a.heartbeats_per_minute * a.shifts_per_month
-    rosters = windows * a.roster_fetches_per_window_shift * a.shifts_per_month
+    # Roster requests: one per team watched (agents, supervisors of one team each), or every page
+    # of the whole floor (managers; and supervisors when they watch the floor).
+    fetches = a.roster_fetches_per_window_shift * a.shifts_per_month
+    floor_pages = math.ceil(agents / a.roster_page)
+    supervisor_floor = a.scope in ("supervisors-floor", "floor")
+    team_rosters = (agents + (0 if supervisor_floor else supervisors)) * fetches
+    floor_rosters = (a.managers + (supervisors if supervisor_floor else 0)) * fetches
+    if a.scope == "floor":
+        team_rosters, floor_rosters = 0, windows * fetches
+    rosters = team_rosters + floor_rosters * floor_pages
     requests = changes + heartbeats + rosters + a.sweeps_per_month
     gb_seconds = a.lambda_memory_gb / 1000.0 * (
         changes * a.lambda_ms_status
@@ -133,9 +183,10 @@ def monthly_cost(agents: int, a: Assumptions = Assumptions(), p: Prices = Prices
     )
     lambda_usd = requests * p.lambda_per_million_requests / MILLION + gb_seconds * p.lambda_per_gb_second
 
-    roster_items = team_members + 1 if a.scope == "team" else agents
-    wru = changes + heartbeats
-    rru = rosters * _read_units(roster_items, a) + a.sweeps_per_month * _read_units(agents, a)
+    calls = dynamo_calls(agents, team_members, a)
+    wru = changes * calls.change_wru + heartbeats * calls.heartbeat_wru
+    rru = (changes * calls.change_rru + team_rosters * calls.team_roster_rru
+           + floor_rosters * calls.all_roster_rru + a.sweeps_per_month * calls.sweep_rru)
     storage_gb = agents * a.item_kb / MILLION
     dynamodb_usd = (wru * p.dynamodb_per_million_wru + rru * p.dynamodb_per_million_rru) / MILLION \
         + storage_gb * p.dynamodb_per_gb_month
@@ -157,7 +208,8 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
     out = [
         BEGIN,
         "",
-        "Monthly cost, us-east-1, team-scoped subscriptions (see the assumptions below):",
+        "Monthly cost, us-east-1, as the app subscribes (each agent its team, each supervisor the teams "
+        "they supervise; see the assumptions below):",
         "",
         "| agents | supervisors | Event API operations | connection-minutes | AppSync Events | relay Lambda | DynamoDB | total / month |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -168,9 +220,10 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
             f"| {_usd(c.events_usd)} | {_usd(c.lambda_usd)} | {_usd(c.dynamodb_usd)} | **{_usd(c.total_usd)}** |"
         )
     scopes = (
-        ("team", "everyone subscribes to their team, `/agent-presence/<team>/*`"),
-        ("supervisors-floor", "agents to their team, supervisors to the whole floor, `/agent-presence/*`"),
-        ("floor", "everyone to the whole floor, `/agent-presence/*` (the app's default)"),
+        ("team", {}, "**the app**: agents their team, supervisors each supervised team, `/agent-presence/<team>/*`"),
+        ("team", {"managers": 2}, "the app, plus 2 managers watching every team (`/agent-presence/*`)"),
+        ("supervisors-floor", {}, "agents their team, supervisors the whole floor (the app before teams were a boundary)"),
+        ("floor", {}, "everyone the whole floor, `/agent-presence/*`"),
     )
     out += [
         "",
@@ -179,8 +232,8 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
         "| subscription scope | " + " | ".join(f"{n:,} agents" for n in AGENT_COUNTS) + " |",
         "|---|" + "---:|" * len(AGENT_COUNTS),
     ]
-    for scope, text in scopes:
-        totals = [monthly_cost(n, replace(a, scope=scope), p).total_usd for n in AGENT_COUNTS]
+    for scope, extra, text in scopes:
+        totals = [monthly_cost(n, replace(a, scope=scope, **extra), p).total_usd for n in AGENT_COUNTS]
         out.append(f"| {text} | " + " | ".join(_usd(t) for t in totals) + " |")
     out += [
         "",
@@ -189,21 +242,30 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
         f"- Shifts: {a.shift_hours:g} h a day, {a.shifts_per_month} days a month, for every agent and supervisor; "
         f"teams of {a.team_size} agents with one supervisor each.",
         "- Every agent runs the app for the whole shift (one WebSocket); every supervisor keeps one roster "
-        "window open for the whole shift (one WebSocket). Connection-minutes = open apps x shift minutes.",
+        "window open for the whole shift (one WebSocket, one subscription per team); managers, where counted, "
+        "one window on every team. Connection-minutes = open apps x shift minutes.",
         f"- Status changes: {a.status_changes_per_agent_hour:g} per agent per hour (about 4 calls an hour, each "
         f"on_call -> after_call_work -> available) plus {a.status_changes_per_shift} per shift (sign-in, offline).",
-        "- Each change is one relay request, one DynamoDB write and one HTTP publish of one event; AppSync "
+        "- Each change is one relay request, the DynamoDB calls below and one HTTP publish of one event; AppSync "
         "delivers it to every subscriber whose wildcard matches (the publisher's own app included).",
         f"- Heartbeats: {a.heartbeats_per_minute:g} per minute per open app, to the relay (Lambda + one DynamoDB "
-        f"write); heartbeats are not published. Roster snapshots: {a.roster_fetches_per_window_shift} per app per shift.",
-        f"- Sweeper: {a.sweeps_per_month:,} runs a month (EventBridge `rate(1 minute)`), each reading every agent "
-        f"item (a scan; an upper bound).",
+        f"write); heartbeats are not published. Roster snapshots: {a.roster_fetches_per_window_shift} per app per "
+        f"shift and team watched, at most {a.roster_page:,} agents per answer (a manager's floor takes one request per page).",
+        f"- Sweeper: {a.sweeps_per_month:,} runs a month (EventBridge `rate(1 minute)`), each one eventually "
+        f"consistent Scan of the table plus a Query of the (sparse) outbox index.",
+        "- DynamoDB request units as the relay's store makes them: a status change is a strongly consistent "
+        "GetItem, a PutItem and the publish's UpdateItem, plus the item entering and leaving the sparse outbox "
+        f"index ({dynamo_calls(1, 1, a).change_rru:g} RRU, {dynamo_calls(1, 1, a).change_wru:g} WRU); a heartbeat "
+        "one UpdateItem (1 WRU, no index write: both indexes are KEYS_ONLY); a team's roster a Query of the "
+        "`by-team` index and a BatchGetItem of the team (0.5 RRU per agent); a manager's floor eventually "
+        "consistent Scan pages.",
         f"- **What counts as an operation (UNCONFIRMED):** each publish ({a.operations_per_publish}) and each "
         f"delivered message ({a.operations_per_delivery}); connects, subscribes and keep-alives are not counted.",
         f"- Relay Lambda: arm64, {a.lambda_memory_gb * 1024:g} MB; mean billed duration {a.lambda_ms_status:g} ms "
         f"(status), {a.lambda_ms_heartbeat:g} ms (heartbeat), {a.lambda_ms_roster:g} ms (roster), "
         f"{a.lambda_ms_sweep:g} ms (sweep). Estimates, not measurements.",
-        f"- DynamoDB items of {a.item_kb:g} KB; eventually consistent reads.",
+        f"- DynamoDB items of {a.item_kb:g} KB, index entries of {a.index_entry_kb:g} KB. Whether replacing an "
+        "item with the same index keys writes a KEYS_ONLY index is UNCONFIRMED (counted as no write).",
         "- Not included: free tiers, data transfer out, Cognito (monthly active users; the first 10,000 are "
         "free on the Lite and Essentials tiers, UNCONFIRMED for your account), CloudWatch Logs, taxes.",
         "",

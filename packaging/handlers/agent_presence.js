@@ -6,7 +6,13 @@
 // literals (AWS AppSync Events docs, "Supported runtime features"; checked by @aws-appsync/eslint-plugin).
 import { util } from '@aws-appsync/utils';
 
-const SUBSCRIBER_GROUPS = ['support_agents', 'supervisors'];
+// Who may watch which team (docs/teams.md; the Python twin asks Identity.may_watch in
+// presence_desktop/domain/identity.py, and cases.json holds both to the same rule).
+const AGENT_GROUP = 'support_agents';
+const SUPERVISOR_GROUP = 'supervisors';
+const MANAGER_GROUP = 'managers';
+const TEAM_CLAIM = 'custom:team_id';
+const SUPERVISES_CLAIM = 'custom:supervises';
 const SOURCES = ['manual', 'idle', 'supervisor', 'system'];
 const MESSAGE_MAX_CHARS = 140;
 // Channel segment rule (AppSync Events channel namespaces doc): alphanumerics and '-', 1-50 chars,
@@ -14,12 +20,16 @@ const MESSAGE_MAX_CHARS = 140;
 const SEGMENT_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-';
 const SEGMENT_MAX_CHARS = 50;
 
-// Subscribe: only members of support_agents or supervisors. Every attempt is logged (who, which
-// channel, the decision), never a token: ctx.request.headers carry the Authorization header.
+// Subscribe: a manager anything in the namespace; anyone else only channels of one team they may
+// watch (/agent-presence/<team>/* or narrower): an agent its own custom:team_id, a supervisor the
+// teams of custom:supervises. Every attempt is logged (who, which channel, the decision), never a
+// token: ctx.request.headers carry the Authorization header.
 export function onSubscribe(ctx) {
   const identity = ctx.identity ?? null;
-  const groups = identity && Array.isArray(identity.groups) ? identity.groups : [];
-  const allowed = groups.some((group) => SUBSCRIBER_GROUPS.includes(group));
+  const groups = listOf(identity?.groups);
+  const claims = identity?.claims ?? {};
+  const team = channelTeam(listOf(ctx.info?.channel?.segments));
+  const allowed = identity !== null && mayWatch(groups, claims, team);
   console.log(
     JSON.stringify({
       handler: 'agent-presence.onSubscribe',
@@ -27,6 +37,7 @@ export function onSubscribe(ctx) {
       sub: identity?.sub ?? null,
       username: identity?.username ?? null,
       groups,
+      team,
       allowed,
     }),
   );
@@ -34,6 +45,46 @@ export function onSubscribe(ctx) {
     util.unauthorized();
     return;
   }
+}
+
+// A JSON list as given, anything else (null, a string, an object) as an empty list.
+function listOf(value) {
+  if (value === null || value === undefined || typeof value !== 'object' || typeof value.length !== 'number') {
+    return [];
+  }
+  return value;
+}
+
+// The team segment of /agent-presence/<team>/..., or null (the namespace wildcard, no team).
+function channelTeam(segments) {
+  if (segments.length < 2 || !isSegment(segments[1])) {
+    return null;
+  }
+  return segments[1];
+}
+
+function mayWatch(groups, claims, team) {
+  if (groups.indexOf(MANAGER_GROUP) >= 0) {
+    return true;
+  }
+  if (team === null) {
+    return false;
+  }
+  if (groups.indexOf(AGENT_GROUP) >= 0 && isSegment(claims[TEAM_CLAIM]) && claims[TEAM_CLAIM] === team) {
+    return true;
+  }
+  return groups.indexOf(SUPERVISOR_GROUP) >= 0 && supervisedTeams(claims[SUPERVISES_CLAIM]).indexOf(team) >= 0;
+}
+
+// custom:supervises ("team-1,team-7") -> the items that are channel segments; others are dropped.
+function supervisedTeams(value) {
+  if (typeof value !== 'string') {
+    return [];
+  }
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => isSegment(item));
 }
 
 // Publish: every event must be a presence event (schema 1) about the agent whose channel it is

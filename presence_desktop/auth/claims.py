@@ -59,8 +59,8 @@ def id_token_claims(token: str, issuer: str, client_id: str) -> Claims:
     if not (aud == client_id or (isinstance(aud, list) and client_id in aud)):
         raise ClaimsError("wrong_client", "token was issued to another app client")
     groups = claims.get("cognito:groups") or []
-    if not isinstance(groups, list):
-        groups = [groups]
+    if not isinstance(groups, list):  # Cognito always sends a list; anything else is no group
+        groups = []
     try:
         exp = int(claims["exp"])
     except (TypeError, ValueError):

@@ -18,7 +18,7 @@ Rules (the trust rule: nothing the app sets by itself is Available):
   zero it asks "Back to Available?" (Available / 5 more minutes / keep). Nothing changes until
   the agent answers.
 - Start: after the first join an agent with no status (none, or offline) gets the catalogue's
-  ``signed_in_status`` (source ``system``; not a supervisor, who may only be watching), and the
+  ``signed_in_status`` (source ``system``; not a supervisor or manager, who may only be watching), and the
   last status this user chose is offered (never set without the user's click).
 - Sleep: a wall/monotonic clock jump (client/wake.py) calls ``on_wake`` (the service's
   ``resume``).

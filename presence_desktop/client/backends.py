@@ -17,14 +17,18 @@ the feed yields one loop turn (timers, repaints, the client's reader run in betw
 lost meanwhile: a full subscription queue holds the client's reader back (backpressure) instead of
 dropping events.
 
-Channel: supervisors subscribe to ``/agent-presence/*``; agents to their team's
-``/agent-presence/<team>/*`` (docs/architecture.md, "Channels and the event payload").
+Channels (one subscription each, all over the one WebSocket): a team's ``/agent-presence/<team>/*``
+for every team watched (:func:`channels_for`); the namespace wildcard ``/agent-presence/*`` only
+for a manager watching every team (docs/teams.md). :meth:`EventsLiveFeed.set_channels` subscribes
+and unsubscribes without reconnecting; each channel's subscription reports its own joins, and a
+refused one is reported (``feed_refused``) and tried again later while the others go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from presence_desktop.client.ports import FeedSink
@@ -36,24 +40,41 @@ log = logging.getLogger(__name__)
 
 RESUBSCRIBE_AFTER_REFUSAL_S = 15.0
 FEED_SLICE = 200  # events applied per loop turn before the feed yields to the GUI
+ALL_TEAMS = f"/{NAMESPACE}/*"
 
 
-def channel_for_identity(identity: Identity) -> str:
-    if identity.is_supervisor or not identity.team_id:
-        return f"/{NAMESPACE}/*"
-    return f"/{NAMESPACE}/{identity.team_id}/*"
+def team_channel(team: str) -> str:
+    return f"/{NAMESPACE}/{team}/*"
+
+
+def channel_team(channel: str) -> str | None:
+    """``/agent-presence/<team>/*`` -> team; the namespace wildcard -> None."""
+    parts = [p for p in channel.split("/") if p]
+    return parts[1] if len(parts) > 2 and parts[0] == NAMESPACE else None
+
+
+def channels_for(identity: Identity, teams: Iterable[str] | None = None) -> list[str]:
+    """The channels to subscribe: one per team in ``teams`` (default: every team the identity
+    may watch) that the identity may watch; the namespace wildcard for a manager watching all."""
+    if teams is None:
+        watched = identity.watched_teams
+        if watched is None:
+            return [ALL_TEAMS]
+        teams = watched
+    return [team_channel(t) for t in teams if identity.may_watch(t)]
 
 
 class EventsLiveFeed:
     """``LiveFeed`` over one :class:`~presence_desktop.events_api.client.EventsClient`."""
 
-    def __init__(self, client: Any, channel: str) -> None:
+    def __init__(self, client: Any, channels: Iterable[str] | str) -> None:
         self.client = client
-        self.channel = channel
+        self.channels: list[str] = [channels] if isinstance(channels, str) else list(channels)
         self._was_up = False
-        self._down_reported = False
         self._quiet: float | None = None  # the last quiet_since reported
         self._sink: FeedSink | None = None
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._ended: asyncio.Event | None = None
 
     def _on_state(self, state: Any) -> None:
         sink = self._sink
@@ -73,6 +94,35 @@ class EventsLiveFeed:
                            stopped=status == "failed")
 
     async def run(self, sink: FeedSink) -> None:
+        self._sink = sink
+        self._ended = asyncio.Event()
+        remove = self.client.add_state_listener(self._on_state)
+        try:
+            await self.client.start()
+            self._sync()
+            await self._ended.wait()
+        finally:
+            remove()
+            for task in self._runs.values():
+                task.cancel()
+            self._runs.clear()
+
+    def set_channels(self, channels: Iterable[str]) -> None:
+        """Subscribe to exactly ``channels`` from now on (no reconnect)."""
+        self.channels = list(channels)
+        if self._sink is not None and self._ended is not None:
+            self._sync()
+
+    def _sync(self) -> None:
+        for channel in list(self._runs):
+            if channel not in self.channels:
+                self._runs.pop(channel).cancel()  # its finally unsubscribes
+        for channel in self.channels:
+            if channel not in self._runs:
+                self._runs[channel] = asyncio.get_running_loop().create_task(
+                    self._run_channel(channel), name=f"feed {channel}")
+
+    async def _run_channel(self, channel: str) -> None:
         from presence_desktop.events_api.client import (
             ClientClosedError,
             ClientFailedError,
@@ -80,22 +130,23 @@ class EventsLiveFeed:
             SubscriptionError,
         )
 
-        self._sink = sink
-        remove = self.client.add_state_listener(self._on_state)
+        sink = self._sink
+        assert sink is not None and self._ended is not None
         try:
-            await self.client.start()
             while True:
                 try:
-                    sub = await self.client.subscribe(self.channel)
+                    sub = await self.client.subscribe(channel)
                 except ClientClosedError:
+                    self._ended.set()
                     return  # closed by us (shutdown, sign-out)
                 except (SubscriptionError, ClientFailedError) as exc:
-                    sink.feed_down(f"subscription refused: {exc}", None, needs_sign_in=exc.needs_sign_in)
+                    log.warning("subscription to %s refused: %s", channel, exc)
+                    sink.feed_refused(channel, f"subscription refused: {exc}", needs_sign_in=exc.needs_sign_in)
                     await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
                     continue
-                sink.feed_subscribed()
-                taken = 0
                 try:
+                    sink.feed_subscribed(channel)
+                    taken = 0
                     async for item in sub:
                         taken += 1
                         if taken >= FEED_SLICE:
@@ -103,7 +154,7 @@ class EventsLiveFeed:
                             await asyncio.sleep(0)  # the item just taken waits its turn: order kept
                         if isinstance(item, LostEvents):
                             if item.reason == "reconnected":
-                                sink.feed_subscribed()
+                                sink.feed_subscribed(channel)
                             else:
                                 sink.feed_lost_events()
                             continue
@@ -114,14 +165,24 @@ class EventsLiveFeed:
                             continue
                         sink.feed_event(event)
                 except ClientClosedError:
+                    self._ended.set()
                     return
                 except (SubscriptionError, ClientFailedError) as exc:
-                    sink.feed_down(f"subscription ended: {exc}", None, needs_sign_in=exc.needs_sign_in)
+                    log.warning("subscription to %s ended: %s", channel, exc)
+                    sink.feed_refused(channel, f"subscription ended: {exc}", needs_sign_in=exc.needs_sign_in)
                     await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
+                except asyncio.CancelledError:
+                    try:
+                        await asyncio.shield(sub.unsubscribe())
+                    except Exception as exc:  # noqa: BLE001 - the connection may be gone already
+                        log.info("unsubscribing %s: %s", channel, exc)
+                    raise
                 if self.client.state.status == "closed":
+                    self._ended.set()
                     return  # the iteration ended because we closed the client
         finally:
-            remove()
+            if self._runs.get(channel) is asyncio.current_task():
+                self._runs.pop(channel, None)
 
     async def close(self) -> None:
         """Closes the WebSocket with 1000 (the client's ``close``)."""
@@ -148,4 +209,4 @@ def make_backends(profile: Any, auth: Any, identity: Identity) -> tuple[HttpRela
     # One TLS context per trusted-CA set for the whole app (building one reads the trust store).
     ctx = client_ssl_context(profile.events.ca_file) if profile.events.realtime_url.startswith("wss://") else None
     client = EventsClient.from_settings(profile.events, connect_auth, ssl_context=ctx)
-    return relay, EventsLiveFeed(client, channel_for_identity(identity))
+    return relay, EventsLiveFeed(client, channels_for(identity))

@@ -27,6 +27,7 @@ class RosterSnapshot:
     events: list[PresenceEvent]
     as_of: str | None = None
     last_seen: dict[str, float] = field(default_factory=dict)
+    next: str | None = None  # the relay's cursor of the next page (None: this was the last)
 
 
 class RelayCallError(Exception):
@@ -65,7 +66,8 @@ class RelayApi(Protocol):
         """POST /v1/heartbeat. Raises :class:`RelayCallError`."""
 
     async def roster(self, team: str | None = None) -> RosterSnapshot:
-        """GET /v1/roster. Raises :class:`RelayCallError`."""
+        """GET /v1/roster of ``team`` (None: the caller's own team, or every team for a
+        manager), every page. Raises :class:`RelayCallError`."""
 
     async def close(self) -> None: ...
 
@@ -73,8 +75,9 @@ class RelayApi(Protocol):
 class FeedSink(Protocol):
     """What a :class:`LiveFeed` reports to. Called on the event loop's thread."""
 
-    def feed_subscribed(self) -> None:
-        """The subscription is (again) active: start the join (buffer, snapshot, replay)."""
+    def feed_subscribed(self, channel: str | None = None) -> None:
+        """The subscription to ``channel`` (None: every one) is (again) active: start the join
+        (buffer, snapshot, replay) for its team."""
 
     def feed_event(self, event: PresenceEvent) -> None: ...
 
@@ -87,6 +90,11 @@ class FeedSink(Protocol):
         ``needs_sign_in``: the session was refused; no retry will help until the user signs in.
         ``stopped``: the client gave up retrying (e.g. oversized frames); ``reason`` says why."""
 
+    def feed_refused(self, channel: str, reason: str, *, needs_sign_in: bool = False) -> None:
+        """The server refused (or ended) the subscription to ``channel``; the feed tries it again
+        later. Other channels go on. ``needs_sign_in``: refused for the session itself (a
+        credential the server no longer accepts): the whole connection waits for a sign-in."""
+
     def feed_quiet(self, since: float | None) -> None:
         """Connected, but nothing (not even a keep-alive) has come since ``since`` (epoch s,
         this computer's clock); None when frames come again."""
@@ -95,6 +103,10 @@ class FeedSink(Protocol):
 class LiveFeed(Protocol):
     async def run(self, sink: FeedSink) -> None:
         """Connect, subscribe and report to ``sink`` until cancelled, reconnecting on loss."""
+
+    def set_channels(self, channels: list[str]) -> None:
+        """Subscribe to exactly ``channels`` over the same connection (new ones subscribed,
+        dropped ones unsubscribed; no reconnect)."""
 
     async def close(self) -> None:
         """Close the WebSocket with code 1000 (normal closure)."""

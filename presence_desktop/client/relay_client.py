@@ -141,11 +141,22 @@ class HttpRelayClient:
         await self._call("POST", "/v1/heartbeat", {})
 
     async def roster(self, team: str | None = None) -> RosterSnapshot:
+        """Every page of ``GET /v1/roster`` (the relay's ``next`` cursor), merged; ``as_of`` is
+        the first page's (the oldest)."""
         # Parsed on the worker thread: thousands of events would otherwise hold the GUI thread
         # for one long stretch; there it shares the GIL in slices with the GUI thread.
-        snapshot: RosterSnapshot = await self._call("GET", "/v1/roster", params={"team": team} if team else None,
+        params: dict[str, str] = {"team": team} if team else {}
+        first: RosterSnapshot = await self._call("GET", "/v1/roster", params=params or None, parse=_snapshot_from)
+        events, last_seen, cursor = list(first.events), dict(first.last_seen), first.next
+        while cursor is not None:
+            page: RosterSnapshot = await self._call("GET", "/v1/roster", params={**params, "cursor": cursor},
                                                     parse=_snapshot_from)
-        return snapshot
+            if page.next == cursor:
+                raise RelayCallError(502, "bad_response", "the relay's roster cursor does not move")
+            events += page.events
+            last_seen.update(page.last_seen)
+            cursor = page.next
+        return RosterSnapshot(events, first.as_of, last_seen)
 
     async def close(self) -> None:
         """Close the pooled connections (a request still in flight finishes on its own)."""
@@ -185,4 +196,5 @@ def _snapshot_from(data: Any) -> RosterSnapshot:
         seen = raw.get("last_seen") if isinstance(raw, dict) else None
         if isinstance(seen, (int, float)) and not isinstance(seen, bool):
             last_seen[ev.agent_id] = float(seen)
-    return RosterSnapshot(events, data.get("as_of"), last_seen)
+    cursor = data.get("next")
+    return RosterSnapshot(events, data.get("as_of"), last_seen, cursor if isinstance(cursor, str) and cursor else None)

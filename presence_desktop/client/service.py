@@ -5,9 +5,15 @@
 :class:`~presence_desktop.client.ports.LiveFeed` and :class:`~presence_desktop.client.ports.RelayApi`, and
 announces what changed to one :class:`ServiceListener` (the Qt bridge re-emits those as signals).
 
-- Join (docs/architecture.md): the feed reports "subscribed" -> ``roster.begin_join()`` (live events are
-  buffered) -> ``GET /v1/roster`` (retried with backoff) -> ``complete_join`` replays the buffer.
-  Lost events (client buffer overflow) -> the same again.
+- Join (docs/architecture.md): the feed reports "subscribed" for a team's channel ->
+  ``roster.begin_join()`` (live events are buffered) -> ``GET /v1/roster?team=`` of every team
+  waiting for a snapshot (retried with backoff) -> ``complete_join`` replays the buffer. Lost events
+  (client buffer overflow) -> the same again for every team.
+- Teams (docs/teams.md): the user watches :attr:`watched` (a subset of what the token allows,
+  :meth:`Identity.may_watch`; None = every team, a manager). :meth:`watch` changes it without
+  reconnecting: new teams' channels are subscribed and joined, dropped ones unsubscribed and their
+  rows kept out of view. A refused subscription is said in the window and logged, never shown as
+  an empty healthy roster.
 - Own status: :meth:`request_status` marks the wish pending; one publisher task sends it to the
   relay, retrying retryable failures with backoff (and at once when the connection comes back);
   the relay's reply confirms it. A 4xx answer drops the wish and reports why.
@@ -28,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayCallError, RosterSnapshot
 from presence_desktop.client.tasks import TaskKeeper
 from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import PresenceError, PresenceEvent, parse_time
@@ -104,6 +110,7 @@ class PresenceService:
         heartbeat_s: float = 30.0,
         stale_after_s: float | None = None,
         clock: Callable[[], float] = time.time,
+        watched: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         self.identity = identity
         self.catalogue = catalogue
@@ -114,8 +121,15 @@ class PresenceService:
         # The relay's clock: every time the roster and the own status compare with a relay time
         # (changed_at, status_since, last_seen) runs on it; measured at each roster snapshot.
         self.server_clock = ServerClock(clock)
-        teams = None if identity.is_supervisor or identity.team_id is None else [identity.team_id]
-        self.roster = Roster(catalogue, clock=self.server_clock, stale_after_s=stale_after_s, teams=teams)
+        self.allowed: tuple[str, ...] | None = identity.watched_teams  # None: every team (manager)
+        self._choice = tuple(watched) if watched is not None else None  # the user's pick; None: all
+        self.watched: tuple[str, ...] | None = self._valid_choice(self._choice)
+        # Called before each heartbeat: the identity of the current (refreshed) id token.
+        self.identity_source: Callable[[], Identity] | None = None
+        self.roster = Roster(catalogue, clock=self.server_clock, stale_after_s=stale_after_s, teams=self.watched)
+        self.refused: dict[str, str] = {}  # team (or "*") -> why its subscription was refused
+        self._to_join: set[str | None] = set()  # teams waiting for a snapshot (None: every team)
+        self._join_got = RosterSnapshot([])  # snapshots fetched for the join under way
         self.own = OwnStatus(identity.agent_id, clock=self.server_clock)
         self.listener: ServiceListener = _NullListener()
         self.tasks = TaskKeeper(on_error=self._task_failed)
@@ -131,6 +145,9 @@ class PresenceService:
         if self._started:
             return
         self._started = True
+        self._set_feed_channels()
+        if self.allowed == () or self.watched == ():
+            log.warning("user %s watches no team (groups %s)", self.identity.username, self.identity.groups)
         self.tasks.spawn(self._run_feed(), name="feed")
         self.tasks.spawn(self._publisher(), name="publisher")
         if self.heartbeat_s > 0:
@@ -185,11 +202,116 @@ class PresenceService:
     async def _run_feed(self) -> None:
         await self.feed.run(self)
 
-    def feed_subscribed(self) -> None:
+    # --- teams ------------------------------------------------------------------------------------
+    def _valid_choice(self, teams: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """``teams`` narrowed to what the token allows, in the allowed order; None (or a choice
+        of which nothing is still allowed) = every allowed team."""
+        if teams is None:
+            return self.allowed
+        allowed = self.allowed
+        chosen = tuple(t for t in (allowed if allowed is not None else teams) if t in teams
+                       and self.identity.may_watch(t))
+        if not chosen:
+            if teams:
+                log.info("remembered teams %s are no longer allowed; watching every allowed team", list(teams))
+            return self.allowed
+        return chosen
+
+    @property
+    def watch_problem(self) -> str | None:
+        """Why the roster shows nobody although it is up, said in words (None: nothing wrong)."""
+        if self.allowed == ():
+            if self.identity.is_supervisor:
+                return ("You supervise no team yet (your account has no teams in custom:supervises). "
+                        "Ask an administrator to assign your teams.")
+            return "Your account has no team (custom:team_id), so there is no roster to show. Ask an administrator."
+        shown = self.watched if self.watched is not None else ("*",)
+        refused = [t for t in shown if t in self.refused]
+        if refused and len(refused) == len(shown):
+            return f"Not allowed to watch {', '.join(refused)}: {self.refused[refused[0]]}"
+        return None
+
+    def watch(self, teams: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """Watch ``teams`` (None: every allowed team) from now on, over the same connection:
+        subscribe the new teams' channels and join them (buffer, snapshot, replay), unsubscribe
+        the dropped ones. Teams the token does not allow are left out. Returns the teams watched."""
+        self._choice = tuple(teams) if teams is not None else None
+        return self._apply_watch()
+
+    def refresh_identity(self, identity: Identity) -> None:
+        """The id token was refreshed: when the teams it allows changed (an administrator edited
+        ``custom:supervises``), narrow (or widen "all my teams") the subscriptions now."""
+        if identity.watched_teams == self.allowed:
+            self.identity = identity
+            return
+        log.warning("teams allowed by the token changed from %s to %s", self.allowed, identity.watched_teams)
+        self.identity = identity
+        self.allowed = identity.watched_teams
+        self._apply_watch()
+        self._problem("Your teams have changed: the roster now shows " + (
+            "every team" if self.watched is None else (", ".join(self.watched) or "no team")) + ".")
+
+    def _apply_watch(self) -> tuple[str, ...] | None:
+        new = self._valid_choice(self._choice)
+        if new == self.watched:
+            return new
+        self.watched = new
+        self._emit_roster(self.roster.watch(new))
+        for team in list(self.refused):
+            if new is not None and team not in new:
+                del self.refused[team]
+        self._set_feed_channels()
+        problem = self.watch_problem
+        if problem is not None:
+            log.warning("watching %s: %s", new, problem)
+            self._set_connection(ConnectionState(up=False, since=self.clock(), reason=problem))
+        return new
+
+    def _set_feed_channels(self) -> None:
+        from presence_desktop.client.backends import ALL_TEAMS, team_channel
+
+        if self.watched is None:
+            channels = [ALL_TEAMS]
+        else:
+            channels = [team_channel(t) for t in self.watched]
+        set_channels = getattr(self.feed, "set_channels", None)
+        if set_channels is not None:
+            set_channels(channels)
+
+    def _team_of(self, channel: str | None) -> str | None:
+        from presence_desktop.client.backends import channel_team
+
+        return channel_team(channel) if channel else None
+
+    # --- feed sink (called by the LiveFeed) -----------------------------------------------------
+    def feed_subscribed(self, channel: str | None = None) -> None:
+        if channel is None:
+            teams: list[str | None] = list(self.watched) if self.watched is not None else [None]
+        else:
+            teams = [self._team_of(channel)]
+        for team in teams:
+            self.refused.pop(team or "*", None)
+        self._to_join.update(teams)
         self._emit_roster(self.roster.begin_join())
         self._set_connection(ConnectionState(up=True, joining=True))
         self._publish_wake.set()  # a wish made while offline goes out now
+        # Restarted: a snapshot already in flight may predate this subscription.
         self.tasks.spawn(self._fetch_snapshot(), name="snapshot")
+
+    def feed_refused(self, channel: str, reason: str, *, needs_sign_in: bool = False) -> None:
+        if needs_sign_in:
+            self.feed_down(reason, None, needs_sign_in=True)
+            return
+        team = self._team_of(channel)
+        key = team or "*"
+        log.warning("subscription to %s refused: %s", channel, reason)
+        if self.refused.get(key) == reason:
+            return
+        self.refused[key] = reason
+        self._problem(f"Not allowed to watch {'every team' if team is None else 'team ' + team}: {reason}. "
+                      "Its rows are not live; the app tries again.")
+        if self.watch_problem is not None:
+            self._set_connection(ConnectionState(up=False, since=self.clock(), reason=self.watch_problem))
 
     def feed_event(self, event: PresenceEvent) -> None:
         self._emit_roster(self.roster.on_live(event))
@@ -198,7 +320,7 @@ class PresenceService:
 
     def feed_lost_events(self) -> None:
         log.warning("live events were lost: fetching the snapshot again")
-        self.feed_subscribed()
+        self.feed_subscribed(None)
 
     def feed_quiet(self, since: float | None) -> None:
         current = self.connection
@@ -208,6 +330,7 @@ class PresenceService:
     def feed_down(self, reason: str, next_retry_at: float | None, *, needs_sign_in: bool = False,
                   stopped: bool = False) -> None:
         self.tasks.cancel("snapshot")
+        self._join_got = RosterSnapshot([])
         self._emit_roster(self.roster.connection_lost())
         since = self.roster.down_since  # the roster runs on the relay's clock; the state is local
         since = None if since is None else since - self.server_clock.offset_s
@@ -215,38 +338,49 @@ class PresenceService:
                                              needs_sign_in=needs_sign_in, stopped=stopped))
 
     async def _fetch_snapshot(self) -> None:
-        team = None if self.identity.is_supervisor else self.identity.team_id
+        """Fetch the snapshot of every team waiting for one (teams subscribed meanwhile too),
+        then complete the join once."""
+        got = self._join_got  # kept across a restart of this task: fetched teams are not fetched again
         attempt = 0
-        while True:
+        while self._to_join:
+            wanted = next(iter(self._to_join))
+            if wanted is not None and self.watched is not None and wanted not in self.watched:
+                self._to_join.discard(wanted)  # dropped from the picker meanwhile
+                continue
+            team = wanted if wanted is not None or self.watched is None else None
             try:
                 sent = self.clock()
                 snap = await self.relay.roster(team)
                 received = self.clock()
-                break
             except RelayCallError as exc:
                 if exc.status == 401:
                     # The session is gone (refresh refused): retrying cannot help.
                     self.feed_down(f"sign in again: {exc}", None, needs_sign_in=True)
                     return
+                if exc.status == 403:
+                    # This team's roster is refused (teams changed since the token was issued):
+                    # say so; the others go on.
+                    self._to_join.discard(wanted)
+                    self.refused[wanted or "*"] = str(exc)
+                    self._problem(f"Cannot load team {wanted or 'list'}: {exc}")
+                    log.warning("roster of %s refused: %s (%s)", wanted, exc, exc.code)
+                    continue
                 if not exc.retryable:
                     self._problem(f"Cannot load the roster: {exc}")
                 delay = _retry_delay(attempt)
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
-        if snap.as_of:
-            try:
-                offset = self.server_clock.observe(parse_time(snap.as_of).timestamp(), sent, received)
-            except PresenceError:
-                log.info("the relay's as_of is not a time: %r", snap.as_of)
-            else:
-                if abs(offset) > 5:
-                    log.info("this computer's clock is %.0f s %s the relay's; times shown follow the relay",
-                             abs(offset), "behind" if offset > 0 else "ahead of")
-        self._emit_roster(self.roster.complete_join(snap.events, snap.last_seen))
+                continue
+            self._to_join.discard(wanted)
+            got = RosterSnapshot(got.events + snap.events, got.as_of or snap.as_of, {**got.last_seen, **snap.last_seen})
+            self._join_got = got
+            self._observe_server_time(snap.as_of, sent, received)
+        self._join_got = RosterSnapshot([])
+        self._emit_roster(self.roster.complete_join(got.events, got.last_seen))
         self._joined_once = True
         changed = False
-        for event in snap.events:
+        for event in got.events:
             changed |= self.own.observe(event)
         own_entry = self.roster.get(self.identity.agent_id)
         if own_entry is not None:
@@ -254,6 +388,18 @@ class PresenceService:
         if changed:
             self._own_changed()
         self._set_connection(ConnectionState(up=True, joining=False))
+
+    def _observe_server_time(self, as_of: str | None, sent: float, received: float) -> None:
+        if not as_of:
+            return
+        try:
+            offset = self.server_clock.observe(parse_time(as_of).timestamp(), sent, received)
+        except PresenceError:
+            log.info("the relay's as_of is not a time: %r", as_of)
+            return
+        if abs(offset) > 5:
+            log.info("this computer's clock is %.0f s %s the relay's; times shown follow the relay",
+                     abs(offset), "behind" if offset > 0 else "ahead of")
 
     # --- own status -------------------------------------------------------------------------------
     def request_status(self, status: str, message: str | None = None, source: str = "manual") -> None:
@@ -340,6 +486,9 @@ class PresenceService:
         Raises :class:`RelayCallError` (403 for a non-supervisor) or ``PermissionError`` locally."""
         if not self.identity.is_supervisor:
             raise PermissionError("only supervisors may set another agent's status")
+        entry = self.roster.get(agent_id)
+        if entry is not None and not self.identity.may_change(entry.event.team_id):
+            raise PermissionError(f"you do not supervise team {entry.event.team_id}")
         self.catalogue.get(status)
         event = await self.relay.set_status(status, None, agent_id=agent_id)
         self._emit_roster(self.roster.apply(event))
@@ -347,6 +496,11 @@ class PresenceService:
 
     async def _heartbeats(self) -> None:
         while True:
+            if self.identity_source is not None:
+                try:
+                    self.refresh_identity(self.identity_source())
+                except Exception as exc:  # noqa: BLE001 - signed out meanwhile, unreadable token
+                    log.info("could not re-read the token's teams: %s", exc)
             try:
                 await self.relay.heartbeat()
             except RelayCallError as exc:

@@ -67,6 +67,10 @@ class AppSettings(BaseModel):
         default=None, gt=0, description="client-side 'heartbeat overdue' after this many seconds; None = off"
     )
     minimize_to_tray: bool = True
+    watched_teams: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="the team picker's choice per '<profile>/<username>'; absent = all my teams (docs/teams.md)",
+    )
     tray_hint_shown: bool = Field(default=False, description="closing to the tray was explained once")
     # The agent's day (README "The agent's day"); version 2.
     idle_after_min: int = Field(default=10, ge=0, le=240, description="minutes without input before Away; 0 = off")

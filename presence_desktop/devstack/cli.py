@@ -139,6 +139,12 @@ def _summary(stack: DevStack, ready_file: Path | None) -> str:
         shown = ", ".join(u.get("username", "?") for u in users[:6]) + (" ..." if len(users) > 6 else "")
         lines.append(f"  {'demo users':<16} {shown}")
     free = info.get("free_users") or []
+    watchers = [u for u in users if u.get("username") in free and set(u.get("groups") or ()) & {"supervisors", "managers"}]
+    if watchers:  # who watches which team (docs/teams.md): `--user NAME` to sign in as one
+        shown = ", ".join(f"{u['username']} ({'every team' if u.get('watches') == 'all' else ', '.join(u.get('watches') or []) or 'no team'})"
+                          for u in watchers)
+        lines.append(f"  {'watchers':<16} {shown}")
+        free = [name for name in free if name not in {u["username"] for u in watchers}]
     if free:
         teams = {u.get("username"): u.get("team_id") for u in users}
         named = [f"{name} ({teams[name]})" if teams.get(name) else name for name in free]

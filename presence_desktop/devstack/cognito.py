@@ -38,6 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from presence_desktop.domain.identity import (
+    MANAGERS,
+    SUPERVISES_CLAIM,
+    SUPERVISORS,
+    SUPPORT_AGENTS,
+    TEAM_CLAIM,
+    Identity,
+)
+
 log = logging.getLogger(__name__)
 
 # --- SRP (server side) ----------------------------------------------------------------------
@@ -123,7 +132,9 @@ def install_srp_verifier() -> None:
     Errors as AWS returns them: wrong password -> NotAuthorizedException "Incorrect username or
     password."; user in RESET_REQUIRED -> PasswordResetRequiredException; answering any other
     challenge with the session of an unproven PASSWORD_VERIFIER -> NotAuthorizedException; a refresh
-    (REFRESH_TOKEN_AUTH) for a disabled or deleted user -> NotAuthorizedException.
+    (REFRESH_TOKEN_AUTH) for a disabled or deleted user -> NotAuthorizedException; a user's
+    UpdateUserAttributes of an attribute outside the app client's WriteAttributes ->
+    NotAuthorizedException "A client attempted to write unauthorized attribute" (moto writes it).
     """
     global _installed
     with _install_lock:
@@ -243,6 +254,22 @@ def install_srp_verifier() -> None:
                         raise NotAuthorizedError("User is disabled.")
                     return
 
+        orig_update_attributes = backend_cls.update_user_attributes
+
+        def update_user_attributes(self: Any, access_token: str, attributes: list[dict[str, str]]) -> None:
+            # Users may write only the app client's WriteAttributes (docs/teams.md: nobody moves
+            # themselves to another team or renames themselves "Supervisor Bob").
+            for pool in self.user_pools.values():
+                if access_token in pool.access_tokens:
+                    client_id, _ = pool.access_tokens[access_token]
+                    client = pool.clients.get(client_id)
+                    allowed = client.extended_config.get("WriteAttributes") if client is not None else None
+                    if allowed is not None and any(a.get("Name") not in allowed for a in attributes):
+                        raise NotAuthorizedError("A client attempted to write unauthorized attribute")
+                    break
+            return orig_update_attributes(self, access_token, attributes)
+
+        backend_cls.update_user_attributes = update_user_attributes  # type: ignore[method-assign]
         backend_cls.initiate_auth = initiate_auth  # type: ignore[method-assign]
         backend_cls.respond_to_auth_challenge = respond_to_auth_challenge  # type: ignore[method-assign]
         _installed = True
@@ -433,8 +460,9 @@ PASSWORD_POLICY = {
     "RequireNumbers": True,
     "RequireSymbols": True,
 }
-GROUP_SUPERVISORS = "supervisors"
-GROUP_AGENTS = "support_agents"
+GROUP_SUPERVISORS = SUPERVISORS
+GROUP_AGENTS = SUPPORT_AGENTS
+GROUP_MANAGERS = MANAGERS
 
 
 def generate_password() -> str:
@@ -448,19 +476,32 @@ class DemoUser:
     password: str
     groups: tuple[str, ...]
     team_id: str | None
+    supervises: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.username, self.username, self.groups, self.team_id, supervised_teams=self.supervises
+                        if SUPERVISORS in self.groups else ())
 
     def as_dict(self) -> dict[str, Any]:
+        """The ready file's entry: ``watches`` is the teams this user may watch ("all" for a
+        manager; Identity.watched_teams)."""
+        watched = self.identity.watched_teams
         return {"username": self.username, "password": self.password, "groups": list(self.groups),
-                "team_id": self.team_id}
+                "team_id": self.team_id, "supervises": list(self.supervises),
+                "watches": "all" if watched is None else list(watched)}
 
 
 class LocalCognito:
     """moto's Cognito user pool on ``host:port`` (port 0 = any free port) with real SRP checks.
 
-    One pool (``presence-local``), custom attribute ``custom:team_id``, groups ``supervisors``
-    and ``support_agents``, one public app client (no secret) allowing USER_SRP_AUTH and
-    REFRESH_TOKEN_AUTH, and seeded demo users: ``sup-1`` (supervisors, team-1), ``agent-1`` ..
-    ``agent-<agents>`` (support_agents, spread over team-1 .. team-<teams>), ``outsider`` (no group).
+    One pool (``presence-local``), custom attributes ``custom:team_id`` and ``custom:supervises``,
+    groups ``supervisors``, ``support_agents`` and ``managers``, one public app client (no secret)
+    allowing USER_SRP_AUTH and REFRESH_TOKEN_AUTH that lets users write no attribute others see,
+    and seeded demo users: ``sup-1`` (supervisors of team-1 and team-2), ``sup-2`` (of team-3 and
+    team-4 and beyond: the second half of the teams), ``mgr-1`` (managers: every team),
+    ``agent-1`` .. ``agent-<agents>`` (support_agents, spread over team-1 .. team-<teams>),
+    ``outsider`` (no group).
 
     ``start_sync()`` / ``stop_sync()`` block (tests); ``await start()`` / ``await stop()`` run
     them in a thread (DevStack). After start: ``endpoint`` ("http://127.0.0.1:P"),
@@ -598,7 +639,8 @@ class LocalCognito:
             PoolName="presence-local",
             Policies={"PasswordPolicy": PASSWORD_POLICY},
             UsernameConfiguration={"CaseSensitive": rules.case_sensitive},
-            Schema=[{"Name": "team_id", "AttributeDataType": "String", "Mutable": True}],
+            Schema=[{"Name": "team_id", "AttributeDataType": "String", "Mutable": True},
+                    {"Name": "supervises", "AttributeDataType": "String", "Mutable": True}],
             MfaConfiguration="OPTIONAL",
         )["UserPool"]
         self.user_pool_id = pool["Id"]
@@ -607,20 +649,28 @@ class LocalCognito:
             ClientName="presence-desktop",
             GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            # As the CloudFormation template's app client (enforced: install_pool_rules).
+            # As the CloudFormation template's app client (enforced: install_pool_rules; docs/teams.md:
+            # users write nothing others see).
             ReadAttributes=list(rules.read_attributes),
             WriteAttributes=list(rules.write_attributes),
         )["UserPoolClient"]["ClientId"]
-        for group in (GROUP_SUPERVISORS, GROUP_AGENTS):
+        for group in (GROUP_SUPERVISORS, GROUP_AGENTS, GROUP_MANAGERS):
             idp.create_group(GroupName=group, UserPoolId=self.user_pool_id)
-        seeds: list[tuple[str, tuple[str, ...], str | None]] = [("sup-1", (GROUP_SUPERVISORS,), "team-1")]
-        seeds += [
-            (f"agent-{i}", (GROUP_AGENTS,), f"team-{(i - 1) % self.teams + 1}") for i in range(1, self.agents + 1)
+        teams = [f"team-{t}" for t in range(1, self.teams + 1)]
+        half = max(1, len(teams) // 2)
+        seeds: list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]] = [
+            ("sup-1", (GROUP_SUPERVISORS,), "team-1", tuple(teams[:half])),
+            ("sup-2", (GROUP_SUPERVISORS,), teams[half % len(teams)], tuple(teams[half:]) or tuple(teams)),
+            ("mgr-1", (GROUP_MANAGERS,), "team-1", ()),
         ]
-        seeds.append(("outsider", (), None))
+        seeds += [
+            (f"agent-{i}", (GROUP_AGENTS,), f"team-{(i - 1) % self.teams + 1}", ()) for i in range(1, self.agents + 1)
+        ]
+        seeds.append(("outsider", (), None, ()))
         self.users = [
-            self.create_user(name, groups=groups, team_id=team, password=self._demo_password, client=idp)
-            for name, groups, team in seeds
+            self.create_user(name, groups=groups, team_id=team, supervises=supervises, password=self._demo_password,
+                             client=idp)
+            for name, groups, team, supervises in seeds
         ]
 
     def create_user(
@@ -630,6 +680,7 @@ class LocalCognito:
         password: str | None = None,
         groups: tuple[str, ...] | list[str] = (),
         team_id: str | None = None,
+        supervises: tuple[str, ...] | list[str] = (),
         temporary: bool = False,
         enabled: bool = True,
         attributes: dict[str, str] | None = None,
@@ -642,11 +693,14 @@ class LocalCognito:
         idp = client or self.admin_client()
         password = password or generate_password()
         with _sdk_logs_above_debug():
-            return self._create_user(idp, username, password, groups, team_id, temporary, enabled, attributes)
+            return self._create_user(idp, username, password, groups, team_id, supervises, temporary, enabled,
+                                     attributes)
 
     def _create_user(self, idp: Any, username: str, password: str, groups: Any, team_id: str | None,
-                     temporary: bool, enabled: bool, attributes: dict[str, str] | None) -> DemoUser:
-        attrs = [{"Name": "custom:team_id", "Value": team_id}] if team_id else []
+                     supervises: Any, temporary: bool, enabled: bool, attributes: dict[str, str] | None) -> DemoUser:
+        attrs = [{"Name": TEAM_CLAIM, "Value": team_id}] if team_id else []
+        if supervises:
+            attrs.append({"Name": SUPERVISES_CLAIM, "Value": ",".join(supervises)})
         attrs += [{"Name": k, "Value": v} for k, v in (attributes or {}).items()]
         idp.admin_create_user(
             UserPoolId=self.user_pool_id, Username=username, TemporaryPassword=password,
@@ -660,4 +714,4 @@ class LocalCognito:
             idp.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
         if not enabled:
             idp.admin_disable_user(UserPoolId=self.user_pool_id, Username=username)
-        return DemoUser(username, password, tuple(groups), team_id)
+        return DemoUser(username, password, tuple(groups), team_id, tuple(supervises))

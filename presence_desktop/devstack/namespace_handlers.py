@@ -4,8 +4,11 @@ both).
 
 ``agent-presence``:
 - publish: AWS_IAM only (the relay signs); subscribe: AMAZON_COGNITO_USER_POOLS only.
-- onSubscribe admits only members of ``support_agents`` or ``supervisors``; every attempt is
-  logged (username, sub, groups, channel, decision; never a token).
+- onSubscribe admits a channel of one team (``/agent-presence/<team>/...``) when
+  :meth:`Identity.may_watch` allows that team (an agent: the own ``custom:team_id``; a supervisor:
+  the teams of ``custom:supervises``; a manager: any), and the whole namespace
+  (``/agent-presence/*``) to managers only; every attempt is logged (username, sub, groups,
+  channel, team, decision; never a token). docs/teams.md.
 - onPublish keeps events whose payload is a valid presence event
   (:meth:`PresenceEvent.from_dict`, ``source`` required) of the channel's own team and agent;
   the others get an ``error`` naming the field and are not broadcast.
@@ -22,28 +25,41 @@ import logging
 from typing import Any
 
 from presence_desktop.devstack.handler_api import Unauthorized
+from presence_desktop.domain.identity import identity_from_token
 from presence_desktop.domain.presence import NAMESPACE as AGENT_PRESENCE
-from presence_desktop.domain.presence import PresenceError, PresenceEvent
+from presence_desktop.domain.presence import PresenceError, PresenceEvent, valid_segment
 from presence_desktop.events_api.protocol import API_KEY, AWS_IAM, COGNITO
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBE_GROUPS = frozenset({"support_agents", "supervisors"})
+
+def channel_team(segments: Any) -> str | None:
+    """The team segment of ``/agent-presence/<team>/...`` (None for ``/agent-presence/*``, the
+    bare namespace, or a segment that is not a team id)."""
+    if not isinstance(segments, (list, tuple)) or len(segments) < 2:
+        return None
+    team = segments[1]
+    return team if valid_segment(team) else None
 
 
 def on_subscribe_agent_presence(ctx: dict[str, Any]) -> None:
-    """Allow (return None) when the Cognito identity is in ``support_agents`` or ``supervisors``;
-    otherwise raise :class:`Unauthorized` (errorType ``Unauthorized``)."""
-    identity = ctx.get("identity") or {}
-    groups = identity.get("groups") or []
+    """Allow (return None) a manager anything in the namespace, anyone else a channel of a team
+    they may watch (:meth:`Identity.may_watch`); otherwise raise :class:`Unauthorized`
+    (errorType ``Unauthorized``)."""
+    raw = ctx.get("identity")
+    identity = raw if isinstance(raw, dict) else {}
+    claims = identity.get("claims") if isinstance(identity.get("claims"), dict) else {}
+    who = identity_from_token(str(identity.get("username")), str(identity.get("sub")), identity.get("groups"), claims)
     channel = ctx["info"]["channel"]["path"]
-    allowed = bool(SUBSCRIBE_GROUPS.intersection(groups))
+    team = channel_team(ctx["info"]["channel"].get("segments"))
+    allowed = bool(raw) and (who.is_manager or who.may_watch(team))
     log.info(
-        "subscribe %s: user=%s sub=%s groups=%s channel=%s",
+        "subscribe %s: user=%s sub=%s groups=%s team=%s channel=%s",
         "allowed" if allowed else "denied",
         identity.get("username"),
         identity.get("sub"),
-        sorted(groups),
+        sorted(who.groups),
+        team,
         channel,
     )
     if not allowed:

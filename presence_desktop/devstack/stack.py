@@ -13,7 +13,8 @@ Ready file (stable keys, other tools read them)::
      "cognito": {"endpoint", "region", "user_pool_id", "client_id", "jwks_url", "issuer",
                  "password_policy"},  # the pool's password rules in words
      "relay": {"url"},
-     "users": [{"username", "password", "groups", "team_id"}],
+     "users": [{"username", "password", "groups", "team_id", "supervises",
+                "watches": [team, ...] | "all"}],   # the teams each may watch (docs/teams.md)
      "free_users": [username, ...],   # demo users the simulated agents never touch (for people)
      "pid": int}                      # the process serving the stack (ready file only)
 """
@@ -28,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from presence_desktop.domain.identity import AGENT_GROUPS
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +297,7 @@ class DevStack:
         if "users" in info:  # who people may sign in as: the simulator never changes their status
             info["free_users"] = [
                 u["username"] for u in info["users"]
-                if set(u.get("groups") or ()) & {"supervisors", "support_agents"}
+                if set(u.get("groups") or ()) & set(AGENT_GROUPS)
                 and u["username"] not in self.simulated_usernames
             ]
         return info

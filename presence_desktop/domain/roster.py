@@ -99,6 +99,8 @@ class RosterFilter:
         entry = roster.get(agent_id)
         if entry is None:
             return False
+        if roster.teams is not None and entry.event.team_id not in roster.teams:
+            return False  # a team no longer watched: its rows stay (rows are never removed), hidden
         if self.teams is not None and entry.event.team_id not in self.teams:
             return False
         if self.statuses is not None and roster.display_status(agent_id, now).id not in self.statuses:
@@ -125,7 +127,9 @@ class Counts:
 class Roster:
     """Agents' presence, merged by version, with the join protocol and connection state.
 
-    ``teams``: when given, events of other teams are ignored (an agent sees only their team).
+    ``teams``: when given, events of other teams are ignored (an agent sees only their team);
+    :meth:`watch` changes it (a supervisor's team picker): rows of a team no longer watched stay
+    but are out of view (:meth:`in_view`, every :class:`RosterFilter`, the counts).
     ``stale_after_s``: None disables client-side staleness (the relay already sets offline on
     heartbeat expiry); otherwise an agent not heard of for that long displays Unknown.
     """
@@ -187,7 +191,22 @@ class Roster:
         return self._joining
 
     def team_ids(self) -> list[str]:
-        return sorted({e.event.team_id for e in self._entries.values()})
+        """The teams of the rows in view, sorted."""
+        teams = {e.event.team_id for e in self._entries.values()}
+        return sorted(teams if self.teams is None else teams & self.teams)
+
+    def in_view(self, agent_id: str) -> bool:
+        entry = self._entries.get(agent_id)
+        return entry is not None and (self.teams is None or entry.event.team_id in self.teams)
+
+    def watch(self, teams: Iterable[str] | None) -> Change:
+        """Watch ``teams`` from now on (None: every team). Events of other teams are ignored;
+        rows of teams left are kept out of view. Returns a change of everything."""
+        new = frozenset(teams) if teams is not None else None
+        if new == self.teams:
+            return Change()
+        self.teams = new
+        return Change(everything=True)
 
     def is_stale(self, agent_id: str, now: float | None = None) -> bool:
         """Heartbeat overdue: not heard of for ``stale_after_s`` and not offline."""
@@ -254,7 +273,9 @@ class Roster:
         return "ok"
 
     def counts(self, agent_ids: Iterable[str] | None = None, now: float | None = None) -> Counts:
-        """Displayed-status counts over ``agent_ids`` (default: all rows)."""
+        """Displayed-status counts over ``agent_ids`` (default: all rows in view)."""
+        if agent_ids is None and self.teams is not None:
+            agent_ids = [a for a in self._order if self._entries[a].event.team_id in self.teams]
         ids = self._order if agent_ids is None else list(agent_ids)
         if not self.connected or self.stale_after_s is None:
             # No time-dependent state: count the stored status ids, then map each id once
@@ -337,9 +358,11 @@ class Roster:
     # --- the join protocol and the connection ---------------------------------------------------
     def begin_join(self) -> Change:
         """Subscribed (or resubscribed): from now on live events are buffered until the snapshot
-        is applied. The connection counts as up again, so rows show last known statuses."""
+        is applied. The connection counts as up again, so rows show last known statuses.
+        A join already under way keeps its buffer (another team's subscription joined it)."""
+        if not self._joining:
+            self._buffer.clear()
         self._joining = True
-        self._buffer.clear()
         return self._set_connected(True)
 
     def on_live(self, event: PresenceEvent, heard_at: float | None = None) -> Change:

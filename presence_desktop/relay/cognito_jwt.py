@@ -179,8 +179,8 @@ class CognitoTokenVerifier:
             raise TokenError("wrong_client", "token was issued to another app client")
         username = claims.get("cognito:username") if use == "id" else claims.get("username")
         groups = claims.get("cognito:groups") or []
-        if not isinstance(groups, list):
-            groups = [groups]
+        if not isinstance(groups, list):  # Cognito always sends a list; anything else is no group
+            groups = []
         return Claims(
             sub=str(claims["sub"]),
             username=str(username or claims["sub"]),

@@ -5,12 +5,12 @@ HTTP API (docs/relay-api.md; every request carries ``Authorization: Bearer <Cogn
 ``POST /v1/status``  body ``{"status": str, "message"?: str|null, "agent_id"?: str,
 "source"?: "manual"|"idle"|"system", "expected_version"?: int}`` -> 200 with the stored presence event
 (``PresenceEvent.to_dict()``; ``status_since`` is kept from the stored event when the status
-is the same, so a message edit keeps the time in status). ``agent_id`` of another agent only for group ``supervisors``
-(the event gets ``source: "supervisor"``); ``expected_version`` makes the write conditional (409
-when the stored version differs). Own updates also count as a heartbeat. An agent's own
-``source: "system"`` is the app's "signed in" mark: only the catalogue's ``signed_in_status`` and
-only over no status or ``offline`` (409 ``status_already_set`` otherwise), so it can never
-replace a status someone chose.
+is the same, so a message edit keeps the time in status). ``agent_id`` of another agent only for
+a supervisor of that agent's team (:meth:`Identity.may_change`; the event gets ``source:
+"supervisor"``); ``expected_version`` makes the write conditional (409 when the stored version
+differs). Own updates also count as a heartbeat. An agent's own ``source: "system"`` is the app's
+"signed in" mark: only the catalogue's ``signed_in_status`` and only over no status or
+``offline`` (409 ``status_already_set`` otherwise), so it can never replace a status someone chose.
 
 ``POST /v1/heartbeat``  (empty body or ``{}``) -> 200 ``{"agent_id", "team_id", "status",
 "version", "heartbeat_ttl_s"}`` (``status``/``version`` null when no status was set yet). An
@@ -19,21 +19,26 @@ agent whose last status/heartbeat is older than ``heartbeat_ttl_s`` is set ``off
 does not bring an expired agent back: its answer says ``"status": "offline"`` and the app sets
 its status again. A supervisor's change to another agent is not a sign of that agent's life.
 
-``GET /v1/roster[?team=<team id>]`` -> 200 ``{"agents": [<event + "last_seen">...], "as_of":
-"<ISO 8601 Z>", "heartbeat_ttl_s": n}``; each entry is the stored event plus ``last_seen`` (epoch
-seconds of the agent's last status/heartbeat, or null), so a window can show an overdue agent as
-Unknown before the sweeper sets it offline. An agent sees its own team only (``?team=`` of another team -> 403);
-a supervisor sees every team, or one with ``?team=``.
+``GET /v1/roster[?team=<team id>][&cursor=<from "next">]`` -> 200 ``{"agents": [<event +
+"last_seen">...], "as_of": "<ISO 8601 Z>", "heartbeat_ttl_s": n, "team": <team id|null>, "next":
+<cursor|null>}``; each entry is the stored event plus ``last_seen`` (epoch seconds of the agent's
+last status/heartbeat, or null), so a window can show an overdue agent as Unknown before the
+sweeper sets it offline. At most ``RelayLimits.roster_page`` agents per answer (ordered by agent
+id); ``next`` asks for the rest. Who may read which team is :meth:`Identity.may_watch`
+(docs/teams.md): another team -> 403 ``team_forbidden``. Without ``?team=``: an agent gets the
+own team, a manager every team, a supervisor 400 ``team_required`` (one request per team).
 
 Identity: ``agent_id`` is the id token's ``cognito:username`` (a channel segment:
 alphanumerics and ``-``, 1-50 chars), ``team_id`` is ``custom:team_id``, ``display_name`` is
 ``name`` or ``preferred_username`` or the username. ``changed_by`` is the acting user's
 ``agent_id`` (username) rather than the opaque ``sub``, so a window can show who changed it.
-Only members of ``support_agents`` or ``supervisors`` may use the relay.
+Only members of ``support_agents``, ``supervisors`` or ``managers`` may use the relay; setting
+the own status and heartbeats need a ``custom:team_id`` (403 ``no_team``).
 
 Errors: :class:`RelayError` -> ``{"error": {"code", "message"}}`` with 400 (invalid_json,
 invalid_request, unknown_field, unknown_status, message_too_long), 401 (missing_token,
-invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agent, no_team),
+invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agent, no_team,
+team_forbidden), 400 team_required,
 404 (not_found, unknown_agent), 405, 409 (version_conflict), 413 (body_too_large), 429
 (rate_limited, with ``Retry-After``), 500 (store_unavailable, with ``Retry-After``: the store
 stayed locked/throttled/unreachable and *nothing was written*; auth_unavailable, with
@@ -55,13 +60,13 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from presence_desktop.domain.compact_json import compact_json
-from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity
+from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity, identity_from_token
 from presence_desktop.domain.presence import (
     DISPLAY_NAME_MAX_CHARS,
     MESSAGE_MAX_CHARS,
@@ -93,6 +98,9 @@ class RelayLimits:
     republish_after_s: float = 3.0
     rejected_retry_s: float = 10.0  # first pause before a version the events API refused is sent again
     rejected_retry_max_s: float = 300.0
+    # Agents per roster answer: about 0.4 KB each, so a page stays far below Lambda's 6 MB
+    # response cap (docs/teams.md has the measured bytes).
+    roster_page: int = 1000
 
 
 @dataclass
@@ -240,8 +248,10 @@ class RelayCore:
             if request.body.strip() not in (b"", b"{}"):
                 parse_json_object(request.body)  # must at least be a JSON object
             return RelayResponse(200, await self.heartbeat(caller))
-        team = parse_qs(request.query).get("team", [None])[-1]
-        return RelayResponse(200, await self.roster(caller, team))
+        query = parse_qs(request.query)
+        team = query.get("team", [None])[-1]
+        cursor = query.get("cursor", [None])[-1]
+        return RelayResponse(200, await self.roster(caller, team, cursor))
 
     async def authenticate(self, request: RelayRequest) -> Identity:
         """Verify the bearer id token; raises 401/403 :class:`RelayError`."""
@@ -294,6 +304,7 @@ class RelayCore:
             raise RelayError(400, "invalid_request", "agent_id must be 1-50 alphanumerics or '-'")
         own = target == caller.agent_id
         if own:
+            require_team(caller)
             source = body.get("source", "manual")
             if source not in OWN_SOURCES:
                 raise RelayError(400, "invalid_request", f"source must be one of {OWN_SOURCES}")
@@ -328,6 +339,8 @@ class RelayCore:
                 return StoredPresence.new(event, last_seen=now)
             if current is None:
                 raise RelayError(404, "unknown_agent", f"agent {target!r} has never used the relay")
+            if not caller.may_change(current.event.team_id):
+                raise RelayError(403, "team_forbidden", f"agent {target!r} is not in a team you supervise")
             event = current.event.with_(
                 status=status, version=current_version + 1, changed_at=changed_at, source=source,
                 changed_by=caller.agent_id, message=message, status_since=since,
@@ -343,7 +356,8 @@ class RelayCore:
     async def heartbeat(self, caller: Identity) -> dict[str, Any]:
         """Record the caller's sign of life (epoch s, ``clock``). Returns ``{"agent_id", "team_id",
         "status", "version", "heartbeat_ttl_s"}`` (status/version None before a first status).
-        Raises :class:`StoreUnavailable`."""
+        Raises :class:`StoreUnavailable`, 403 ``no_team``."""
+        require_team(caller)
         row = await self.store.touch(caller.agent_id, self.clock())
         return {
             "agent_id": caller.agent_id,
@@ -353,20 +367,29 @@ class RelayCore:
             "heartbeat_ttl_s": self.limits.heartbeat_ttl_s,
         }
 
-    async def roster(self, caller: Identity, team: str | None) -> dict[str, Any]:
-        """``{"agents": [<event dict + "last_seen" epoch s|None>], "as_of": ISO 8601, "heartbeat_ttl_s"}``
-        for the caller's team (agents) or ``team``/all teams (supervisors). Raises 400/403
-        :class:`RelayError`, :class:`StoreUnavailable`."""
+    async def roster(self, caller: Identity, team: str | None, cursor: str | None = None) -> dict[str, Any]:
+        """``{"agents": [<event dict + "last_seen" epoch s|None>], "as_of": ISO 8601,
+        "heartbeat_ttl_s", "team", "next"}`` (module docstring). Raises 400 (invalid_request,
+        team_required), 403 (team_forbidden, no_team) :class:`RelayError`, :class:`StoreUnavailable`."""
         if team is not None and not valid_segment(team):
             raise RelayError(400, "invalid_request", "team must be 1-50 alphanumerics or '-'")
-        if not caller.is_supervisor:
-            if team is not None and team != caller.team_id:
-                raise RelayError(403, "forbidden", "agents see their own team only")
-            team = caller.team_id
+        if cursor is not None and not valid_segment(cursor):
+            raise RelayError(400, "invalid_request", "cursor must be the 'next' of a previous answer")
+        if team is None and not caller.is_manager:
+            if caller.watches_many:
+                raise RelayError(400, "team_required", "ask for one team at a time: ?team=<team id>")
+            team = require_team(caller)
+        if team is not None and not caller.may_watch(team):
+            log.info("roster of %s refused to %s (watches %s)", team, caller.agent_id, caller.watched_teams)
+            raise RelayError(403, "team_forbidden", f"you may not see team {team!r}")
         as_of = format_time_epoch(self.clock())
-        rows = await self.store.list(team)
+        page = self.limits.roster_page
+        rows = await self.store.list(team, after=cursor, limit=page + 1)
+        more = len(rows) > page
+        rows = rows[:page]
         agents = [{**json.loads(r.event_json), "last_seen": r.last_seen} for r in rows]
-        return {"agents": agents, "as_of": as_of, "heartbeat_ttl_s": self.limits.heartbeat_ttl_s}
+        return {"agents": agents, "as_of": as_of, "heartbeat_ttl_s": self.limits.heartbeat_ttl_s,
+                "team": team, "next": rows[-1].agent_id if more else None}
 
     # --- background work ------------------------------------------------------------------------
     async def sweep(self) -> SweepResult:
@@ -522,21 +545,24 @@ def format_time_epoch(epoch_s: float) -> str:
     return format_time(datetime.fromtimestamp(epoch_s, UTC))
 
 
+def require_team(caller: Identity) -> str:
+    """The caller's own team; 403 ``no_team`` without one (a token without a valid
+    ``custom:team_id``: a bad one is no team, never a wider view)."""
+    if caller.team_id is None:
+        raise RelayError(403, "no_team", "your account has no valid team (custom:team_id); ask an administrator")
+    return caller.team_id
+
+
 def caller_from_claims(claims: Claims) -> Identity:
     """Map verified id-token claims to a :class:`Identity`; raises 403 :class:`RelayError`."""
     if not any(g in claims.groups for g in AGENT_GROUPS):
         raise RelayError(403, "not_an_agent", f"user is in none of the groups {AGENT_GROUPS}")
     if not valid_segment(claims.username):
         raise RelayError(403, "forbidden", "username is not usable as a channel segment (alphanumerics and '-')")
-    team = claims.team_id
-    if not valid_segment(team):
-        raise RelayError(403, "no_team", "the id token has no valid custom:team_id")
     raw = claims.raw or {}
+    who = identity_from_token(claims.username, claims.sub, list(claims.groups), raw)
     name = raw.get("name") or raw.get("preferred_username") or claims.username
     if not isinstance(name, str) or not _is_text(name):
         name = claims.username  # a lone surrogate could be neither stored nor published
     name = clean_text(name) or claims.username
-    return Identity(
-        username=claims.username, sub=claims.sub, groups=claims.groups, team_id=team,
-        display_name=name[:DISPLAY_NAME_MAX_CHARS],
-    )
+    return replace(who, display_name=name[:DISPLAY_NAME_MAX_CHARS])

@@ -5,7 +5,21 @@ Table (packaging/cloudformation/presence.yaml ``PresenceTable``): key ``pk`` (S,
 
     pk="agent#<agent_id>", sk="presence", agent_id, team_id, status, version (N),
     event_json (S: the exact published text), published (BOOL), last_seen (N, epoch s),
-    expires_at (N, epoch s: last activity + retention)
+    expires_at (N, epoch s: last activity + retention), outbox (S "1", only while unpublished)
+
+Two global secondary indexes, both KEYS_ONLY so a heartbeat (which changes only ``last_seen`` and
+``expires_at``, projected by neither) writes no index item:
+
+- ``by-team`` (``team_id`` HASH, ``agent_id`` RANGE): a team's roster is a Query on it, then a
+  BatchGetItem of those items (eventually consistent: the client's join replays live events by
+  version over the snapshot, docs/teams.md) - reads in proportion to the team, not the table.
+- ``outbox`` (``outbox`` HASH, ``agent_id`` RANGE), sparse: only unpublished items carry
+  ``outbox``, so the sweeper's outbox read is a Query of the few waiting items, not a Scan.
+
+The sweeper's search for silent agents is one eventually consistent Scan per run (it was two
+strongly consistent ones: a quarter of the read units); :meth:`update` re-checks every candidate
+with a consistent read. An index on ``last_seen`` would be rewritten by every heartbeat, which
+costs more than the scan it saves (packaging/cost_model.py counts both).
 
 Versions: :meth:`DynamoStore.update` reads the item (strongly consistent), computes the next row
 and writes it with ``PutItem`` conditioned on the version and ``last_seen`` it read
@@ -19,8 +33,8 @@ TTL is housekeeping for agents gone for ``retention_s`` (default 90 days; Dynamo
 expired items within days). A deleted agent starts again at version 1: a client still holding
 that agent's old version from 90+ days ago would ignore it until it reloads the roster.
 
-Listing uses ``Scan`` with filters (no index): fine for a call centre's hundreds or thousands of
-agents; add a GSI on ``team_id`` beyond that.
+Every team's roster at once (managers) is a paginated Scan: its pages follow DynamoDB's key
+order, and the cursor (``after``) is the last agent id of the previous page.
 """
 
 from __future__ import annotations
@@ -42,6 +56,8 @@ from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUna
 log = logging.getLogger(__name__)
 
 SK = "presence"
+TEAM_INDEX = "by-team"
+OUTBOX_INDEX = "outbox"
 RETENTION_S = 90 * 24 * 3600
 
 
@@ -91,8 +107,14 @@ class DynamoStore(PresenceStore):
         """Create the table (pk/sk, on-demand) with TTL on ``expires_at``, and wait for it."""
         self.client.create_table(
             TableName=self.table,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
+                                  for name in ("pk", "sk", "team_id", "agent_id", "outbox")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[
+                {"IndexName": index, "Projection": {"ProjectionType": "KEYS_ONLY"},
+                 "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": "agent_id", "KeyType": "RANGE"}]}
+                for index, hash_key in ((TEAM_INDEX, "team_id"), (OUTBOX_INDEX, "outbox"))
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         self.client.get_waiter("table_exists").wait(TableName=self.table)
@@ -121,6 +143,8 @@ class DynamoStore(PresenceStore):
             "event_json": {"S": row.event_json},
             "published": {"BOOL": row.published},
         }
+        if not row.published:
+            item["outbox"] = {"S": "1"}
         if row.last_seen is not None:
             item["last_seen"] = {"N": repr(float(row.last_seen))}
         expires = self._expires_at(row.last_seen)
@@ -173,7 +197,7 @@ class DynamoStore(PresenceStore):
         try:
             self.client.update_item(
                 TableName=self.table, Key={"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}},
-                UpdateExpression="SET published = :t", ConditionExpression="version = :v",
+                UpdateExpression="SET published = :t REMOVE outbox", ConditionExpression="version = :v",
                 ExpressionAttributeValues={":t": {"BOOL": True}, ":v": {"N": str(version)}},
             )
         except ClientError as exc:
@@ -200,10 +224,69 @@ class DynamoStore(PresenceStore):
                 raise
             return self._get(agent_id)  # no row, or a later heartbeat already recorded
 
+    def _query_keys(self, index: str, hash_name: str, hash_value: str, after: str | None, limit: int | None) -> list[str]:
+        """Agent ids of one index partition, in agent id order, after ``after``, at most ``limit``."""
+        cond = "#h = :h" + (" AND agent_id > :after" if after is not None else "")
+        values: dict[str, Any] = {":h": {"S": hash_value}}
+        if after is not None:
+            values[":after"] = {"S": after}
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": index, "KeyConditionExpression": cond,
+                                  "ExpressionAttributeNames": {"#h": hash_name}, "ExpressionAttributeValues": values}
+        ids: list[str] = []
+        while limit is None or len(ids) < limit:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(ids)
+            page = self.client.query(**kwargs)
+            ids.extend(item["agent_id"]["S"] for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return ids
+
+    def _batch_get(self, agent_ids: list[str]) -> list[StoredPresence]:
+        """The items of ``agent_ids`` (BatchGetItem, 100 keys a call; unprocessed keys again),
+        in agent id order; an item deleted meanwhile is left out."""
+        rows: list[StoredPresence] = []
+        for start in range(0, len(agent_ids), 100):
+            keys = [{"pk": {"S": _pk(a)}, "sk": {"S": SK}} for a in agent_ids[start:start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys}}
+            for attempt in range(10):
+                resp = self.client.batch_get_item(RequestItems=request)
+                rows.extend(r for r in map(self._row, resp.get("Responses", {}).get(self.table, [])) if r is not None)
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(full_jitter(attempt, base=0.05, cap=1.0))
+            else:
+                raise StoreUnavailable("dynamodb: BatchGetItem kept returning unprocessed keys")
+        rows.sort(key=lambda r: r.agent_id)
+        return rows
+
+    def _list(self, team_id: str | None, after: str | None, limit: int | None) -> list[StoredPresence]:
+        if team_id is not None:
+            return self._batch_get(self._query_keys(TEAM_INDEX, "team_id", team_id, after, limit))
+        kwargs: dict[str, Any] = {"TableName": self.table, "FilterExpression": "sk = :sk",
+                                  "ExpressionAttributeValues": {":sk": {"S": SK}}}
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = {"pk": {"S": _pk(after)}, "sk": {"S": SK}}
+        rows: list[StoredPresence] = []
+        while limit is None or len(rows) < limit:
+            if limit is not None:
+                kwargs["Limit"] = limit - len(rows)
+            page = self.client.scan(**kwargs)
+            rows.extend(r for r in map(self._row, page.get("Items", [])) if r is not None)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if after is None and limit is None:
+            rows.sort(key=lambda r: r.agent_id)  # one whole answer: in agent id order, as SQLite's
+        return rows
+
     def _scan(self, filter_expr: str, values: dict[str, Any], names: dict[str, str] | None = None) -> list[StoredPresence]:
+        # Eventually consistent: the sweeper's candidates are re-checked by update()'s consistent read.
         kwargs: dict[str, Any] = {
             "TableName": self.table, "FilterExpression": filter_expr,
-            "ExpressionAttributeValues": {":sk": {"S": SK}, **values}, "ConsistentRead": True,
+            "ExpressionAttributeValues": {":sk": {"S": SK}, **values}, "ConsistentRead": False,
         }
         if names:
             kwargs["ExpressionAttributeNames"] = names
@@ -239,10 +322,10 @@ class DynamoStore(PresenceStore):
     async def touch(self, agent_id: str, now: float) -> StoredPresence | None:
         return await self._run(self._touch, agent_id, now)
 
-    async def list(self, team_id: str | None = None) -> list[StoredPresence]:
-        if team_id is None:
-            return await self._run(self._scan, "sk = :sk", {})
-        return await self._run(self._scan, "sk = :sk AND team_id = :t", {":t": {"S": team_id}})
+    async def list(self, team_id: str | None = None, *, after: str | None = None,
+                   limit: int | None = None) -> list[StoredPresence]:
+        """See :meth:`PresenceStore.list`; ``team_id`` None: Scan order (module docstring)."""
+        return await self._run(self._list, team_id, after, limit)
 
     async def stale(self, cutoff: float) -> list[StoredPresence]:
         return await self._run(
@@ -251,7 +334,8 @@ class DynamoStore(PresenceStore):
         )
 
     async def unpublished(self) -> list[StoredPresence]:
-        return await self._run(self._scan, "sk = :sk AND published = :f", {":f": {"BOOL": False}})
+        rows = await self._run(lambda: self._batch_get(self._query_keys(OUTBOX_INDEX, "outbox", "1", None, None)))
+        return [r for r in rows if not r.published]  # the index may lag behind mark_published
 
     async def close(self) -> None:
         close = getattr(self.client, "close", None)

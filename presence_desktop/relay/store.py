@@ -94,8 +94,12 @@ class PresenceStore(abc.ABC):
         """Record a heartbeat (``last_seen = now``) without changing the version; None if no row."""
 
     @abc.abstractmethod
-    async def list(self, team_id: str | None = None) -> list[StoredPresence]:
-        """All rows (of one team when ``team_id`` is given), ordered by agent id."""
+    async def list(self, team_id: str | None = None, *, after: str | None = None,
+                   limit: int | None = None) -> list[StoredPresence]:
+        """Rows ordered by agent id: of one team when ``team_id`` is given (read through an index
+        by team, never the whole table), only agent ids greater than ``after``, at most ``limit``
+        (None: all). A row written a moment ago may be missing (DynamoDB's index by team is
+        eventually consistent); the join's replay by version covers it (docs/teams.md)."""
 
     @abc.abstractmethod
     async def stale(self, cutoff: float) -> list[StoredPresence]:
@@ -232,6 +236,10 @@ class SqliteStore(PresenceStore):
         ).fetchall()
         return [self._row(r) for r in rows]  # type: ignore[misc]
 
+    def _select_raw(self, clause: str, args: tuple) -> list[StoredPresence]:
+        rows = self._conn().execute(f"SELECT event_json, published, last_seen FROM presence {clause}", args).fetchall()
+        return [self._row(r) for r in rows]  # type: ignore[misc]
+
     async def _run(self, fn: Callable, *args):
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -251,10 +259,21 @@ class SqliteStore(PresenceStore):
     async def touch(self, agent_id: str, now: float) -> StoredPresence | None:
         return await self._run(self._touch, agent_id, now)
 
-    async def list(self, team_id: str | None = None) -> list[StoredPresence]:
-        if team_id is None:
-            return await self._run(self._select)
-        return await self._run(self._select, "WHERE team_id = ?", (team_id,))
+    async def list(self, team_id: str | None = None, *, after: str | None = None,
+                   limit: int | None = None) -> list[StoredPresence]:
+        where, args = [], []
+        if team_id is not None:
+            where.append("team_id = ?")  # index presence_team (team_id, agent_id)
+            args.append(team_id)
+        if after is not None:
+            where.append("agent_id > ?")
+            args.append(after)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        if limit is not None:
+            clause += " ORDER BY agent_id LIMIT ?"
+            args.append(int(limit))
+            return await self._run(self._select_raw, clause, tuple(args))
+        return await self._run(self._select, clause, tuple(args))
 
     async def stale(self, cutoff: float) -> list[StoredPresence]:
         return await self._run(

@@ -45,7 +45,7 @@ class DayController(QObject):
         self.spawn = spawn
         self.day = AgentDay(service, self, idle_after_s=settings.idle_after_min * 60 or None,
                             on_return=settings.on_return, restore=restore if settings.restore_at_start else None,
-                            signs_in=not service.identity.is_supervisor, on_wake=service.resume,
+                            signs_in=not service.identity.watches_many, on_wake=service.resume,
                             clock=getattr(service, "server_clock", time.time))
         self.notifier = Notifier(tray, settings.notifications)
         self.idle_source: platform_idle.IdleSource | None = None

@@ -28,7 +28,7 @@ from presence_desktop.client.profile import Profile
 from presence_desktop.client.service import PresenceService
 from presence_desktop.client.settings import AppSettings, LastStatus, SettingsStore, UiState
 from presence_desktop.client.signin import plain_auth_error
-from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
+from presence_desktop.domain.identity import TEAM_CLAIM, Identity, identity_from_token
 from presence_desktop.domain.presence import parse_time
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.domain.text import display_text
@@ -51,13 +51,10 @@ BackendFactory = Callable[[Profile, Any, Identity], tuple[RelayApi, LiveFeed]]
 
 
 def identity_from_claims(claims: Any) -> Identity:
-    """``Claims`` (relay/cognito_jwt.py, also what auth/claims.py returns: sub, username, groups, team_id) -> :class:`Identity`."""
-    return Identity(
-        username=claims.username,
-        sub=claims.sub,
-        groups=tuple(claims.groups or ()),
-        team_id=getattr(claims, "team_id", None),
-    )
+    """``Claims`` (domain/identity.py: sub, username, groups, raw claims) -> :class:`Identity`
+    with the teams the token allows (``custom:team_id``, ``custom:supervises``)."""
+    raw = {**(getattr(claims, "raw", None) or {}), TEAM_CLAIM: getattr(claims, "team_id", None)}
+    return identity_from_token(claims.username, claims.sub, list(claims.groups or ()), raw)
 
 
 class GuiApp:
@@ -211,13 +208,13 @@ class GuiApp:
         kind = type(result).__name__
         if kind == "SignedIn":
             identity = identity_from_claims(result.claims)
-            if not (identity.is_supervisor or SUPPORT_AGENTS in identity.groups):
+            if not identity.may_use_app:
                 # The relay and the events API would refuse every call: say why now.
                 self.runtime.spawn(self._quiet_sign_out(), name="sign-out")
                 if self.signin is not None:
                     self.signin.show_error(
-                        "This account may not use Presence: it is in neither the support agents nor the "
-                        "supervisors group. Ask your administrator to add it."
+                        "This account may not use Presence: it is in none of the support agents, "
+                        "supervisors or managers groups. Ask your administrator to add it."
                     )
                 return
             self.note = getattr(result, "note", None)
@@ -249,7 +246,10 @@ class GuiApp:
         service = PresenceService(
             identity, self.catalogue, relay, feed,
             heartbeat_s=self.settings.heartbeat_s, stale_after_s=self.settings.stale_after_s,
+            watched=self.settings.watched_teams.get(self._teams_key(identity)),
         )
+        if getattr(self.auth, "claims", None) is not None:
+            service.identity_source = lambda: identity_from_claims(self.auth.claims)
         skew = getattr(self.auth, "clock_skew_s", None)  # local minus Cognito, from the token's iat
         if isinstance(skew, (int, float)):
             service.server_clock.assume(-float(skew))  # until the first roster measures the relay's
@@ -262,6 +262,9 @@ class GuiApp:
         bridge.connectionChanged.connect(window.on_connection)
         bridge.ownStatusChanged.connect(lambda: self._own_status_changed())
         bridge.problemRaised.connect(window.show_problem)
+        bridge.problemRaised.connect(lambda _text: self._show_teams())
+        bridge.connectionChanged.connect(lambda _state: self._show_teams())
+        window.team_picker.teamsChanged.connect(self._pick_teams)
         service.listener = bridge
         bridge.connectionChanged.connect(self._joined)
         bridge.connectionChanged.connect(lambda _state: self._own_status_changed())
@@ -282,6 +285,7 @@ class GuiApp:
         tray.show()
 
         self.service, self.bridge, self.window, self.tray = service, bridge, window, tray
+        self._show_teams()
         clamp_to_screen(window)
         saved = self.settings.last_status.get(self._user_key())
         self.day = DayController(service, window, tray, self.settings, spawn=self.runtime.spawn,
@@ -294,6 +298,40 @@ class GuiApp:
             window.show_note(self.note)
         service.start()
         return window
+
+    # --- teams (docs/teams.md) ------------------------------------------------------------------
+    def _teams_key(self, identity: Identity) -> str:
+        return f"{self.profile.name}/{identity.username}"
+
+    def _show_teams(self) -> None:
+        if self.service is None or self.window is None:
+            return
+        shown = (self.service.allowed, self.service.watched)
+        if shown != getattr(self, "_teams_shown", None):
+            self._teams_shown = shown
+            self.window.team_picker.set_teams(*shown)
+            # An agent watches the own team: nothing to choose, no picker.
+            self.window.team_picker.setVisible(self.service.identity.watches_many)
+            self.window._apply_filter()  # rows of a team no longer watched leave the view
+        self.window.show_empty_reason(self.service.watch_problem)
+
+    def _pick_teams(self, teams: list[str] | None) -> None:
+        if self.service is None or self.identity is None:
+            return
+        self.service.watch(teams)
+        key = self._teams_key(self.identity)
+        choices = dict(self.settings.watched_teams)
+        if teams is None:
+            choices.pop(key, None)
+        else:
+            choices[key] = list(teams)
+        self.settings.watched_teams = choices
+        if self.store is not None:
+            try:
+                self.store.save_settings(self.settings)
+            except OSError as exc:
+                log.info("could not remember the teams: %s", exc)
+        self._show_teams()
 
     def _request_status(self, status_id: str, typed: str | None) -> None:
         """Window and tray: ``typed`` = a message entered for this request, None = none (the

@@ -1,6 +1,6 @@
 """Amplify JS v6 (AWS's own client, its own SRP code) against the local Cognito, and subscribing
-to ``/agent-presence/*`` on the local events server with the token it got: two independent
-implementations agree with ours."""
+to ``agent-presence`` channels on the local events server with the token it got: two independent
+implementations agree with ours, and teams are a boundary to a client of one's own (docs/teams.md)."""
 
 from __future__ import annotations
 
@@ -128,39 +128,72 @@ async def _events_server_for(local_cognito: LocalCognito, events_server_factory:
     return server, events_auth_for(server, events_local_ca)
 
 
-async def test_amplify_subscribes_to_agent_presence_with_its_cognito_token(
+async def _amplify_receives(amp: Amplify, server: Any, auth: Any, agent: str, team: str) -> dict[str, Any]:
+    """Publish (as the relay would, IAM) events of ``agent`` in ``team`` until Amplify reports
+    one; the subscribe frame may still be in flight. Returns Amplify's line."""
+    assert (await amp.next_line())["stage"] == "signed_in"
+    line = await amp.next_line()
+    if line["stage"] != "subscribing":
+        return line
+    version = 0
+    received: dict[str, Any] | None = None
+    next_line = asyncio.ensure_future(amp.next_line(timeout=60))
+    deadline = time.monotonic() + 45
+    while received is None and time.monotonic() < deadline:
+        version += 1
+        assert await _publish(server, auth, _presence_event(agent, team, version)) == 200
+        done, _ = await asyncio.wait({next_line}, timeout=0.5)
+        if done:
+            received = next_line.result()
+    assert received is not None, "Amplify reported nothing"
+    return received
+
+
+def _refused(line: dict[str, Any]) -> bool:
+    return line["stage"] == "error" and "unauthorized" in json.dumps(line).lower()
+
+
+async def _run(local_cognito, server, events_local_ca, username: str, channel: str, token: str = "id") -> Amplify:
+    user = local_cognito.user(username)
+    return await Amplify.start(
+        _payload(local_cognito, username, user.password,
+                 events={"endpoint": server.http_url, "region": "us-east-1", "channel": channel,
+                         "timeoutMs": 45000, "token": token}),
+        extra_env={"NODE_EXTRA_CA_CERTS": str(events_local_ca.ca_file)},
+    )
+
+
+async def test_amplify_agent_receives_its_own_teams_events(
     local_cognito: LocalCognito, events_server_factory: Any, events_local_ca: Any
 ) -> None:
     server, auth = await _events_server_for(local_cognito, events_server_factory, events_local_ca)
-    user = local_cognito.user("agent-1")
-    amp = await Amplify.start(
-        _payload(local_cognito, "agent-1", user.password,
-                 events={"endpoint": server.http_url, "region": "us-east-1", "channel": "/agent-presence/*",
-                         "timeoutMs": 45000}),
-        extra_env={"NODE_EXTRA_CA_CERTS": str(events_local_ca.ca_file)},
-    )
+    amp = await _run(local_cognito, server, events_local_ca, "agent-2", "/agent-presence/team-2/*")
     try:
-        assert (await amp.next_line())["stage"] == "signed_in"
-        assert (await amp.next_line())["stage"] == "subscribing"
-        # The subscribe frame may still be in flight: publish (as the relay would, IAM) until
-        # Amplify reports an event, each with a new version.
-        version = 0
-        received: dict[str, Any] | None = None
-        next_line = asyncio.ensure_future(amp.next_line(timeout=60))
-        deadline = time.monotonic() + 45
-        while received is None and time.monotonic() < deadline:
-            version += 1
-            assert await _publish(server, auth, _presence_event("agent-2", "team-2", version)) == 200
-            done, _ = await asyncio.wait({next_line}, timeout=0.5)
-            if done:
-                received = next_line.result()
-        assert received is not None, "Amplify received nothing"
+        received = await _amplify_receives(amp, server, auth, "agent-6", "team-2")
         assert received["stage"] == "event", received
         data = received["data"]  # Amplify's next(): {"id", "type": "data", "event": <payload>}
         assert data["type"] == "data"
         payload = data["event"]
         event = PresenceEvent.from_dict(json.loads(payload) if isinstance(payload, str) else payload)
-        assert (event.agent_id, event.team_id) == ("agent-2", "team-2") and 1 <= event.version <= version
+        assert (event.agent_id, event.team_id) == ("agent-6", "team-2") and event.version >= 1
+    finally:
+        await amp.finish()
+
+
+@pytest.mark.parametrize("username, channel, token", [
+    ("agent-2", "/agent-presence/*", "id"),          # an agent: not the whole namespace
+    ("agent-2", "/agent-presence/team-1/*", "id"),   # nor another team
+    ("sup-1", "/agent-presence/team-3/*", "id"),     # a supervisor: not a team they do not supervise
+    ("agent-2", "/agent-presence/team-2/*", "access"),  # Amplify's default token has no team: refused
+])
+async def test_amplify_is_refused_what_the_token_does_not_give(
+    local_cognito: LocalCognito, events_server_factory: Any, events_local_ca: Any, username, channel, token
+) -> None:
+    server, auth = await _events_server_for(local_cognito, events_server_factory, events_local_ca)
+    amp = await _run(local_cognito, server, events_local_ca, username, channel, token)
+    try:
+        line = await _amplify_receives(amp, server, auth, "agent-5", "team-1")
+        assert _refused(line), line
     finally:
         await amp.finish()
 

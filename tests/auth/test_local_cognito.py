@@ -27,6 +27,30 @@ def test_right_password_signs_in_with_groups_team_and_aws_issuer(local_cognito: 
     assert claims["custom:team_id"] == "team-2"
 
 
+def test_supervisors_teams_are_in_the_id_token_only(local_cognito: LocalCognito) -> None:
+    """custom:supervises (docs/teams.md) rides in the id token; the access token carries groups only."""
+    tokens = srp_sign_in(local_cognito, "sup-1")
+    id_claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    access_claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert id_claims["cognito:groups"] == ["supervisors"] and id_claims["custom:supervises"] == "team-1,team-2"
+    assert access_claims["cognito:groups"] == ["supervisors"] and "custom:supervises" not in access_claims
+
+
+@pytest.mark.parametrize("name, value", [("name", "Supervisor Bob"), ("preferred_username", "Supervisor Bob"),
+                                         ("custom:team_id", "team-9"), ("custom:supervises", "team-1,team-2,team-3")])
+def test_users_cannot_write_what_others_see_or_what_authorizes(local_cognito: LocalCognito, name, value) -> None:
+    tokens = srp_sign_in(local_cognito, "agent-3")
+    idp = local_cognito.admin_client()
+    with pytest.raises(ClientError) as info:
+        idp.update_user_attributes(AccessToken=tokens["access_token"], UserAttributes=[{"Name": name, "Value": value}])
+    assert info.value.response["Error"]["Code"] == "NotAuthorizedException"
+    user = idp.admin_get_user(UserPoolId=local_cognito.user_pool_id, Username="agent-3")
+    attrs = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+    assert attrs.get(name) != value
+    # What the app client does allow still works.
+    idp.update_user_attributes(AccessToken=tokens["access_token"], UserAttributes=[{"Name": "zoneinfo", "Value": "Europe/Paris"}])
+
+
 @pytest.mark.parametrize("password", ["Wrong-Password-1!", "", "x"])
 def test_wrong_password_is_refused(local_cognito: LocalCognito, password: str) -> None:
     with pytest.raises(ClientError) as err:
@@ -107,7 +131,7 @@ async def test_devstack_starts_cognito_and_writes_ready_file(tmp_path) -> None:
         stack.write_ready_file(tmp_path / "ready.json")
         info = json.loads((tmp_path / "ready.json").read_text())
         assert info["cognito"]["user_pool_id"] == stack.cognito.user_pool_id
-        assert [u["username"] for u in info["users"]] == ["sup-1", "agent-1", "agent-2", "agent-3", "outsider"]
+        assert [u["username"] for u in info["users"]] == ["sup-1", "sup-2", "mgr-1", "agent-1", "agent-2", "agent-3", "outsider"]
         sup = info["users"][0]
         tokens = srp_sign_in(stack.cognito, "sup-1", sup["password"])
         assert jwt.decode(tokens["id_token"], options={"verify_signature": False})["cognito:groups"] == ["supervisors"]
@@ -150,12 +174,15 @@ def test_an_agent_cannot_write_its_own_team_as_aws_refuses_it(local_cognito: Loc
     assert "unauthorized attribute" in err.value.response["Error"]["Message"]
     with pytest.raises(ClientError):  # one forbidden attribute refuses the whole call
         idp.update_user_attributes(AccessToken=tokens["access_token"], UserAttributes=[
-            {"Name": "name", "Value": "Mover"}, {"Name": "custom:team_id", "Value": "team-2"}])
-    idp.update_user_attributes(AccessToken=tokens["access_token"], UserAttributes=[{"Name": "name", "Value": "Mover"}])
+            {"Name": "zoneinfo", "Value": "Europe/Berlin"}, {"Name": "custom:team_id", "Value": "team-2"}])
+    with pytest.raises(ClientError):  # nor a name others would see (docs/teams.md)
+        idp.update_user_attributes(AccessToken=tokens["access_token"], UserAttributes=[{"Name": "name", "Value": "Boss"}])
+    idp.update_user_attributes(AccessToken=tokens["access_token"],
+                               UserAttributes=[{"Name": "zoneinfo", "Value": "Europe/Berlin"}])
     refreshed = idp.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", ClientId=local_cognito.client_id,
                                   AuthParameters={"REFRESH_TOKEN": tokens["refresh_token"]})["AuthenticationResult"]
     claims = jwt.decode(refreshed["IdToken"], options={"verify_signature": False})
-    assert claims["custom:team_id"] == "team-1" and claims["name"] == "Mover"
+    assert claims["custom:team_id"] == "team-1" and "name" not in claims
 
 
 def test_the_id_token_carries_only_custom_attributes_the_app_client_may_read(local_cognito: LocalCognito) -> None:

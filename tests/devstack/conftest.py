@@ -44,6 +44,19 @@ class TokenMint:
             claims["cognito:groups"] = list(groups)
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": self.kid})
 
+    def id_token(self, username: str, groups=(), *, team_id: str | None = None, supervises: str | None = None) -> str:
+        """An id token: the one that carries the admin-only team attributes (docs/teams.md)."""
+        now = int(time.time())
+        claims = {"sub": f"sub-{username}", "iss": ISSUER, "aud": CLIENT_ID, "token_use": "id",
+                  "cognito:username": username, "iat": now - 5, "exp": now + 3600}
+        if groups:
+            claims["cognito:groups"] = list(groups)
+        if team_id is not None:
+            claims["custom:team_id"] = team_id
+        if supervises is not None:
+            claims["custom:supervises"] = supervises
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
     def verifier(self) -> CognitoTokenVerifier:
         return CognitoTokenVerifier(ISSUER, {CLIENT_ID}, jwks=self.jwks, leeway_s=0)
 

@@ -120,12 +120,12 @@ async def _agent_presence_round_trip(ws, info: dict, host: str, ctx: ssl.SSLCont
     """The events server trusts the devstack's Cognito: an agent may subscribe, an outsider not;
     an IAM-signed publish with the ready file's keys reaches the agent."""
     users = {u["username"]: u for u in info["users"]}
-    agent = srp_tokens(info["cognito"], "agent-1", users["agent-1"]["password"])["AccessToken"]
-    outsider = srp_tokens(info["cognito"], "outsider", users["outsider"]["password"])["AccessToken"]
-    await ws.send(json.dumps({"type": "subscribe", "id": "a", "channel": "/agent-presence/*",
+    agent = srp_tokens(info["cognito"], "agent-1", users["agent-1"]["password"])["IdToken"]
+    outsider = srp_tokens(info["cognito"], "outsider", users["outsider"]["password"])["IdToken"]
+    await ws.send(json.dumps({"type": "subscribe", "id": "a", "channel": "/agent-presence/team-1/*",
                               "authorization": {"host": host, "authorization": agent}}))
     assert (await recv_frame(ws)) == {"type": "subscribe_success", "id": "a"}
-    await ws.send(json.dumps({"type": "subscribe", "id": "o", "channel": "/agent-presence/*",
+    await ws.send(json.dumps({"type": "subscribe", "id": "o", "channel": "/agent-presence/team-1/*",
                               "authorization": {"host": host, "authorization": outsider}}))
     denied = await recv_frame(ws)
     assert denied["type"] == "subscribe_error" and denied["errors"][0]["errorType"] == "Unauthorized"

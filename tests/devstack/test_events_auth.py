@@ -175,19 +175,23 @@ async def cognito_server(events_server_factory, token_mint, events_local_ca):
     return server, events_auth_for(server, events_local_ca)
 
 
-async def test_cognito_connect_and_subscribe_by_group(cognito_server, token_mint, caplog):
+async def test_cognito_connect_and_subscribe_by_team(cognito_server, token_mint, caplog):
     server, auth = cognito_server
-    agent = token_mint.access_token("agent-1", ["support_agents"])
-    outsider = token_mint.access_token("outsider")
+    agent = token_mint.id_token("agent-1", ["support_agents"], team_id="team-1")
+    outsider = token_mint.id_token("outsider", team_id="team-1")
     caplog.set_level(logging.INFO, logger="presence_desktop.devstack.namespace_handlers")
     async with await ws_connect(auth, auth.cognito_auth(agent)) as ws:
         await send(ws, {"type": "connection_init"})
         assert (await recv_frame(ws))["type"] == "connection_ack"
-        ok = await subscribe(ws, auth, "s1", "/agent-presence/*", authorization=auth.cognito_auth(agent))
+        ok = await subscribe(ws, auth, "s1", "/agent-presence/team-1/*", authorization=auth.cognito_auth(agent))
         assert ok == {"type": "subscribe_success", "id": "s1"}
-        denied = await subscribe(ws, auth, "s2", "/agent-presence/*", authorization=auth.cognito_auth(outsider))
+        denied = await subscribe(ws, auth, "s2", "/agent-presence/team-1/*", authorization=auth.cognito_auth(outsider))
         assert denied["type"] == "subscribe_error" and denied["id"] == "s2"
         assert denied["errors"][0]["errorType"] == "Unauthorized"
+        # The agent's own token: not the whole namespace, not another team (docs/teams.md).
+        for sid, channel in (("w", "/agent-presence/*"), ("t2", "/agent-presence/team-2/*")):
+            frame = await subscribe(ws, auth, sid, channel, authorization=auth.cognito_auth(agent))
+            assert frame["type"] == "subscribe_error" and frame["errors"][0]["errorType"] == "Unauthorized", channel
         # Publish (IAM, the relay's mode) reaches the admitted subscriber.
         channel, events = "/agent-presence/team-1/agent-1", [presence(), '{"kind":"nope"}']
         body = compact_json({"channel": channel, "events": events})
@@ -295,7 +299,12 @@ async def test_local_cognito_tokens(events_server_with_cognito, events_local_ca,
     await expect_connect_ok(auth, auth.cognito_auth(supervisor))
     async with await ws_connect(auth, auth.cognito_auth(supervisor)) as ws:
         ok = await subscribe(ws, auth, "s", "/agent-presence/team-1/*", authorization=auth.cognito_auth(supervisor))
-        assert ok == {"type": "subscribe_success", "id": "s"}
+        if token_kind == "id_token":
+            assert ok == {"type": "subscribe_success", "id": "s"}
+            other = await subscribe(ws, auth, "t", "/agent-presence/team-3/*", authorization=auth.cognito_auth(supervisor))
+            assert other["errors"][0]["errorType"] == "Unauthorized"  # sup-1 supervises team-1 and team-2 only
+        else:  # an access token carries no custom attributes: no team, refused (docs/teams.md)
+            assert ok["errors"][0]["errorType"] == "Unauthorized"
         denied = await subscribe(ws, auth, "o", "/agent-presence/*", authorization=auth.cognito_auth(outsider))
         assert denied["errors"][0]["errorType"] == "Unauthorized"
 

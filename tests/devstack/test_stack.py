@@ -48,6 +48,13 @@ async def test_demo_agents_beyond_the_simulated_ones_are_free_for_people(tmp_pat
     free = info["free_users"]
     assert "agent-1" not in free and "agent-2" not in free and "outsider" not in free
     assert "sup-1" in free
+    # Who may watch which team (docs/teams.md): two supervisors of different teams, a manager.
+    users = {u["username"]: u for u in info["users"]}
+    assert users["sup-1"]["groups"] == ["supervisors"] and users["sup-1"]["watches"] == ["team-1", "team-2"]
+    assert users["sup-2"]["groups"] == ["supervisors"] and users["sup-2"]["watches"] == ["team-3", "team-4"]
+    assert users["mgr-1"]["groups"] == ["managers"] and users["mgr-1"]["watches"] == "all"
+    assert users["agent-41"]["watches"] == ["team-1"] and users["outsider"]["watches"] == []
+    assert {"sup-2", "mgr-1"} <= set(free)
     assert [agents[name] for name in ("agent-41", "agent-42", "agent-43", "agent-44") if name in free] == \
         ["team-1", "team-2", "team-3", "team-4"]
 

@@ -98,7 +98,7 @@ async def test_sign_in_window_real_srp(devstack, apps, qtbot, artifacts_dir):
     w.username.setText("outsider")
     w.password.setText(password(devstack, "outsider"))
     w.submit.click()
-    await until(lambda: w.error.isVisible() and "neither the support agents nor the supervisors" in w.error.text(),
+    await until(lambda: w.error.isVisible() and "none of the support agents, supervisors or managers" in w.error.text(),
                 what="the outsider refused")
     assert gui.window is None
     w.username.setText("sup-1")
@@ -113,9 +113,12 @@ async def test_roster_fills_from_snapshot(devstack, apps, artifacts_dir):
     gui = apps.apps["sup"]
     win = gui.window
     await until(lambda: gui.service.connection.up and not gui.service.roster.joining, what="the join")
-    await until(lambda: win.proxy.rowCount() >= SIMULATED, what="40 rows")
+    # sup-1 supervises team-1 and team-2 (docs/teams.md): their 20 simulated agents, nobody else.
+    watched = {f"agent-{i}" for i in range(1, SIMULATED + 1) if (i - 1) % 4 + 1 in (1, 2)}
+    await until(lambda: win.proxy.rowCount() >= len(watched), what="20 rows")
     ids = set(win.proxy.visible_agent_ids())
-    assert {f"agent-{i}" for i in range(1, SIMULATED + 1)} <= ids
+    assert watched <= ids
+    assert {gui.service.roster.get(a).event.team_id for a in gui.service.roster.agent_ids()} <= {"team-1", "team-2"}
     # The full headline (the chip itself may be compact: the window opens within the screen,
     # and the offscreen screen is 800 px wide).
     assert win.counts.labels["available"][1].accessibleName().endswith(f"/ {win.proxy.rowCount()}")
@@ -135,16 +138,16 @@ async def test_roster_fills_from_snapshot(devstack, apps, artifacts_dir):
 async def test_simulated_agent_status_appears_in_its_row(devstack, apps):
     gui = apps.apps["sup"]
     roster = gui.service.roster
-    agent = next(a for a in devstack.agents.agents if a.username == "agent-7")
+    agent = next(a for a in devstack.agents.agents if a.username == "agent-6")  # team-2, which sup-1 watches
     before = agent.changes
-    await until(lambda: agent.changes > before, timeout=30, what="agent-7 to change status")
+    await until(lambda: agent.changes > before, timeout=30, what="agent-6 to change status")
     ev = agent.last_event
-    await until(lambda: roster.version_of("agent-7") >= ev.version, what="the event in the roster")
-    entry = roster.get("agent-7")
+    await until(lambda: roster.version_of("agent-6") >= ev.version, what="the event in the roster")
+    entry = roster.get("agent-6")
     if entry.event.version == ev.version:
         assert entry.event == ev
         label = default_catalogue().get(ev.status).label
-        await until(lambda: row_status(gui.window, "agent-7") == label, timeout=3, what="the row repaint")
+        await until(lambda: row_status(gui.window, "agent-6") == label, timeout=3, what="the row repaint")
 
 
 async def test_own_status_through_relay_and_back_and_second_instance_sees_it(devstack, apps, artifacts_dir):

@@ -99,7 +99,8 @@ def client_for(server, auth, clients, events_local_ca, **kw):
 
 
 def supervisor_auth(server, mint, **kw):
-    return CognitoAuth(mint.provider("sup-1", ["supervisors"], **kw), server.http_host)
+    # A manager: the namespace wildcard is theirs alone (docs/teams.md).
+    return CognitoAuth(mint.provider("mgr-1", ["managers"], **kw), server.http_host)
 
 
 def iam_auth(server):
@@ -229,7 +230,7 @@ async def test_token_expires_while_connected_then_reconnect_uses_a_fresh_token(
     async def force_refresh():
         refreshes.append(1)
 
-    auth = CognitoAuth(mint.provider("sup-1", ["supervisors"], ttl=3, refresh_before=0.5), server.http_host,
+    auth = CognitoAuth(mint.provider("mgr-1", ["managers"], ttl=3, refresh_before=0.5), server.http_host,
                        force_refresh=force_refresh)
     client = client_for(server, auth, clients, events_local_ca)
     sub = await client.subscribe("/agent-presence/*", timeout=20)
@@ -347,7 +348,7 @@ async def test_real_sign_in_session_tokens_allowed_and_denied(events_server_fact
     verifier = CognitoTokenVerifier(local_cognito.issuer, {local_cognito.client_id}, jwks_url=local_cognito.jwks_url)
     server = await events_server_factory(cognito_verifier=verifier)
     sup, outsider = AuthSession(local_cognito.cognito_settings()), AuthSession(local_cognito.cognito_settings())
-    await sup.sign_in("sup-1", local_cognito.user("sup-1").password)
+    await sup.sign_in("mgr-1", local_cognito.user("mgr-1").password)  # managers may watch every team
     await outsider.sign_in("outsider", local_cognito.user("outsider").password)
     client = client_for(server, CognitoAuth(sup.id_token, server.http_host, force_refresh=sup.force_refresh),
                         clients, events_local_ca)

@@ -83,6 +83,22 @@ class FakeFeed:
         self.up = asyncio.Event()
         self.closed_with = None
         self.reconnects = []  # reasons given to reconnect_now
+        self.channels = []
+        self.channel_history = []
+        self.refuse = set()
+
+    def set_channels(self, channels):
+        """As EventsLiveFeed: new channels are subscribed (confirmed at once, or refused),
+        dropped ones unsubscribed."""
+        new = [c for c in channels if c not in self.channels]
+        self.channels = list(channels)
+        self.channel_history.append(list(channels))
+        if self.sink is not None and self.up.is_set():
+            for channel in new:
+                if channel in self.refuse:
+                    self.sink.feed_refused(channel, "subscription refused: Unauthorized")
+                else:
+                    self.sink.feed_subscribed(channel)
 
     async def run(self, sink):
         self.sink = sink
@@ -99,7 +115,14 @@ class FakeFeed:
 
     def come_back(self):
         self.up.set()
-        self.sink.feed_subscribed()
+        refused = [c for c in self.channels if c in self.refuse]
+        for channel in refused:
+            self.sink.feed_refused(channel, "subscription refused: Unauthorized")
+        if not refused:
+            self.sink.feed_subscribed()
+        for channel in self.channels:
+            if refused and channel not in self.refuse:
+                self.sink.feed_subscribed(channel)
 
     def reconnect_now(self, reason):
         """Like EventsLiveFeed over a real client: the socket drops, a new one resubscribes."""

@@ -43,7 +43,8 @@ def build(dark: bool, width: int | None, height: int | None, hostile: bool, bars
     roster = Roster(catalogue, clock=clock)
     roster.begin_join()
     roster.complete_join(events)
-    me = Identity(username="sup-1", sub="s", groups=("supervisors",), team_id="team-1")
+    me = Identity(username="sup-1", sub="s", groups=("supervisors",), team_id="team-1",
+                  supervised_teams=("team-1", "team-2", "team-3", "team-4"))
     win = RosterWindow(roster, catalogue, me, profile_name="local", clock=clock)
     win.on_connection(ConnectionState(up=True))
     own = OwnStatus("sup-1", clock=clock)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import web
 
-from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
+from presence_desktop.client.backends import EventsLiveFeed, channels_for
 from presence_desktop.client.ports import RelayCallError
 from presence_desktop.client.relay_client import HttpRelayClient
 from presence_desktop.domain.identity import Identity
@@ -89,8 +89,13 @@ async def test_relay_client_unreachable_is_retryable():
 
 
 def test_channels_by_role():
-    assert channel_for_identity(Identity("sup-1", "s", ("supervisors",), "team-1")) == "/agent-presence/*"
-    assert channel_for_identity(Identity("agent-3", "s", ("support_agents",), "team-3")) == "/agent-presence/team-3/*"
+    sup = Identity("sup-1", "s", ("supervisors",), "team-1", supervised_teams=("team-2", "team-5"))
+    assert channels_for(sup) == ["/agent-presence/team-2/*", "/agent-presence/team-5/*"]  # never the wildcard
+    assert channels_for(sup, ["team-5", "team-9"]) == ["/agent-presence/team-5/*"]  # only what the token allows
+    assert channels_for(Identity("sup-2", "s", ("supervisors",), "team-1")) == []  # supervises nothing
+    assert channels_for(Identity("agent-3", "s", ("support_agents",), "team-3")) == ["/agent-presence/team-3/*"]
+    assert channels_for(Identity("agent-4", "s", ("support_agents",), None)) == []  # no team: nothing, not everything
+    assert channels_for(Identity("mgr-1", "s", ("managers",), None)) == ["/agent-presence/*"]
 
 
 @dataclass
@@ -103,8 +108,13 @@ class State:
 
 
 class FakeSub:
-    def __init__(self):
+    def __init__(self, channel=None):
         self.q = asyncio.Queue()
+        self.channel = channel
+        self.unsubscribed = False
+
+    async def unsubscribe(self):
+        self.unsubscribed = True
 
     def __aiter__(self):
         return self
@@ -122,6 +132,9 @@ class FakeClient:
         self.sub = FakeSub()
         self.state = State("idle")
         self.subscribed = []
+        self.subs = {}
+        self.refuse = set()
+        self.connects = 0
 
     def add_state_listener(self, cb):
         self.listeners.append(cb)
@@ -133,6 +146,7 @@ class FakeClient:
             cb(self.state)
 
     async def start(self):
+        self.connects += 1
         self.set("connecting")
         self.set("connected")
 
@@ -140,19 +154,32 @@ class FakeClient:
         if self.state.status == "closed":
             raise ClientClosedError("client closed")
         self.subscribed.append(channel)
+        if self.refuse and channel in self.refuse:
+            from presence_desktop.events_api.client import SubscriptionError
+
+            raise SubscriptionError("Unauthorized")
+        if self.subs:  # the first subscription uses self.sub (tests put items there)
+            self.subs[channel] = FakeSub(channel)
+            return self.subs[channel]
+        self.subs[channel] = self.sub
         return self.sub
 
     async def close(self):
         self.set("closed")
-        await self.sub.q.put(StopAsyncIteration)
+        for sub in {id(s): s for s in [self.sub, *self.subs.values()]}.values():
+            await sub.q.put(StopAsyncIteration)
 
 
 class Sink:
     def __init__(self):
         self.log = []
 
-    def feed_subscribed(self):
+    def feed_subscribed(self, channel=None):
         self.log.append("subscribed")
+        self.channels = getattr(self, "channels", []) + [channel]
+
+    def feed_refused(self, channel, reason, *, needs_sign_in=False):
+        self.log.append(("refused", channel, reason))
 
     def feed_event(self, ev):
         self.log.append(("event", ev.agent_id, ev.version))
@@ -358,3 +385,82 @@ async def test_only_the_relays_own_stored_answer_reads_as_stored(status, body, c
     finally:
         await client.close()
         await runner.cleanup()
+
+
+async def test_live_feed_changes_channels_over_the_same_connection():
+    client, sink = FakeClient(), Sink()
+    feed = EventsLiveFeed(client, ["/agent-presence/team-1/*"])
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.05)
+    assert client.subscribed == ["/agent-presence/team-1/*"] and sink.channels == ["/agent-presence/team-1/*"]
+    client.refuse = {"/agent-presence/team-3/*"}
+    feed.set_channels(["/agent-presence/team-2/*", "/agent-presence/team-3/*"])
+    await asyncio.sleep(0.05)
+    assert client.connects == 1, "no reconnect"
+    assert client.sub.unsubscribed, "the dropped team's subscription is ended"
+    assert client.subscribed[1:] == ["/agent-presence/team-2/*", "/agent-presence/team-3/*"]
+    assert sink.channels[-1] == "/agent-presence/team-2/*"
+    assert ("refused", "/agent-presence/team-3/*", "subscription refused: Unauthorized") in sink.log
+    await client.subs["/agent-presence/team-2/*"].q.put(event_dict("agent-2", 4))
+    await asyncio.sleep(0.05)
+    assert sink.log[-1] == ("event", "agent-2", 4) or ("event", "agent-2", 4) in sink.log
+    await feed.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_relay_client_follows_the_roster_cursor_to_the_last_page():
+    seen_queries = []
+
+    async def roster(request):
+        seen_queries.append(dict(request.query))
+        cursor = request.query.get("cursor")
+        if cursor is None:
+            body = {"agents": [event_dict("agent-1"), event_dict("agent-2")], "as_of": "2026-11-29T20:00:00.000Z",
+                    "next": "agent-2"}
+        elif cursor == "agent-2":
+            body = {"agents": [event_dict("agent-3") | {"last_seen": 1800000000.0}], "as_of": "2026-11-29T20:00:01.000Z",
+                    "next": None}
+        else:
+            body = {"agents": [], "as_of": "2026-11-29T20:00:02.000Z", "next": cursor}  # a cursor that never moves
+        return web.json_response(body)
+
+    app = web.Application()
+    app.add_routes([web.get("/v1/roster", roster)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    async def tok():
+        return "t"
+
+    client = HttpRelayClient(url, tok, timeout_s=5)
+    try:
+        snap = await client.roster("team-1")
+        assert [e.agent_id for e in snap.events] == ["agent-1", "agent-2", "agent-3"]
+        assert snap.as_of == "2026-11-29T20:00:00.000Z" and snap.last_seen == {"agent-3": 1800000000.0}
+        assert seen_queries == [{"team": "team-1"}, {"team": "team-1", "cursor": "agent-2"}]
+        seen_queries.clear()
+
+        async def stuck(request):
+            return web.json_response({"agents": [], "as_of": "2026-11-29T20:00:00.000Z", "next": "agent-9"})
+
+        app2 = web.Application()
+        app2.add_routes([web.get("/v1/roster", stuck)])
+        runner2 = web.AppRunner(app2)
+        await runner2.setup()
+        site2 = web.TCPSite(runner2, "127.0.0.1", 0)
+        await site2.start()
+        client2 = HttpRelayClient(f"http://127.0.0.1:{site2._server.sockets[0].getsockname()[1]}", tok, timeout_s=5)
+        with pytest.raises(RelayCallError) as err:
+            await client2.roster("team-1")  # the relay's cursor does not move: an error, not a loop
+        assert err.value.code == "bad_response"
+        await client2.close()
+        await runner2.cleanup()
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
+

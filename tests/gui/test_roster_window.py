@@ -15,7 +15,8 @@ from presence_desktop.ui.roster.sortkeys import natural_key
 from presence_desktop.ui.roster.window import RosterWindow
 from tests.gui.fakes import demo_events
 
-SUP = Identity(username="sup-1", sub="s-1", groups=("supervisors",), team_id="team-1")
+SUP = Identity(username="sup-1", sub="s-1", groups=("supervisors",), team_id="team-1",
+               supervised_teams=("team-1", "team-2", "team-3", "team-4"))
 AGENT = Identity(username="agent-2", sub="s-2", groups=("support_agents",), team_id="team-2")
 
 

@@ -12,7 +12,8 @@ from presence_desktop.resources import default_catalogue
 from tests.gui.fakes import FakeFeed, FakeRelay, demo_events
 
 ME = Identity(username="agent-1", sub="s-1", groups=("support_agents",), team_id="team-1")
-SUP = Identity(username="sup-1", sub="s-0", groups=("supervisors",), team_id="team-1")
+SUP = Identity(username="sup-1", sub="s-0", groups=("supervisors",), team_id="team-1",
+               supervised_teams=("team-1", "team-2", "team-3", "team-4"))
 
 
 class Recorder:
@@ -231,6 +232,71 @@ async def test_a_refused_session_reaches_the_connection_state_as_a_typed_fact():
     svc.feed_down("connection closed (1006)", time.time() + 3)
     assert not svc.connection.needs_sign_in
 
+
+async def test_a_supervisor_subscribes_and_joins_per_team_and_changes_teams_without_reconnecting():
+    sup = Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-2", "team-3"))
+    svc, relay, feed, rec = make(sup)
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    assert feed.channels == ["/agent-presence/team-2/*", "/agent-presence/team-3/*"]  # never the wildcard
+    assert sorted(c for c in relay.calls if c[0] == "roster") == [("roster", "team-2"), ("roster", "team-3")]
+    assert {svc.roster.get(a).event.team_id for a in svc.roster.agent_ids()} == {"team-2", "team-3"}
+    relay.calls.clear()
+    assert svc.watch(["team-3", "team-4"]) == ("team-3",)  # team-4 is not the token's: left out
+    assert feed.channels == ["/agent-presence/team-3/*"]
+    assert not any(c[0] == "roster" for c in relay.calls)  # nothing new to join
+    assert svc.roster.team_ids() == ["team-3"] and svc.roster.counts().total == 10  # team-2 out of view
+    feed.publish(demo_events(40)[1].with_(version=99))  # an agent of team-2 (dropped): ignored
+    assert svc.roster.counts().total == 10
+    svc.watch(None)  # "all my teams"
+    await until(lambda: ("roster", "team-2") in relay.calls and not svc.roster.joining)
+    assert feed.channels == ["/agent-presence/team-2/*", "/agent-presence/team-3/*"]
+    assert svc.roster.counts().total == 20
+    await svc.shutdown()
+
+
+async def test_a_supervisor_without_teams_is_told_so():
+    svc, relay, feed, rec = make(Identity("sup-9", "s-9", ("supervisors",), "team-1"))
+    svc.start()
+    await asyncio.sleep(0.05)
+    assert feed.channels == [] and not any(c[0] == "roster" and c[1] is None for c in relay.calls)
+    assert "supervise no team" in svc.watch_problem
+    await svc.shutdown()
+
+
+async def test_a_refused_subscription_is_said_not_shown_as_an_empty_roster():
+    sup = Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-2", "team-3"))
+    svc, relay, feed, rec = make(sup)
+    feed.refuse = {"/agent-presence/team-3/*"}
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    assert "Not allowed to watch team team-3" in rec.problems[-1]  # said at once, team-2 goes on
+    assert svc.watch_problem is None and svc.roster.team_ids() == ["team-2"]
+    svc.watch(["team-3"])
+    assert svc.watch_problem and "team-3" in svc.watch_problem
+    assert not rec.states[-1].up and "team-3" in rec.states[-1].reason  # the banner says it, not a healthy empty table
+    await svc.shutdown()
+
+
+async def test_remembered_teams_no_longer_allowed_fall_back_to_every_allowed_team():
+    sup = Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-2",))
+    relay = FakeRelay(demo_events(40), me="sup-1", team="team-1")
+    svc = PresenceService(sup, default_catalogue(), relay, FakeFeed(), heartbeat_s=0, watched=["team-4"])
+    assert svc.watched == ("team-2",)
+    svc = PresenceService(sup, default_catalogue(), relay, FakeFeed(), heartbeat_s=0, watched=["team-2", "team-4"])
+    assert svc.watched == ("team-2",)
+
+
+async def test_a_token_refresh_with_fewer_teams_narrows_the_subscriptions():
+    sup = Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-2", "team-3"))
+    svc, relay, feed, rec = make(sup)
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    current = {"identity": Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-3",))}
+    svc.identity_source = lambda: current["identity"]
+    await until(lambda: feed.channels == ["/agent-presence/team-3/*"])
+    assert svc.roster.team_ids() == ["team-3"]
+    assert "Your teams have changed" in rec.problems[-1]
 
 
 async def test_missed_keep_alives_make_the_connection_state_say_so():

@@ -22,7 +22,8 @@ from presence_desktop.ui.roster.window import RosterWindow
 from presence_desktop.ui.tray import TrayController
 from tests.gui.fakes import demo_events
 
-SUP = Identity(username="sup-1", sub="s", groups=("supervisors",), team_id="team-1")
+SUP = Identity(username="sup-1", sub="s", groups=("supervisors",), team_id="team-1",
+               supervised_teams=("team-1", "team-2", "team-3", "team-4"))
 NAME = "<b>SPOOF</b> agent-7\u202e\u200b\x07"
 MESSAGE = "back in 5\u202enim 09 ni kcab\u200b"
 CLEAN_NAME = "<b>SPOOF</b> agent-7\ufffd"
@@ -103,8 +104,6 @@ def test_a_hostile_name_and_message_are_text_everywhere(qtbot, artifacts_dir):
     own.observe(events[0].with_(agent_id="sup-1", message=MESSAGE, version=99))
     win.on_own_status(own)
     assert win.own_bar.message.text() == CLEAN_MESSAGE
-    own_tip = shown_text(win.own_bar.state_label.toolTip())
-    assert " since " in own_tip and ("set by you" in own_tip or "supervisor" in own_tip) and "Z" not in own_tip
     # 5. the tray and 6. a notification
     tray = TrayController(default_catalogue(), NAME)
     tray.set_own("break", False, None, MESSAGE)

@@ -5,7 +5,10 @@
 // Input, one JSON object on stdin:
 //   {"userPoolId", "clientId", "endpoint", "username", "password",
 //    "events"?: {"endpoint": "https://127.0.0.1:P/event", "region", "channel": "/agent-presence/*",
-//                "timeoutMs"?}}
+//                "timeoutMs"?, "token"?: "id" | "access"}}
+// "token": which Cognito token authorizes the WebSocket: "access" is Amplify's default for the
+// userPool mode; "id" passes the id token as authToken (the one with the team attributes the
+// agent-presence namespace authorizes on, docs/teams.md).
 // Output, JSON lines on stdout:
 //   {"stage": "signed_in", "isSignedIn", "nextStep", "idToken", "accessToken", "groups", "username"}
 //   {"stage": "subscribing"}                  (then the caller publishes)
@@ -49,7 +52,8 @@ try {
   emit(out);
   if (res.isSignedIn && input.events) {
     const { events } = await import("aws-amplify/data");
-    const channel = await events.connect(input.events.channel);
+    const options = input.events.token === "id" ? { authMode: "userPool", authToken: out.idToken } : undefined;
+    const channel = await events.connect(input.events.channel, options);
     const data = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("no event received")), input.events.timeoutMs ?? 30000);
       channel.subscribe({

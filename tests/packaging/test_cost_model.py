@@ -53,9 +53,35 @@ def test_fifty_agents_by_hand(cm) -> None:
     requests = changes + heartbeats + rosters + 43_200
     gb_s = 0.25 * (changes * 0.150 + heartbeats * 0.030 + rosters * 0.100 + 43_200 * 0.200)
     assert cost.lambda_usd == pytest.approx(requests * 0.20e-6 + gb_s * 0.0000133334)
-    # Reads: a team roster (13 items, 6.5 KB -> 2 blocks -> 1 RRU), a sweep (50 items, 25 KB -> 7 blocks).
-    rru = rosters * 1.0 + 43_200 * 3.5
-    assert cost.dynamodb_usd == pytest.approx((changes + heartbeats) * 0.625e-6 + rru * 0.125e-6 + 50 * 0.5e-6 * 0.25)
+    # Writes as the store makes them: a change is PutItem + UpdateItem (mark_published) + the outbox
+    # index entry in and out = 4 WRU; a heartbeat one UpdateItem = 1 WRU.
+    wru = changes * 4 + heartbeats * 1
+    # Reads: a change's strongly consistent GetItem (1 RRU); a team roster (12 agents): a Query of
+    # 12 index entries (1.2 KB -> 1 block -> 0.5 RRU) + BatchGetItem of 12 items (12 x 0.5 RRU);
+    # a sweep: a Scan of 50 items (25 KB -> 7 blocks -> 3.5 RRU) + the outbox Query (0.5 RRU).
+    rru = changes * 1 + rosters * (0.5 + 6.0) + 43_200 * (3.5 + 0.5)
+    assert cost.dynamodb_usd == pytest.approx(wru * 0.625e-6 + rru * 0.125e-6 + 50 * 0.5e-6 * 0.25)
+
+
+def test_the_default_row_is_what_the_app_subscribes(cm) -> None:
+    """The app (client/backends.channels_for): an agent its team, a supervisor each supervised
+    team, never the namespace wildcard unless a manager."""
+    from presence_desktop.client.backends import channels_for
+    from presence_desktop.domain.identity import Identity
+
+    assert cm.Assumptions().scope == "team" and cm.Assumptions().managers == 0
+    sup = Identity("sup-1", "s", ("supervisors",), "team-1", supervised_teams=("team-7",))
+    assert channels_for(sup) == ["/agent-presence/team-7/*"]
+    readme = (ROOT / "packaging" / "README.md").read_text(encoding="utf-8")
+    assert "| **the app**: agents their team, supervisors each supervised team" in readme
+    assert "(the app's default)" not in readme
+
+
+def test_managers_see_the_floor(cm) -> None:
+    base = cm.monthly_cost(5000)
+    two = cm.monthly_cost(5000, replace(cm.Assumptions(), managers=2))
+    changes = 5000 * 22 * (12 * 8 + 2)
+    assert two.operations - base.operations == changes * 2  # each manager receives every change
 
 
 def test_fan_out_dominates_at_scale(cm) -> None:

@@ -104,10 +104,20 @@ def test_user_pool_client_is_public_srp_only(resources) -> None:
     assert client["PreventUserExistenceErrors"] == "ENABLED"
     assert "custom:team_id" in client["ReadAttributes"]
     assert "custom:team_id" not in client["WriteAttributes"], "users must not move themselves between teams"
+    assert "custom:supervises" in client["ReadAttributes"]
+    # Nothing a user writes may authorize or show up in others' rosters (docs/teams.md); a list
+    # must be given: without one every standard attribute is writable.
+    assert client["WriteAttributes"], "WriteAttributes left out makes every standard attribute writable"
+    for admin_only in ("custom:team_id", "custom:supervises", "name", "preferred_username", "email"):
+        assert admin_only not in client["WriteAttributes"], admin_only
     groups = {g["Properties"]["GroupName"] for g in _of_type(resources, "AWS::Cognito::UserPoolGroup").values()}
-    assert groups == {"support_agents", "supervisors"}
+    from presence_desktop.domain.identity import AGENT_GROUPS
+
+    assert groups == set(AGENT_GROUPS) == {"support_agents", "supervisors", "managers"}
     pool = _one(resources, "AWS::Cognito::UserPool")
     assert {"Name": "team_id", "AttributeDataType": "String"}.items() <= pool["Schema"][0].items()
+    supervises = next(a for a in pool["Schema"] if a["Name"] == "supervises")
+    assert supervises["AttributeDataType"] == "String" and supervises["Mutable"] is True
 
 
 def test_relay_role_may_only_publish_to_the_namespace_and_use_its_table(resources) -> None:
@@ -126,9 +136,21 @@ def test_relay_role_may_only_publish_to_the_namespace_and_use_its_table(resource
     for statement in statements:
         resources_of = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         assert "*" not in resources_of and all(r != "*" for r in resources_of)
-    dynamo = next(s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"]))
-    assert dynamo["Resource"] == {"Fn::GetAtt": ["PresenceTable", "Arn"]}
-    assert sorted(dynamo["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    on_table = next(s for s in dynamo if s["Resource"] == {"Fn::GetAtt": ["PresenceTable", "Arn"]})
+    on_indexes = next(s for s in dynamo if s["Resource"] == {"Fn::Sub": "${PresenceTable.Arn}/index/*"})
+    assert sorted(on_table["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                                          "dynamodb:Scan", "dynamodb:UpdateItem"]
+    assert on_indexes["Action"] == ["dynamodb:Query"]
+    # Exactly the calls the store makes (its source names them as self.client.<call>(...)).
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "presence_desktop" / "relay" / "dynamo_store.py").read_text()
+    made = set(re.findall(r"self\.client\.(\w+)\(", source)) - {"create_table", "update_time_to_live", "get_waiter", "get_paginator",
+                                                                   "describe_table"}
+    granted = {"".join(w.title() for w in m.split("_")) for m in made}
+    assert {a.split(":")[1] for s in dynamo for a in s["Action"]} == granted
 
 
 def test_relay_function_and_public_https_url(resources) -> None:

@@ -39,7 +39,7 @@ async def test_console_script_serves_and_publishes(tmp_path, local_cognito, cogn
         assert "serving on http://127.0.0.1:" in line, line + (await proc.stderr.read(2000)).decode()
         url = line.split("serving on ")[1].strip()
         token = cognito_tokens("agent-1")["id_token"]
-        async with aiohttp.ClientSession() as session, Subscriber(events_auth_for(server, events_local_ca), token) as sub:
+        async with aiohttp.ClientSession() as session, Subscriber(events_auth_for(server, events_local_ca), token, "/agent-presence/team-1/*") as sub:
             async with session.post(url + "/v1/status", json={"status": "available"}) as resp:
                 assert resp.status == 401 and (await resp.json())["error"]["code"] == "missing_token"
             async with session.post(url + "/v1/status", json={"status": "available"}, headers={"Authorization": f"Bearer {token}"}) as resp:

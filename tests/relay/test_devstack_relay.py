@@ -27,7 +27,7 @@ async def test_devstack_relay_end_to_end(tmp_path):
         ctx = ssl.create_default_context(cafile=info["relay"]["ca_file"])  # clients trust only the local CA
 
         agent = await asyncio.to_thread(srp_sign_in, stack.cognito, "agent-1")
-        watcher = await asyncio.to_thread(srp_sign_in, stack.cognito, "agent-2")
+        watcher = await asyncio.to_thread(srp_sign_in, stack.cognito, "mgr-1")
         auth = {"host": stack.events.http_host, "authorization": watcher["id_token"]}
         async with websockets.connect(info["events"]["realtime"], ssl=ctx,
                                       subprotocols=subprotocols_for(auth)) as ws:

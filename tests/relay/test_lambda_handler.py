@@ -88,7 +88,7 @@ async def lambda_stack(monkeypatch, local_cognito, moto_endpoint, events_server_
 async def test_http_api_event_publishes_to_the_events_server(lambda_stack, cognito_tokens):
     server, auth, table, client = lambda_stack
     token = cognito_tokens("agent-1")["id_token"]
-    async with Subscriber(auth, cognito_tokens("agent-2")["id_token"]) as sub:
+    async with Subscriber(auth, cognito_tokens("mgr-1")["id_token"]) as sub:
         status, body = await invoke(http_api_event("POST", "/v1/status", token=token,
                                                    body=json.dumps({"status": "on_call", "message": "Ticket <42> & «co»"})))
         assert status == 200, body
@@ -103,7 +103,7 @@ async def test_function_url_event_supervisor_and_roster(lambda_stack, cognito_to
     agent, sup = cognito_tokens("agent-5")["id_token"], cognito_tokens("sup-1")["id_token"]
     status, _ = await invoke(function_url_event("POST", "/v1/status", token=agent, body=json.dumps({"status": "available"})))
     assert status == 200
-    async with Subscriber(auth, cognito_tokens("agent-2")["id_token"]) as sub:
+    async with Subscriber(auth, cognito_tokens("mgr-1")["id_token"]) as sub:
         status, body = await invoke(function_url_event("POST", "/v1/status", token=sup,
                                                        body=json.dumps({"status": "break", "agent_id": "agent-5"})))
         assert status == 200, body
@@ -141,7 +141,7 @@ async def test_scheduled_sweep_sets_silent_agents_offline_once(lambda_stack, cog
     token = cognito_tokens("agent-9")["id_token"]
     assert (await invoke(http_api_event("POST", "/v1/status", token=token, body='{"status":"available"}')))[0] == 200
     await asyncio.sleep(1.3)  # TTL is 1 s
-    async with Subscriber(auth, cognito_tokens("agent-2")["id_token"]) as sub:
+    async with Subscriber(auth, cognito_tokens("mgr-1")["id_token"]) as sub:
         _, result = await invoke({"source": "presence.sweep"})
         assert result["expired"] == ["agent-9"] and result["failed"] == []
         _, again = await invoke({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})

@@ -70,7 +70,7 @@ class Subscriber:
 async def test_status_is_stored_published_and_received(live, cognito_tokens):
     server, auth, relay = live
     agent = cognito_tokens("agent-1")["id_token"]
-    watcher = cognito_tokens("agent-2")["id_token"]
+    watcher = cognito_tokens("mgr-1")["id_token"]
     message = 'café ☕ "quoted" <b>&amp;</b> ünïcödé'
     async with Subscriber(auth, watcher) as sub:
         status, body, _ = await relay.call("POST", "/v1/status", token=agent, json_body={"status": "break", "message": message})
@@ -86,11 +86,15 @@ async def test_supervisor_change_reaches_subscribers(live, cognito_tokens):
     server, auth, relay = live
     await relay.call("POST", "/v1/status", token=cognito_tokens("agent-3")["id_token"], json_body={"status": "available"})
     async with Subscriber(auth, cognito_tokens("agent-3")["id_token"], "/agent-presence/team-3/*") as sub:
+        # sup-1 supervises team-1 and team-2: refused; sup-2 (team-3, team-4) may.
         status, body, _ = await relay.call("POST", "/v1/status", token=cognito_tokens("sup-1")["id_token"],
+                                           json_body={"status": "training", "agent_id": "agent-3"})
+        assert status == 403 and body["error"]["code"] == "team_forbidden", body
+        status, body, _ = await relay.call("POST", "/v1/status", token=cognito_tokens("sup-2")["id_token"],
                                            json_body={"status": "training", "agent_id": "agent-3"})
         assert status == 200, body
         received = await sub.next_event()
-    assert received["source"] == "supervisor" and received["changed_by"] == "sup-1" and received["version"] == 2
+    assert received["source"] == "supervisor" and received["changed_by"] == "sup-2" and received["version"] == 2
 
 
 async def test_real_access_token_is_refused(live, cognito_tokens):
@@ -108,7 +112,7 @@ async def test_events_server_down_then_back(live, cognito_tokens):
     assert status == 503 and body["error"]["code"] == "events_unavailable"
     assert not (await relay.store.get("agent-5")).published
     await server.start()  # same port
-    async with Subscriber(auth, cognito_tokens("agent-2")["id_token"]) as sub:
+    async with Subscriber(auth, cognito_tokens("mgr-1")["id_token"]) as sub:
         # The client's retry succeeds...
         status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "lunch"})
         assert status == 200 and body["version"] == 2
@@ -128,7 +132,7 @@ async def test_outbox_republishes_after_outage(live, cognito_tokens):
     stored = await relay.store.get("agent-6")
     await server.start()
     relay.core.limits.republish_after_s = 0.0
-    async with Subscriber(auth, cognito_tokens("agent-2")["id_token"]) as sub:
+    async with Subscriber(auth, cognito_tokens("mgr-1")["id_token"]) as sub:
         assert (await relay.core.sweep()).republished == ["agent-6"]
         received = await sub.next_event()
     assert received == json.loads(stored.event_json)  # version 1, same content as stored
@@ -143,7 +147,7 @@ async def test_heartbeat_expiry_one_offline_event(live, cognito_tokens):
     await relay.service.stop_sweeper()
     relay.service.start_sweeper()
     token = cognito_tokens("agent-7")["id_token"]
-    async with Subscriber(auth, cognito_tokens("agent-2")["id_token"], "/agent-presence/team-3/*") as sub:
+    async with Subscriber(auth, cognito_tokens("agent-3")["id_token"], "/agent-presence/team-3/*") as sub:
         status, body, _ = await relay.call("POST", "/v1/status", token=token, json_body={"status": "available"})
         assert status == 200 and body["team_id"] == "team-3"
         assert (await sub.next_event())["status"] == "available"

@@ -70,7 +70,7 @@ async def test_agent_cannot_set_another_agent(relay_factory, token_minter, captu
 async def test_supervisor_sets_another_agent(relay_factory, token_minter, capture_events):
     relay = await relay_factory()
     await relay.call("POST", "/v1/status", token=token_minter.mint("agent-7", team_id="team-3"), json_body={"status": "available"})
-    sup = token_minter.mint("sup-1", groups=("supervisors",), team_id="team-1")
+    sup = token_minter.mint("sup-1", groups=("supervisors",), team_id="team-1", supervises="team-2,team-3")
     status, body, _ = await relay.call("POST", "/v1/status", token=sup,
                                        json_body={"status": "training", "agent_id": "agent-7", "message": "room 4"})
     assert status == 200, body
@@ -219,10 +219,15 @@ async def test_roster_visibility(relay_factory, token_minter, capture_events):
     assert body["as_of"].endswith("Z") and body["heartbeat_ttl_s"] > 0
     assert (await relay.call("GET", "/v1/roster?team=team-1", token=agent))[0] == 200
     status, body, _ = await relay.call("GET", "/v1/roster?team=team-2", token=agent)
-    assert status == 403 and body["error"]["code"] == "forbidden"
-    sup = token_minter.mint("sup-1", groups=("supervisors",), team_id="team-1")
+    assert status == 403 and body["error"]["code"] == "team_forbidden"
+    sup = token_minter.mint("sup-1", groups=("supervisors",), team_id="team-1", supervises="team-2")
     status, body, _ = await relay.call("GET", "/v1/roster", token=sup)
-    assert [a["agent_id"] for a in body["agents"]] == ["agent-1", "agent-2", "agent-5"]
+    assert status == 400 and body["error"]["code"] == "team_required"
+    status, body, _ = await relay.call("GET", "/v1/roster?team=team-1", token=sup)
+    assert status == 403 and body["error"]["code"] == "team_forbidden"
+    manager = token_minter.mint("mgr-1", groups=("managers",), team_id=None)
+    status, body, _ = await relay.call("GET", "/v1/roster", token=manager)
+    assert [a["agent_id"] for a in body["agents"]] == ["agent-1", "agent-2", "agent-5"] and body["next"] is None
     status, body, _ = await relay.call("GET", "/v1/roster?team=team-2", token=sup)
     assert [a["agent_id"] for a in body["agents"]] == ["agent-2"]
     entry = body["agents"][0]

@@ -43,7 +43,7 @@ async def test_a_supervisor_change_and_the_heartbeat_expiry_follow_the_same_rule
     relay = await relay_factory(heartbeat_ttl_s=90)
     clock = relay.core.clock = FakeClock(1_800_000_000.0)
     await relay.call("POST", "/v1/status", token=token_minter.mint("agent-7", team_id="team-3"), json_body={"status": "on_call"})
-    sup = token_minter.mint("sup-1", groups=("supervisors",), team_id="team-1")
+    sup = token_minter.mint("sup-1", groups=("supervisors",), team_id="team-1", supervises="team-3")
     clock.now += 10
     _, same, _ = await relay.call("POST", "/v1/status", token=sup, json_body={"status": "on_call", "agent_id": "agent-7", "message": "VIP"})
     assert epoch(same["status_since"]) == 1_800_000_000.0 and same["source"] == "supervisor"

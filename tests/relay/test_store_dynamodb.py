@@ -101,3 +101,49 @@ async def test_relay_core_over_dynamodb(dstore, relay_factory, token_minter, cap
     assert result.expired == ["agent-4"]
     assert (await relay.core.sweep()).expired == []  # once
     assert [e["status"] for e in capture_events.events("agent-4")] == ["on_call", "offline"]
+
+
+def _record_operations(client) -> list[str]:
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+async def test_team_roster_is_a_query_of_the_team_index_not_a_scan(dstore):
+    for i in range(1, 8):
+        await dstore.update(f"agent-{i}", next_row(f"agent-{i}", "available", team=f"team-{i % 2 + 1}"))
+    table = dstore.client.describe_table(TableName=dstore.table)["Table"]
+    indexes = {g["IndexName"]: g for g in table["GlobalSecondaryIndexes"]}
+    assert {"by-team", "outbox"} <= set(indexes)
+    assert all(g["Projection"]["ProjectionType"] == "KEYS_ONLY" for g in indexes.values()), "a heartbeat must write no index"
+    calls = _record_operations(dstore.client)
+    rows = await dstore.list("team-1")
+    assert [r.agent_id for r in rows] == ["agent-2", "agent-4", "agent-6"]
+    assert "Scan" not in calls and calls[0] == "Query" and "BatchGetItem" in calls
+    # Pages: after a cursor, at most `limit`, in agent id order.
+    assert [r.agent_id for r in await dstore.list("team-2", limit=2)] == ["agent-1", "agent-3"]
+    assert [r.agent_id for r in await dstore.list("team-2", after="agent-3", limit=2)] == ["agent-5", "agent-7"]
+    assert await dstore.list("team-9") == []
+    # Every team (managers): Scan pages continue after the cursor, each row once.
+    seen, after = [], None
+    while True:
+        page = await dstore.list(None, after=after, limit=3)
+        seen += [r.agent_id for r in page]
+        if len(page) < 3:
+            break
+        after = page[-1].agent_id
+    assert sorted(seen) == [f"agent-{i}" for i in range(1, 8)]
+
+
+async def test_the_outbox_is_a_sparse_index_and_the_sweeper_scans_once(dstore):
+    await dstore.update("agent-1", next_row("agent-1", "available", last_seen=100.0))
+    await dstore.update("agent-2", next_row("agent-2", "available", last_seen=100.0))
+    await dstore.mark_published("agent-1", 1)
+    item = dstore.client.get_item(TableName=dstore.table, Key={"pk": {"S": "agent#agent-1"}, "sk": {"S": "presence"}})["Item"]
+    assert "outbox" not in item, "a published item leaves the sparse outbox index"
+    calls = _record_operations(dstore.client)
+    assert [r.agent_id for r in await dstore.unpublished()] == ["agent-2"]
+    assert "Scan" not in calls
+    calls.clear()
+    assert [r.agent_id for r in await dstore.stale(150.0)] == ["agent-1", "agent-2"]
+    assert calls == ["Scan"]

@@ -58,7 +58,7 @@ async def test_a_heartbeat_racing_a_supervisor_change_is_not_lost(relay_factory,
     assert (await relay.call("POST", "/v1/status", token=token_minter.mint("agent-1"), json_body={"status": "available"}))[0] == 200
     beat = time.time() + 5
     racy_store.inject_at = beat
-    sup = token_minter.mint("sup-1", groups=("supervisors",))
+    sup = token_minter.mint("sup-1", groups=("supervisors",), supervises="team-1")
     status, body, _ = await relay.call("POST", "/v1/status", token=sup, json_body={"status": "break", "agent_id": "agent-1"})
     assert status == 200 and body["version"] == 2
     assert (await racy_store.get("agent-1")).last_seen == pytest.approx(beat, abs=0.001)

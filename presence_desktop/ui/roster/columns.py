@@ -32,13 +32,7 @@ from presence_desktop.domain.roster import Roster
 from presence_desktop.domain.statuses import UNKNOWN_ID, Status
 from presence_desktop.domain.text import display_text
 from presence_desktop.domain.times import format_duration
-from presence_desktop.ui.roster.sortkeys import (
-    SEP,
-    enc_float,
-    enc_int,
-    enc_text,
-    natural_sort_key,
-)
+from presence_desktop.ui.roster.sortkeys import SEP, enc_float, enc_int, enc_text, natural_sort_key
 
 Display = Callable[[Roster, str, PresenceEvent, Status, float], str | None]
 SortKey = Callable[[Roster, str, PresenceEvent, float], str]

@@ -26,13 +26,7 @@ from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.domain.statuses import UNKNOWN_ID
 from presence_desktop.domain.text import display_text
 from presence_desktop.ui import theme
-from presence_desktop.ui.roster.columns import (
-    COL_NAME,
-    COLUMNS,
-    TICKING_COLUMNS,
-    person_name,
-    team_name,
-)
+from presence_desktop.ui.roster.columns import COL_NAME, COLUMNS, TICKING_COLUMNS, person_name, team_name
 from presence_desktop.ui.roster.sortkeys import SEP, natural_sort_key
 from presence_desktop.ui.roster.tooltips import tooltip_html, tooltip_lines
 from presence_desktop.ui.runtime import freeze_gc
@@ -185,15 +179,14 @@ class RosterTableModel(QAbstractTableModel):
                     emit(index(first, 0), index(end, _LAST))
         self.flushes += 1
 
-    def set_not_current(self, reason: str | None) -> bool:
-        """``reason`` (plain words) while the roster may not be current, None when it is live.
-        True when rows must be drawn anew (dimmed, or not): the caller repaints the view. No
-        ``dataChanged``: it would make the sorting proxy re-sort every row, and no key changed."""
-        if reason == self.not_current:
-            return False
-        was = self.not_current is not None
-        self.not_current = reason
-        return was != (reason is not None)
+    def set_not_current(self, reason: str | None) -> None:
+        """``reason`` (plain words) while the roster may not be current, None when it is live;
+        a change repaints every row (dimmed, or not)."""
+        if reason != self.not_current:
+            was = self.not_current is not None
+            self.not_current = reason
+            if was != (reason is not None) and self._rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, _LAST))
 
     def age_changes(self) -> list[str]:
         """One tick older for every change marker; drops those CHANGED_TICKS old and returns

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import (
     QByteArray,
@@ -77,6 +78,7 @@ from presence_desktop.ui.roster.proxy import RosterProxy
 from presence_desktop.ui.roster.teams import TeamStrip
 from presence_desktop.ui.roster.ticking import TickingFastPath, repaint_ticking_columns
 from presence_desktop.ui.roster.tooltips import tooltip_html
+from presence_desktop.ui.team_picker import TeamPicker
 from presence_desktop.ui.theme import colors
 from presence_desktop.ui.widgets import (
     ConfirmBar,
@@ -155,7 +157,8 @@ class RosterWindow(QMainWindow):
         set_team_names(team_names or {})
         self._known_teams: set[str] = set()
         self.quit_on_close = True
-        role = "supervisor" if identity.is_supervisor else f"agent, {identity.team_id or 'no team'}"
+        role = ("manager" if identity.is_manager else "supervisor" if identity.is_supervisor
+                else f"agent, {identity.team_id or 'no team'}")
         self.setWindowTitle(f"Presence — {identity.username} ({role})" + (f" · {profile_name}" if profile_name else ""))
         self.setObjectName("rosterWindow")
 
@@ -171,6 +174,8 @@ class RosterWindow(QMainWindow):
         lay.addWidget(self.messages)
         self.filters = FilterBar(catalogue)
         lay.addWidget(self.filters)
+        self.team_picker = TeamPicker()  # the teams watched (docs/teams.md); set by the app
+        self.filters.layout().insertWidget(0, self.team_picker)
         self.counts = CountsBar(catalogue)
         lay.addWidget(self.counts)
         self.teams = TeamStrip()
@@ -229,6 +234,12 @@ class RosterWindow(QMainWindow):
         self.table.contextMenuForRow.connect(self._context_menu)
         self.table.resized.connect(self.fit_columns)
         lay.addWidget(self.table, 1)
+        self.empty_reason = QLabel()  # in the table's place when there is nothing to watch
+        self.empty_reason.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_reason.setWordWrap(True)
+        self.empty_reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_reason.hide()
+        lay.addWidget(self.empty_reason, 1)
         self.setCentralWidget(central)
         # Floats over the table's bottom edge: in the layout it pushed the rows ~40 px down
         # right under the pointer that had just used the row menu.
@@ -258,7 +269,7 @@ class RosterWindow(QMainWindow):
         self.ticker.start()
         self.model.modelReset.connect(self._refresh_counts)
         self.resize(1040, 720)
-        if not identity.is_supervisor and identity.team_id:
+        if not identity.watches_many and identity.team_id:
             self.filters.team.setEnabled(False)
         self._set_live_line()
         self._refresh_counts()
@@ -375,6 +386,12 @@ class RosterWindow(QMainWindow):
                                    self.clock(), ev.source, ev.changed_by, who)
             tip = tooltip_html([line.replace("set by the agent", "set by you")])
         self.own_bar.state_label.setToolTip(tip)
+
+    def show_empty_reason(self, text: str | None) -> None:
+        """A sentence in place of the table (no team to watch, every team refused); None: the table."""
+        self.empty_reason.setText(text or "")
+        self.empty_reason.setVisible(bool(text))
+        self.table.setVisible(not text)
 
     def show_problem(self, text: str) -> None:
         self.messages.show_text(text)
@@ -498,14 +515,14 @@ class RosterWindow(QMainWindow):
 
     def _filtered(self) -> bool:
         f = self.proxy.roster_filter
-        return f.teams is not None or f.statuses is not None or bool(f.text.strip())
+        return f.teams not in (None, self.roster.teams) or f.statuses is not None or bool(f.text.strip())
 
     def _refresh_status_line(self, state: ConnectionState) -> None:
         if state.up:
             text = "Connected" + (" · loading roster…" if state.joining else "")
         else:
             text = "Disconnected"  # not "Offline": that is a status agents set
-        total = len(self.roster)
+        total = self.roster.counts().total  # rows in view (a team no longer watched is out)
         shown = f", {self.proxy.rowCount()} shown" if self._filtered() else ""
         self.status_label.setText(f"{text} · {total} agents{shown}")
 
@@ -522,7 +539,10 @@ class RosterWindow(QMainWindow):
                 self.teams.set_teams(self.roster.team_ids())
             self.proxy.invalidate()  # a new order: every row's key changed
         folded = self.teams.folded
-        self.proxy.set_roster_filter(self.filters.roster_filter(folded, self.roster.team_ids() if folded else ()))
+        flt = self.filters.roster_filter(folded, self.roster.team_ids() if folded else ())
+        if self.roster.teams is not None:  # the picker's teams (Roster.watch): a team left goes from view
+            flt = replace(flt, teams=self.roster.teams if flt.teams is None else flt.teams & self.roster.teams)
+        self.proxy.set_roster_filter(flt)
         self._refresh_counts()
         self._refresh_teams()
 
@@ -549,6 +569,8 @@ class RosterWindow(QMainWindow):
         if not self.identity.is_supervisor or agent_id is None:
             return None
         entry = self.roster.get(agent_id)
+        if entry is not None and not self.identity.may_change(entry.event.team_id):
+            return None  # only agents of a supervised team (the relay says 403 otherwise)
         name = person_name(entry.event, agent_id) if entry else agent_id
         menu = QMenu(self)
         sub = menu.addMenu(f"Set status of {menu_text(name)}")
