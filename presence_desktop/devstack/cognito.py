@@ -293,8 +293,8 @@ class PoolRules:
 # For an install without the template (a wheel); tests/packaging/test_template.py checks that it
 # says what the template says.
 FALLBACK_POOL_RULES = PoolRules(
-    read_attributes=("custom:team_id", "name", "preferred_username", "email"),
-    write_attributes=("name", "preferred_username"),
+    read_attributes=("custom:team_id", "custom:supervises", "name", "preferred_username", "email"),
+    write_attributes=("zoneinfo",),
     case_sensitive=False,
 )
 

@@ -230,7 +230,7 @@ async def test_the_stack_answers_again_right_after_a_pause(tmp_path):
     try:
         profile = profile_from_ready_file(tmp_path / "ready.json")
         session = AuthSession(profile.cognito, None)
-        await session.sign_in("sup-1", next(u["password"] for u in info["users"] if u["username"] == "sup-1"))
+        await session.sign_in("mgr-1", next(u["password"] for u in info["users"] if u["username"] == "mgr-1"))  # every team
         relay = HttpRelayClient(info["relay"]["url"], session.id_token, timeout_s=5)
         assert len((await relay.roster()).events) == 12
         proc.send_signal(signal.SIGSTOP)
