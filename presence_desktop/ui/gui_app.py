@@ -348,13 +348,16 @@ class GuiApp:
 
     def unconfirmed_reason(self) -> str | None:
         """Why the own status cannot be vouched for now: "session expired", "disconnected",
-        "reconnecting" (joining again), or None while live."""
+        "reconnecting" (joining again), "server silent" (not even keep-alives for a while), or
+        None while live."""
         if self.service is None:
             return None
         state = self.service.connection
         if not state.up:
             return "session expired" if state.needs_sign_in else "disconnected"
-        return "reconnecting" if state.joining else None
+        if state.joining:
+            return "reconnecting"
+        return "server silent" if state.quiet_since is not None else None
 
     async def _set_agent_status(self, agent_id: str, status_id: str) -> None:
         try:

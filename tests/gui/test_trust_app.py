@@ -4,6 +4,8 @@ first close to the tray that says so."""
 
 from __future__ import annotations
 
+import time
+
 from presence_desktop.domain.presence import PresenceEvent
 from tests.gui.test_signin_flow import Claims, FakeAuth, SignedIn, make_gui, until
 
@@ -62,6 +64,12 @@ async def test_not_confirmed_while_disconnected_in_the_window_and_the_tray(qtbot
     assert gui.window.own_bar.state_label.text() == "not confirmed (session expired)"
     backends["feed"].come_back()
     await until(lambda: gui.service.connection.up and not gui.service.connection.joining)
+    assert gui.window.own_bar.state_label.text() == "✓ confirmed"
+    # Connected, but not even a keep-alive for 90 s (a frozen server): not confirmed either.
+    gui.service.feed_quiet(time.time() - 90)
+    assert gui.window.own_bar.state_label.text() == "not confirmed (server silent)"
+    assert "not confirmed: server silent" in gui.tray.icon.toolTip()
+    gui.service.feed_quiet(None)
     assert gui.window.own_bar.state_label.text() == "✓ confirmed"
     await gui.runtime.shutdown()
 

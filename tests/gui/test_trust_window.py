@@ -119,7 +119,8 @@ def test_a_hostile_name_and_message_are_text_everywhere(qtbot, artifacts_dir):
 
 
 def test_the_tooltip_says_when_in_local_time_and_who_never_iso(qtbot):
-    now = time.time()
+    # Local noon today: "since" stays on the same day (clock_time writes "Fri 23:49" for yesterday).
+    now = datetime.now().replace(hour=12, minute=0, second=0, microsecond=0).timestamp()
     since = now - 750
     events = [
         PresenceEvent(agent_id="agent-1", team_id="team-1", display_name="Ada", status="break", version=3,
@@ -131,7 +132,7 @@ def test_the_tooltip_says_when_in_local_time_and_who_never_iso(qtbot):
         PresenceEvent(agent_id="agent-3", team_id="team-1", display_name="Cy", status="after_call_work", version=2,
                       changed_at=iso(now - 310)),
     ]
-    win, _ = make(qtbot, events)
+    win, _ = make(qtbot, events, clock=ServerClock(lambda: now))
     tips = {a: shown_text(win.proxy.index(proxy_row(win, a), 1).data(Qt.ItemDataRole.ToolTipRole)) for a in ("agent-1", "agent-2", "agent-3")}
     local = datetime.fromtimestamp(since).strftime("%H:%M")
     assert f"Break since {local} (0:12:3" in tips["agent-1"] and "set by the agent" in tips["agent-1"]
