@@ -4,8 +4,9 @@ both).
 
 ``agent-presence``:
 - publish: AWS_IAM only (the relay signs); subscribe: AMAZON_COGNITO_USER_POOLS only.
-- onSubscribe admits only members of ``support_agents`` or ``supervisors``; every attempt is
-  logged (username, sub, groups, channel, decision; never a token).
+- onSubscribe admits only members of ``support_agents`` or ``supervisors``; every attempt gets one
+  audit line (username, sub, groups, channel, decision; never a token): denials at ERROR, as the
+  JS twin's console.error (recorded at the API's default log level), allowed attempts at INFO.
 - onPublish keeps events whose payload is a valid presence event
   (:meth:`PresenceEvent.from_dict`, ``source`` required) of the channel's own team and agent;
   the others get an ``error`` naming the field and are not broadcast.
@@ -39,7 +40,8 @@ def on_subscribe_agent_presence(ctx: dict[str, Any]) -> None:
     groups = identity.get("groups") or []
     channel = ctx["info"]["channel"]["path"]
     allowed = bool(SUBSCRIBE_GROUPS.intersection(groups))
-    log.info(
+    log.log(
+        logging.INFO if allowed else logging.ERROR,
         "subscribe %s: user=%s sub=%s groups=%s channel=%s",
         "allowed" if allowed else "denied",
         identity.get("username"),
