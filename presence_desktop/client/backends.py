@@ -9,6 +9,8 @@ AppSync Events WebSocket client (:mod:`presence_desktop.events_api.client`).
 - other ``LostEvents`` (overflow, malformed, broadcast_error) -> ``feed_lost_events``;
 - client state ``reconnecting`` / ``failed`` (or ``connecting`` after having been up) ->
   ``feed_down(reason, next_attempt_at)``;
+- client state ``connected`` with ``lagging`` (no ``ka`` past its interval) -> ``feed_lagging``;
+  back to not lagging on the same connection -> ``feed_subscribed`` (rejoin: events may be gone);
 - a data event -> parsed :class:`PresenceEvent` -> ``feed_event`` (a bad payload is logged and
   dropped: the version check never sees it).
 
@@ -51,6 +53,7 @@ class EventsLiveFeed:
         self.client = client
         self.channel = channel
         self._was_up = False
+        self._lagging = False
         self._down_reported = False
         self._sink: FeedSink | None = None
 
@@ -61,7 +64,14 @@ class EventsLiveFeed:
         status = state.status
         if status == "connected":
             self._was_up = True
+            if getattr(state, "lagging", False):
+                self._lagging = True
+                sink.feed_lagging(state.reason or "no keep-alive from the server")
+            elif self._lagging:
+                self._lagging = False
+                sink.feed_subscribed()
             return
+        self._lagging = False  # a new connection resubscribes and rejoins by itself
         if status in ("reconnecting", "failed") or (status == "connecting" and self._was_up):
             sink.feed_down(state.reason or status, state.next_attempt_at)
 

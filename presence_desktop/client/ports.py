@@ -74,6 +74,11 @@ class FeedSink(Protocol):
     def feed_down(self, reason: str, next_retry_at: float | None) -> None:
         """The connection is down; ``next_retry_at`` is the epoch time of the next attempt."""
 
+    def feed_lagging(self, reason: str) -> None:
+        """The connection is open but the server has been quiet past its keep-alive interval:
+        events may be missing, so the roster is stale until the next ``feed_subscribed`` (the
+        keep-alive came back, or the connection was replaced)."""
+
 
 class LiveFeed(Protocol):
     async def run(self, sink: FeedSink) -> None:

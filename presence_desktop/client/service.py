@@ -40,13 +40,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ConnectionState:
-    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s)."""
+    """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s).
+    ``lagging``: not known to be down, but the server's keep-alive is overdue (the roster is
+    stale as when down)."""
 
     up: bool
     since: float | None = None
     next_retry_at: float | None = None
     reason: str | None = None
     joining: bool = False
+    lagging: bool = False
 
 
 class ServiceListener(Protocol):
@@ -174,6 +177,11 @@ class PresenceService:
         self._emit_roster(self.roster.connection_lost())
         since = self.roster.down_since
         self._set_connection(ConnectionState(up=False, since=since, next_retry_at=next_retry_at, reason=reason))
+
+    def feed_lagging(self, reason: str) -> None:
+        self.tasks.cancel("snapshot")
+        self._emit_roster(self.roster.connection_lost())
+        self._set_connection(ConnectionState(up=False, since=self.roster.down_since, reason=reason, lagging=True))
 
     async def _fetch_snapshot(self) -> None:
         team = None if self.identity.is_supervisor else self.identity.team_id

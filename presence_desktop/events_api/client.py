@@ -20,9 +20,11 @@ Usage (inside a running asyncio loop)::
     await client.close()
 
 Behaviour:
-- ``connection_init`` then ``connection_ack`` within ``ack_timeout``; ``connectionTimeoutMs`` from
-  the ack (top-level, else ``payload.``, else 300000) drives a watchdog reset by ``ka`` and ``data``;
-  when it expires the socket is dropped and the client reconnects.
+- ``connection_init`` then ``connection_ack`` within ``ack_timeout``. Liveness is AWS's ``ka``
+  alone (no WebSocket pings by default): a watchdog reset by ``ka`` and ``data`` reports
+  ``lagging`` after ``ka_late_after`` ``ka`` intervals and drops the socket after ``ka_dead_after``
+  (about 2.5 intervals; at most ``connectionTimeoutMs`` from the ack, top-level, else
+  ``payload.``, else 300000); the client then reconnects.
 - Reconnect: exponential backoff with full jitter, at most 1 s apart in the first 10 s of an
   outage, then growing with the outage up to 30 s (:mod:`.reconnect`; a connection that dies
   within ``stable_after`` keeps the streak and gets no fast lane). An auth refusal at connect
@@ -94,6 +96,10 @@ class ConnectionState:
       ``reconnecting``; ``retry_in`` the same as a delay in seconds from ``at``.
     - ``reason``: the last error, in words without secrets.
     - ``at``: wall-clock time this state began.
+    - ``lagging``: ``connected``, but no ``ka`` (or data) for longer than the client's
+      ``ka_late_after`` intervals: events may be missing; the connection is replaced at
+      ``ka_dead_after`` intervals unless a ``ka`` comes first (then a ``connected`` state with
+      ``lagging`` False follows).
     """
 
     status: Status
@@ -103,6 +109,7 @@ class ConnectionState:
     reason: str | None = None
     connection_timeout_ms: int | None = None
     at: float = 0.0
+    lagging: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,10 +371,25 @@ class _Connection:
         self.pending: dict[tuple[str, str], asyncio.Future[ServerFrame]] = {}
         self.closed = False
         self.reason: str | None = None
+        self.last_ka: float | None = None
+        self.ka_gaps: collections.deque[float] = collections.deque(maxlen=4)
+        self.lagging = False
 
     def touch(self) -> None:
         self.last_alive = asyncio.get_running_loop().time()
         self.last_alive_wall = self._wall_clock()
+
+    def ka_seen(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self.last_ka is not None:
+            self.ka_gaps.append(now - self.last_ka)
+        self.last_ka = now
+        self.touch()
+
+    def ka_interval(self, expected: float) -> float:
+        """The server's ``ka`` interval: the longest of the last gaps seen, at most ``expected``;
+        ``expected`` until two ``ka`` frames have come."""
+        return min(max(self.ka_gaps), expected) if self.ka_gaps else expected
 
     def expect(self, op: str, request_id: str) -> asyncio.Future[ServerFrame]:
         fut: asyncio.Future[ServerFrame] = asyncio.get_running_loop().create_future()
@@ -415,7 +437,12 @@ class EventsClient:
     - ``backoff``: :class:`~.reconnect.Backoff` (default: :class:`~.reconnect.ReconnectSettings`
       defaults). ``max_queue``: default per-subscription bound (events).
     - ``max_frame_bytes``: larger incoming frames close the socket (1009) and the client reconnects.
-    - ``ping_interval``: websockets' protocol pings (None disables); the ``ka`` watchdog is separate.
+    - ``ping_interval``: websockets' protocol pings (None, the default, sends none: AWS's clients
+      send none and the protocol describes only ``ka``; whether AppSync answers pings is UNCONFIRMED).
+    - ``ka_interval_s``: the ``ka`` interval to expect until two have been seen (then the measured
+      one, at most this); ``ka_late_after`` / ``ka_dead_after``: intervals without ``ka`` or data
+      after which the state says ``lagging`` / the connection is dropped and replaced. Never later
+      than the ack's ``connectionTimeoutMs``.
     - ``proxy``: as websockets' ``proxy``; None for loopback hosts by default, else system settings.
     - ``max_subscribe_timeouts``: unanswered subscribes (each recycles the connection) before that
       subscription fails. ``stable_after``: seconds a connection must live to reset the backoff.
@@ -429,7 +456,8 @@ class EventsClient:
                  ssl_context: ssl.SSLContext | None = None, *, allow_plaintext: bool = False,
                  ack_timeout: float = 15.0, request_timeout: float = 15.0, open_timeout: float = 10.0,
                  backoff: Backoff | None = None, max_queue: int = DEFAULT_MAX_QUEUE,
-                 max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, ping_interval: float | None = 20.0,
+                 max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, ping_interval: float | None = None,
+                 ka_interval_s: float = 60.0, ka_late_after: float = 1.1, ka_dead_after: float = 2.5,
                  proxy: str | bool | None = None, max_subscribe_timeouts: int = 3,
                  stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S):
         parts = urlsplit(realtime_url)
@@ -458,6 +486,11 @@ class EventsClient:
         self.max_queue = max_queue
         self.max_frame_bytes = max_frame_bytes
         self.ping_interval = ping_interval
+        if not 0 < ka_late_after < ka_dead_after or ka_interval_s <= 0:
+            raise ValueError("need ka_interval_s > 0 and 0 < ka_late_after < ka_dead_after")
+        self.ka_interval_s = ka_interval_s
+        self.ka_late_after = ka_late_after
+        self.ka_dead_after = ka_dead_after
         self.max_subscribe_timeouts = max_subscribe_timeouts
         self.stable_after = stable_after
         if backpressure_timeout < 0:
@@ -488,6 +521,12 @@ class EventsClient:
         reconnect = getattr(settings, "reconnect", None) or ReconnectSettings()
         kwargs.setdefault("backoff", Backoff.from_settings(reconnect))
         kwargs.setdefault("stable_after", reconnect.stable_after_s)
+        liveness = getattr(settings, "liveness", None)
+        if liveness is not None:
+            kwargs.setdefault("ping_interval", liveness.ws_ping_interval_s)
+            kwargs.setdefault("ka_interval_s", liveness.ka_interval_s)
+            kwargs.setdefault("ka_late_after", liveness.ka_late_after)
+            kwargs.setdefault("ka_dead_after", liveness.ka_dead_after)
         ctx = kwargs.pop("ssl_context", None)
         if ctx is None and settings.realtime_url.startswith("wss://"):
             ctx = make_ssl_context(settings.ca_file)
@@ -814,18 +853,36 @@ class EventsClient:
 
     async def _watchdog(self, conn: _Connection) -> None:
         loop = asyncio.get_running_loop()
-        limit = conn.timeout_ms / 1000.0
+        hard = conn.timeout_ms / 1000.0
         while True:
-            remaining = conn.last_alive + limit - loop.time()
+            interval = conn.ka_interval(self.ka_interval_s)
+            limit = min(hard, self.ka_dead_after * interval)
+            late = min(limit, self.ka_late_after * interval)
+            quiet = loop.time() - conn.last_alive
+            remaining = limit - quiet
             # The loop's monotonic clock stops while the machine sleeps; the wall clock does not.
             # A laptop that wakes after longer than the timeout must not trust its old socket.
             slept = self._wall_clock() - conn.last_alive_wall - limit > 0
             if remaining <= 0 or slept:
                 why = "the machine slept" if slept and remaining > 0 else f"no keep-alive for {limit:.1f} s"
+                self._lagging(conn, True, why)  # stale first, even when the check woke late
                 log.warning("%s: dropping the connection", why)
-                conn.abort(f"keep-alive timeout ({conn.timeout_ms} ms without ka/data; {why})")
+                conn.abort(f"keep-alive timeout ({limit:.1f} s without ka/data; {why})")
                 return
-            await asyncio.sleep(min(remaining + 0.005, self.watchdog_wall_check_s))
+            if quiet >= late:
+                self._lagging(conn, True, f"no keep-alive from the server for {quiet:.0f} s")
+                wait = remaining
+            else:
+                wait = late - quiet
+            await asyncio.sleep(min(wait + 0.005, self.watchdog_wall_check_s))
+
+    def _lagging(self, conn: _Connection, lagging: bool, reason: str | None = None) -> None:
+        if conn.lagging == lagging or conn is not self._conn or conn.closed:
+            return
+        conn.lagging = lagging
+        if lagging:
+            log.warning("events connection lagging: %s", reason)
+        self._set_state("connected", connection_timeout_ms=conn.timeout_ms, lagging=lagging, reason=reason)
 
     # ------------------------------------------------------------ incoming frames
     def _handle(self, conn: _Connection, raw: str | bytes) -> None:
@@ -837,9 +894,11 @@ class EventsClient:
             return
         kind = frame.type
         if kind == p.KA:
-            conn.touch()
+            conn.ka_seen()
+            self._lagging(conn, False)
         elif kind == p.DATA:
             conn.touch()
+            self._lagging(conn, False)
             self._on_data(conn, frame)
         elif kind == p.SUBSCRIBE_SUCCESS or kind == p.SUBSCRIBE_ERROR:
             sub = self._subs.get(frame.id or "")

@@ -403,7 +403,8 @@ class RosterWindow(QMainWindow):
         if state.up:
             text = "Connected" + (" · loading roster…" if state.joining else "")
         else:
-            text = "Disconnected"  # not "Offline": that is a status agents set
+            # not "Offline": that is a status agents set
+            text = "No keep-alive · roster may be out of date" if state.lagging else "Disconnected"
         total = len(self.roster)
         shown = f", {self.proxy.rowCount()} shown" if self._filtered() else ""
         self.status_label.setText(f"{text} · {total} agents{shown}")

@@ -98,6 +98,7 @@ class State:
     status: str
     next_attempt_at: float | None = None
     reason: str | None = None
+    lagging: bool = False
 
 
 class FakeSub:
@@ -160,6 +161,25 @@ class Sink:
 
     def feed_down(self, reason, next_retry_at):
         self.log.append(("down", reason, next_retry_at))
+
+    def feed_lagging(self, reason):
+        self.log.append(("lagging", reason))
+
+
+async def test_live_feed_reports_a_lagging_connection_and_rejoins_when_it_recovers():
+    client, sink = FakeClient(), Sink()
+    feed = EventsLiveFeed(client, "/agent-presence/*")
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.05)
+    client.set("connected", lagging=True, reason="no keep-alive from the server for 70 s")
+    client.set("connected")  # the ka came back: the roster may have missed events, so rejoin
+    client.set("connected", lagging=True, reason="no keep-alive for 150.0 s")
+    client.set("reconnecting", next_attempt_at=5.0, reason="keep-alive timeout")
+    client.set("connected")  # a new connection: its resubscription starts the rejoin, not this
+    assert sink.log == ["subscribed", ("lagging", "no keep-alive from the server for 70 s"), "subscribed",
+                        ("lagging", "no keep-alive for 150.0 s"), ("down", "keep-alive timeout", 5.0)]
+    await feed.close()
+    await asyncio.wait_for(task, 2)
 
 
 async def test_live_feed_maps_client_states_and_items():

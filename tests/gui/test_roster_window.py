@@ -528,3 +528,20 @@ def test_release_after_most_rows_changed_sorts_once(qtbot):
     win.hold_order(False)
     assert len(layouts) == 1  # one sort, not 280 re-placements
     assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
+
+
+def test_status_line_says_the_roster_may_be_out_of_date_while_the_keep_alive_is_overdue(qtbot):
+    from pathlib import Path
+
+    from presence_desktop.client.service import ConnectionState
+
+    win, _ = make_window(qtbot)
+    win.on_connection(ConnectionState(up=False, since=time.time(), reason="no keep-alive from the server for 70 s",
+                                      lagging=True))
+    assert win.status_label.text().startswith("No keep-alive · roster may be out of date")
+    win.on_connection(ConnectionState(up=False, since=time.time(), reason="closed"))
+    assert win.status_label.text().startswith("Disconnected")
+    win.on_connection(ConnectionState(up=False, since=time.time(), reason="no keep-alive", lagging=True))
+    out = Path(__file__).resolve().parents[1] / "artifacts"
+    out.mkdir(exist_ok=True)
+    win.grab().save(str(out / "roster_lagging.png"))

@@ -212,3 +212,17 @@ async def test_quitting_after_setting_a_status_publishes_offline():
     await until(lambda: not svc.own.is_pending)
     await svc.shutdown()
     assert relay.rows["sup-1"].status == "offline"
+
+
+async def test_a_lagging_feed_makes_the_roster_stale_until_the_rejoin():
+    svc, relay, feed, rec = make()
+    svc.start()
+    await until(lambda: rec.states and rec.states[-1].up and not rec.states[-1].joining)
+    svc.feed_lagging("no keep-alive from the server for 70 s")
+    state = rec.states[-1]
+    assert not state.up and state.lagging and state.since is not None
+    assert svc.roster.down_since is not None  # stale never looks live
+    svc.feed_subscribed()  # the ka came back (or the connection was replaced): snapshot again
+    await until(lambda: rec.states[-1].up and not rec.states[-1].joining)
+    assert not rec.states[-1].lagging and svc.roster.down_since is None
+    await svc.shutdown()
