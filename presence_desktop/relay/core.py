@@ -41,9 +41,11 @@ with its version and will be published by the sweeper's retry
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -67,18 +69,43 @@ from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUna
 log = logging.getLogger(__name__)
 
 OWN_SOURCES = ("manual", "idle")
+REPUBLISH_MARGIN_S = 5.0
+USER_RATE_WINDOW_S = 60.0
+# A Cognito id token is a JWS in compact form: three base64url parts, a few hundred bytes to a few
+# KB. Anything else is refused before any verification work (no JWKS fetch, no RSA).
+_JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")
+MAX_TOKEN_CHARS = 8192
+
+
+def plausible_bearer(token: str) -> bool:
+    """Whether ``token`` has the shape of a compact JWS (cheap; proves nothing)."""
+    return len(token) <= MAX_TOKEN_CHARS and _JWS_SHAPE.fullmatch(token) is not None
 STATUS_FIELDS = frozenset({"status", "message", "agent_id", "source", "expected_version"})
 
 
 @dataclass
 class RelayLimits:
-    """Tunables. Units: bytes, requests per second, seconds."""
+    """Tunables. Units: bytes, requests per second, seconds.
+
+    - ``rate_per_s`` / ``rate_burst``: per-user token bucket in this process (cheap, first).
+    - ``user_rate_per_min``: status changes and roster reads per user per minute across every
+      relay process (the store's counter; 0 disables). Heartbeats are left to the bucket: each
+      costs one write, as its shared count would (packaging/README.md, "Flood").
+    - ``republish_after_s``: the sweeper leaves an unpublished version alone this long after it
+      was stored, so it never races the request still publishing it; None = that request's
+      worst case (the publisher's retry policy) plus a margin.
+    - ``sweep_concurrency``: expiries/publishes of one sweep in flight at once;
+      ``sweep_budget_s``: a sweep starts no new expiry after this (the next run takes the rest).
+    """
 
     max_body_bytes: int = 4096
     rate_per_s: float = 2.0
     rate_burst: int = 20
+    user_rate_per_min: int = 30
     heartbeat_ttl_s: float = 90.0
-    republish_after_s: float = 3.0
+    republish_after_s: float | None = None
+    sweep_concurrency: int = 16
+    sweep_budget_s: float = 10.0
 
 
 @dataclass
@@ -126,6 +153,7 @@ class SweepResult:
     expired: list[str] = field(default_factory=list)
     republished: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # silent, not expired: the budget ran out
 
 
 class RateLimiter:
@@ -184,7 +212,11 @@ class RelayCore:
         self.clock = clock
         self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
         self._in_flight: set[tuple[str, int]] = set()
-        self._rejected: set[tuple[str, int]] = set()
+        self._rejected: set[tuple[str, int]] = set()  # cache; the store keeps it for every process
+        if self.limits.republish_after_s is None:
+            retry = getattr(publisher, "retry", None)
+            worst = retry.worst_case_s() if retry is not None else 30.0
+            self.limits.republish_after_s = worst + REPUBLISH_MARGIN_S
 
     # --- the HTTP surface ---------------------------------------------------------------------
     async def handle(self, request: RelayRequest) -> RelayResponse:
@@ -216,6 +248,9 @@ class RelayCore:
             raise body_too_large(self.limits.max_body_bytes)
         caller = await self.authenticate(request)
         wait = self.rate_limiter.check(caller.sub)
+        if not wait and path != "/v1/heartbeat" and self.limits.user_rate_per_min > 0:
+            wait = await self.store.take_rate(f"user#{caller.sub}", self.clock(), USER_RATE_WINDOW_S,
+                                              self.limits.user_rate_per_min)
         if wait:
             raise RelayError(429, "rate_limited", "too many requests; slow down", {"Retry-After": str(max(1, math.ceil(wait)))})
         if path == "/v1/status":
@@ -239,6 +274,11 @@ class RelayCore:
         scheme, _, token = auth.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise RelayError(401, "missing_token", "Authorization must be 'Bearer <Cognito id token>'", challenge)
+        if not plausible_bearer(token.strip()):
+            raise RelayError(
+                401, "invalid_token", "malformed: not a JWT",
+                {"WWW-Authenticate": 'Bearer realm="presence-relay", error="invalid_token", error_description="malformed"'},
+            )
         try:
             claims = await self.verifier.verify_async(token.strip(), token_use="id")
         except TokenError as exc:
@@ -344,54 +384,80 @@ class RelayCore:
         return {"agents": agents, "as_of": as_of, "heartbeat_ttl_s": self.limits.heartbeat_ttl_s}
 
     # --- background work ------------------------------------------------------------------------
-    async def sweep(self) -> SweepResult:
+    async def sweep(self, budget_s: float | None = None) -> SweepResult:
         """Expire silent agents (-> ``offline``, source ``system``) and republish the outbox.
 
         Safe to run concurrently with requests and with other sweepers (other processes or
         Lambda invocations): the expiry is a conditional write re-checked atomically, so an
-        agent goes offline once, with one version. Once the events endpoint is found
-        unavailable, the rest of the round only stores (the next round publishes). A version
-        AppSync *rejected* (4xx, handler error) is not retried by this process again.
+        agent goes offline once, with one version. Up to ``sweep_concurrency`` expiries and
+        publishes run at once; none starts after ``budget_s`` (default ``sweep_budget_s``):
+        those agents are in ``deferred`` and the next run takes them. Once the events endpoint is
+        found unavailable, the rest of the round only stores (the next round publishes). A
+        version AppSync *rejected* (4xx, handler error) is marked in the store and never retried.
+        A version stored less than ``republish_after_s`` ago is left to its own request.
         """
         result = SweepResult()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.limits.sweep_budget_s if budget_s is None else budget_s)
+        gate = asyncio.Semaphore(max(1, self.limits.sweep_concurrency))
         now = self.clock()
         cutoff = now - self.limits.heartbeat_ttl_s
-        events_down = False
-        for candidate in await self.store.stale(cutoff):
+        down = asyncio.Event()  # the events endpoint is unavailable: store only
 
-            def expire(current: StoredPresence | None) -> StoredPresence | None:
-                if current is None or current.event.status == OFFLINE_ID:
-                    return None
-                if current.last_seen is None or current.last_seen >= cutoff:
-                    return None  # a heartbeat arrived meanwhile
-                event = current.event.with_(
-                    status=OFFLINE_ID, version=current.version + 1, changed_at=format_time_epoch(now),
-                    source="system", changed_by=None, message=None,
-                )
-                return StoredPresence.new(event, last_seen=current.last_seen)
+        def expire(current: StoredPresence | None) -> StoredPresence | None:
+            if current is None or current.event.status == OFFLINE_ID:
+                return None
+            if current.last_seen is None or current.last_seen >= cutoff:
+                return None  # a heartbeat arrived meanwhile
+            event = current.event.with_(
+                status=OFFLINE_ID, version=current.version + 1, changed_at=format_time_epoch(now),
+                source="system", changed_by=None, message=None,
+            )
+            return StoredPresence.new(event, last_seen=current.last_seen)
 
-            _, row = await self.store.update(candidate.agent_id, expire)
-            if row is None:
-                continue
-            result.expired.append(row.agent_id)
-            log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
-            if events_down:
+        async def publish(row: StoredPresence, done: list[str]) -> None:
+            if down.is_set():
                 result.failed.append(row.agent_id)
-            elif (outcome := await self._publish(row, raise_errors=False)) != "ok":
-                result.failed.append(row.agent_id)
-                events_down = outcome == "events_unavailable"
-        for row in await self.store.unpublished():
-            key = (row.agent_id, row.version)
-            if events_down or key in self._in_flight or key in self._rejected:
-                continue
-            if now - row.event.changed_at_dt.timestamp() < self.limits.republish_after_s:
-                continue  # its own request is probably still publishing it
+                return
             outcome = await self._publish(row, raise_errors=False)
             if outcome == "ok":
-                result.republished.append(row.agent_id)
+                done.append(row.agent_id)
             else:
                 result.failed.append(row.agent_id)
-                events_down = outcome == "events_unavailable"
+                if outcome == "events_unavailable":
+                    down.set()
+
+        async def expire_one(candidate: StoredPresence) -> None:
+            async with gate:
+                if loop.time() >= deadline:
+                    result.deferred.append(candidate.agent_id)
+                    return
+                _, row = await self.store.update(candidate.agent_id, expire)
+                if row is None:
+                    return
+                result.expired.append(row.agent_id)
+                log.info("agent %s silent for more than %ss: set offline (version %d)",
+                         row.agent_id, self.limits.heartbeat_ttl_s, row.version)
+                await publish(row, [])
+
+        async def republish_one(row: StoredPresence) -> None:
+            async with gate:
+                if loop.time() < deadline and not down.is_set():
+                    await publish(row, result.republished)
+
+        await asyncio.gather(*(expire_one(c) for c in await self.store.stale(cutoff)))
+        waiting = []
+        republish_after = self.limits.republish_after_s or 0.0
+        for row in await self.store.unpublished():
+            key = (row.agent_id, row.version)
+            if key in self._in_flight or key in self._rejected:
+                continue
+            if now - row.event.changed_at_dt.timestamp() < republish_after:
+                continue  # its own request may still be publishing it
+            waiting.append(republish_one(row))
+        await asyncio.gather(*waiting)
+        for names in (result.expired, result.republished, result.failed, result.deferred):
+            names.sort()
         return result
 
     async def _publish(self, row: StoredPresence, raise_errors: bool) -> str:
@@ -405,6 +471,10 @@ class RelayCore:
             log.error("publishing %s version %d failed: %s", row.agent_id, row.version, exc.message)
             if exc.code != "events_unavailable":
                 self._remember_rejected(key)
+                try:
+                    await self.store.mark_rejected(row.agent_id, row.version)
+                except StoreUnavailable as store_exc:  # the cache still keeps this process off it
+                    log.warning("could not record the refusal of %s version %d: %s", row.agent_id, row.version, store_exc)
             if not raise_errors:
                 return exc.code
             if exc.code == "events_unavailable":

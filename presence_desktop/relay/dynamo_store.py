@@ -5,7 +5,12 @@ Table (packaging/cloudformation/presence.yaml ``PresenceTable``): key ``pk`` (S,
 
     pk="agent#<agent_id>", sk="presence", agent_id, team_id, status, version (N),
     event_json (S: the exact published text), published (BOOL), last_seen (N, epoch s),
-    expires_at (N, epoch s: last activity + retention)
+    expires_at (N, epoch s: last activity + retention), rejected_version (N: the version AppSync
+    refused, kept out of the outbox by every container)
+
+and one rate-limit counter per user (:meth:`DynamoStore.take_rate`)::
+
+    pk="rate#<key>", sk="rate", window (N: epoch s // window length), n (N), expires_at (N)
 
 Versions: :meth:`DynamoStore.update` reads the item (strongly consistent), computes the next row
 and writes it with ``PutItem`` conditioned on the version and ``last_seen`` it read
@@ -180,6 +185,48 @@ class DynamoStore(PresenceStore):
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise  # else a newer version is stored: leave it alone
 
+    def _mark_rejected(self, agent_id: str, version: int) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}},
+                UpdateExpression="SET rejected_version = :v", ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": {"N": str(version)}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # else a newer version is stored: leave it alone
+
+    def _take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
+        # Counting in the current window and opening a new one are each one conditional
+        # UpdateItem; usually the first one succeeds, so a request costs one write.
+        window = int(now // window_s)
+        item_key = {"pk": {"S": f"rate#{key}"}, "sk": {"S": "rate"}}
+        values = {":w": {"N": str(window)}, ":one": {"N": "1"}, ":lim": {"N": str(limit)},
+                  ":exp": {"N": str(int((window + 2) * window_s))}}
+        names = {"#w": "window"}
+        for _ in range(2):  # a second round only when another writer opened the window meanwhile
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=item_key, UpdateExpression="ADD n :one SET expires_at = :exp",
+                    ConditionExpression="#w = :w AND n < :lim", ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+                return 0.0
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=item_key, UpdateExpression="SET #w = :w, n = :one, expires_at = :exp",
+                    ConditionExpression="attribute_not_exists(#w) OR #w < :w", ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={k: v for k, v in values.items() if k != ":lim"},
+                )
+                return 0.0
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+        return (window + 1) * window_s - now  # this window is full (or another writer opened it full)
+
     def _touch(self, agent_id: str, now: float) -> StoredPresence | None:
         values: dict[str, Any] = {":now": {"N": repr(float(now))}}
         update = "SET last_seen = :now"
@@ -250,8 +297,17 @@ class DynamoStore(PresenceStore):
             {":off": {"S": "offline"}, ":cut": {"N": repr(float(cutoff))}}, {"#s": "status"},
         )
 
+    async def mark_rejected(self, agent_id: str, version: int) -> None:
+        await self._run(self._mark_rejected, agent_id, version)
+
+    async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
+        return await self._run(self._take_rate, key, now, window_s, limit)
+
     async def unpublished(self) -> list[StoredPresence]:
-        return await self._run(self._scan, "sk = :sk AND published = :f", {":f": {"BOOL": False}})
+        return await self._run(
+            self._scan, "sk = :sk AND published = :f AND (attribute_not_exists(rejected_version) OR rejected_version <> version)",
+            {":f": {"BOOL": False}},
+        )
 
     async def close(self) -> None:
         close = getattr(self.client, "close", None)

@@ -117,11 +117,22 @@ def is_sweep_event(event: Any) -> bool:
     return isinstance(event, dict) and event.get("source") in SWEEP_SOURCES and "rawPath" not in event
 
 
-async def handle_event(core: RelayCore, event: dict[str, Any]) -> dict[str, Any]:
-    """Handle one Lambda event with ``core`` (async; the Lambda entry point wraps it)."""
+SWEEP_RESERVE_S = 3.0  # of the invocation's time, kept for publishes already started
+
+
+async def handle_event(core: RelayCore, event: dict[str, Any], remaining_s: float | None = None) -> dict[str, Any]:
+    """Handle one Lambda event with ``core`` (async; the Lambda entry point wraps it).
+    ``remaining_s``: the invocation's time left; a sweep starts no new work within
+    ``SWEEP_RESERVE_S`` of it (the next scheduled run takes the rest)."""
     if is_sweep_event(event):
-        result = await core.sweep()
-        return {"expired": result.expired, "republished": result.republished, "failed": result.failed}
+        budget = None if remaining_s is None else max(0.0, remaining_s - SWEEP_RESERVE_S)
+        if budget is not None:
+            budget = min(budget, core.limits.sweep_budget_s)
+        result = await core.sweep(budget_s=budget)
+        if result.deferred:
+            log.warning("sweep ran out of time: %d silent agents left for the next run", len(result.deferred))
+        return {"expired": result.expired, "republished": result.republished, "failed": result.failed,
+                "deferred": result.deferred}
     try:
         request = request_from_event(event)
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
@@ -135,7 +146,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO)
     core = _get_core()
-    return _get_loop().run_until_complete(handle_event(core, event))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    remaining_s = remaining() / 1000.0 if callable(remaining) else None
+    return _get_loop().run_until_complete(handle_event(core, event, remaining_s))
 
 
 __all__ = ["handler", "handle_event", "request_from_event", "reset"]

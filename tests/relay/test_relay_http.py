@@ -170,7 +170,7 @@ async def test_expected_version_conflict_gets_409(relay_factory, token_minter, c
 
 
 async def test_50_concurrent_updates_for_one_agent(relay_factory, token_minter, capture_events):
-    relay = await relay_factory(rate_burst=100)
+    relay = await relay_factory(rate_burst=100, user_rate_per_min=0)  # concurrency, not rate limits
     token = token_minter.mint("agent-1")
     statuses = ["available", "on_call", "after_call_work", "break", "away"]
     results = await asyncio.gather(*[
@@ -297,7 +297,8 @@ async def test_a_rejected_version_is_not_retried_by_the_sweeper(relay_factory, t
 
 
 async def test_sweep_stops_publishing_when_events_are_down(relay_factory, token_minter, capture_events):
-    relay = await relay_factory(heartbeat_ttl_s=0.2, republish_after_s=0.0, rate_burst=100)
+    # One at a time: with more in flight, each publish already started also runs its tries.
+    relay = await relay_factory(heartbeat_ttl_s=0.2, republish_after_s=0.0, rate_burst=100, sweep_concurrency=1)
     for i in range(1, 4):
         assert (await relay.call("POST", "/v1/status", token=token_minter.mint(f"agent-{i}"), json_body={"status": "available"}))[0] == 200
     await asyncio.sleep(0.4)

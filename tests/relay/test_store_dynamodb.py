@@ -102,3 +102,25 @@ async def test_relay_core_over_dynamodb(dstore, relay_factory, token_minter, cap
     assert result.expired == ["agent-4"]
     assert (await relay.core.sweep()).expired == []  # once
     assert [e["status"] for e in capture_events.events("agent-4")] == ["on_call", "offline"]
+
+
+async def test_rate_counter_is_one_item_per_key_and_holds_across_clients(dstore, moto_endpoint):
+    other = DynamoStore(dstore.table, client=dynamo_client(moto_endpoint))
+    waits = [await (dstore, other)[i % 2].take_rate("user#s-1", 125.0 + i, 60.0, 3) for i in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0] and waits[3] == pytest.approx(180.0 - 128.0)
+    assert await dstore.take_rate("user#s-1", 181.0, 60.0, 3) == 0.0  # a new window
+    items = dstore.client.scan(TableName=dstore.table)["Items"]
+    assert [i["pk"]["S"] for i in items] == ["rate#user#s-1"]
+    assert items[0]["n"]["N"] == "1" and int(items[0]["expires_at"]["N"]) == (3 + 2) * 60  # window 3 ends at 240; kept a window longer
+    assert await dstore.list() == []  # never mistaken for an agent
+    await other.close()
+
+
+async def test_rejected_version_leaves_the_outbox(dstore):
+    await dstore.update("agent-1", next_row("agent-1", "available"))
+    await dstore.mark_rejected("agent-1", 1)
+    assert await dstore.unpublished() == []
+    await dstore.update("agent-1", next_row("agent-1", "break"))  # a newer version is due again
+    assert [r.version for r in await dstore.unpublished()] == [2]
+    await dstore.mark_rejected("agent-1", 1)  # stale refusal: leaves version 2 alone
+    assert [r.version for r in await dstore.unpublished()] == [2]
