@@ -170,3 +170,22 @@ def test_outputs_are_exactly_what_a_profile_needs(template) -> None:
 def test_template_fits_a_direct_deploy() -> None:
     # `aws cloudformation deploy` sends templates up to 51,200 bytes inline; larger ones need --s3-bucket.
     assert TEMPLATE.stat().st_size < 51_200
+
+
+def test_relay_concurrency_is_reserved_by_a_parameter(template, resources) -> None:
+    fn = _one(resources, "AWS::Lambda::Function")
+    assert fn["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveConcurrency", {"Ref": "RelayReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    param = template["Parameters"]["RelayReservedConcurrency"]
+    assert param["Default"] == 10 and param["MinValue"] == 0  # 0: accounts whose quota is 10
+
+
+def test_sweeper_invocations_are_not_retried_by_lambda(resources) -> None:
+    config = _one(resources, "AWS::Lambda::EventInvokeConfig")
+    assert config["MaximumRetryAttempts"] == 0 and config["FunctionName"] == {"Ref": "RelayFunction"}
+
+
+def test_appsync_log_group_has_a_retention(resources) -> None:
+    groups = {json.dumps(r["Properties"]["LogGroupName"]): r["Properties"] for r in _of_type(resources, "AWS::Logs::LogGroup").values()}
+    appsync = groups[json.dumps({"Fn::Sub": "/aws/appsync/apis/${EventsApi.ApiId}"})]
+    assert appsync["RetentionInDays"] == {"Ref": "LogRetentionDays"}
