@@ -36,7 +36,7 @@ import random
 import time
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -66,8 +66,10 @@ class StoreContention(StoreUnavailable):
 
 
 class DynamoStore(PresenceStore):
-    """``table``: table name. ``client``: a boto3 DynamoDB client (else one is made from
-    ``region``/``endpoint_url`` and botocore's credential chain). Blocking calls run in threads."""
+    """``table``: table name. ``client``: a botocore (or boto3) DynamoDB client (else a botocore
+    one is made from ``region``/``endpoint_url`` and botocore's credential chain: boto3 would add
+    s3transfer and multiprocessing to the Lambda's cold start for nothing). Blocking calls run in
+    threads."""
 
     def __init__(
         self,
@@ -86,7 +88,7 @@ class DynamoStore(PresenceStore):
         self.retention_s = retention_s
         self.max_attempts = max_attempts
         self._owns_client = client is None
-        self.client = client or boto3.client(
+        self.client = client or botocore.session.get_session().create_client(
             "dynamodb", region_name=region, endpoint_url=endpoint_url,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
         )

@@ -21,8 +21,10 @@ bodies as the aiohttp service. Configuration: the environment (see
 AWS credentials: the function's role, through botocore's chain.
 
 One core (verifier JWKS cache, DynamoDB client, HTTP session) and one event loop live per warm
-container; the rate limiter is therefore per container (set API Gateway throttling for a global
-limit).
+container. In the Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set) both are built when the module
+is imported, during the function's init phase, so the first request does not pay for them; a
+broken configuration is logged and raised there (an init error naming the setting), not on every
+request. Elsewhere (tests, tools) they are built on first use.
 """
 
 from __future__ import annotations
@@ -48,16 +50,20 @@ SWEEP_SOURCES = ("presence.sweep", "aws.events", "aws.scheduler")
 def _get_core() -> RelayCore:
     global _core
     if _core is None:
-        from presence_desktop.relay.config import RelayConfig, build_core
-
-        config = RelayConfig.from_env()
-        # Lambda has a hard timeout (15 s in the template): fewer, shorter publish tries.
-        if not (os.environ.get("PRESENCE_RELAY_PUBLISH_ATTEMPTS") or os.environ.get("PRESENCE_PUBLISH_ATTEMPTS")):
-            config.publish_attempts = 3
-        if not (os.environ.get("PRESENCE_RELAY_PUBLISH_TIMEOUT_S") or os.environ.get("PRESENCE_PUBLISH_TIMEOUT_S")):
-            config.publish_timeout_s = 3.0
-        _core = build_core(config)
+        _core = _build_core()
     return _core
+
+
+def _build_core() -> RelayCore:
+    from presence_desktop.relay.config import RelayConfig, build_core
+
+    config = RelayConfig.from_env()
+    # Lambda has a hard timeout (15 s in the template): fewer, shorter publish tries.
+    if not (os.environ.get("PRESENCE_RELAY_PUBLISH_ATTEMPTS") or os.environ.get("PRESENCE_PUBLISH_ATTEMPTS")):
+        config.publish_attempts = 3
+    if not (os.environ.get("PRESENCE_RELAY_PUBLISH_TIMEOUT_S") or os.environ.get("PRESENCE_PUBLISH_TIMEOUT_S")):
+        config.publish_timeout_s = 3.0
+    return build_core(config)
 
 
 def _get_loop() -> asyncio.AbstractEventLoop:
@@ -150,5 +156,21 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     remaining_s = remaining() / 1000.0 if callable(remaining) else None
     return _get_loop().run_until_complete(handle_event(core, event, remaining_s))
 
+
+def _init_in_lambda() -> None:
+    """Build the core and loop now when running in the Lambda runtime (init phase)."""
+    if not os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+        return
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO)
+    try:
+        _get_core()
+        _get_loop()
+    except Exception:
+        log.exception("relay init failed; every invocation will fail until the configuration is fixed")
+        raise
+
+
+_init_in_lambda()
 
 __all__ = ["handler", "handle_event", "request_from_event", "reset"]
