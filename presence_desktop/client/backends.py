@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceEvent
@@ -36,7 +37,21 @@ from presence_desktop.client.relay_client import HttpRelayClient
 
 log = logging.getLogger(__name__)
 
-RESUBSCRIBE_AFTER_REFUSAL_S = 15.0
+RESUBSCRIBE_AFTER_REFUSAL_S = 15.0  # first wait after a refused subscription; doubles per refusal
+RESUBSCRIBE_MAX_S = 300.0
+# errorType of an onSubscribe denial (util.unauthorized()): the user may not watch this channel,
+# and asking again cannot change that until an administrator does.
+DENIED_TYPES = frozenset({"Unauthorized", "UnauthorizedException"})
+
+
+def refusal_delay(refusals: int) -> float:
+    """Seconds before subscribing again after ``refusals`` (>= 1) refusals in a row: half the
+    ceiling plus jitter, the ceiling doubling from ``RESUBSCRIBE_AFTER_REFUSAL_S`` to
+    ``RESUBSCRIBE_MAX_S``."""
+    from presence_desktop.events_api.reconnect import Backoff
+
+    backoff = Backoff(base=RESUBSCRIBE_AFTER_REFUSAL_S, cap=RESUBSCRIBE_MAX_S)
+    return backoff.ceiling(refusals) / 2 + backoff.delay(refusals) / 2
 FEED_SLICE = 200  # events applied per loop turn (~4-6 ms) before the feed yields to the GUI
 
 
@@ -82,15 +97,23 @@ class EventsLiveFeed:
         remove = self.client.add_state_listener(self._on_state)
         try:
             await self.client.start()
+            refusals = 0
             while True:
                 try:
                     sub = await self.client.subscribe(self.channel)
                 except ClientClosedError:
                     return  # closed by us (shutdown, sign-out)
                 except (SubscriptionError, ClientFailedError) as exc:
-                    sink.feed_down(f"subscription refused: {exc}", None)
-                    await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
+                    if isinstance(exc, SubscriptionError) and exc.error_type in DENIED_TYPES:
+                        sink.feed_down(f"not allowed to watch {self.channel} ({exc}); "
+                                       "ask an administrator for the right group, then restart the app", None)
+                        return
+                    refusals += 1
+                    delay = refusal_delay(refusals)
+                    sink.feed_down(f"subscription refused: {exc}", time.time() + delay)
+                    await asyncio.sleep(delay)
                     continue
+                refusals = 0
                 sink.feed_subscribed()
                 taken = 0
                 try:

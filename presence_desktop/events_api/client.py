@@ -171,7 +171,14 @@ class ClientClosedError(EventsError):
 
 
 class _AuthRejected(Exception):
-    """Connect authorization refused by the server."""
+    """Connect authorization refused by the server. ``bad_request``: every error was
+    BadRequestException / 400 (the request is malformed: wrong host or region, a bad signature,
+    a clock far off), which fresh credentials may fix once (an IAM signature) but a new sign-in
+    will not."""
+
+    def __init__(self, message: str, bad_request: bool = False) -> None:
+        super().__init__(message)
+        self.bad_request = bad_request
 
 
 class _Transient(Exception):
@@ -689,6 +696,11 @@ class EventsClient:
             try:
                 conn = await self._open()
             except _AuthRejected as exc:
+                if refreshed and exc.bad_request:
+                    # Not the user's sign-in: the request (URL, region, signature, clock) is wrong.
+                    self._fail(f"the events API refused the connection request as malformed ({exc}); "
+                               "check the profile's events URLs and region, and the computer's clock")
+                    continue
                 if refreshed:
                     self._fail(f"{SIGN_IN_AGAIN}: credentials refused after a refresh ({exc})")
                     continue
@@ -797,7 +809,7 @@ class EventsClient:
             if frame.type in (p.CONNECTION_ERROR, p.ERROR):
                 text = "; ".join(str(e) for e in frame.errors) or frame.type
                 if frame.is_auth_error:
-                    raise _AuthRejected(text)
+                    raise _AuthRejected(text, bad_request=all(_is_bad_request(e) for e in frame.errors))
                 throttled = any(e.error_type in _THROTTLE_TYPES or e.error_code == 429 for e in frame.errors)
                 raise _Transient(f"{frame.type}: {text}", throttled=throttled)
             log.debug("ignored %s before connection_ack", frame.type)
@@ -1114,6 +1126,11 @@ class EventsClient:
                                  list(failed) if isinstance(failed, list) else [])
         text = "; ".join(str(e) for e in frame.errors) or frame.type
         raise PublishError(f"publish to {path} refused: {text}", frame.errors)
+
+
+def _is_bad_request(error: Any) -> bool:
+    return error.error_type == "BadRequestException" or (error.error_code == 400 and error.error_type not in (
+        "UnauthorizedException", "Unauthorized", "NotAuthorizedException"))
 
 
 def _token_refused(frame: ServerFrame) -> bool:

@@ -34,9 +34,10 @@ invalid_token + the verifier's code in the message), 403 (forbidden, not_an_agen
 (rate_limited, with ``Retry-After``), 500 (store_unavailable, with ``Retry-After``: the store
 stayed locked/throttled/unreachable and *nothing was written*; auth_unavailable, with
 ``Retry-After``: the pool's JWKS could not be fetched, nothing written; internal: a bug),
-502 (publish_rejected), 503 (events_unavailable). A 502/503 means the status *was stored*
-with its version and will be published by the sweeper's retry
-(outbox); the same stored bytes are re-sent, so one version never travels with two contents.
+502 (publish_rejected), 503 (events_unavailable). A 502/503 *with this JSON body* means the
+status *was stored* with its version and will be published by the sweeper's retry (outbox); the
+same stored bytes are re-sent, so one version never travels with two contents. A 502 without it
+comes from Lambda itself (timeout, crash) and says nothing about the write: not stored, send again.
 """
 
 from __future__ import annotations

@@ -315,3 +315,56 @@ async def test_relay_roster_answer_without_agents_is_a_bad_response():
     finally:
         await client.close()
         await runner.cleanup()
+
+
+def test_refused_subscriptions_back_off_up_to_five_minutes():
+    from presence_desktop.client.backends import refusal_delay
+
+    for n, (low, high) in {1: (7.5, 15), 2: (15, 30), 3: (30, 60), 10: (150, 300), 40: (150, 300)}.items():
+        delays = [refusal_delay(n) for _ in range(50)]
+        assert all(low <= d <= high for d in delays), (n, min(delays), max(delays))
+
+
+async def test_a_denied_subscription_stops_with_the_reason_and_is_not_retried():
+    from presence_desktop.events_api.client import SubscriptionError
+    from presence_desktop.events_api.protocol import ErrorInfo
+
+    class DeniedClient(FakeClient):
+        attempts = 0
+
+        async def subscribe(self, channel):
+            self.attempts += 1
+            raise SubscriptionError("subscribe refused", [ErrorInfo("Unauthorized", "Not authorized")])
+
+    client, sink = DeniedClient(), Sink()
+    feed = EventsLiveFeed(client, "/agent-presence/team-9/*")
+    await asyncio.wait_for(feed.run(sink), 2)  # returns: no retry loop
+    assert client.attempts == 1
+    (kind, reason, retry_at), = [e for e in sink.log if e[0] == "down"]
+    assert "not allowed to watch /agent-presence/team-9/*" in reason and retry_at is None
+
+
+async def test_another_refusal_is_retried_later_with_the_next_attempt_time(monkeypatch):
+    from presence_desktop.client import backends
+    from presence_desktop.events_api.client import SubscriptionError
+    from presence_desktop.events_api.protocol import ErrorInfo
+
+    waits = []
+
+    async def no_sleep(delay):
+        waits.append(delay)
+        if len(waits) >= 3:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(backends.asyncio, "sleep", no_sleep)
+
+    class BusyClient(FakeClient):
+        async def subscribe(self, channel):
+            raise SubscriptionError("subscribe refused", [ErrorInfo("MaxSubscriptionsReachedError", "too many")])
+
+    client, sink = BusyClient(), Sink()
+    with pytest.raises(asyncio.CancelledError):
+        await EventsLiveFeed(client, "/agent-presence/*").run(sink)
+    assert 7.5 <= waits[0] <= 15 and 15 <= waits[1] <= 30 and 30 <= waits[2] <= 60
+    downs = [e for e in sink.log if e[0] == "down"]
+    assert len(downs) == 3 and all(e[2] is not None for e in downs)
