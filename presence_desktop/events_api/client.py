@@ -546,6 +546,13 @@ class EventsClient:
         return self._state
 
     @property
+    def ka_interval_observed(self) -> float | None:
+        """Seconds between the server's last ``ka`` frames on the current connection (the longest
+        of the last few gaps), or None before two have come or while not connected."""
+        conn = self._conn
+        return max(conn.ka_gaps) if conn is not None and conn.ka_gaps else None
+
+    @property
     def connected(self) -> bool:
         return self._state.status == "connected"
 

@@ -113,3 +113,24 @@ def test_liveness_settings_reach_the_client() -> None:
     assert (client.ping_interval, client.ka_interval_s, client.ka_dead_after) == (30, 10, 3)
     assert EventsClient.from_settings(settings.model_copy(update={"liveness": LivenessSettings()}),
                                       ApiKeyAuth("k", "h")).ping_interval is None
+
+
+async def test_the_deploy_probe_reports_a_quiet_healthy_connection(events_server_factory, mint, clients, events_local_ca):
+    # packaging/probe_connection.py's hold(), against the devstack with pings unanswered.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "packaging" / "probe_connection.py"
+    spec = importlib.util.spec_from_file_location("probe_connection", path)
+    probe = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules.setdefault("probe_connection", probe)  # dataclasses look their module up
+    spec.loader.exec_module(probe)
+    server = await _server(events_server_factory, mint, ka=0.2, answer_pings=False)
+    client, _ = _client(server, mint, clients, events_local_ca)
+    lines: list[str] = []
+    summary = await probe.hold(client, "/agent-presence/*", 1.5, out=lines.append)
+    assert summary.reconnects == 0 and summary.lagging == 0
+    assert summary.ka_interval_s is not None and 0.1 < summary.ka_interval_s < 1.0
+    assert "reconnects 0" in summary.line() and any("connected" in line for line in lines)
