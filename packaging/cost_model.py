@@ -77,6 +77,9 @@ class Assumptions:
     # each (<= 1 KB); reads are eventually consistent (0.5 RRU per 4 KB); a roster read and each
     # sweep read every item of their scope (the sweeper's scan is an upper bound).
     item_kb: float = 0.5
+    # The relay's shared per-user limit (relay/core.py user_rate_per_min): one conditional write per
+    # status change and roster read (heartbeats are not counted there).
+    rate_limit_writes_per_request: int = 1
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def monthly_cost(agents: int, a: Assumptions = Assumptions(), p: Prices = Prices
     lambda_usd = requests * p.lambda_per_million_requests / MILLION + gb_seconds * p.lambda_per_gb_second
 
     roster_items = team_members + 1 if a.scope == "team" else agents
-    wru = changes + heartbeats
+    wru = changes + heartbeats + (changes + rosters) * a.rate_limit_writes_per_request
     rru = rosters * _read_units(roster_items, a) + a.sweeps_per_month * _read_units(agents, a)
     storage_gb = agents * a.item_kb / MILLION
     dynamodb_usd = (wru * p.dynamodb_per_million_wru + rru * p.dynamodb_per_million_rru) / MILLION \
@@ -194,6 +197,8 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
         f"on_call -> after_call_work -> available) plus {a.status_changes_per_shift} per shift (sign-in, offline).",
         f"- Each change is one relay request, one DynamoDB write and one HTTP publish of one event; AppSync "
         f"delivers it to every subscriber whose wildcard matches (the publisher's own app included).",
+        f"- The relay's per-user rate limit counts each status change and roster read in DynamoDB "
+        f"({a.rate_limit_writes_per_request} write each).",
         f"- Heartbeats: {a.heartbeats_per_minute:g} per minute per open app, to the relay (Lambda + one DynamoDB "
         f"write); heartbeats are not published. Roster snapshots: {a.roster_fetches_per_window_shift} per app per shift.",
         f"- Sweeper: {a.sweeps_per_month:,} runs a month (EventBridge `rate(1 minute)`), each reading every agent "
