@@ -55,7 +55,8 @@ def test_fifty_agents_by_hand(cm) -> None:
     assert cost.lambda_usd == pytest.approx(requests * 0.20e-6 + gb_s * 0.0000133334)
     # Reads: a team roster (13 items, 6.5 KB -> 2 blocks -> 1 RRU), a sweep (50 items, 25 KB -> 7 blocks).
     rru = rosters * 1.0 + 43_200 * 3.5
-    assert cost.dynamodb_usd == pytest.approx((changes + heartbeats) * 0.625e-6 + rru * 0.125e-6 + 50 * 0.5e-6 * 0.25)
+    wru = changes + heartbeats + (changes + rosters)  # + the rate-limit count of each change and roster read
+    assert cost.dynamodb_usd == pytest.approx(wru * 0.625e-6 + rru * 0.125e-6 + 50 * 0.5e-6 * 0.25)
 
 
 def test_fan_out_dominates_at_scale(cm) -> None:
