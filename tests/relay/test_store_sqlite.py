@@ -126,3 +126,28 @@ async def test_closed_store_refuses(tmp_path):
     await s.close()
     with pytest.raises((RuntimeError, sqlite3.ProgrammingError)):
         await s.get("agent-1")
+
+
+async def test_a_file_from_before_the_rejected_column_is_migrated_on_open(tmp_path):
+    import sqlite3
+
+    from presence_desktop.relay.store import SqliteStore
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE presence (agent_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, status TEXT NOT NULL,
+            version INTEGER NOT NULL, event_json TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0, last_seen REAL);
+        INSERT INTO presence VALUES ('agent-1', 'team-1', 'away', 1,
+            '{"kind":"presence","schema":1,"agent_id":"agent-1","team_id":"team-1","display_name":"A","status":"away","message":null,"source":"manual","changed_by":"agent-1","version":1,"changed_at":"2026-11-29T19:00:00.000Z"}',
+            0, 5.0);
+    """)
+    old.close()
+    store = SqliteStore(path)
+    assert [r.agent_id for r in await store.unpublished()] == ["agent-1"]
+    await store.mark_rejected("agent-1", 1)
+    assert await store.unpublished() == []
+    await store.close()
+    again = SqliteStore(path)  # opening twice does not add the column twice
+    assert await again.unpublished() == []
+    await again.close()
