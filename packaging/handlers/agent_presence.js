@@ -22,7 +22,7 @@ const SEGMENT_MAX_CHARS = 50;
 export function onSubscribe(ctx) {
   const identity = ctx.identity ?? null;
   const groups = identity && isList(identity.groups) ? identity.groups : [];
-  const allowed = groups.some((group) => SUBSCRIBER_GROUPS.includes(group));
+  const allowed = groups.some((group) => SUBSCRIBER_GROUPS.indexOf(group) !== -1);
   const line = JSON.stringify({
     handler: 'agent-presence.onSubscribe',
     channel: ctx.info?.channel?.path ?? null,
@@ -65,7 +65,7 @@ function isList(value) {
   return !Object.keys(value).some((key) => key === 'length');
 }
 
-// String.prototype.includes and for-of over a string are not in the runtime's list: split('') gives
+// includes (String or Array) and for-of over a string are not in the runtime's list: split('') gives
 // the UTF-16 units, and indexOf finds each in the alphabet.
 function isSegment(value) {
   if (typeof value !== 'string' || value.length === 0 || value.length > SEGMENT_MAX_CHARS) {
@@ -132,7 +132,7 @@ function presenceProblem(payload, segments) {
   if (typeof payload.changed_at !== 'string' || payload.changed_at.length === 0) {
     return 'changed_at: must be a non-empty string';
   }
-  if (!SOURCES.includes(payload.source)) {
+  if (SOURCES.indexOf(payload.source) === -1) {
     return 'source: must be one of manual, idle, supervisor, system';
   }
   const message = payload.message ?? null;

@@ -57,6 +57,10 @@ def test_allowlist_names_its_aws_source() -> None:
         ("const A = 'abc';\nexport function f(ctx) { return A.includes(ctx.info.channel.path); }",
          "String.prototype.includes"),
         ("export function f(ctx) { return ctx.identity.sub.includes('x'); }", "String.prototype.includes"),
+        ("const G = ['a'];\nexport function f(ctx) { return G.includes(ctx.identity.sub); }", "Array.prototype.includes"),
+        ("function pick(e) { return e.id; }\nexport function f(ctx) { return ctx.events.map(pick); }", None),
+        ("export function f(ctx) { return run(() => 1); }\nfunction run(g) { return g; }", "function passed as an argument"),
+        ("export function f(ctx) { return f(ctx); }", "recursive call of f"),
         ("export function f(ctx) { let n = 0; for (const c of ctx.identity.sub) { n = n + 1; } return n; }",
          "for-of over"),
         ("export function f(ctx) { let n = 0; n++; return n; }", "UpdateExpression"),
@@ -68,9 +72,12 @@ def test_allowlist_names_its_aws_source() -> None:
         ("import { x } from 'node:fs';\nexport function f(ctx) { return x; }", "import from node:fs"),
     ],
 )
-def test_check_refuses_what_the_runtime_does_not_list(tmp_path: Path, snippet: str, expected: str) -> None:
+def test_check_refuses_what_the_runtime_does_not_list(tmp_path: Path, snippet: str, expected: str | None) -> None:
     probe = tmp_path / "probe.js"
     probe.write_text(snippet + "\n", encoding="utf-8")
     code, result = _check(probe)
+    if expected is None:  # allowed: a named function to an Array callback method, as AWS's linter lets
+        assert code == 0 and result["violations"] == []
+        return
     assert code == 1
     assert any(expected in v for v in result["violations"]), result["violations"]

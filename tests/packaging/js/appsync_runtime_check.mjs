@@ -21,6 +21,7 @@ export function check(source, allow) {
   const unconfirmed = new Set();
   const declared = new Set();
   const constTypes = new Map();
+  const functions = new Set();
   const globals = allow.globals;
   const at = (node) => `line ${node.loc.start.line}`;
 
@@ -40,6 +41,7 @@ export function check(source, allow) {
       if (t && node.parent?.kind === 'const') constTypes.set(node.id.name, t);
     } else if (node.type === 'FunctionDeclaration' && node.id) {
       declared.add(node.id.name);
+      functions.add(node.id.name);
     } else if (node.type === 'ImportSpecifier') {
       declared.add(node.local.name);
     }
@@ -85,6 +87,9 @@ export function check(source, allow) {
       case 'AssignmentExpression':
         use(allow.operators.assignment[node.operator], `operator ${node.operator}`, node);
         break;
+      case 'CallExpression':
+        checkCall(node);
+        break;
       case 'ForOfStatement': {
         const t = typeOf(node.right);
         if (t !== 'Array') violations.push(`for-of over ${t ?? 'a value not known to be an array'} (${at(node)})`);
@@ -111,6 +116,24 @@ export function check(source, allow) {
         break;
     }
   });
+
+  // The page: "Passing a function as an argument is not supported" and "Recursive function calls
+  // are not supported"; AWS's eslint plugin lets the Array callback methods take one.
+  function checkCall(node) {
+    const passesFunction = node.arguments.some((arg) => arg.type === 'ArrowFunctionExpression'
+      || arg.type === 'FunctionExpression' || (arg.type === 'Identifier' && functions.has(arg.name)));
+    if (passesFunction) {
+      const callee = node.callee;
+      const method = callee.type === 'MemberExpression' && !callee.computed ? callee.property.name : null;
+      if (!method || !allow.callback_methods.includes(method)) {
+        violations.push(`a function passed as an argument to ${method ?? 'a function'} (${at(node)})`);
+      }
+    }
+    if (node.callee.type === 'Identifier') {
+      const inside = enclosingFunctionName(node);
+      if (inside && inside === node.callee.name) violations.push(`recursive call of ${inside} (${at(node)})`);
+    }
+  }
 
   function checkMember(node) {
     if (node.computed) return; // obj[key]: indexing, no named member
@@ -139,6 +162,13 @@ export function check(source, allow) {
   }
 
   return { violations, unconfirmed: [...unconfirmed].sort() };
+}
+
+function enclosingFunctionName(node) {
+  for (let at = node.parent; at; at = at.parent) {
+    if (at.type === 'FunctionDeclaration') return at.id?.name ?? null;
+  }
+  return null;
 }
 
 function literalType(node) {
