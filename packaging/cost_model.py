@@ -92,6 +92,9 @@ class Assumptions:
     item_kb: float = 0.5
     index_entry_kb: float = 0.1
     roster_page: int = 1000  # agents per roster answer (RelayLimits.roster_page)
+    # The relay's shared per-user limit (relay/core.py user_rate_per_min): one conditional write per
+    # status change and roster read (heartbeats are not counted there).
+    rate_limit_writes_per_request: int = 1
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,8 @@ def monthly_cost(agents: int, a: Assumptions = Assumptions(), p: Prices = Prices
     lambda_usd = requests * p.lambda_per_million_requests / MILLION + gb_seconds * p.lambda_per_gb_second
 
     calls = dynamo_calls(agents, team_members, a)
-    wru = changes * calls.change_wru + heartbeats * calls.heartbeat_wru
+    wru = (changes * calls.change_wru + heartbeats * calls.heartbeat_wru
+           + (changes + rosters) * a.rate_limit_writes_per_request)
     rru = (changes * calls.change_rru + team_rosters * calls.team_roster_rru
            + floor_rosters * calls.all_roster_rru + a.sweeps_per_month * calls.sweep_rru)
     storage_gb = agents * a.item_kb / MILLION
@@ -248,6 +252,8 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
         f"on_call -> after_call_work -> available) plus {a.status_changes_per_shift} per shift (sign-in, offline).",
         "- Each change is one relay request, the DynamoDB calls below and one HTTP publish of one event; AppSync "
         "delivers it to every subscriber whose wildcard matches (the publisher's own app included).",
+        f"- The relay's per-user rate limit counts each status change and roster read in DynamoDB "
+        f"({a.rate_limit_writes_per_request} write each).",
         f"- Heartbeats: {a.heartbeats_per_minute:g} per minute per open app, to the relay (Lambda + one DynamoDB "
         f"write); heartbeats are not published. Roster snapshots: {a.roster_fetches_per_window_shift} per app per "
         f"shift and team watched, at most {a.roster_page:,} agents per answer (a manager's floor takes one request per page).",

@@ -2,12 +2,12 @@
 
     python packaging/cloudformation/build_relay_zip.py [--arch arm64|x86_64] [--out dist] [--no-deps]
 
-The zip holds the ``presence_desktop`` package (source, no tests, no caches), the ``resources``
-package data (the relay validates statuses against ``presence_desktop/resources/statuses.json``), plus the relay's
-third-party dependencies (the ``relay`` extra of pyproject.toml, and pydantic for
-``presence_desktop.client.profile``) as Linux wheels for the Lambda architecture and Python version
+The zip holds the parts of the ``presence_desktop`` package the relay imports (``RELAY_PARTS``:
+domain, events_api, relay, and of resources only the status catalogue it validates against; no
+Qt app, client, devstack, icons, tests or caches), plus the relay's third-party dependencies (the
+``relay`` extra of pyproject.toml) as Linux wheels for the Lambda architecture and Python version
 (``pip install --platform manylinux2014_<arch> --only-binary=:all:``). boto3/botocore are left
-out: the Lambda Python runtime ships them. The file is named ``relay-<sha256 prefix>.zip`` from its
+out: the Lambda Python runtime ships them (the relay uses botocore only). The file is named ``relay-<sha256 prefix>.zip`` from its
 content and built reproducibly (sorted entries, fixed timestamps), so the same sources give the
 same S3 key and a changed build a new one (CloudFormation then updates the function).
 
@@ -32,6 +32,9 @@ PACKAGE = ROOT / "presence_desktop"
 LAMBDA_PYTHON = "3.12"  # the template's Runtime: python3.12
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 PROVIDED_BY_RUNTIME = {"boto3", "botocore"}
+# What the relay imports (tests/packaging/test_build_relay_zip.py runs the handler from the zip).
+RELAY_PARTS = ("__init__.py", "py.typed", "domain", "events_api", "relay", "resources/__init__.py",
+               "resources/statuses.json")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 _SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 
@@ -40,7 +43,6 @@ def relay_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
     """Requirement strings the relay needs at run time, minus what the Lambda runtime provides."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     wanted = list(project["optional-dependencies"]["relay"])
-    wanted += [r for r in project["dependencies"] if _name(r) == "pydantic"]
     seen: set[str] = set()
     result = []
     for requirement in wanted:
@@ -88,7 +90,13 @@ def build(out_dir: Path, arch: str = "arm64", with_deps: bool = True) -> Path:
             for name in PROVIDED_BY_RUNTIME:  # pulled in transitively; the runtime has them
                 for leftover in staging.glob(f"{name}*"):
                     shutil.rmtree(leftover, ignore_errors=True)
-        shutil.copytree(PACKAGE, staging / "presence_desktop", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for part in RELAY_PARTS:
+            source, target = PACKAGE / part, staging / "presence_desktop" / part
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
         unnamed = Path(tmp) / "relay.zip"
         with zipfile.ZipFile(unnamed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path, arcname in _files(staging):

@@ -2,8 +2,9 @@
 // Embedded verbatim as CodeHandlers in packaging/cloudformation/presence.yaml (re-embed with
 // `python packaging/handlers/embed_handlers.py`). Kept in step with the devstack's Python handlers
 // (presence_desktop/devstack/namespace_handlers.py) by one table of cases: packaging/handlers/cases.json.
-// APPSYNC_JS is a subset of JS: no try/catch/throw/while/classic for/continue/++/--/`in`, no regex
-// literals (AWS AppSync Events docs, "Supported runtime features"; checked by @aws-appsync/eslint-plugin).
+// APPSYNC_JS is a subset of JS: only the syntax, globals and methods AWS lists are used (AWS AppSync
+// Events, "Supported runtime features": docs/appsync-js-runtime.md; the allow-list in
+// packaging/handlers/appsync_js_allowlist.json is checked by tests/packaging/test_handler_runtime.py).
 import { util } from '@aws-appsync/utils';
 
 // Who may watch which team (docs/teams.md; the Python twin asks Identity.may_watch in
@@ -22,25 +23,30 @@ const SEGMENT_MAX_CHARS = 50;
 
 // Subscribe: a manager anything in the namespace; anyone else only channels of one team they may
 // watch (/agent-presence/<team>/* or narrower): an agent its own custom:team_id, a supervisor the
-// teams of custom:supervises. Every attempt is logged (who, which channel, the decision), never a
-// token: ctx.request.headers carry the Authorization header.
+// teams of custom:supervises. Every attempt gets one audit line (who, which channel, the
+// decision), never a token (ctx.request.headers carry the Authorization header). Denials go to
+// console.error, which the API's default log level (ERROR) records; allowed attempts to
+// console.log, recorded only at level ALL (packaging/README.md, "Audit").
 export function onSubscribe(ctx) {
   const identity = ctx.identity ?? null;
   const groups = listOf(identity?.groups);
   const claims = identity?.claims ?? {};
   const team = channelTeam(listOf(ctx.info?.channel?.segments));
   const allowed = identity !== null && mayWatch(groups, claims, team);
-  console.log(
-    JSON.stringify({
-      handler: 'agent-presence.onSubscribe',
-      channel: ctx.info?.channel?.path ?? null,
-      sub: identity?.sub ?? null,
-      username: identity?.username ?? null,
-      groups,
-      team,
-      allowed,
-    }),
-  );
+  const line = JSON.stringify({
+    handler: 'agent-presence.onSubscribe',
+    channel: ctx.info?.channel?.path ?? null,
+    sub: identity?.sub ?? null,
+    username: identity?.username ?? null,
+    groups,
+    team,
+    allowed,
+  });
+  if (allowed) {
+    console.log(line);
+  } else {
+    console.error(line);
+  }
   if (!allowed) {
     util.unauthorized();
     return;
@@ -49,10 +55,7 @@ export function onSubscribe(ctx) {
 
 // A JSON list as given, anything else (null, a string, an object) as an empty list.
 function listOf(value) {
-  if (value === null || value === undefined || typeof value !== 'object' || typeof value.length !== 'number') {
-    return [];
-  }
-  return value;
+  return isList(value) ? value : [];
 }
 
 // The team segment of /agent-presence/<team>/..., or null (the namespace wildcard, no team).
@@ -101,6 +104,17 @@ export function onPublish(ctx) {
   });
 }
 
+// Array.isArray is not in the runtime's list: a JSON array is an object with a numeric length that
+// Object.keys does not name (a JSON object with a "length" member names it).
+function isList(value) {
+  if (value === null || typeof value !== 'object' || typeof value.length !== 'number') {
+    return false;
+  }
+  return !Object.keys(value).some((key) => key === 'length');
+}
+
+// includes (String or Array) and for-of over a string are not in the runtime's list: split('') gives
+// the UTF-16 units, and indexOf finds each in the alphabet.
 function isSegment(value) {
   if (typeof value !== 'string' || value.length === 0 || value.length > SEGMENT_MAX_CHARS) {
     return false;
@@ -108,26 +122,34 @@ function isSegment(value) {
   if (value.startsWith('-') || value.endsWith('-')) {
     return false;
   }
-  for (const char of value) {
-    if (!SEGMENT_CHARS.includes(char)) {
-      return false;
-    }
-  }
-  return true;
+  return value.split('').every((unit) => SEGMENT_CHARS.indexOf(unit) !== -1);
 }
 
-// Characters as Python counts them (code points), not UTF-16 units, so both handlers agree.
+// Characters as Python counts them (code points), not UTF-16 units, so both handlers agree: a unit
+// counts unless it is the low half of a surrogate pair (a lone surrogate counts, as in Python).
 function charCount(text) {
-  let count = 0;
-  for (const _char of text) {
-    count = count + 1;
-  }
-  return count;
+  const units = text.split('');
+  return units.filter((unit, index) => !(isLowSurrogate(unit) && index > 0 && isHighSurrogate(units[index - 1])))
+    .length;
+}
+
+function isHighSurrogate(unit) {
+  return unit >= '\uD800' && unit <= '\uDBFF';
+}
+
+function isLowSurrogate(unit) {
+  return unit >= '\uDC00' && unit <= '\uDFFF';
+}
+
+// Number.isInteger is not in the runtime's list: a finite whole number leaves no remainder by 1
+// (NaN and Infinity leave NaN).
+function isWholeNumber(value) {
+  return typeof value === 'number' && value % 1 === 0;
 }
 
 // Returns null for a valid presence event, else a message that names the offending field.
 function presenceProblem(payload, segments) {
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+  if (payload === null || typeof payload !== 'object' || isList(payload)) {
     return 'payload: must be a JSON object';
   }
   if (payload.kind !== 'presence') {
@@ -152,7 +174,7 @@ function presenceProblem(payload, segments) {
   if (typeof payload.status !== 'string' || payload.status.length === 0) {
     return 'status: must be a non-empty string';
   }
-  if (typeof payload.version !== 'number' || !Number.isInteger(payload.version) || payload.version < 1) {
+  if (!isWholeNumber(payload.version) || payload.version < 1) {
     return 'version: must be a whole number >= 1';
   }
   if (typeof payload.changed_at !== 'string' || payload.changed_at.length === 0) {
@@ -163,7 +185,7 @@ function presenceProblem(payload, segments) {
   if (since !== null && (typeof since !== 'string' || since.length === 0)) {
     return 'status_since: must be null or a non-empty string';
   }
-  if (!SOURCES.includes(payload.source)) {
+  if (SOURCES.indexOf(payload.source) === -1) {
     return 'source: must be one of manual, idle, supervisor, system';
   }
   const message = payload.message ?? null;

@@ -9,6 +9,9 @@ AppSync Events WebSocket client (:mod:`presence_desktop.events_api.client`).
 - other ``LostEvents`` (overflow, malformed, broadcast_error) -> ``feed_lost_events``;
 - client state ``reconnecting`` / ``failed`` (or ``connecting`` after having been up) ->
   ``feed_down(reason, next_attempt_at, needs_sign_in=state.needs_sign_in)``;
+- client state ``connected`` with ``quiet_since`` (no ``ka`` past its interval) -> ``feed_quiet``;
+  back to heard from on the same connection -> ``feed_quiet(None)`` and ``feed_lost_events`` (a
+  rejoin of every team: events may be gone);
 - a data event -> parsed :class:`PresenceEvent` -> ``feed_event`` (a bad payload is logged and
   dropped: the version check never sees it).
 
@@ -38,9 +41,23 @@ from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceE
 
 log = logging.getLogger(__name__)
 
-RESUBSCRIBE_AFTER_REFUSAL_S = 15.0
+RESUBSCRIBE_AFTER_REFUSAL_S = 15.0  # first wait after a refused subscription; doubles per refusal
+RESUBSCRIBE_MAX_S = 300.0
+# errorType of an onSubscribe denial (util.unauthorized()): the user may not watch this channel,
+# and asking again cannot change that until an administrator does.
+DENIED_TYPES = frozenset({"Unauthorized", "UnauthorizedException"})
 FEED_SLICE = 200  # events applied per loop turn before the feed yields to the GUI
 ALL_TEAMS = f"/{NAMESPACE}/*"
+
+
+def refusal_delay(refusals: int) -> float:
+    """Seconds before subscribing again after ``refusals`` (>= 1) refusals in a row: half the
+    ceiling plus jitter, the ceiling doubling from ``RESUBSCRIBE_AFTER_REFUSAL_S`` to
+    ``RESUBSCRIBE_MAX_S``."""
+    from presence_desktop.events_api.reconnect import Backoff
+
+    backoff = Backoff(base=RESUBSCRIBE_AFTER_REFUSAL_S, cap=RESUBSCRIBE_MAX_S)
+    return backoff.ceiling(refusals) / 2 + backoff.delay(refusals) / 2
 
 
 def team_channel(team: str) -> str:
@@ -85,10 +102,12 @@ class EventsLiveFeed:
             self._was_up = True
             quiet = getattr(state, "quiet_since", None)
             if quiet != self._quiet:
-                self._quiet = quiet
+                was_quiet, self._quiet = self._quiet is not None, quiet
                 sink.feed_quiet(quiet)
+                if quiet is None and was_quiet:
+                    sink.feed_lost_events()  # heard from again on the same socket: events may be gone
             return
-        self._quiet = None
+        self._quiet = None  # a new connection resubscribes and rejoins by itself
         if status in ("reconnecting", "failed") or (status == "connecting" and self._was_up):
             sink.feed_down(state.reason or status, state.next_attempt_at, needs_sign_in=state.needs_sign_in,
                            stopped=status == "failed")
@@ -132,6 +151,7 @@ class EventsLiveFeed:
 
         sink = self._sink
         assert sink is not None and self._ended is not None
+        refusals = 0
         try:
             while True:
                 try:
@@ -140,10 +160,18 @@ class EventsLiveFeed:
                     self._ended.set()
                     return  # closed by us (shutdown, sign-out)
                 except (SubscriptionError, ClientFailedError) as exc:
-                    log.warning("subscription to %s refused: %s", channel, exc)
+                    if isinstance(exc, SubscriptionError) and exc.error_type in DENIED_TYPES:
+                        log.warning("subscription to %s denied: %s", channel, exc)
+                        sink.feed_refused(channel, f"not allowed ({exc}); ask an administrator for the right "
+                                          "group or team, then sign in again", retrying=False)
+                        return
+                    refusals += 1
+                    delay = refusal_delay(refusals)
+                    log.warning("subscription to %s refused: %s; again in %.0f s", channel, exc, delay)
                     sink.feed_refused(channel, f"subscription refused: {exc}", needs_sign_in=exc.needs_sign_in)
-                    await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
+                    await asyncio.sleep(delay)
                     continue
+                refusals = 0
                 try:
                     sink.feed_subscribed(channel)
                     taken = 0
@@ -168,9 +196,11 @@ class EventsLiveFeed:
                     self._ended.set()
                     return
                 except (SubscriptionError, ClientFailedError) as exc:
-                    log.warning("subscription to %s ended: %s", channel, exc)
+                    refusals += 1
+                    delay = refusal_delay(refusals)
+                    log.warning("subscription to %s ended: %s; again in %.0f s", channel, exc, delay)
                     sink.feed_refused(channel, f"subscription ended: {exc}", needs_sign_in=exc.needs_sign_in)
-                    await asyncio.sleep(RESUBSCRIBE_AFTER_REFUSAL_S)
+                    await asyncio.sleep(delay)
                 except asyncio.CancelledError:
                     try:
                         await asyncio.shield(sub.unsubscribe())
@@ -185,8 +215,11 @@ class EventsLiveFeed:
                 self._runs.pop(channel, None)
 
     async def close(self) -> None:
-        """Closes the WebSocket with 1000 (the client's ``close``)."""
+        """Closes the WebSocket with 1000 (the client's ``close``) and ends :meth:`run` (also when
+        no channel task is left to notice, e.g. every subscription was denied)."""
         await self.client.close()
+        if self._ended is not None:
+            self._ended.set()
 
     def reconnect_now(self, reason: str) -> None:
         """Wake or network change: the client drops the socket (or skips its backoff wait) and

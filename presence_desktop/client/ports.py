@@ -90,10 +90,11 @@ class FeedSink(Protocol):
         ``needs_sign_in``: the session was refused; no retry will help until the user signs in.
         ``stopped``: the client gave up retrying (e.g. oversized frames); ``reason`` says why."""
 
-    def feed_refused(self, channel: str, reason: str, *, needs_sign_in: bool = False) -> None:
+    def feed_refused(self, channel: str, reason: str, *, needs_sign_in: bool = False, retrying: bool = True) -> None:
         """The server refused (or ended) the subscription to ``channel``; the feed tries it again
-        later. Other channels go on. ``needs_sign_in``: refused for the session itself (a
-        credential the server no longer accepts): the whole connection waits for a sign-in."""
+        later (``retrying``; False: the namespace denied it, and asking again cannot help). Other
+        channels go on. ``needs_sign_in``: refused for the session itself (a credential the server
+        no longer accepts): the whole connection waits for a sign-in."""
 
     def feed_quiet(self, since: float | None) -> None:
         """Connected, but nothing (not even a keep-alive) has come since ``since`` (epoch s,

@@ -58,6 +58,22 @@ def describe_password_policy(policy: dict[str, Any]) -> str:
     return text + "."
 
 
+class LivenessSettings(_Strict):
+    """How the realtime client tells a live connection from a dead one (events_api/client.py)."""
+
+    ws_ping_interval_s: float | None = Field(
+        default=None, gt=0,
+        description="WebSocket protocol pings; None (default) sends none, as AWS's clients do "
+        "(whether AppSync answers pings is UNCONFIRMED)",
+    )
+    ka_interval_s: float = Field(
+        default=60.0, gt=0,
+        description="ka interval to expect before two are seen (AppSync: about 60 s, UNCONFIRMED)",
+    )
+    ka_late_after: float = Field(default=1.1, gt=0, description="intervals without ka before the roster shows stale")
+    ka_dead_after: float = Field(default=2.5, gt=0, description="intervals without ka before the connection is replaced")
+
+
 class EventsSettings(_Strict):
     """The AppSync Events API: ``http_url`` is ``https://<host>/event``, ``realtime_url`` is
     ``wss://<host>/event/realtime``."""
@@ -73,6 +89,7 @@ class EventsSettings(_Strict):
         default_factory=ReconnectSettings,
         description="the realtime client's reconnect policy (presence_desktop/events_api/reconnect.py)",
     )
+    liveness: LivenessSettings = Field(default_factory=LivenessSettings)
 
     @field_validator("realtime_url")
     @classmethod

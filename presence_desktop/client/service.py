@@ -51,7 +51,8 @@ class ConnectionState:
     """This app's own connection: ``up``; when down, ``since`` / ``next_retry_at`` (epoch s on
     this computer's clock: they are this computer's events, shown on its clock face), ``reason``
     in words, and ``needs_sign_in`` when the session itself was refused (the live feed's
-    credentials or a relay 401): only signing in again can bring it back."""
+    credentials or a relay 401): only signing in again can bring it back. ``quiet_since``: up,
+    but the server's keep-alive is overdue (the roster is shown as not current)."""
 
     up: bool
     since: float | None = None
@@ -298,7 +299,7 @@ class PresenceService:
         # Restarted: a snapshot already in flight may predate this subscription.
         self.tasks.spawn(self._fetch_snapshot(), name="snapshot")
 
-    def feed_refused(self, channel: str, reason: str, *, needs_sign_in: bool = False) -> None:
+    def feed_refused(self, channel: str, reason: str, *, needs_sign_in: bool = False, retrying: bool = True) -> None:
         if needs_sign_in:
             self.feed_down(reason, None, needs_sign_in=True)
             return
@@ -309,7 +310,7 @@ class PresenceService:
             return
         self.refused[key] = reason
         self._problem(f"Not allowed to watch {'every team' if team is None else 'team ' + team}: {reason}. "
-                      "Its rows are not live; the app tries again.")
+                      + ("Its rows are not live; the app tries again." if retrying else "Its rows are not live."))
         if self.watch_problem is not None:
             self._set_connection(ConnectionState(up=False, since=self.clock(), reason=self.watch_problem))
 

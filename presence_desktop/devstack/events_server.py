@@ -109,6 +109,9 @@ class Behaviour:
     - ``ka_before_init``: send ``ka`` from the upgrade on, not only after the first frame.
     - ``websocket_compression``: accept permessage-deflate (off: whether AWS does is unknown,
       and it costs CPU on every fan-out frame).
+    - ``answer_pings``: answer WebSocket protocol pings with pongs. Whether AppSync's edge does is
+      UNCONFIRMED (AWS's own clients send none); False shows what a pinging client would meet.
+    - ``send_ka``: send ``ka`` frames at all (False: as :meth:`EventsServer.withhold_ka` from the start).
     """
 
     connect_error_type: str = p.CONNECTION_ERROR
@@ -124,6 +127,8 @@ class Behaviour:
     ka_before_init: bool = False
     slow_consumer_close_code: int = 1013
     websocket_compression: bool = False
+    answer_pings: bool = True
+    send_ka: bool = True
 
 
 @dataclass
@@ -261,7 +266,8 @@ class _ClientConnection:
         interval = self.server.config.limits.ka_interval_s
         while not self.closed:
             await asyncio.sleep(interval)
-            self.send(_KA_FRAME)
+            if not self.server.ka_withheld:
+                self.send(_KA_FRAME)
 
     def _cancel_tasks(self) -> None:
         current = asyncio.current_task()
@@ -313,6 +319,7 @@ class EventsServer:
     def __init__(self, config: EventsServerConfig) -> None:
         self.config = config
         self.paused = False
+        self.ka_withheld = not config.behaviour.send_ka
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
         self._connections: set[_ClientConnection] = set()
@@ -406,6 +413,15 @@ class EventsServer:
     def resume_sending(self) -> None:
         """Undo :meth:`pause_sending` (frames dropped meanwhile stay lost)."""
         self.paused = False
+
+    def withhold_ka(self) -> None:
+        """Stop sending ``ka`` on every connection (everything else still flows): a server whose
+        keep-alives stop, as a client must notice without pings."""
+        self.ka_withheld = True
+
+    def resume_ka(self) -> None:
+        """Undo :meth:`withhold_ka`."""
+        self.ka_withheld = False
 
     async def drop_all_connections(self, *, abrupt: bool = True, code: int = 1001) -> int:
         """Close every open WebSocket and return how many. ``abrupt``: TCP abort, no close frame
@@ -685,7 +701,7 @@ class EventsServer:
                 conn.start_ka()
             async for msg in ws:
                 if msg.type == WSMsgType.PING:
-                    if not self.paused:
+                    if not self.paused and self.config.behaviour.answer_pings:
                         await ws.pong(msg.data)
                     continue
                 if msg.type == WSMsgType.PONG or self.paused or conn.closed:

@@ -7,8 +7,9 @@ both).
 - onSubscribe admits a channel of one team (``/agent-presence/<team>/...``) when
   :meth:`Identity.may_watch` allows that team (an agent: the own ``custom:team_id``; a supervisor:
   the teams of ``custom:supervises``; a manager: any), and the whole namespace
-  (``/agent-presence/*``) to managers only; every attempt is logged (username, sub, groups,
-  channel, team, decision; never a token). docs/teams.md.
+  (``/agent-presence/*``) to managers only; every attempt gets one audit line (username, sub,
+  groups, channel, team, decision; never a token): denials at ERROR, as the JS twin's
+  console.error (recorded at the API's default log level), allowed attempts at INFO. docs/teams.md.
 - onPublish keeps events whose payload is a valid presence event
   (:meth:`PresenceEvent.from_dict`, ``source`` required) of the channel's own team and agent;
   the others get an ``error`` naming the field and are not broadcast.
@@ -53,7 +54,8 @@ def on_subscribe_agent_presence(ctx: dict[str, Any]) -> None:
     channel = ctx["info"]["channel"]["path"]
     team = channel_team(ctx["info"]["channel"].get("segments"))
     allowed = bool(raw) and (who.is_manager or who.may_watch(team))
-    log.info(
+    log.log(
+        logging.INFO if allowed else logging.ERROR,
         "subscribe %s: user=%s sub=%s groups=%s team=%s channel=%s",
         "allowed" if allowed else "denied",
         identity.get("username"),

@@ -20,9 +20,11 @@ Usage (inside a running asyncio loop)::
     await client.close()
 
 Behaviour:
-- ``connection_init`` then ``connection_ack`` within ``ack_timeout``; ``connectionTimeoutMs`` from
-  the ack (top-level, else ``payload.``, else 300000) drives a watchdog reset by ``ka`` and ``data``;
-  when it expires the socket is dropped and the client reconnects.
+- ``connection_init`` then ``connection_ack`` within ``ack_timeout``. Liveness is AWS's ``ka``
+  alone (no WebSocket pings by default): a watchdog reset by ``ka`` and ``data`` reports
+  ``lagging`` after ``ka_late_after`` ``ka`` intervals and drops the socket after ``ka_dead_after``
+  (about 2.5 intervals; at most ``connectionTimeoutMs`` from the ack, top-level, else
+  ``payload.``, else 300000); the client then reconnects.
 - Reconnect: exponential backoff with full jitter, at most 1 s apart in the first 10 s of an
   outage, then growing with the outage up to 30 s (:mod:`.reconnect`; a connection that dies
   within ``stable_after`` keeps the streak and gets no fast lane). An auth refusal at connect
@@ -77,11 +79,6 @@ _wire_log.setLevel(logging.INFO)
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024  # 240 KB events, JSON-escaped inside a frame, fit easily
 DEFAULT_MAX_QUEUE = 1000
 DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
-# Nothing from the server for this long while connected is reported (ConnectionState.quiet_since):
-# a ``ka`` is expected about every 60 s (UNCONFIRMED: the devstack's ka_interval_s; Amplify's
-# client alerts after 65 s), so 1.5 intervals means at least one missed; connectionTimeoutMs
-# (300 s by default) ends the connection later.
-DEFAULT_QUIET_AFTER_S = 90.0
 READ_SLICE = 100  # frames handled per loop turn before the reader yields
 SIGN_IN_AGAIN = "sign in again"
 CLOSE_MESSAGE_TOO_BIG = 1009  # RFC 6455 section 7.4.1
@@ -106,9 +103,11 @@ class EventsClientState:
       ``reconnecting``; ``retry_in`` the same as a delay in seconds from ``at``.
     - ``reason``: the last error, in words without secrets.
     - ``at``: wall-clock time this state began.
-    - ``quiet_since``: while ``connected`` but nothing (no ``ka``, no data) has come for
-      ``EventsClient.quiet_after_s``: the wall-clock time of the last frame; None otherwise. The
-      connection may be dead without a close (the watchdog drops it at ``connectionTimeoutMs``).
+    - ``quiet_since``: while ``connected`` but no ``ka`` (or data) has come for longer than the
+      client's ``ka_late_after`` intervals: the wall-clock time of the last frame (events may be
+      missing; the roster is stale); None otherwise. The connection is replaced at
+      ``ka_dead_after`` intervals unless a ``ka`` comes first (then a ``connected`` state with
+      ``quiet_since`` None follows).
     """
 
     status: EventsClientStatus
@@ -120,6 +119,11 @@ class EventsClientState:
     at: float = 0.0
     needs_sign_in: bool = False
     quiet_since: float | None = None
+
+    @property
+    def lagging(self) -> bool:
+        """Connected, but the server's keep-alive is overdue (see ``quiet_since``)."""
+        return self.quiet_since is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +187,14 @@ class ClientClosedError(EventsError):
 
 
 class _AuthRejected(Exception):
-    """Connect authorization refused by the server."""
+    """Connect authorization refused by the server. ``bad_request``: every error was
+    BadRequestException / 400 (the request is malformed: wrong host or region, a bad signature,
+    a clock far off), which fresh credentials may fix once (an IAM signature) but a new sign-in
+    will not."""
+
+    def __init__(self, message: str, bad_request: bool = False) -> None:
+        super().__init__(message)
+        self.bad_request = bad_request
 
 
 class _Transient(Exception):
@@ -375,11 +386,25 @@ class _Connection:
         self.pending: dict[tuple[str, str], asyncio.Future[ServerFrame]] = {}
         self.closed = False
         self.reason: str | None = None
-        self.quiet = False  # quiet_after_s passed without a frame (ConnectionState.quiet_since)
+        self.last_ka: float | None = None
+        self.ka_gaps: collections.deque[float] = collections.deque(maxlen=4)
+        self.lagging = False
 
     def touch(self) -> None:
         self.last_alive = asyncio.get_running_loop().time()
         self.last_alive_wall = self._wall_clock()
+
+    def ka_seen(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self.last_ka is not None:
+            self.ka_gaps.append(now - self.last_ka)
+        self.last_ka = now
+        self.touch()
+
+    def ka_interval(self, expected: float) -> float:
+        """The server's ``ka`` interval: the longest of the last gaps seen, at most ``expected``;
+        ``expected`` until two ``ka`` frames have come."""
+        return min(max(self.ka_gaps), expected) if self.ka_gaps else expected
 
     def expect(self, op: str, request_id: str) -> asyncio.Future[ServerFrame]:
         fut: asyncio.Future[ServerFrame] = asyncio.get_running_loop().create_future()
@@ -429,7 +454,12 @@ class EventsClient:
     - ``max_frame_bytes``: larger incoming frames close the socket (1009) and the client reconnects;
       after ``MAX_TOO_BIG_IN_A_ROW`` such closes in a row it stops (state ``failed``, reason
       "stopped reconnecting: the server sent a message larger than …") until :meth:`resume`.
-    - ``ping_interval``: websockets' protocol pings (None disables); the ``ka`` watchdog is separate.
+    - ``ping_interval``: websockets' protocol pings (None, the default, sends none: AWS's clients
+      send none and the protocol describes only ``ka``; whether AppSync answers pings is UNCONFIRMED).
+    - ``ka_interval_s``: the ``ka`` interval to expect until two have been seen (then the measured
+      one, at most this); ``ka_late_after`` / ``ka_dead_after``: intervals without ``ka`` or data
+      after which the state's ``quiet_since`` is set / the connection is dropped and replaced.
+      Never later than the ack's ``connectionTimeoutMs``.
     - ``proxy``: as websockets' ``proxy``; None for loopback hosts by default, else system settings.
     - ``max_subscribe_timeouts``: unanswered subscribes (each recycles the connection) before that
       subscription fails. ``stable_after``: seconds a connection must live to reset the backoff.
@@ -443,10 +473,10 @@ class EventsClient:
                  ssl_context: ssl.SSLContext | None = None, *, allow_plaintext: bool = False,
                  ack_timeout: float = 15.0, request_timeout: float = 15.0, open_timeout: float = 10.0,
                  backoff: Backoff | None = None, max_queue: int = DEFAULT_MAX_QUEUE,
-                 max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, ping_interval: float | None = 20.0,
+                 max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, ping_interval: float | None = None,
+                 ka_interval_s: float = 60.0, ka_late_after: float = 1.1, ka_dead_after: float = 2.5,
                  proxy: str | bool | None = None, max_subscribe_timeouts: int = 3,
-                 stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S,
-                 quiet_after_s: float | None = DEFAULT_QUIET_AFTER_S):
+                 stable_after: float = 10.0, backpressure_timeout: float = DEFAULT_BACKPRESSURE_TIMEOUT_S):
         parts = urlsplit(realtime_url)
         if parts.scheme == "wss":
             ctx = ssl_context or client_ssl_context()
@@ -474,12 +504,16 @@ class EventsClient:
         self.max_frame_bytes = max_frame_bytes
         self._too_big_streak = 0  # connections in a row closed with 1009 (a frame over max_frame_bytes)
         self.ping_interval = ping_interval
+        if not 0 < ka_late_after < ka_dead_after or ka_interval_s <= 0:
+            raise ValueError("need ka_interval_s > 0 and 0 < ka_late_after < ka_dead_after")
+        self.ka_interval_s = ka_interval_s
+        self.ka_late_after = ka_late_after
+        self.ka_dead_after = ka_dead_after
         self.max_subscribe_timeouts = max_subscribe_timeouts
         self.stable_after = stable_after
         if backpressure_timeout < 0:
             raise ValueError("backpressure_timeout must be >= 0")
         self.backpressure_timeout = backpressure_timeout
-        self.quiet_after_s = quiet_after_s  # see ConnectionState.quiet_since; None = never said
         self._backlogged: set[Subscription] = set()  # full queues the reader waits on
         self.watchdog_wall_check_s = 2.0
         self._wall_clock: Callable[[], float] = time.time
@@ -505,6 +539,12 @@ class EventsClient:
         reconnect = getattr(settings, "reconnect", None) or ReconnectSettings()
         kwargs.setdefault("backoff", Backoff.from_settings(reconnect))
         kwargs.setdefault("stable_after", reconnect.stable_after_s)
+        liveness = getattr(settings, "liveness", None)
+        if liveness is not None:
+            kwargs.setdefault("ping_interval", liveness.ws_ping_interval_s)
+            kwargs.setdefault("ka_interval_s", liveness.ka_interval_s)
+            kwargs.setdefault("ka_late_after", liveness.ka_late_after)
+            kwargs.setdefault("ka_dead_after", liveness.ka_dead_after)
         ctx = kwargs.pop("ssl_context", None)
         if ctx is None and settings.realtime_url.startswith("wss://"):
             ctx = client_ssl_context(settings.ca_file)
@@ -515,6 +555,13 @@ class EventsClient:
     @property
     def state(self) -> EventsClientState:
         return self._state
+
+    @property
+    def ka_interval_observed(self) -> float | None:
+        """Seconds between the server's last ``ka`` frames on the current connection (the longest
+        of the last few gaps), or None before two have come or while not connected."""
+        conn = self._conn
+        return max(conn.ka_gaps) if conn is not None and conn.ka_gaps else None
 
     @property
     def connected(self) -> bool:
@@ -667,6 +714,11 @@ class EventsClient:
             try:
                 conn = await self._open()
             except _AuthRejected as exc:
+                if refreshed and exc.bad_request:
+                    # Not the user's sign-in: the request (URL, region, signature, clock) is wrong.
+                    self._fail(f"the events API refused the connection request as malformed ({exc}); "
+                               "check the profile's events URLs and region, and the computer's clock")
+                    continue
                 if refreshed:
                     self._fail(f"{SIGN_IN_AGAIN}: credentials refused after a refresh ({exc})", needs_sign_in=True)
                     continue
@@ -786,7 +838,7 @@ class EventsClient:
             if frame.type in (p.CONNECTION_ERROR, p.ERROR):
                 text = "; ".join(str(e) for e in frame.errors) or frame.type
                 if frame.is_auth_error:
-                    raise _AuthRejected(text)
+                    raise _AuthRejected(text, bad_request=all(_is_bad_request(e) for e in frame.errors))
                 throttled = any(e.error_type in _THROTTLE_TYPES or e.error_code == 429 for e in frame.errors)
                 raise _Transient(f"{frame.type}: {text}", throttled=throttled)
             log.debug("ignored %s before connection_ack", frame.type)
@@ -844,26 +896,37 @@ class EventsClient:
 
     async def _watchdog(self, conn: _Connection) -> None:
         loop = asyncio.get_running_loop()
-        limit = conn.timeout_ms / 1000.0
-        quiet_after = self.quiet_after_s if self.quiet_after_s is not None and self.quiet_after_s < limit else None
+        hard = conn.timeout_ms / 1000.0
         while True:
-            remaining = conn.last_alive + limit - loop.time()
-            if quiet_after is not None and not conn.quiet and loop.time() - conn.last_alive >= quiet_after:
-                conn.quiet = True  # a keep-alive is overdue: say so before the timeout drops it
-                log.warning("nothing from the server for %.0f s", loop.time() - conn.last_alive)
-                self._set_state("connected", connection_timeout_ms=conn.timeout_ms, quiet_since=conn.last_alive_wall)
+            interval = conn.ka_interval(self.ka_interval_s)
+            limit = min(hard, self.ka_dead_after * interval)
+            late = min(limit, self.ka_late_after * interval)
+            quiet = loop.time() - conn.last_alive
+            remaining = limit - quiet
             # The loop's monotonic clock stops while the machine sleeps; the wall clock does not.
             # A laptop that wakes after longer than the timeout must not trust its old socket.
             slept = self._wall_clock() - conn.last_alive_wall - limit > 0
             if remaining <= 0 or slept:
                 why = "the machine slept" if slept and remaining > 0 else f"no keep-alive for {limit:.1f} s"
+                self._lagging(conn, True, why)  # stale first, even when the check woke late
                 log.warning("%s: dropping the connection", why)
-                conn.abort(f"keep-alive timeout ({conn.timeout_ms} ms without ka/data; {why})")
+                conn.abort(f"keep-alive timeout ({limit:.1f} s without ka/data; {why})")
                 return
-            wake = remaining + 0.005
-            if quiet_after is not None and not conn.quiet:
-                wake = min(wake, conn.last_alive + quiet_after - loop.time() + 0.005)
-            await asyncio.sleep(max(0.0, min(wake, self.watchdog_wall_check_s)))
+            if quiet >= late:
+                self._lagging(conn, True, f"no keep-alive from the server for {quiet:.0f} s")
+                wait = remaining
+            else:
+                wait = late - quiet
+            await asyncio.sleep(max(0.0, min(wait + 0.005, self.watchdog_wall_check_s)))
+
+    def _lagging(self, conn: _Connection, lagging: bool, reason: str | None = None) -> None:
+        if conn.lagging == lagging or conn is not self._conn or conn.closed:
+            return
+        conn.lagging = lagging
+        if lagging:
+            log.warning("events connection lagging: %s", reason)
+        self._set_state("connected", connection_timeout_ms=conn.timeout_ms, reason=reason,
+                        quiet_since=conn.last_alive_wall if lagging else None)
 
     # ------------------------------------------------------------ incoming frames
     def _handle(self, conn: _Connection, raw: str | bytes) -> None:
@@ -874,13 +937,12 @@ class EventsClient:
             log.warning("ignored malformed frame: %s: %r", exc, exc.raw_preview)
             return
         kind = frame.type
-        if conn.quiet and kind in (p.KA, p.DATA):
-            conn.quiet = False
-            self._set_state("connected", connection_timeout_ms=conn.timeout_ms)  # heard from again
         if kind == p.KA:
-            conn.touch()
+            conn.ka_seen()
+            self._lagging(conn, False)
         elif kind == p.DATA:
             conn.touch()
+            self._lagging(conn, False)
             self._on_data(conn, frame)
         elif kind == p.SUBSCRIBE_SUCCESS or kind == p.SUBSCRIBE_ERROR:
             sub = self._subs.get(frame.id or "")
@@ -1097,6 +1159,11 @@ class EventsClient:
                                  list(failed) if isinstance(failed, list) else [])
         text = "; ".join(str(e) for e in frame.errors) or frame.type
         raise PublishError(f"publish to {path} refused: {text}", frame.errors)
+
+
+def _is_bad_request(error: Any) -> bool:
+    return error.error_type == "BadRequestException" or (error.error_code == 400 and error.error_type not in (
+        "UnauthorizedException", "Unauthorized", "NotAuthorizedException"))
 
 
 def _token_refused(frame: ServerFrame) -> bool:

@@ -242,8 +242,8 @@ class ServerFrame:
     @property
     def event(self) -> Any:
         """For ``data``: the event parsed from its JSON string. Raises :class:`MalformedFrame`."""
-        text = self.raw.get("event")
-        if not isinstance(text, str):
+        text = _event_text(self.raw.get("event"))
+        if text is None:
             raise MalformedFrame("data frame without a string 'event'", compact_json(dict(self.raw)))
         try:
             return json.loads(text)
@@ -264,6 +264,17 @@ class ServerFrame:
     @property
     def is_auth_error(self) -> bool:
         return any(e.is_auth for e in self.errors)
+
+
+def _event_text(value: Any) -> str | None:
+    """A data frame's ``event``: a JSON string, as AWS's clients read it; one example on AWS's
+    protocol page shows a one-element array of it, accepted too
+    (https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-websocket-protocol.html)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]
+    return None
 
 
 def _parse_errors(value: Any) -> tuple[ErrorInfo, ...]:
@@ -310,6 +321,6 @@ def decode_server_frame(raw: str | bytes) -> ServerFrame:
         raise MalformedFrame(f"{frame_type} frame with a non-string 'id'", raw)
     if frame_type in _ID_REQUIRED and not frame_id:
         raise MalformedFrame(f"{frame_type} frame without an 'id'", raw)
-    if frame_type == DATA and not isinstance(obj.get("event"), str):
-        raise MalformedFrame("data frame without a string 'event'", raw)
+    if frame_type == DATA and _event_text(obj.get("event")) is None:
+        raise MalformedFrame("data frame without a string 'event' (or a one-element list of one)", raw)
     return ServerFrame(frame_type, frame_id, errors, obj)

@@ -45,10 +45,11 @@ stayed locked/throttled/unreachable and *nothing was written*; auth_unavailable,
 ``Retry-After``: the pool's JWKS could not be fetched, nothing written; internal: a bug),
 502 (publish_rejected), 503 (events_unavailable). A 502/503 *from the relay* whose error
 carries ``"stored_version": n`` means the status was stored as version n and will be published
-by the sweeper's retry (outbox; a rejected version is retried too, with a growing pause, as the
-cause, e.g. rotated credentials, may be fixed meanwhile); the same stored bytes are re-sent, so
-one version never travels with two contents. Any other 502/503 (a proxy, a captive portal, a
-body that is not the relay's JSON) means nothing is known to be stored: clients send again.
+by the sweeper's retry (outbox; a refused version is retried too, after a pause that grows with
+each refusal and that every relay process keeps, as the cause, e.g. rotated credentials, may be
+fixed meanwhile); the same stored bytes are re-sent, so one version never travels with two
+contents. Any other 502/503 (Lambda's own 502 on a timeout or crash, a proxy, a captive portal,
+a body that is not the relay's JSON) means nothing is known to be stored: clients send again.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -84,18 +86,43 @@ from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUna
 log = logging.getLogger(__name__)
 
 OWN_SOURCES = ("manual", "idle", "system")
+REPUBLISH_MARGIN_S = 5.0
+USER_RATE_WINDOW_S = 60.0
+# A Cognito id token is a JWS in compact form: three base64url parts, a few hundred bytes to a few
+# KB. Anything else is refused before any verification work (no JWKS fetch, no RSA).
+_JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")
+MAX_TOKEN_CHARS = 8192
+
+
+def plausible_bearer(token: str) -> bool:
+    """Whether ``token`` has the shape of a compact JWS (cheap; proves nothing)."""
+    return len(token) <= MAX_TOKEN_CHARS and _JWS_SHAPE.fullmatch(token) is not None
 STATUS_FIELDS = frozenset({"status", "message", "agent_id", "source", "expected_version"})
 
 
 @dataclass
 class RelayLimits:
-    """Tunables. Units: bytes, requests per second, seconds."""
+    """Tunables. Units: bytes, requests per second, seconds.
+
+    - ``rate_per_s`` / ``rate_burst``: per-user token bucket in this process (cheap, first).
+    - ``user_rate_per_min``: status changes and roster reads per user per minute across every
+      relay process (the store's counter; 0 disables). Heartbeats are left to the bucket: each
+      costs one write, as its shared count would (packaging/README.md, "Flood").
+    - ``republish_after_s``: the sweeper leaves an unpublished version alone this long after it
+      was stored, so it never races the request still publishing it; None = that request's
+      worst case (the publisher's retry policy) plus a margin.
+    - ``sweep_concurrency``: expiries/publishes of one sweep in flight at once;
+      ``sweep_budget_s``: a sweep starts no new expiry after this (the next run takes the rest).
+    """
 
     max_body_bytes: int = 4096
     rate_per_s: float = 2.0
     rate_burst: int = 20
+    user_rate_per_min: int = 30
     heartbeat_ttl_s: float = 90.0
-    republish_after_s: float = 3.0
+    republish_after_s: float | None = None
+    sweep_concurrency: int = 16
+    sweep_budget_s: float = 10.0
     rejected_retry_s: float = 10.0  # first pause before a version the events API refused is sent again
     rejected_retry_max_s: float = 300.0
     # Agents per roster answer: about 0.4 KB each, so a page stays far below Lambda's 6 MB
@@ -148,6 +175,7 @@ class SweepResult:
     expired: list[str] = field(default_factory=list)
     republished: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # silent, not expired: the budget ran out
 
 
 class RateLimiter:
@@ -206,9 +234,13 @@ class RelayCore:
         self.clock = clock
         self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
         self._in_flight: set[tuple[str, int]] = set()
-        self._turns: dict[str, list] = {}  # agent id -> [asyncio.Lock, holders and waiters]
-        # (agent, version) the events API refused -> (refusals, monotonic time of the next try)
-        self._rejected: dict[tuple[str, int], tuple[int, float]] = {}
+        self._turns: dict[str, list[Any]] = {}  # agent id -> [asyncio.Lock, holders and waiters]
+        # (agent, version) the events API refused -> refusals seen by this process (the pause grows)
+        self._rejected: dict[tuple[str, int], int] = {}
+        if self.limits.republish_after_s is None:
+            retry = getattr(publisher, "retry", None)
+            worst = retry.worst_case_s() if retry is not None else 30.0
+            self.limits.republish_after_s = worst + REPUBLISH_MARGIN_S
 
     # --- the HTTP surface ---------------------------------------------------------------------
     async def handle(self, request: RelayRequest) -> RelayResponse:
@@ -240,6 +272,9 @@ class RelayCore:
             raise body_too_large(self.limits.max_body_bytes)
         caller = await self.authenticate(request)
         wait = self.rate_limiter.check(caller.sub)
+        if not wait and path != "/v1/heartbeat" and self.limits.user_rate_per_min > 0:
+            wait = await self.store.take_rate(f"user#{caller.sub}", self.clock(), USER_RATE_WINDOW_S,
+                                              self.limits.user_rate_per_min)
         if wait:
             raise RelayError(429, "rate_limited", "too many requests; slow down", {"Retry-After": str(max(1, math.ceil(wait)))})
         if path == "/v1/status":
@@ -265,6 +300,11 @@ class RelayCore:
         scheme, _, token = auth.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise RelayError(401, "missing_token", "Authorization must be 'Bearer <Cognito id token>'", challenge)
+        if not plausible_bearer(token.strip()):
+            raise RelayError(
+                401, "invalid_token", "malformed: not a JWT",
+                {"WWW-Authenticate": 'Bearer realm="presence-relay", error="invalid_token", error_description="malformed"'},
+            )
         try:
             claims = await self.verifier.verify_async(token.strip(), token_use="id")
         except TokenError as exc:
@@ -392,58 +432,85 @@ class RelayCore:
                 "team": team, "next": rows[-1].agent_id if more else None}
 
     # --- background work ------------------------------------------------------------------------
-    async def sweep(self) -> SweepResult:
+    async def sweep(self, budget_s: float | None = None) -> SweepResult:
         """Expire silent agents (-> ``offline``, source ``system``) and republish the outbox.
 
         Safe to run concurrently with requests and with other sweepers (other processes or
         Lambda invocations): the expiry is a conditional write re-checked atomically, so an
-        agent goes offline once, with one version. Once the events endpoint is found
-        unavailable, the rest of the round only stores (the next round publishes). A version
-        AppSync *rejected* (4xx, handler error) is retried after a pause that doubles with each
-        refusal (``rejected_retry_s`` up to ``rejected_retry_max_s``): the cause (rotated
-        credentials, a handler fixed) may be gone, and nothing may stay unpublished for ever.
+        agent goes offline once, with one version. Up to ``sweep_concurrency`` expiries and
+        publishes run at once; none starts after ``budget_s`` (default ``sweep_budget_s``):
+        those agents are in ``deferred`` and the next run takes them. Once the events endpoint is
+        found unavailable, the rest of the round only stores (the next round publishes). A
+        version AppSync *rejected* (4xx, handler error) is marked in the store with the time of its
+        next try, a pause that doubles with each refusal (``rejected_retry_s`` up to
+        ``rejected_retry_max_s``), so no process retries it before then and nothing stays
+        unpublished for ever. A version stored less than ``republish_after_s`` ago is left to its
+        own request.
         """
         result = SweepResult()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.limits.sweep_budget_s if budget_s is None else budget_s)
+        gate = asyncio.Semaphore(max(1, self.limits.sweep_concurrency))
         now = self.clock()
         cutoff = now - self.limits.heartbeat_ttl_s
-        events_down = False
-        for candidate in await self.store.stale(cutoff):
+        down = asyncio.Event()  # the events endpoint is unavailable: store only
 
-            def expire(current: StoredPresence | None) -> StoredPresence | None:
-                if current is None or current.event.status == OFFLINE_ID:
-                    return None
-                if current.last_seen is None or current.last_seen >= cutoff:
-                    return None  # a heartbeat arrived meanwhile
-                expired_at = format_time_epoch(now)
-                event = current.event.with_(
-                    status=OFFLINE_ID, version=current.version + 1, changed_at=expired_at,
-                    source="system", changed_by=None, message=None, status_since=expired_at,
-                )
-                return StoredPresence.new(event, last_seen=current.last_seen)
+        def expire(current: StoredPresence | None) -> StoredPresence | None:
+            if current is None or current.event.status == OFFLINE_ID:
+                return None
+            if current.last_seen is None or current.last_seen >= cutoff:
+                return None  # a heartbeat arrived meanwhile
+            expired_at = format_time_epoch(now)
+            event = current.event.with_(
+                status=OFFLINE_ID, version=current.version + 1, changed_at=expired_at,
+                source="system", changed_by=None, message=None, status_since=expired_at,
+            )
+            return StoredPresence.new(event, last_seen=current.last_seen)
 
-            async with self._agent_turn(candidate.agent_id):
-                _, row = await self.store.update(candidate.agent_id, expire)
-                if row is None:
-                    continue
-                result.expired.append(row.agent_id)
-                log.info("agent %s silent for more than %ss: set offline (version %d)", row.agent_id, self.limits.heartbeat_ttl_s, row.version)
-                if events_down:
-                    result.failed.append(row.agent_id)
-                elif (outcome := await self._publish(row, raise_errors=False)) != "ok":
-                    result.failed.append(row.agent_id)
-                    events_down = outcome == "events_unavailable"
-        for row in await self.store.unpublished():
-            key = (row.agent_id, row.version)
-            if events_down or key in self._in_flight or not self._rejected_due(key):
-                continue
-            if now - row.event.changed_at_dt.timestamp() < self.limits.republish_after_s:
-                continue  # its own request is probably still publishing it
+        async def publish(row: StoredPresence, done: list[str]) -> None:
+            if down.is_set():
+                result.failed.append(row.agent_id)
+                return
             outcome = await self._publish(row, raise_errors=False)
             if outcome == "ok":
-                result.republished.append(row.agent_id)
+                done.append(row.agent_id)
             else:
                 result.failed.append(row.agent_id)
-                events_down = outcome == "events_unavailable"
+                if outcome == "events_unavailable":
+                    down.set()
+
+        async def expire_one(candidate: StoredPresence) -> None:
+            async with gate:
+                if loop.time() >= deadline:
+                    result.deferred.append(candidate.agent_id)
+                    return
+                async with self._agent_turn(candidate.agent_id):
+                    _, row = await self.store.update(candidate.agent_id, expire)
+                    if row is None:
+                        return
+                    result.expired.append(row.agent_id)
+                    log.info("agent %s silent for more than %ss: set offline (version %d)",
+                             row.agent_id, self.limits.heartbeat_ttl_s, row.version)
+                    await publish(row, [])
+
+        async def republish_one(row: StoredPresence) -> None:
+            async with gate:
+                if loop.time() < deadline and not down.is_set():
+                    await publish(row, result.republished)
+
+        await asyncio.gather(*(expire_one(c) for c in await self.store.stale(cutoff)))
+        waiting = []
+        republish_after = self.limits.republish_after_s or 0.0
+        for row in await self.store.unpublished(now):
+            key = (row.agent_id, row.version)
+            if key in self._in_flight:
+                continue
+            if now - row.event.changed_at_dt.timestamp() < republish_after:
+                continue  # its own request may still be publishing it
+            waiting.append(republish_one(row))
+        await asyncio.gather(*waiting)
+        for names in (result.expired, result.republished, result.failed, result.deferred):
+            names.sort()
         return result
 
     @contextlib.asynccontextmanager
@@ -473,7 +540,11 @@ class RelayCore:
         except HttpPublishError as exc:
             log.error("publishing %s version %d failed: %s", row.agent_id, row.version, exc.message)
             if exc.code != "events_unavailable":
-                self._remember_rejected(key)
+                retry_at = self.clock() + self._rejected_pause(key)
+                try:
+                    await self.store.mark_rejected(row.agent_id, row.version, retry_at)
+                except StoreUnavailable as store_exc:  # the next sweep may try it sooner: harmless
+                    log.warning("could not record the refusal of %s version %d: %s", row.agent_id, row.version, store_exc)
             if not raise_errors:
                 return exc.code
             if exc.code == "events_unavailable":
@@ -491,16 +562,13 @@ class RelayCore:
             log.warning("published %s version %d but could not mark it: %s", row.agent_id, row.version, exc)
         return "ok"
 
-    def _remember_rejected(self, key: tuple[str, int]) -> None:
+    def _rejected_pause(self, key: tuple[str, int]) -> float:
+        """Seconds until a refused version is tried again: doubling with each refusal this
+        process saw (another process starts again from ``rejected_retry_s``)."""
         if len(self._rejected) > 10_000:
             self._rejected.clear()
-        refusals = self._rejected.get(key, (0, 0.0))[0] + 1
-        pause = min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * 2 ** (refusals - 1))
-        self._rejected[key] = (refusals, time.monotonic() + pause)
-
-    def _rejected_due(self, key: tuple[str, int]) -> bool:
-        entry = self._rejected.get(key)
-        return entry is None or time.monotonic() >= entry[1]
+        refusals = self._rejected[key] = self._rejected.get(key, 0) + 1
+        return float(min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * 2 ** (refusals - 1)))
 
     async def close(self) -> None:
         await self.publisher.close()

@@ -5,7 +5,13 @@ Table (packaging/cloudformation/presence.yaml ``PresenceTable``): key ``pk`` (S,
 
     pk="agent#<agent_id>", sk="presence", agent_id, team_id, status, version (N),
     event_json (S: the exact published text), published (BOOL), last_seen (N, epoch s),
-    expires_at (N, epoch s: last activity + retention), outbox (S "1", only while unpublished)
+    expires_at (N, epoch s: last activity + retention), outbox (S "1", only while unpublished),
+    rejected_version (N: the version AppSync refused) and rejected_until (N, epoch s: kept out of
+    the outbox by every container until then)
+
+and one rate-limit counter per user (:meth:`DynamoStore.take_rate`)::
+
+    pk="rate#<key>", sk="rate", window (N: epoch s // window length), n (N), expires_at (N)
 
 Two global secondary indexes, both KEYS_ONLY so a heartbeat (which changes only ``last_seen`` and
 ``expires_at``, projected by neither) writes no index item:
@@ -42,9 +48,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -59,6 +66,14 @@ SK = "presence"
 TEAM_INDEX = "by-team"
 OUTBOX_INDEX = "outbox"
 RETENTION_S = 90 * 24 * 3600
+
+
+def _due(item: dict[str, Any], now: float) -> bool:
+    """Whether an outbox item may be published now: not a refused version still in its pause."""
+    rejected = item.get("rejected_version", {}).get("N")
+    if rejected is None or rejected != item.get("version", {}).get("N"):
+        return True
+    return float(item.get("rejected_until", {}).get("N", "0")) <= now
 
 
 def _pk(agent_id: str) -> str:
@@ -77,8 +92,10 @@ class StoreContention(StoreUnavailable):
 
 
 class DynamoStore(PresenceStore):
-    """``table``: table name. ``client``: a boto3 DynamoDB client (else one is made from
-    ``region``/``endpoint_url`` and botocore's credential chain). Blocking calls run in threads."""
+    """``table``: table name. ``client``: a botocore (or boto3) DynamoDB client (else a botocore
+    one is made from ``region``/``endpoint_url`` and botocore's credential chain: boto3 would add
+    s3transfer and multiprocessing to the Lambda's cold start for nothing). Blocking calls run in
+    threads."""
 
     def __init__(
         self,
@@ -97,7 +114,7 @@ class DynamoStore(PresenceStore):
         self.retention_s = retention_s
         self.max_attempts = max_attempts
         self._owns_client = client is None
-        self.client = client or boto3.client(
+        self.client = client or botocore.session.get_session().create_client(
             "dynamodb", region_name=region, endpoint_url=endpoint_url,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
         )
@@ -204,6 +221,48 @@ class DynamoStore(PresenceStore):
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise  # else a newer version is stored: leave it alone
 
+    def _mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}},
+                UpdateExpression="SET rejected_version = :v, rejected_until = :u", ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": {"N": str(version)}, ":u": {"N": repr(float(retry_at))}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # else a newer version is stored: leave it alone
+
+    def _take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
+        # Counting in the current window and opening a new one are each one conditional
+        # UpdateItem; usually the first one succeeds, so a request costs one write.
+        window = int(now // window_s)
+        item_key = {"pk": {"S": f"rate#{key}"}, "sk": {"S": "rate"}}
+        values = {":w": {"N": str(window)}, ":one": {"N": "1"}, ":lim": {"N": str(limit)},
+                  ":exp": {"N": str(int((window + 2) * window_s))}}
+        names = {"#w": "window"}
+        for _ in range(2):  # a second round only when another writer opened the window meanwhile
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=item_key, UpdateExpression="ADD n :one SET expires_at = :exp",
+                    ConditionExpression="#w = :w AND n < :lim", ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+                return 0.0
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=item_key, UpdateExpression="SET #w = :w, n = :one, expires_at = :exp",
+                    ConditionExpression="attribute_not_exists(#w) OR #w < :w", ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={k: v for k, v in values.items() if k != ":lim"},
+                )
+                return 0.0
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+        return (window + 1) * window_s - now  # this window is full (or another writer opened it full)
+
     def _touch(self, agent_id: str, now: float) -> StoredPresence | None:
         values: dict[str, Any] = {":now": {"N": repr(float(now))}}
         update = "SET last_seen = :now"
@@ -243,16 +302,17 @@ class DynamoStore(PresenceStore):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return ids
 
-    def _batch_get(self, agent_ids: list[str]) -> list[StoredPresence]:
+    def _batch_get(self, agent_ids: list[str], keep: Callable[[dict[str, Any]], bool] | None = None) -> list[StoredPresence]:
         """The items of ``agent_ids`` (BatchGetItem, 100 keys a call; unprocessed keys again),
-        in agent id order; an item deleted meanwhile is left out."""
+        in agent id order; an item deleted meanwhile, or that ``keep`` refuses, is left out."""
         rows: list[StoredPresence] = []
         for start in range(0, len(agent_ids), 100):
             keys = [{"pk": {"S": _pk(a)}, "sk": {"S": SK}} for a in agent_ids[start:start + 100]]
             request: dict[str, Any] = {self.table: {"Keys": keys}}
             for attempt in range(10):
                 resp = self.client.batch_get_item(RequestItems=request)
-                rows.extend(r for r in map(self._row, resp.get("Responses", {}).get(self.table, [])) if r is not None)
+                items = resp.get("Responses", {}).get(self.table, [])
+                rows.extend(r for r in map(self._row, (i for i in items if keep is None or keep(i))) if r is not None)
                 request = resp.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -333,9 +393,19 @@ class DynamoStore(PresenceStore):
             {":off": {"S": "offline"}, ":cut": {"N": repr(float(cutoff))}}, {"#s": "status"},
         )
 
-    async def unpublished(self) -> list[StoredPresence]:
-        rows = await self._run(lambda: self._batch_get(self._query_keys(OUTBOX_INDEX, "outbox", "1", None, None)))
-        return [r for r in rows if not r.published]  # the index may lag behind mark_published
+    async def mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
+        await self._run(self._mark_rejected, agent_id, version, retry_at)
+
+    async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
+        return await self._run(self._take_rate, key, now, window_s, limit)
+
+    async def unpublished(self, now: float) -> list[StoredPresence]:
+        def read() -> list[StoredPresence]:
+            keys = self._query_keys(OUTBOX_INDEX, "outbox", "1", None, None)
+            rows = self._batch_get(keys, keep=lambda item: _due(item, now))
+            return [r for r in rows if not r.published]  # the index may lag behind mark_published
+
+        return await self._run(read)
 
     async def close(self) -> None:
         close = getattr(self.client, "close", None)

@@ -21,8 +21,10 @@ bodies as the aiohttp service. Configuration: the environment (see
 AWS credentials: the function's role, through botocore's chain.
 
 One core (verifier JWKS cache, DynamoDB client, HTTP session) and one event loop live per warm
-container; the rate limiter is therefore per container (set API Gateway throttling for a global
-limit).
+container. In the Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set) both are built when the module
+is imported, during the function's init phase, so the first request does not pay for them; a
+broken configuration is logged and raised there (an init error naming the setting), not on every
+request. Elsewhere (tests, tools) they are built on first use.
 """
 
 from __future__ import annotations
@@ -48,16 +50,20 @@ SWEEP_SOURCES = ("presence.sweep", "aws.events", "aws.scheduler")
 def _get_core() -> RelayCore:
     global _core
     if _core is None:
-        from presence_desktop.relay.config import RelayConfig, build_core
-
-        config = RelayConfig.from_env()
-        # Lambda has a hard timeout (15 s in the template): fewer, shorter publish tries.
-        if not (os.environ.get("PRESENCE_RELAY_PUBLISH_ATTEMPTS") or os.environ.get("PRESENCE_PUBLISH_ATTEMPTS")):
-            config.publish_attempts = 3
-        if not (os.environ.get("PRESENCE_RELAY_PUBLISH_TIMEOUT_S") or os.environ.get("PRESENCE_PUBLISH_TIMEOUT_S")):
-            config.publish_timeout_s = 3.0
-        _core = build_core(config)
+        _core = _build_core()
     return _core
+
+
+def _build_core() -> RelayCore:
+    from presence_desktop.relay.config import RelayConfig, build_core
+
+    config = RelayConfig.from_env()
+    # Lambda has a hard timeout (15 s in the template): fewer, shorter publish tries.
+    if not (os.environ.get("PRESENCE_RELAY_PUBLISH_ATTEMPTS") or os.environ.get("PRESENCE_PUBLISH_ATTEMPTS")):
+        config.publish_attempts = 3
+    if not (os.environ.get("PRESENCE_RELAY_PUBLISH_TIMEOUT_S") or os.environ.get("PRESENCE_PUBLISH_TIMEOUT_S")):
+        config.publish_timeout_s = 3.0
+    return build_core(config)
 
 
 def _get_loop() -> asyncio.AbstractEventLoop:
@@ -117,11 +123,22 @@ def is_sweep_event(event: Any) -> bool:
     return isinstance(event, dict) and event.get("source") in SWEEP_SOURCES and "rawPath" not in event
 
 
-async def handle_event(core: RelayCore, event: dict[str, Any]) -> dict[str, Any]:
-    """Handle one Lambda event with ``core`` (async; the Lambda entry point wraps it)."""
+SWEEP_RESERVE_S = 3.0  # of the invocation's time, kept for publishes already started
+
+
+async def handle_event(core: RelayCore, event: dict[str, Any], remaining_s: float | None = None) -> dict[str, Any]:
+    """Handle one Lambda event with ``core`` (async; the Lambda entry point wraps it).
+    ``remaining_s``: the invocation's time left; a sweep starts no new work within
+    ``SWEEP_RESERVE_S`` of it (the next scheduled run takes the rest)."""
     if is_sweep_event(event):
-        result = await core.sweep()
-        return {"expired": result.expired, "republished": result.republished, "failed": result.failed}
+        budget = None if remaining_s is None else max(0.0, remaining_s - SWEEP_RESERVE_S)
+        if budget is not None:
+            budget = min(budget, core.limits.sweep_budget_s)
+        result = await core.sweep(budget_s=budget)
+        if result.deferred:
+            log.warning("sweep ran out of time: %d silent agents left for the next run", len(result.deferred))
+        return {"expired": result.expired, "republished": result.republished, "failed": result.failed,
+                "deferred": result.deferred}
     try:
         request = request_from_event(event)
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
@@ -135,7 +152,25 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO)
     core = _get_core()
-    return _get_loop().run_until_complete(handle_event(core, event))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    remaining_s = remaining() / 1000.0 if callable(remaining) else None
+    return _get_loop().run_until_complete(handle_event(core, event, remaining_s))
 
+
+def _init_in_lambda() -> None:
+    """Build the core and loop now when running in the Lambda runtime (init phase)."""
+    if not os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+        return
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO)
+    try:
+        _get_core()
+        _get_loop()
+    except Exception:
+        log.exception("relay init failed; every invocation will fail until the configuration is fixed")
+        raise
+
+
+_init_in_lambda()
 
 __all__ = ["handler", "handle_event", "request_from_event", "reset"]

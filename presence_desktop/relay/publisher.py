@@ -92,6 +92,11 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         return full_jitter(attempt, base=self.base_s, cap=self.cap_s)
 
+    def worst_case_s(self) -> float:
+        """Seconds one publish can take at most: every try timing out, every wait at its cap."""
+        waits = sum(min(self.cap_s, self.base_s * (2**n)) for n in range(self.attempts - 1))
+        return self.attempts * self.timeout_s + waits
+
 
 class EventsPublisher:
     """Signs and sends publishes; one aiohttp session reused per event loop.

@@ -107,8 +107,22 @@ class PresenceStore(abc.ABC):
         (candidates for expiry; :meth:`update` re-checks them atomically)."""
 
     @abc.abstractmethod
-    async def unpublished(self) -> list[StoredPresence]:
-        """Rows whose latest event has not been confirmed published (the outbox)."""
+    async def mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
+        """Record that AppSync refused this version (4xx, handler error): it leaves the outbox
+        until ``retry_at`` (epoch s), for every relay process (not only the one that saw the
+        refusal), then is tried again (the cause, e.g. rotated credentials or a handler fixed,
+        may be gone). A newer version stored meanwhile is left alone."""
+
+    @abc.abstractmethod
+    async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
+        """Count one request of ``key`` in the fixed window of ``window_s`` seconds holding ``now``
+        (epoch s), shared by every relay process; return 0.0 when it is within ``limit``, else the
+        seconds until the window ends (nothing counted). One record per key, whatever the window."""
+
+    @abc.abstractmethod
+    async def unpublished(self, now: float) -> list[StoredPresence]:
+        """Rows whose latest event has not been confirmed published (the outbox), but for a
+        refused version whose ``retry_at`` is after ``now`` (epoch s)."""
 
     async def close(self) -> None:  # noqa: B027 - a store with nothing to release need not override it
         """Release connections. Idempotent."""
@@ -133,7 +147,15 @@ CREATE TABLE IF NOT EXISTS presence (
     last_seen  REAL
 );
 CREATE INDEX IF NOT EXISTS presence_team ON presence (team_id, agent_id);
+CREATE TABLE IF NOT EXISTS rate (
+    key    TEXT PRIMARY KEY,
+    window INTEGER NOT NULL,
+    n      INTEGER NOT NULL
+);
 """
+# Added after the first release: existing files get the column on open.
+_MIGRATIONS = (("presence", "rejected_version", "ALTER TABLE presence ADD COLUMN rejected_version INTEGER"),
+               ("presence", "rejected_until", "ALTER TABLE presence ADD COLUMN rejected_until REAL"))
 
 
 class SqliteStore(PresenceStore):
@@ -162,6 +184,9 @@ class SqliteStore(PresenceStore):
         self._closed = False
         conn = self._conn()
         conn.executescript(_SCHEMA)
+        for table, column, ddl in _MIGRATIONS:
+            if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(ddl)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -225,6 +250,30 @@ class SqliteStore(PresenceStore):
             "UPDATE presence SET published = 1 WHERE agent_id = ? AND version = ?", (agent_id, version)
         )
 
+    def _mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
+        self._conn().execute(
+            "UPDATE presence SET rejected_version = ?, rejected_until = ? WHERE agent_id = ? AND version = ?",
+            (version, retry_at, agent_id, version),
+        )
+
+    def _take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
+        window = int(now // window_s)
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT window, n FROM rate WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[0] == window and row[1] >= limit:
+                conn.execute("COMMIT")
+                return (window + 1) * window_s - now
+            n = row[1] + 1 if row is not None and row[0] == window else 1
+            conn.execute("INSERT INTO rate (key, window, n) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                         " window = excluded.window, n = excluded.n", (key, window, n))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return 0.0
+
     def _touch(self, agent_id: str, now: float) -> StoredPresence | None:
         conn = self._conn()
         conn.execute("UPDATE presence SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE agent_id = ?", (now, agent_id))
@@ -280,8 +329,17 @@ class SqliteStore(PresenceStore):
             self._select, "WHERE status != 'offline' AND last_seen IS NOT NULL AND last_seen < ?", (cutoff,)
         )
 
-    async def unpublished(self) -> list[StoredPresence]:
-        return await self._run(self._select, "WHERE published = 0")
+    async def mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
+        await self._run(self._mark_rejected, agent_id, version, retry_at)
+
+    async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
+        return await self._run(self._take_rate, key, now, window_s, limit)
+
+    async def unpublished(self, now: float) -> list[StoredPresence]:
+        return await self._run(
+            self._select, "WHERE published = 0 AND (rejected_version IS NULL OR rejected_version != version"
+            " OR COALESCE(rejected_until, 0) <= ?)", (now,)
+        )
 
     async def close(self) -> None:
         with self._lock:

@@ -349,7 +349,8 @@ async def test_half_open_connection_is_detected_by_the_watchdog(server, make_cli
 async def test_missed_keep_alives_are_reported_before_the_timeout_and_cleared_by_a_frame(server, make_client):
     """A frozen server was noticed only at connectionTimeoutMs; rows looked live meanwhile."""
     server.connection_timeout_ms = 3000
-    client = make_client(quiet_after_s=0.3)
+    # ka every 0.2 s expected: late (roster stale) after 0.3 s, replaced only after 2 s
+    client = make_client(ka_interval_s=0.2, ka_late_after=1.5, ka_dead_after=10)
     client.watchdog_wall_check_s = 0.05
     states = []
     client.add_state_listener(states.append)

@@ -361,3 +361,14 @@ async def test_real_sign_in_session_tokens_allowed_and_denied(events_server_fact
     await publisher.wait_connected(20)
     await publisher.publish("/agent-presence/team-3/agent-3", [presence("agent-3", 4, team="team-3")])
     assert (await allowed.get(10))["agent_id"] == "agent-3"
+
+
+async def test_bad_request_at_connect_is_worded_as_what_it_is_not_sign_in_again(make_server, clients, events_local_ca):
+    # The devstack answers a bad IAM signature with BadRequestException, as AWS has been seen to.
+    server = await make_server()
+    wrong = IamAuth(Credentials(TEST_ACCESS_KEY_ID, "not-the-secret"), TEST_REGION, server.http_url)
+    client = client_for(server, wrong, clients, events_local_ca)
+    await client.start()
+    await wait_until(lambda: client.state.status == "failed", timeout=15.0)
+    reason = client.state.reason or ""
+    assert "malformed" in reason and "BadRequestException" in reason and "sign in again" not in reason

@@ -80,6 +80,15 @@ def test_decode_data_frame_and_parse_event():
     assert (frame.type, frame.id, frame.event) == ("data", "s1", {"v": 1})
 
 
+def test_data_event_as_a_one_element_list_is_accepted():
+    # The shape of one example on AWS's protocol page; AWS's clients read a string.
+    frame = p.decode_server_frame('{"type":"data","id":"s1","event":["{\\"v\\":1}"]}')
+    assert frame.event == {"v": 1}
+    for bad in ('[]', '["{}","{}"]', '[{"v":1}]'):
+        with pytest.raises(p.MalformedFrame, match="string 'event'"):
+            p.decode_server_frame('{"type":"data","id":"s1","event":' + bad + '}')
+
+
 def test_data_event_that_is_not_json_is_malformed_on_access():
     frame = p.decode_server_frame('{"type":"data","id":"s1","event":"not json"}')
     with pytest.raises(p.MalformedFrame, match="not JSON"):

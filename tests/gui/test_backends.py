@@ -178,7 +178,7 @@ class Sink:
         self.log.append("subscribed")
         self.channels = getattr(self, "channels", []) + [channel]
 
-    def feed_refused(self, channel, reason, *, needs_sign_in=False):
+    def feed_refused(self, channel, reason, *, needs_sign_in=False, retrying=True):
         self.log.append(("refused", channel, reason))
 
     def feed_event(self, ev):
@@ -192,6 +192,7 @@ class Sink:
 
     def feed_quiet(self, since):
         self.log.append(("quiet", since))
+
 
 
 async def test_live_feed_maps_client_states_and_items():
@@ -227,7 +228,8 @@ async def test_live_feed_reports_missed_keep_alives_once_and_their_end():
     client.set("connected", quiet_since=1000.0)  # the same state again: reported once
     client.set("connected")  # a frame came
     await asyncio.sleep(0.05)
-    assert sink.log == ["subscribed", ("quiet", 1000.0), ("quiet", None)]
+    # heard from again on the same socket: events may have been missed meanwhile, so rejoin
+    assert sink.log == ["subscribed", ("quiet", 1000.0), ("quiet", None), "lost"]
     await feed.close()
     await asyncio.wait_for(task, 2)
 
@@ -463,4 +465,61 @@ async def test_relay_client_follows_the_roster_cursor_to_the_last_page():
         await runner.cleanup()
 
 
+def test_refused_subscriptions_back_off_up_to_five_minutes():
+    from presence_desktop.client.backends import refusal_delay
 
+    for n, (low, high) in {1: (7.5, 15), 2: (15, 30), 3: (30, 60), 10: (150, 300), 40: (150, 300)}.items():
+        delays = [refusal_delay(n) for _ in range(50)]
+        assert all(low <= d <= high for d in delays), (n, min(delays), max(delays))
+
+
+async def test_a_denied_subscription_stops_with_the_reason_and_is_not_retried():
+    from presence_desktop.events_api.client import SubscriptionError
+    from presence_desktop.events_api.protocol import ErrorInfo
+
+    class DeniedClient(FakeClient):
+        attempts = 0
+
+        async def subscribe(self, channel):
+            self.attempts += 1
+            raise SubscriptionError("subscribe refused", [ErrorInfo("Unauthorized", "Not authorized")])
+
+    client, sink = DeniedClient(), Sink()
+    feed = EventsLiveFeed(client, ["/agent-presence/team-9/*"])
+    task = asyncio.create_task(feed.run(sink))
+    await asyncio.sleep(0.2)
+    assert client.attempts == 1  # no retry loop
+    (channel, reason), = [e[1:] for e in sink.log if e[0] == "refused"]
+    assert channel == "/agent-presence/team-9/*" and "not allowed" in reason and "administrator" in reason
+    await feed.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_another_refusal_is_retried_later_with_a_growing_pause(monkeypatch):
+    from presence_desktop.client import backends
+    from presence_desktop.events_api.client import SubscriptionError
+    from presence_desktop.events_api.protocol import ErrorInfo
+
+    waits = []
+    real_sleep = asyncio.sleep
+
+    async def no_sleep(delay):
+        if delay > 1:
+            waits.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(backends.asyncio, "sleep", no_sleep)
+
+    class BusyClient(FakeClient):
+        async def subscribe(self, channel):
+            raise SubscriptionError("subscribe refused", [ErrorInfo("MaxSubscriptionsReachedError", "too many")])
+
+    client, sink = BusyClient(), Sink()
+    feed = EventsLiveFeed(client, ["/agent-presence/*"])
+    task = asyncio.create_task(feed.run(sink))
+    while len(waits) < 3:
+        await real_sleep(0.01)
+    await feed.close()
+    await asyncio.wait_for(task, 2)
+    assert 7.5 <= waits[0] <= 15 and 15 <= waits[1] <= 30 and 30 <= waits[2] <= 60
+    assert len([e for e in sink.log if e[0] == "refused"]) >= 3

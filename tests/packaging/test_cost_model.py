@@ -55,7 +55,7 @@ def test_fifty_agents_by_hand(cm) -> None:
     assert cost.lambda_usd == pytest.approx(requests * 0.20e-6 + gb_s * 0.0000133334)
     # Writes as the store makes them: a change is PutItem + UpdateItem (mark_published) + the outbox
     # index entry in and out = 4 WRU; a heartbeat one UpdateItem = 1 WRU.
-    wru = changes * 4 + heartbeats * 1
+    wru = changes * 4 + heartbeats * 1 + (changes + rosters)  # + the relay's per-user rate-limit count
     # Reads: a change's strongly consistent GetItem (1 RRU); a team roster (12 agents): a Query of
     # 12 index entries (1.2 KB -> 1 block -> 0.5 RRU) + BatchGetItem of 12 items (12 x 0.5 RRU);
     # a sweep: a Scan of 50 items (25 KB -> 7 blocks -> 3.5 RRU) + the outbox Query (0.5 RRU).

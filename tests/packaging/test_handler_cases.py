@@ -70,8 +70,10 @@ def test_subscribe_case(case: dict[str, Any], caplog: pytest.LogCaptureFixture) 
         assert exc.error_type == "Unauthorized"
     assert decision == case["expect"]
     # The attempt is logged, with the channel, and no token.
-    records = [r.getMessage() for r in caplog.records if r.name == handlers.__name__]
-    assert len(records) == 1 and case["channel"] in records[0]
+    records = [r for r in caplog.records if r.name == handlers.__name__]
+    assert len(records) == 1 and case["channel"] in records[0].getMessage()
+    # A denial at ERROR, as the JS twin's console.error: the level AWS records by default.
+    assert records[0].levelno == (logging.INFO if decision == "allow" else logging.ERROR)
     assert FAKE_TOKEN not in caplog.text
 
 

@@ -205,3 +205,22 @@ def test_the_devstack_fallback_pool_rules_say_what_the_template_says(resources) 
     assert list(FALLBACK_POOL_RULES.write_attributes) == client["WriteAttributes"]
     assert FALLBACK_POOL_RULES.case_sensitive == pool["UsernameConfiguration"]["CaseSensitive"]
     assert template_pool_rules() == FALLBACK_POOL_RULES
+
+
+def test_relay_concurrency_is_reserved_by_a_parameter(template, resources) -> None:
+    fn = _one(resources, "AWS::Lambda::Function")
+    assert fn["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveConcurrency", {"Ref": "RelayReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    param = template["Parameters"]["RelayReservedConcurrency"]
+    assert param["Default"] == 10 and param["MinValue"] == 0  # 0: accounts whose quota is 10
+
+
+def test_sweeper_invocations_are_not_retried_by_lambda(resources) -> None:
+    config = _one(resources, "AWS::Lambda::EventInvokeConfig")
+    assert config["MaximumRetryAttempts"] == 0 and config["FunctionName"] == {"Ref": "RelayFunction"}
+
+
+def test_appsync_log_group_has_a_retention(resources) -> None:
+    groups = {json.dumps(r["Properties"]["LogGroupName"]): r["Properties"] for r in _of_type(resources, "AWS::Logs::LogGroup").values()}
+    appsync = groups[json.dumps({"Fn::Sub": "/aws/appsync/apis/${EventsApi.ApiId}"})]
+    assert appsync["RetentionInDays"] == {"Ref": "LogRetentionDays"}

@@ -143,3 +143,19 @@ def test_constructor_demands_one_key_source():
         CognitoTokenVerifier(ISSUER, [CLIENT])
     with pytest.raises(ValueError):
         CognitoTokenVerifier(ISSUER, [], jwks={"keys": []})
+
+
+def test_the_relay_extra_admits_no_pyjwt_without_cooldown_duration():
+    # PyJWKClient(cooldown_duration=...) is what the verifier passes; PyJWT added it in 2.14.0.
+    import inspect
+    import re
+    import tomllib
+    from pathlib import Path
+
+    import jwt
+
+    assert "cooldown_duration" in inspect.signature(jwt.PyJWKClient.__init__).parameters
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    (pyjwt,) = [r for r in project["optional-dependencies"]["relay"] if r.lower().startswith("pyjwt")]
+    low = tuple(int(x) for x in re.search(r">=\s*([\d.]+)", pyjwt).group(1).split("."))
+    assert low >= (2, 14)

@@ -148,3 +148,23 @@ async def test_scheduled_sweep_sets_silent_agents_offline_once(lambda_stack, cog
         assert again["expired"] == []
         events = await sub.events_for(1.0)
     assert [(e["agent_id"], e["status"], e["source"]) for e in events] == [("agent-9", "offline", "system")]
+
+
+async def test_sweep_budget_follows_the_invocations_remaining_time():
+    from presence_desktop.relay.core import RelayLimits, SweepResult
+    from presence_desktop.relay.lambda_handler import handle_event
+
+    class FakeCore:
+        limits = RelayLimits(sweep_budget_s=10.0)
+        budgets: list = []
+
+        async def sweep(self, budget_s=None):
+            self.budgets.append(budget_s)
+            return SweepResult(deferred=["agent-1"])
+
+    core = FakeCore()
+    out = await handle_event(core, {"source": "presence.sweep"}, remaining_s=5.0)
+    await handle_event(core, {"source": "presence.sweep"}, remaining_s=60.0)
+    await handle_event(core, {"source": "presence.sweep"}, remaining_s=1.0)
+    await handle_event(core, {"source": "presence.sweep"})
+    assert core.budgets == [2.0, 10.0, 0.0, None] and out["deferred"] == ["agent-1"]

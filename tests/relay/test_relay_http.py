@@ -190,7 +190,7 @@ async def test_expected_version_conflict_gets_409(relay_factory, token_minter, c
 
 
 async def test_50_concurrent_updates_for_one_agent(relay_factory, token_minter, capture_events):
-    relay = await relay_factory(rate_burst=100)
+    relay = await relay_factory(rate_burst=100, user_rate_per_min=0)  # concurrency, not rate limits
     token = token_minter.mint("agent-1")
     statuses = ["available", "on_call", "after_call_work", "break", "away"]
     results = await asyncio.gather(*[
@@ -315,11 +315,9 @@ async def test_heartbeat_expiry_publishes_exactly_one_offline(relay_factory, tok
 async def test_a_rejected_version_is_retried_by_the_sweeper_after_a_growing_pause(relay_factory, token_minter, capture_events, monkeypatch):
     """It used to be remembered as rejected and never sent again: the agent's status stayed
     unpublished for ever (e.g. until a relay restart after the credentials were fixed)."""
-    import presence_desktop.relay.core as core_mod
-
-    now = [1000.0]
-    monkeypatch.setattr(core_mod.time, "monotonic", lambda: now[0])
+    now = [time.time()]
     relay = await relay_factory(republish_after_s=0.0, rejected_retry_s=10.0, rejected_retry_max_s=25.0)
+    relay.core.clock = lambda: now[0]  # the pause is kept in the store as a time on the relay's clock
     capture_events.fail_with[:] = [400, 400]
     status, body, _ = await relay.call("POST", "/v1/status", token=token_minter.mint("agent-1"), json_body={"status": "away"})
     assert status == 502 and body["error"]["code"] == "publish_rejected" and body["error"]["stored_version"] == 1
@@ -336,7 +334,8 @@ async def test_a_rejected_version_is_retried_by_the_sweeper_after_a_growing_paus
 
 
 async def test_sweep_stops_publishing_when_events_are_down(relay_factory, token_minter, capture_events):
-    relay = await relay_factory(heartbeat_ttl_s=0.2, republish_after_s=0.0, rate_burst=100)
+    # One at a time: with more in flight, each publish already started also runs its tries.
+    relay = await relay_factory(heartbeat_ttl_s=0.2, republish_after_s=0.0, rate_burst=100, sweep_concurrency=1)
     for i in range(1, 4):
         assert (await relay.call("POST", "/v1/status", token=token_minter.mint(f"agent-{i}"), json_body={"status": "available"}))[0] == 200
     await asyncio.sleep(0.4)

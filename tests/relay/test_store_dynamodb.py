@@ -4,6 +4,7 @@ concurrency, outbox flag, heartbeats, stale scan, TTL attribute."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import boto3
@@ -76,10 +77,10 @@ async def test_outbox_touch_stale_list(dstore):
     await dstore.update("agent-1", next_row("agent-1", "available", last_seen=100.0))
     await dstore.update("agent-2", next_row("agent-2", "offline", team="team-2", last_seen=100.0))
     await dstore.update("agent-3", next_row("agent-3", "break", last_seen=200.0))
-    assert [r.agent_id for r in await dstore.unpublished()] == ["agent-1", "agent-2", "agent-3"]
+    assert [r.agent_id for r in await dstore.unpublished(time.time())] == ["agent-1", "agent-2", "agent-3"]
     await dstore.mark_published("agent-1", 1)
     await dstore.mark_published("agent-3", 7)  # not the stored version: ignored
-    assert [r.agent_id for r in await dstore.unpublished()] == ["agent-2", "agent-3"]
+    assert [r.agent_id for r in await dstore.unpublished(time.time())] == ["agent-2", "agent-3"]
     assert [r.agent_id for r in await dstore.stale(150.0)] == ["agent-1"]
     row = await dstore.touch("agent-1", 300.0)
     assert row.last_seen == 300.0 and row.version == 1 and row.published
@@ -142,8 +143,31 @@ async def test_the_outbox_is_a_sparse_index_and_the_sweeper_scans_once(dstore):
     item = dstore.client.get_item(TableName=dstore.table, Key={"pk": {"S": "agent#agent-1"}, "sk": {"S": "presence"}})["Item"]
     assert "outbox" not in item, "a published item leaves the sparse outbox index"
     calls = _record_operations(dstore.client)
-    assert [r.agent_id for r in await dstore.unpublished()] == ["agent-2"]
+    assert [r.agent_id for r in await dstore.unpublished(time.time())] == ["agent-2"]
     assert "Scan" not in calls
     calls.clear()
     assert [r.agent_id for r in await dstore.stale(150.0)] == ["agent-1", "agent-2"]
     assert calls == ["Scan"]
+
+
+async def test_rate_counter_is_one_item_per_key_and_holds_across_clients(dstore, moto_endpoint):
+    other = DynamoStore(dstore.table, client=dynamo_client(moto_endpoint))
+    waits = [await (dstore, other)[i % 2].take_rate("user#s-1", 125.0 + i, 60.0, 3) for i in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0] and waits[3] == pytest.approx(180.0 - 128.0)
+    assert await dstore.take_rate("user#s-1", 181.0, 60.0, 3) == 0.0  # a new window
+    items = dstore.client.scan(TableName=dstore.table)["Items"]
+    assert [i["pk"]["S"] for i in items] == ["rate#user#s-1"]
+    assert items[0]["n"]["N"] == "1" and int(items[0]["expires_at"]["N"]) == (3 + 2) * 60  # window 3 ends at 240; kept a window longer
+    assert await dstore.list() == []  # never mistaken for an agent
+    await other.close()
+
+
+async def test_rejected_version_leaves_the_outbox(dstore):
+    await dstore.update("agent-1", next_row("agent-1", "available"))
+    await dstore.mark_rejected("agent-1", 1, retry_at=time.time() + 60)
+    assert await dstore.unpublished(time.time()) == []
+    assert [r.version for r in await dstore.unpublished(time.time() + 61)] == [1]  # tried again after the pause
+    await dstore.update("agent-1", next_row("agent-1", "break"))  # a newer version is due again
+    assert [r.version for r in await dstore.unpublished(time.time())] == [2]
+    await dstore.mark_rejected("agent-1", 1, retry_at=time.time() + 60)  # stale refusal: leaves version 2 alone
+    assert [r.version for r in await dstore.unpublished(time.time())] == [2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 
 import pytest
 
@@ -80,9 +81,9 @@ async def test_published_flag_is_per_version(store):
     _, v1 = await store.update("agent-1", next_row("agent-1", "available"))
     _, v2 = await store.update("agent-1", next_row("agent-1", "break"))
     await store.mark_published("agent-1", v1.version)  # older version: the row is left alone
-    assert [r.version for r in await store.unpublished()] == [2]
+    assert [r.version for r in await store.unpublished(time.time())] == [2]
     await store.mark_published("agent-1", v2.version)
-    assert await store.unpublished() == []
+    assert await store.unpublished(time.time()) == []
 
 
 async def test_touch_and_stale(store):
@@ -126,3 +127,29 @@ async def test_closed_store_refuses(tmp_path):
     await s.close()
     with pytest.raises((RuntimeError, sqlite3.ProgrammingError)):
         await s.get("agent-1")
+
+
+async def test_a_file_from_before_the_rejected_column_is_migrated_on_open(tmp_path):
+    import sqlite3
+
+    from presence_desktop.relay.store import SqliteStore
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE presence (agent_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, status TEXT NOT NULL,
+            version INTEGER NOT NULL, event_json TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0, last_seen REAL);
+        INSERT INTO presence VALUES ('agent-1', 'team-1', 'away', 1,
+            '{"kind":"presence","schema":1,"agent_id":"agent-1","team_id":"team-1","display_name":"A","status":"away","message":null,"source":"manual","changed_by":"agent-1","version":1,"changed_at":"2026-11-29T19:00:00.000Z"}',
+            0, 5.0);
+    """)
+    old.close()
+    store = SqliteStore(path)
+    assert [r.agent_id for r in await store.unpublished(100.0)] == ["agent-1"]
+    await store.mark_rejected("agent-1", 1, retry_at=200.0)
+    assert await store.unpublished(100.0) == []  # refused: out of the outbox until its next try
+    assert [r.agent_id for r in await store.unpublished(200.0)] == ["agent-1"]
+    await store.close()
+    again = SqliteStore(path)  # opening twice does not add the columns twice
+    assert await again.unpublished(100.0) == []
+    await again.close()

@@ -50,27 +50,37 @@ function ctxFor(kase, operation) {
   };
 }
 
+// Audit lines: console.log (allowed) is recorded only at log level ALL, console.error (denied) at
+// the template's default level ERROR too (packaging/README.md, "Audit").
 function runSubscribe(ctx) {
   const log = mock.method(console, 'log', () => {});
+  const error = mock.method(console, 'error', () => {});
+  const lines = () => ({
+    logLines: log.mock.calls.map((c) => c.arguments.join(' ')),
+    errorLines: error.mock.calls.map((c) => c.arguments.join(' ')),
+  });
   try {
     onSubscribe(ctx);
-    return { decision: 'allow', lines: log.mock.calls.map((c) => c.arguments.join(' ')) };
+    return { decision: 'allow', ...lines() };
   } catch (err) {
     if (err instanceof UnauthorizedError) {
-      return { decision: 'deny', lines: log.mock.calls.map((c) => c.arguments.join(' ')) };
+      return { decision: 'deny', ...lines() };
     }
     throw err;
   } finally {
     log.mock.restore();
+    error.mock.restore();
   }
 }
 
 for (const kase of CASES.subscribe) {
   test(`subscribe: ${kase.name}`, () => {
-    const { decision, lines } = runSubscribe(ctxFor(kase, 'SUBSCRIBE'));
+    const { decision, logLines, errorLines } = runSubscribe(ctxFor(kase, 'SUBSCRIBE'));
     assert.equal(decision, kase.expect);
-    // One log line per attempt, with the channel and the decision, and no token.
+    // One audit line per attempt (a denial on console.error), with the channel and the decision, and no token.
+    const lines = decision === 'deny' ? errorLines : logLines;
     assert.equal(lines.length, 1);
+    assert.equal(logLines.length + errorLines.length, 1);
     const logged = JSON.parse(lines[0]);
     assert.equal(logged.channel, kase.channel);
     assert.equal(logged.allowed, kase.expect === 'allow');
