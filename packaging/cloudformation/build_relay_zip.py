@@ -3,7 +3,7 @@
     python packaging/cloudformation/build_relay_zip.py [--arch arm64|x86_64] [--out dist] [--no-deps]
 
 The zip holds the parts of the ``presence_desktop`` package the relay imports (``RELAY_PARTS``:
-domain, events_api, relay, and of resources only the status catalogue it validates against; no
+domain, net, events_api, relay, and of resources only the status catalogue it validates against; no
 Qt app, client, devstack, icons, tests or caches), plus the relay's third-party dependencies (the
 ``relay`` extra of pyproject.toml) as Linux wheels for the Lambda architecture and Python version
 (``pip install --platform manylinux2014_<arch> --only-binary=:all:``). boto3/botocore are left
@@ -33,7 +33,7 @@ LAMBDA_PYTHON = "3.12"  # the template's Runtime: python3.12
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 PROVIDED_BY_RUNTIME = {"boto3", "botocore"}
 # What the relay imports (tests/packaging/test_build_relay_zip.py runs the handler from the zip).
-RELAY_PARTS = ("__init__.py", "py.typed", "domain", "events_api", "relay", "resources/__init__.py",
+RELAY_PARTS = ("__init__.py", "py.typed", "domain", "net", "events_api", "relay", "resources/__init__.py",
                "resources/statuses.json")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 _SKIP_PARTS = {"__pycache__", ".pytest_cache"}

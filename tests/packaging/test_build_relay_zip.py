@@ -30,7 +30,8 @@ def test_zip_holds_the_package_at_the_handler_path(builder, tmp_path) -> None:
     assert "presence_desktop/relay/__init__.py" in names
     assert "presence_desktop/resources/statuses.json" in names
     # Nothing the relay never imports: no Qt app, client, devstack, icons.
-    assert not [n for n in names if n.split("/")[1] in ("ui", "client", "app", "devstack", "auth", "net")]
+    assert not [n for n in names if n.split("/")[1] in ("ui", "client", "app", "devstack", "auth")]
+    assert "presence_desktop/net/tls.py" in names  # the relay's TLS contexts, backoff and SDK log quieting
     assert not [n for n in names if n.startswith("presence_desktop/resources/icons/")]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
