@@ -132,3 +132,44 @@ def test_wallboard_without_teams_says_so(qtbot):
     board = Wallboard(make_roster(NOON), default_catalogue(), [], server_now=lambda: NOON)
     qtbot.addWidget(board)
     assert not board.empty.isHidden() and "watches no team" in board.empty.text()
+
+
+def test_alerts_are_listed_in_words_added_and_removed(qtbot):
+    from presence_desktop.client.alerts import AlertRule
+    from presence_desktop.ui.alerts_dialog import AlertsDialog
+
+    rules = [AlertRule("agent_available", agent_id="agent-3", once=True)]
+    dlg = AlertsDialog(rules, ["team-1", "team-2"], name_of=lambda a: "<b>Ada</b>", team_name=str.upper)
+    qtbot.addWidget(dlg)
+    changes = []
+    dlg.rulesChanged.connect(changes.append)
+    assert dlg.list.item(0).text() == "When <b>Ada</b> becomes available (once)"
+    dlg.kind.setCurrentIndex(1)
+    dlg.team.setCurrentIndex(1)
+    dlg.add_button.click()
+    dlg.add_button.click()  # the same rule twice is one rule
+    assert [r.kind for r in changes[-1]] == ["agent_available", "below_floor"] and len(changes) == 1
+    assert dlg.list.item(1).text() == "When TEAM-2 drops below a staffing floor"
+    dlg.list.setCurrentRow(0)
+    dlg.remove_button.click()
+    assert [r.kind for r in changes[-1]] == ["below_floor"]
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    dlg.grab().save(str(ART / "alerts-dialog.png"))
+
+
+def test_floors_dialog_edits_and_refuses_a_floor_without_statuses(qtbot):
+    from presence_desktop.ui.alerts_dialog import FloorsDialog
+
+    dlg = FloorsDialog(default_catalogue(), "team-1", [Floor(("available", "on_call"), 4, "Routable")])
+    qtbot.addWidget(dlg)
+    sent = []
+    dlg.floorsSubmitted.connect(lambda team, floors: sent.append((team, floors)))
+    assert dlg.floors() == [{"statuses": ["available", "on_call"], "minimum": 4, "label": "Routable"}]
+    dlg._add_row(None)
+    dlg._submit()
+    assert not sent and "at least one status" in dlg.error.text()
+    dlg.rows[1][1][2][1].setChecked(True)  # after_call_work
+    dlg._submit()
+    assert sent == [("team-1", [{"statuses": ["available", "on_call"], "minimum": 4, "label": "Routable"},
+                                {"statuses": ["after_call_work"], "minimum": 1, "label": None}])]
