@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 
-.PHONY: run test test-fast bench clean
+.PHONY: run lint test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,14 +20,24 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 run: $(STAMP)
 	$(BIN)/presence-desktop --profile local
 
-test: $(STAMP) $(JS_STAMP)
+# ruff and mypy, configured in pyproject.toml. Quick; `make test` runs it first.
+lint: $(STAMP)
+	$(BIN)/ruff check
+	$(BIN)/mypy
+
+# The whole suite, after lint (CI runs this, through .ci/run).
+test: $(STAMP) lint $(JS_STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+# The suite without the `slow` (builds, load) and `node` (npm) tests, and without lint.
+test-fast: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -rs -m "not slow and not node" $(PYTEST_ARGS)
 
 bench: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules .pytest_cache
+	rm -rf $(VENV) tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache
 
 # Sign-in tests (tests/auth): a real Secret Service (gnome-keyring in dbus-run-session) and the
 # de_DE / ja_JP locales for the SRP locale tests. Best effort, only as root with apt-get; without

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import API_KEY, BENCH_DIR, JS_DIR, ROOT, cpu_seconds, load_ready, machine_info, now_us, summarize_us
+from bench.common import API_KEY, BENCH_DIR, JS_DIR, ROOT, cpu_seconds, load_ready, machine_info, summarize_us
 
 ALL = ("latency", "idle", "burst", "recovery", "memory", "startup")
 PY = sys.executable

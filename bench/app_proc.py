@@ -32,8 +32,8 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from bench.bare_proc import Phases  # noqa: E402
-from bench.common import API_KEY, agent_id, emit, iso_now, load_ready, now_us, rss_mb, stdin_commands, team_of  # noqa: E402
+from bench.bare_proc import Phases
+from bench.common import API_KEY, agent_id, emit, iso_now, load_ready, now_us, rss_mb, stdin_commands, team_of
 
 WINDOW_W, WINDOW_H = 1040, 1400  # ~50 rows on screen
 
@@ -48,8 +48,8 @@ class BenchRelay:
         self._session = None  # aiohttp, imported on first use: the app itself does not load it
 
     async def roster(self, team=None):
-        from presence_desktop.domain.presence import PresenceEvent
         from presence_desktop.client.ports import RelayError, RosterSnapshot
+        from presence_desktop.domain.presence import PresenceEvent
 
         self.snapshots += 1
         if self.local_events is not None:
@@ -123,14 +123,14 @@ def build_app(ready: dict, local_events: list | None = None):
     """Create the QApplication, qasync loop, runtime and GuiApp; open the roster as a supervisor."""
     import qasync
 
-    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
-    from presence_desktop.events_api.auth import ApiKeyAuth
-    from presence_desktop.events_api.client import EventsClient, make_ssl_context
-    from presence_desktop.resources import default_catalogue
-    from presence_desktop.client.settings import AppSettings
     from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
-    from presence_desktop.ui.gui_app import GuiApp
+    from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
+    from presence_desktop.client.settings import AppSettings
     from presence_desktop.domain.identity import Identity
+    from presence_desktop.events_api.auth import ApiKeyAuth
+    from presence_desktop.events_api.client import EventsClient
+    from presence_desktop.resources import default_catalogue
+    from presence_desktop.ui.gui_app import GuiApp
     from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime, make_qt_app
 
     app = make_qt_app(["bench-app"])
@@ -311,7 +311,7 @@ class Receiver:
             os._exit(0)
 
     def _open(self) -> None:
-        from PySide6.QtCore import QEvent, QObject, QTimer, Qt
+        from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
         from presence_desktop.ui.roster_model import COL_INDICATOR
 
@@ -329,7 +329,7 @@ class Receiver:
         class PaintWatch(QObject):
             """Counts the table viewport's paint events per phase, and the whole-viewport ones."""
 
-            def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+            def eventFilter(self, obj, ev):  # Qt API
                 t = ev.type()
                 if t == QEvent.Type.Paint:
                     vp = window.table.viewport()
@@ -371,8 +371,8 @@ def memory_probe(ready: dict, n: int) -> None:
         jwt_payload("not.a.jwt")
     except ValueError:
         pass
-    from presence_desktop.domain.presence import PresenceEvent
     from presence_desktop.client.sample import STATUS_IDS
+    from presence_desktop.domain.presence import PresenceEvent
 
     at = iso_now()
     events = [PresenceEvent(agent_id=agent_id(i), team_id=team_of(i), display_name=f"Agent {i:05d}",

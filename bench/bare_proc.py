@@ -83,7 +83,7 @@ async def run(ready: dict) -> None:
             stalls[key] = max(stalls.get(key, 0.0), round((at - last) / 1000.0, 2))
             last = at
 
-    probe = asyncio.ensure_future(stall_probe())  # noqa: F841 - runs for the process's life
+    probe = asyncio.ensure_future(stall_probe())  # runs for the process's life
     first = True
     lost_at = None
     while not quit_.is_set():
@@ -112,10 +112,11 @@ async def run(ready: dict) -> None:
                         phase = ev.get("bench_phase")
                         if phase is not None:
                             phases.record(phase, ev["bench_ts"], at)
-        except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake, asyncio.TimeoutError):
+        except (TimeoutError, OSError, websockets.ConnectionClosed, websockets.InvalidHandshake):
             if lost_at is None or (reconnects and reconnects[-1]["lost_us"] == lost_at):
                 lost_at = now_us()
             await asyncio.sleep(0.05)
+    probe.cancel()
 
 
 def main() -> None:

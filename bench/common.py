@@ -14,9 +14,10 @@ import os
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "bench"
@@ -41,12 +42,12 @@ def team_of(i: int) -> str:
 
 
 def iso_now() -> str:
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def presence_payload(i: int, version: int, status: str, ts_us: int, phase: str, changed_at: str) -> dict[str, Any]:
-    """A valid presence event (design.md shape) plus two bench fields the app ignores
+    """A valid presence event (docs/relay-api.md shape) plus two bench fields the app ignores
     (``PresenceEvent.from_dict`` drops unknown fields): ``bench_ts`` (send stamp, monotonic us)
     and ``bench_phase``."""
     return {

@@ -39,7 +39,7 @@ def render(results: dict) -> str:
             "| app p99 / bare p99 | app pixel p50 / p99 (n) | longest GUI stall (bare loop's) | goals |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for ph, row in lat.items():
+        for row in lat.values():
             pub = row["published"]
             b, a, p, px = row["bare"], row["app"], row["amplify"], row["app_pixel"]
             stall = (row.get("app_stall") or {}).get("max_gap_ms")

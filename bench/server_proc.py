@@ -94,7 +94,7 @@ class BenchServer:
             if self.events.running:
                 try:
                     await self.publish_agent(0, [now_us() * 8], lambda v: STATUSES[v % 7], phase)
-                except Exception:  # noqa: BLE001 - keep probing
+                except Exception:  # keep probing
                     log.exception("trickle publish failed")
             await asyncio.sleep(interval_s)
 
@@ -133,7 +133,7 @@ class BenchServer:
         await self.control_runner.setup()
         site = web.TCPSite(self.control_runner, "127.0.0.1", 0)
         await site.start()
-        self.control_port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
+        self.control_port = site._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         await self.events.stop()

@@ -31,7 +31,7 @@ def bare() -> int:
     class Watch(QObject):
         done = False
 
-        def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+        def eventFilter(self, obj, ev):  # Qt API
             if ev.type() == QEvent.Type.Paint and not self.done:
                 self.done = True
                 QTimer.singleShot(0, lambda: (emit({"painted_us": now_us()}), app.quit()))
@@ -59,7 +59,7 @@ def real_app(argv: list[str]) -> int:
             super().__init__(window)
             self.window = window
 
-        def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+        def eventFilter(self, obj, ev):  # Qt API
             if not self.done and ev.type() == QEvent.Type.Paint and self.window.proxy.rowCount() > 0:
                 self.done = True
 

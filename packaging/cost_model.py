@@ -29,7 +29,7 @@ class Prices:
     """USD, us-east-1, read from the AWS pricing pages named (verify before budgeting)."""
 
     # AWS AppSync pricing page (aws.amazon.com/appsync/pricing/) and the AWS Price List
-    # (usageType *-EventAPI-Operation, 0.000001 USD per operation); protocol reference §9.
+    # (usageType *-EventAPI-Operation, 0.000001 USD per operation); docs/appsync-events-protocol.md section 7.
     events_per_million_operations: float = 1.00
     # Same page: $0.08 per million connection-minutes, stated for GraphQL real-time; the same
     # rate for Event API connections is UNCONFIRMED (likely).
@@ -63,7 +63,7 @@ class Assumptions:
     # "floor": everyone to /agent-presence/* (the design's default subscription).
     scope: str = "team"
     # Billing: one operation per publish (the relay's HTTP publish, one event) and one per
-    # delivered message; connect, subscribe and keep-alive are not counted. UNCONFIRMED (§9).
+    # delivered message; connect, subscribe and keep-alive are not counted. UNCONFIRMED (docs/appsync-events-protocol.md section 7).
     operations_per_publish: int = 1
     operations_per_delivery: int = 1
     # Relay Lambda (arm64) memory and mean billed duration per request kind.
@@ -188,12 +188,12 @@ def render_markdown(a: Assumptions = Assumptions(), p: Prices = Prices()) -> str
         "",
         f"- Shifts: {a.shift_hours:g} h a day, {a.shifts_per_month} days a month, for every agent and supervisor; "
         f"teams of {a.team_size} agents with one supervisor each.",
-        f"- Every agent runs the app for the whole shift (one WebSocket); every supervisor keeps one roster "
-        f"window open for the whole shift (one WebSocket). Connection-minutes = open apps x shift minutes.",
+        "- Every agent runs the app for the whole shift (one WebSocket); every supervisor keeps one roster "
+        "window open for the whole shift (one WebSocket). Connection-minutes = open apps x shift minutes.",
         f"- Status changes: {a.status_changes_per_agent_hour:g} per agent per hour (about 4 calls an hour, each "
         f"on_call -> after_call_work -> available) plus {a.status_changes_per_shift} per shift (sign-in, offline).",
-        f"- Each change is one relay request, one DynamoDB write and one HTTP publish of one event; AppSync "
-        f"delivers it to every subscriber whose wildcard matches (the publisher's own app included).",
+        "- Each change is one relay request, one DynamoDB write and one HTTP publish of one event; AppSync "
+        "delivers it to every subscriber whose wildcard matches (the publisher's own app included).",
         f"- Heartbeats: {a.heartbeats_per_minute:g} per minute per open app, to the relay (Lambda + one DynamoDB "
         f"write); heartbeats are not published. Roster snapshots: {a.roster_fetches_per_window_shift} per app per shift.",
         f"- Sweeper: {a.sweeps_per_month:,} runs a month (EventBridge `rate(1 minute)`), each reading every agent "

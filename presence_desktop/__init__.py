@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def __getattr__(name: str) -> str:
     # ``__version__`` on first use (PEP 562): importlib.metadata's lookup scans every installed
-    # distribution, ~45 ms that every start-up paid for a string only --version shows.
+    # distribution, a cost every start-up paid for a string only --version shows.
     if name != "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import metadata

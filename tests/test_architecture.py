@@ -7,6 +7,7 @@ top of the module and inside functions alike: a lazy import is still a dependenc
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -147,3 +148,21 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path, monkeypatch):
     found = {(t, top) for t, _, top in _imports(fake / "x.py")}
     assert ("presence_desktop.relay", False) in found
     assert ("presence_desktop.events_api", True) in found
+
+
+def test_docs_architecture_table_is_this_rule():
+    # docs/architecture.md shows the rooms to people; it must say what this test enforces.
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)/` \| ([^|]+) \| (?:yes|no) \|$", doc, re.M))
+    assert rows.keys() == ALLOWED.keys()
+    for room, allowed in ALLOWED.items():
+        text = rows[room]
+        if text.startswith("every room but"):
+            named = set(re.findall(r"`(\w+)`", text))
+            assert allowed == set(ALLOWED) - named - {room}, room
+        elif text.startswith("every room"):
+            assert allowed == set(ALLOWED) - {room}, room
+        else:
+            assert set(re.findall(r"`(\w+)`", text)) == allowed, room
+    qt_rows = set(re.findall(r"^\| `(\w+)/` \| [^|]+ \| yes \|$", doc, re.M))
+    assert qt_rows == set(ALLOWED) - NO_QT

@@ -33,7 +33,7 @@ class _VersionAction(argparse.Action):
     """``--version``: argparse's own action needs the string up front; the package metadata
     lookup behind it is left for when someone asks."""
 
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
         super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
                          help=help or "show the version and exit")
 

@@ -42,9 +42,9 @@ def prepare_backends(profile) -> None:
         cas.append(profile.events.ca_file)
     if cas:
         prewarm_ssl_contexts(cas)
-    import presence_desktop.events_api.auth  # noqa: F401
-    import presence_desktop.events_api.client  # noqa: F401 - and websockets
-    import presence_desktop.client.backends  # noqa: F401
+    # Imported now so that first use does not pay for it (events_api.client also loads websockets).
+    from presence_desktop.client import backends  # noqa: F401
+    from presence_desktop.events_api import auth, client  # noqa: F401
 
 
 async def watch_stack(runtime, devstack: Any, info: dict) -> None:
@@ -65,8 +65,8 @@ def run_gui(args: argparse.Namespace) -> int:
         print("warning: Qt's X11 support needs system libraries that seem to be missing; if the app does not start, "
               f"install them (Debian/Ubuntu): sudo apt install {' '.join(missing)}", file=sys.stderr)
     from presence_desktop.client.profile import Profile
-    from presence_desktop.resources import default_catalogue
     from presence_desktop.client.settings import SettingsError, SettingsStore
+    from presence_desktop.resources import default_catalogue
     from presence_desktop.ui import runtime as rt
     from presence_desktop.ui.gui_app import GuiApp
 
@@ -85,7 +85,7 @@ def run_gui(args: argparse.Namespace) -> int:
     async def start(runtime: rt.QtRuntime) -> None:
         try:
             await _start(runtime)
-        except Exception as exc:  # noqa: BLE001 - cannot start: say why and quit with 1
+        except Exception as exc:  # cannot start: say why and quit with 1
             log.debug("start failed", exc_info=True)
             failures.append(exc)
             runtime.request_quit()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 
-
 # Libraries Qt's xcb platform plugin loads (PySide6 6.x: ldd of libQt6XcbQpa), as
 # (ctypes name, Debian/Ubuntu package). Desktops often lack a few (xcb-cursor since Qt 6.5).
 XCB_LIBS = (

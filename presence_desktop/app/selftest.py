@@ -33,11 +33,11 @@ def self_test() -> int:
     import urllib3  # the relay client
 
     report["urllib3"], report["botocore"] = urllib3.__version__, botocore.__version__
+    from presence_desktop.client.sample import sample_events  # no network in a self-test
+    from presence_desktop.domain.identity import SUPERVISORS, Identity
     from presence_desktop.domain.roster import Roster
     from presence_desktop.resources import default_catalogue
-    from presence_desktop.domain.identity import SUPERVISORS, Identity
     from presence_desktop.ui.roster_window import RosterWindow
-    from presence_desktop.client.sample import sample_events  # no network in a self-test
 
     cat = default_catalogue()
     roster = Roster(cat)

@@ -34,8 +34,9 @@ import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
 
 from presence_desktop.auth import errors as E
 from presence_desktop.auth.claims import ClaimsError, id_token_claims
@@ -124,8 +125,8 @@ class TotpSetup:
         return "TotpSetup(secret=<hidden>)"
 
 
-SignInResult = Union[SignedIn, NewPasswordRequired, TotpRequired, SmsMfaRequired, MfaSetupRequired,
-                     MfaSelectionRequired]
+SignInResult = (SignedIn | NewPasswordRequired | TotpRequired | SmsMfaRequired | MfaSetupRequired
+                | MfaSelectionRequired)
 
 
 @dataclass
@@ -225,7 +226,7 @@ class AuthSession:
     def expires_at(self) -> _dt.datetime:
         """When the current id/access tokens expire, on this computer's clock (UTC)."""
         t = self._require()
-        return _dt.datetime.fromtimestamp(t.obtained_wall + t.lifetime_s, _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(t.obtained_wall + t.lifetime_s, _dt.UTC)
 
     def seconds_until_expiry(self) -> float:
         t = self._require()

@@ -27,8 +27,9 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class TokenStore:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
 
     @classmethod
-    def for_settings(cls, cognito: Any, **kwargs: Any) -> "TokenStore":
+    def for_settings(cls, cognito: Any, **kwargs: Any) -> TokenStore:
         """A store for a :class:`presence_desktop.client.profile.CognitoSettings` (one entry per pool+client)."""
         return cls(f"{cognito.user_pool_id}/{cognito.client_id}", **kwargs)
 
@@ -187,7 +188,7 @@ class TokenStore:
         fut = loop.run_in_executor(self._executor, fn, *args)
         try:
             return await asyncio.wait_for(fut, self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise KeyringTimeout(f"keyring call took longer than {self.timeout_s:g} s") from None
 
     async def _ensure_backend(self) -> bool:

@@ -18,7 +18,7 @@ lost meanwhile: a full subscription queue holds the client's reader back (backpr
 dropping events.
 
 Channel: supervisors subscribe to ``/agent-presence/*``; agents to their team's
-``/agent-presence/<team>/*`` (design.md "Channels").
+``/agent-presence/<team>/*`` (docs/architecture.md, "Channels and the event payload").
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ import asyncio
 import logging
 from typing import Any
 
-from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceEvent
-from presence_desktop.domain.identity import Identity
 from presence_desktop.client.ports import FeedSink
 from presence_desktop.client.relay_client import HttpRelayClient
+from presence_desktop.domain.identity import Identity
+from presence_desktop.domain.presence import NAMESPACE, PresenceError, PresenceEvent
 
 log = logging.getLogger(__name__)
 
 RESUBSCRIBE_AFTER_REFUSAL_S = 15.0
-FEED_SLICE = 200  # events applied per loop turn (~4-6 ms) before the feed yields to the GUI
+FEED_SLICE = 200  # events applied per loop turn before the feed yields to the GUI
 
 
 def channel_for_identity(identity: Identity) -> str:
@@ -66,7 +66,12 @@ class EventsLiveFeed:
             sink.feed_down(state.reason or status, state.next_attempt_at)
 
     async def run(self, sink: FeedSink) -> None:
-        from presence_desktop.events_api.client import ClientClosedError, ClientFailedError, LostEvents, SubscriptionError
+        from presence_desktop.events_api.client import (
+            ClientClosedError,
+            ClientFailedError,
+            LostEvents,
+            SubscriptionError,
+        )
 
         self._sink = sink
         remove = self.client.add_state_listener(self._on_state)

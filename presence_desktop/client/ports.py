@@ -2,7 +2,7 @@
 
 The app's core (:mod:`presence_desktop.client.service`) sees the backend only through these:
 
-- :class:`RelayApi`: the relay's HTTP API (design.md "Relay API"): own status, a supervisor's
+- :class:`RelayApi`: the relay's HTTP API (docs/relay-api.md): own status, a supervisor's
   change of another agent's status, heartbeats, the roster snapshot.
 - :class:`LiveFeed`: the realtime subscription to ``/agent-presence/*`` that reports
   (re)subscriptions, events and connection loss to a :class:`FeedSink`.

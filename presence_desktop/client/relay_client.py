@@ -1,6 +1,6 @@
 """The desktop app's client of the relay's HTTP API (urllib3, off the event loop).
 
-API (design.md "Relay API", presence_desktop/relay/core.py): every request carries
+API (docs/relay-api.md): every request carries
 ``Authorization: Bearer <Cognito id token>``.
 
 - ``POST /v1/status {status, message?, agent_id?}`` -> 200 the stored event.
@@ -22,22 +22,26 @@ import asyncio
 import json
 import logging
 import threading
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
+from presence_desktop.client.ports import RelayError, RosterSnapshot
 from presence_desktop.domain.presence import PresenceError, PresenceEvent
 from presence_desktop.net.tls import client_ssl_context
-from presence_desktop.client.ports import RelayError, RosterSnapshot
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], Awaitable[str]]
 
 
-def ssl_context_for(ca_file: str | None):
+def ssl_context_for(ca_file: str | None) -> ssl.SSLContext:
     """Default verification; ``ca_file`` (PEM) is trusted *in addition* to the system store
     (a shared context, see :func:`presence_desktop.net.client_ssl_context`)."""
     return client_ssl_context(ca_file)
@@ -89,7 +93,7 @@ class HttpRelayClient:
             data = parse(data)
         return resp.status, data
 
-    async def _call(self, method: str, path: str, body: dict | None = None, params: dict | None = None,
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None,
                     parse: Callable[[Any], Any] | None = None) -> Any:
         """The 2xx answer (JSON, through ``parse`` on the worker thread when given). Raises RelayError."""
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
@@ -98,7 +102,7 @@ class HttpRelayClient:
         for attempt in (0, 1):
             try:
                 token = await self.token()
-            except Exception as exc:  # noqa: BLE001 - the auth layer's errors become "no answer"
+            except Exception as exc:  # the auth layer's errors become "no answer"
                 raise RelayError(401 if "auth" in type(exc).__name__.lower() else 0, "no_token", f"not signed in: {exc}") from exc
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if payload is not None:
@@ -136,8 +140,9 @@ class HttpRelayClient:
     async def roster(self, team: str | None = None) -> RosterSnapshot:
         # Parsed on the worker thread: thousands of events would otherwise hold the GUI thread
         # for one long stretch; there it shares the GIL in slices with the GUI thread.
-        return await self._call("GET", "/v1/roster", params={"team": team} if team else None,
-                                parse=_snapshot_from)
+        snapshot: RosterSnapshot = await self._call("GET", "/v1/roster", params={"team": team} if team else None,
+                                                    parse=_snapshot_from)
+        return snapshot
 
     async def history(self, *, day: str, agent: str | None = None, team: str | None = None, tz: str | None = None,
                       cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:

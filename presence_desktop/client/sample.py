@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from presence_desktop.domain.presence import PresenceEvent, format_time
 
@@ -22,7 +23,7 @@ def sample_name(i: int) -> str:
     return f"{FIRST[k % 20]} {LAST[(k * 3 + k // 20 * 7) % 20]}"
 
 
-def sample_events(n: int = 40, teams: int = 4, seed: int = 7, status_ids=None, now: float | None = None) -> list[PresenceEvent]:
+def sample_events(n: int = 40, teams: int = 4, seed: int = 7, status_ids: Iterable[str] | None = None, now: float | None = None) -> list[PresenceEvent]:
     rnd = random.Random(seed)
     ids = list(status_ids or STATUS_IDS)
     now = time.time() if now is None else now
@@ -32,7 +33,7 @@ def sample_events(n: int = 40, teams: int = 4, seed: int = 7, status_ids=None, n
         out.append(PresenceEvent(
             agent_id=f"agent-{i}", team_id=f"team-{(i - 1) % teams + 1}", display_name=sample_name(i),
             status=rnd.choice(ids), version=rnd.randint(1, 30),
-            changed_at=format_time(datetime.fromtimestamp(now - rnd.uniform(5, 1800), timezone.utc)),
+            changed_at=format_time(datetime.fromtimestamp(now - rnd.uniform(5, 1800), UTC)),
             message=rnd.choice([None, None, None, "back in 10", "coaching session", "VIP queue"]),
             source=source, changed_by="sup-1" if source == "supervisor" else f"agent-{i}",
         ))

@@ -5,7 +5,7 @@
 :class:`~presence_desktop.client.ports.LiveFeed` and :class:`~presence_desktop.client.ports.RelayApi`, and
 announces what changed to one :class:`ServiceListener` (the Qt bridge re-emits those as signals).
 
-- Join (design.md): the feed reports "subscribed" -> ``roster.begin_join()`` (live events are
+- Join (docs/architecture.md): the feed reports "subscribed" -> ``roster.begin_join()`` (live events are
   buffered) -> ``GET /v1/roster`` (retried with backoff) -> ``complete_join`` replays the buffer.
   Lost events (client buffer overflow) -> the same again.
 - Own status: :meth:`request_status` marks the wish pending; one publisher task sends it to the
@@ -25,15 +25,16 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
+from presence_desktop.client.tasks import TaskKeeper
+from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.domain.roster import Change, OwnStatus, Roster
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
-from presence_desktop.domain.identity import Identity
-from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
-from presence_desktop.client.tasks import TaskKeeper
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class PresenceService:
         *,
         heartbeat_s: float = 30.0,
         stale_after_s: float | None = None,
-        clock=time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.identity = identity
         self.catalogue = catalogue
@@ -125,9 +126,9 @@ class PresenceService:
         if self.identity is not None and self._was_present():
             try:
                 await asyncio.wait_for(self.relay.set_status(OFFLINE_ID), offline_timeout)
-            except (asyncio.TimeoutError, RelayError, OSError) as exc:
+            except (TimeoutError, RelayError, OSError) as exc:
                 log.info("could not publish offline on the way out: %s", exc)
-            except Exception:  # noqa: BLE001 - shutdown must go on
+            except Exception:  # shutdown must go on
                 log.exception("publishing offline failed")
         try:
             await asyncio.wait_for(self.feed.close(), close_timeout)
@@ -243,7 +244,7 @@ class PresenceService:
                     # Wait for the backoff, or less if the connection comes back.
                     try:
                         await asyncio.wait_for(self._publish_wake.wait(), delay)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     self._publish_wake.clear()
                     continue

@@ -82,7 +82,7 @@ def _read_json(path: Path) -> Any:
         raise SettingsError(f"{path} is not valid JSON ({exc}); fix or delete it") from None
 
 
-def _migrate(data: dict) -> dict:
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     """Bring an older settings file up to :data:`SETTINGS_VERSION` (none needed yet)."""
     version = data.get("version", 1)
     if not isinstance(version, int) or version > SETTINGS_VERSION:

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
 class TaskKeeper:
     def __init__(self, on_error: Callable[[str, BaseException], None] | None = None) -> None:
-        self._tasks: set[asyncio.Task] = set()
-        self._named: dict[str, asyncio.Task] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._named: dict[str, asyncio.Task[Any]] = {}
         self.on_error = on_error
         self.closed = False
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Start ``coro`` as a task on the running loop. With ``name``, a running task of the
         same name is cancelled first. Raises ``RuntimeError`` after :meth:`cancel_all`."""
         if self.closed:
@@ -39,7 +40,7 @@ class TaskKeeper:
         task.add_done_callback(self._done)
         return task
 
-    def get(self, name: str) -> asyncio.Task | None:
+    def get(self, name: str) -> asyncio.Task[Any] | None:
         task = self._named.get(name)
         return task if task is not None and not task.done() else None
 
@@ -48,7 +49,7 @@ class TaskKeeper:
         if task is not None:
             task.cancel()
 
-    def _done(self, task: asyncio.Task) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if self._named.get(task.get_name()) is task:
             del self._named[task.get_name()]
@@ -60,7 +61,7 @@ class TaskKeeper:
             if self.on_error is not None:
                 try:
                     self.on_error(task.get_name(), exc)
-                except Exception:  # noqa: BLE001 - a broken error handler must not hide the error
+                except Exception:  # a broken error handler must not hide the error
                     log.exception("error handler failed")
 
     @property

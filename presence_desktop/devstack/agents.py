@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from presence_desktop.client.ports import RelayError
 from presence_desktop.client.relay_client import HttpRelayClient

@@ -154,7 +154,7 @@ async def run(options: StackOptions, ready_file: Path | None) -> int:
     try:
         try:
             await stack.start()
-        except Exception as exc:  # noqa: BLE001 - report, clean up what started, exit 1
+        except Exception as exc:  # report, clean up what started, exit 1
             log.error("the devstack could not start: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
             return 1
         if ready_file is not None:

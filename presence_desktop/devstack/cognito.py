@@ -90,7 +90,7 @@ def _password_verifier(pool_name: str, user_id: str, password: str, salt_hex: st
     from pycognito import aws_srp
 
     big_n, g, _ = _srp_consts()
-    inner = aws_srp.hash_sha256(f"{pool_name}{user_id}:{password}".encode("utf-8"))
+    inner = aws_srp.hash_sha256(f"{pool_name}{user_id}:{password}".encode())
     x = aws_srp.hex_to_long(aws_srp.hex_hash(aws_srp.pad_hex(salt_hex) + inner))
     return pow(g, x, big_n)
 

@@ -1,6 +1,6 @@
 """A local AWS AppSync Events API: the same wire protocol and auth modes, on one aiohttp port.
 
-Endpoints (protocol reference §1, AWS docs "Publish events via HTTP" / "Understanding the Event
+Endpoints (docs/appsync-events-protocol.md; AWS docs "Publish events via HTTP" / "Understanding the Event
 API WebSocket protocol", docs.aws.amazon.com/appsync/latest/eventapi/):
 
 - ``POST /event``: HTTP publish. Body ``{"channel": "/ns/a", "events": ["<JSON string>", 1..5]}``.
@@ -22,7 +22,7 @@ Auth modes (each checked for real): ``API_KEY`` (``x-api-key``), ``AMAZON_COGNIT
 ``{"channel","events"}`` publish; :mod:`presence_desktop.devstack.sigv4_verify`). Connection,
 publish and subscribe modes are configured per API, with per-namespace overrides.
 
-Facts marked UNCONFIRMED in the protocol reference are :class:`Limits` / :class:`Behaviour`
+Facts marked unconfirmed in docs/appsync-events-protocol.md are :class:`Limits` / :class:`Behaviour`
 settings, never hard-coded guesses.
 """
 
@@ -39,8 +39,9 @@ import logging
 import socket
 import ssl
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -98,7 +99,7 @@ class Limits:
 
 @dataclass
 class Behaviour:
-    """Server reactions the protocol reference marks UNCONFIRMED, as settings.
+    """Server reactions docs/appsync-events-protocol.md marks unconfirmed, as settings.
 
     - ``connect_error_type``: frame type of a refused connect (``connection_error``, as amplify
       expects; the alternative is ``error``); ``close_after_connect_error`` then closes with
@@ -214,7 +215,7 @@ def encode_header_subprotocol(auth: Mapping[str, str]) -> str:
 class _Connection:
     """One WebSocket: its subscriptions and a byte-bounded send queue drained by one writer task."""
 
-    def __init__(self, server: "EventsServer", ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(self, server: EventsServer, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.server = server
         self.ws = ws
         self.transport = request.transport
@@ -269,7 +270,7 @@ class _Connection:
                 await self.ws.send_str(frame)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a dead socket ends the writer; the reader sees the close
+        except Exception:  # a dead socket ends the writer; the reader sees the close
             log.debug("writer for %s ended", self.source_ip, exc_info=True)
             self.abort()
 
@@ -384,7 +385,7 @@ class EventsServer:
         except BaseException:
             await runner.cleanup()
             raise
-        sockets = site._server.sockets if site._server else []  # noqa: SLF001 - aiohttp has no public getter
+        sockets = site._server.sockets if site._server else []  # aiohttp has no public getter
         self._bound_port = next(s.getsockname()[1] for s in sockets if s.family in (socket.AF_INET, socket.AF_INET6))
         self._runner = runner
         self.paused = False
@@ -715,14 +716,14 @@ class EventsServer:
             pass
         finally:
             conn.closed = True
-            conn._cancel_tasks()  # noqa: SLF001
+            conn._cancel_tasks()
             self._forget(conn)
         return ws
 
     async def _refuse_connect(self, conn: _Connection, exc: OperationError) -> None:
         behaviour = self.config.behaviour
         log.info("connect refused from %s: %s", conn.source_ip, exc.error_type)
-        conn._cancel_tasks()  # noqa: SLF001
+        conn._cancel_tasks()
         conn.closed = True
         try:
             await conn.ws.send_str(compact({"type": behaviour.connect_error_type, "errors": exc.errors()}))

@@ -3,7 +3,7 @@ AppSync's APPSYNC_JS ``ctx`` and ``util.unauthorized()`` / ``util.error()``.
 
 Source: AWS AppSync Events "Process real-time events with AWS AppSync event handlers" and
 "Event API context reference" (docs.aws.amazon.com/appsync/latest/eventapi/
-channel-namespace-handlers.html, context-reference.html); protocol reference §6.1.
+channel-namespace-handlers.html, context-reference.html); docs/appsync-events-protocol.md section 6.
 
 A handler is a plain callable (sync or async) taking one ``ctx`` dict::
 
@@ -64,7 +64,7 @@ def make_context(
     if operation == PUBLISH:
         payloads = payloads or []
         ids = event_ids or [str(i) for i in range(len(payloads))]
-        events = [{"id": i, "payload": p} for i, p in zip(ids, payloads)]
+        events = [{"id": i, "payload": p} for i, p in zip(ids, payloads, strict=True)]
     return {
         "identity": identity,
         "info": {

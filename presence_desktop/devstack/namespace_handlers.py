@@ -22,7 +22,8 @@ import logging
 from typing import Any
 
 from presence_desktop.devstack.handler_api import Unauthorized
-from presence_desktop.domain.presence import NAMESPACE as AGENT_PRESENCE, PresenceError, PresenceEvent
+from presence_desktop.domain.presence import NAMESPACE as AGENT_PRESENCE
+from presence_desktop.domain.presence import PresenceError, PresenceEvent
 
 log = logging.getLogger(__name__)
 

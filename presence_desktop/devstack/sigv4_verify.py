@@ -1,6 +1,6 @@
 """Verify AWS Signature Version 4 on AppSync Events requests, with botocore doing the signing math.
 
-AppSync Events IAM auth (protocol reference §2.2): the client signs an HTTP ``POST /event`` on the
+AppSync Events IAM auth (docs/appsync-events-protocol.md section 2.3): the client signs an HTTP ``POST /event`` on the
 *HTTP* host, service ``appsync``, with body ``{}`` (WebSocket connect), ``{"channel":..}``
 (subscribe frame), ``{"channel":..,"events":[..]}`` (publish frame) or the actual body (HTTP
 publish), and sends every signed header. We rebuild that request from the headers named in
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -93,7 +93,7 @@ def verify_sigv4(
         raise SigV4Error("UnauthorizedException", "The security token included in the request is invalid.")
     amz_date = str(headers["x-amz-date"])
     try:
-        signed_at = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
+        signed_at = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise SigV4Error("BadRequestException", "x-amz-date must be YYYYMMDDTHHMMSSZ") from None
     if scope_date != amz_date[:8]:
@@ -103,7 +103,7 @@ def verify_sigv4(
             "BadRequestException",
             f"credential scope must be for region {region!r} and service {service!r}",
         )
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     skew = abs((now - signed_at).total_seconds())
     if skew > max_skew_s:
         raise SigV4Error(
@@ -144,7 +144,7 @@ def sign_headers(
     """Sign ``POST http_url`` with ``body`` the way AWS clients do for AppSync Events and return
     the lower-case header map to send (for tests and tools; the app uses events_api.auth).
 
-    Headers as amplify sends them (protocol reference §2.2): accept, content-encoding,
+    Headers as amplify sends them (docs/appsync-events-protocol.md 2.3): accept, content-encoding,
     content-type, host, x-amz-date, [x-amz-security-token], authorization. ``when`` signs as of
     another time (tests of expired signatures); default now.
     """
@@ -162,7 +162,7 @@ def sign_headers(
         from unittest import mock
 
         # botocore reads the clock through this module function; no await in between, so safe.
-        with mock.patch("botocore.auth.get_current_datetime", return_value=when.astimezone(timezone.utc).replace(tzinfo=None)):
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when.astimezone(UTC).replace(tzinfo=None)):
             signer.add_auth(request)
     out = {k.lower(): v for k, v in request.headers.items()}
     if "host" not in out:

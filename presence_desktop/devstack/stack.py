@@ -271,7 +271,7 @@ class DevStack:
                 continue
             try:
                 await part.stop()
-            except Exception:  # noqa: BLE001 - shutdown must go on
+            except Exception:  # shutdown must go on
                 log.exception("stopping %s failed", name)
             setattr(self, name, None)
 

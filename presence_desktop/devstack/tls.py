@@ -25,7 +25,7 @@ class LocalCA:
     server_key_file: Path
 
     @classmethod
-    def load_or_create(cls, state_dir: Path) -> "LocalCA":
+    def load_or_create(cls, state_dir: Path) -> LocalCA:
         """Reuse the CA in ``state_dir/tls`` or create one; the key files are mode 0600."""
         tls_dir = Path(state_dir) / "tls"
         ca = cls(tls_dir / "ca.pem", tls_dir / "server-chain.pem", tls_dir / "server-key.pem")

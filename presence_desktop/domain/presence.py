@@ -4,7 +4,7 @@ AppSync Events ``data`` frames carry no channel, so the payload says everything.
 versioned (``schema``). ``version`` is a per-agent counter assigned by the relay's store; a
 client applies an event only if its version is newer than what it holds.
 
-Wire shape (design.md)::
+Wire shape (docs/relay-api.md, "The presence event")::
 
     {"kind":"presence","schema":1,"agent_id":"a-1","team_id":"team-1","display_name":"Ada",
      "status":"available","message":null,"source":"manual","changed_by":"<sub>","version":17,
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA = 1
@@ -41,11 +41,11 @@ def valid_segment(value: object) -> bool:
 
 def utc_now_iso() -> str:
     """Current UTC time as ISO 8601 with milliseconds and ``Z`` (``2026-11-29T19:00:00.123Z``)."""
-    return format_time(datetime.now(timezone.utc))
+    return format_time(datetime.now(UTC))
 
 
 def format_time(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -59,7 +59,7 @@ def parse_time(text: str) -> datetime:
         raise PresenceError(f"changed_at is not ISO 8601: {text!r}") from None
     if moment.tzinfo is None:
         raise PresenceError("changed_at must carry a time zone (use Z)")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def channel_for(team_id: str, agent_id: str) -> str:
@@ -112,7 +112,7 @@ class PresenceEvent:
     def changed_at_dt(self) -> datetime:
         return parse_time(self.changed_at)
 
-    def with_(self, **changes: Any) -> "PresenceEvent":
+    def with_(self, **changes: Any) -> PresenceEvent:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,7 +124,7 @@ class PresenceEvent:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "PresenceEvent":
+    def from_dict(cls, data: Any) -> PresenceEvent:
         """Validate and build from a parsed payload. Raises :class:`PresenceError`.
 
         Unknown extra fields are ignored (forward compatibility); a different ``schema`` major
@@ -156,7 +156,7 @@ class PresenceEvent:
             raise PresenceError(str(exc)) from None
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "PresenceEvent":
+    def from_json(cls, text: str | bytes) -> PresenceEvent:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

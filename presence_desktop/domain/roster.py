@@ -1,6 +1,6 @@
 """Roster state: every agent's last known status, merged by per-agent version. No Qt, no I/O.
 
-Rules (design.md, "Channels and the event payload"):
+Rules (docs/architecture.md, "Channels and the event payload"):
 
 - An event is applied only if its ``version`` is newer than the one held for that agent, so
   duplicates and out-of-order deliveries are harmless and the snapshot merge needs nothing else.
@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Literal
+from typing import Literal
 
 from presence_desktop.domain.presence import PresenceEvent, parse_time
 from presence_desktop.domain.statuses import OFFLINE_ID, UNKNOWN, Status, StatusCatalogue
@@ -37,7 +38,7 @@ def _epoch(changed_at: str) -> float:
 
 
 BUDGET_WARN_FRACTION = 0.8
-"""A status with a time budget turns amber at 80 % of it and red at 100 % (field-anchors §1.2)."""
+"""A status with a time budget turns amber at 80 % of it and red at 100 %."""
 
 
 @dataclass(slots=True)
@@ -59,7 +60,7 @@ class Change:
     def __bool__(self) -> bool:
         return bool(self.added or self.updated or self.everything)
 
-    def merge(self, other: "Change") -> "Change":
+    def merge(self, other: Change) -> Change:
         seen = self._added_set
         for agent_id in other.added:
             if agent_id not in seen:
@@ -94,7 +95,7 @@ class RosterFilter:
     statuses: frozenset[str] | None = None
     text: str = ""
 
-    def matches(self, roster: "Roster", agent_id: str, now: float | None = None) -> bool:
+    def matches(self, roster: Roster, agent_id: str, now: float | None = None) -> bool:
         entry = roster.get(agent_id)
         if entry is None:
             return False
@@ -103,9 +104,7 @@ class RosterFilter:
         if self.statuses is not None and roster.display_status(agent_id, now).id not in self.statuses:
             return False
         needle = self.text.strip().casefold()
-        if needle and needle not in entry.event.display_name.casefold() and needle not in agent_id.casefold():
-            return False
-        return True
+        return not needle or needle in entry.event.display_name.casefold() or needle in agent_id.casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,13 +244,13 @@ class Roster:
         ids = self._order if agent_ids is None else list(agent_ids)
         if not self.connected or self.stale_after_s is None:
             # No time-dependent state: count the stored status ids, then map each id once
-            # (the window recounts after every batch: in a burst, walking 10,000 rows each time
-            # was 5-25 ms of GUI thread; the whole roster's tally is kept by apply()).
+            # (the window recounts after every batch, and walking every row each time held the
+            # GUI thread in a burst; the whole roster's tally is kept by apply()).
             if not self.connected:
                 return Counts({UNKNOWN.id: len(ids)} if ids else {}, len(ids))
             raw: dict[str | None, int]
             if agent_ids is None:
-                raw = dict(self._by_status)
+                raw = {sid: n for sid, n in self._by_status.items()}  # a copy with keys widened to str | None
             else:
                 raw = {}
                 entries = self._entries
@@ -469,9 +468,9 @@ class OwnStatus:
         """The relay stored ``event`` in answer to ``request``. The pending change is cleared
         only if it is still that request (a newer wish stays pending)."""
         self.observe(event)
-        if request is not None and self.pending is not None and self.pending.requested_at == request.requested_at:
-            if self.pending.status == request.status and self.pending.message == request.message:
-                self.pending = None
+        if (request is not None and self.pending is not None and self.pending.requested_at == request.requested_at
+                and self.pending.status == request.status and self.pending.message == request.message):
+            self.pending = None
 
     def observe(self, event: PresenceEvent) -> bool:
         """A presence event (live, snapshot or relay reply). Returns True when it is about this

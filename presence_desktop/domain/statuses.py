@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any
 
 SHAPES = frozenset(
     {"circle", "diamond", "triangle", "pause", "square", "star", "moon", "ring", "dashed_ring", "hexagon", "cross"}
@@ -108,7 +109,7 @@ class StatusCatalogue:
         return self._by_id.get(status_id, UNKNOWN)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "StatusCatalogue":
+    def from_dict(cls, data: dict[str, Any]) -> StatusCatalogue:
         """Build from ``{"schema": 1, "statuses": [{id, label, color, shape, routable, order?, budget_s?}]}``.
 
         Raises :class:`CatalogueError` on any malformed entry.
@@ -144,7 +145,7 @@ class StatusCatalogue:
         return cls(out)
 
     @classmethod
-    def load(cls, path: str | Path) -> "StatusCatalogue":
+    def load(cls, path: str | Path) -> StatusCatalogue:
         """Read a catalogue JSON file. Raises :class:`CatalogueError` or ``OSError``."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,19 +1,20 @@
 """Authorization objects for AppSync Events: API key, Cognito user pools, IAM (SigV4).
 
-Each authorizer turns the body of a request into the header object AWS expects (reference §2.2,
+Each authorizer turns the body of a request into the header object AWS expects (docs/appsync-events-protocol.md section 2.2,
 AWS docs "Configuring authorization and authentication to secure Event APIs",
 https://docs.aws.amazon.com/appsync/latest/eventapi/configure-event-api-auth.html). The same object
 goes in the ``header-`` subprotocol (connect), in the ``authorization`` field of a subscribe or
 publish frame, and as HTTP headers for an HTTP publish.
 
 ``host`` is always the HTTP host (``<id>.appsync-api.<region>.amazonaws.com`` or the custom domain),
-never the realtime host (reference §1). No token, key or signature is ever logged here.
+never the realtime host (docs section 1). No token, key or signature is ever logged here.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, Union
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, Union
 from urllib.parse import urlsplit
 
 from .protocol import CONNECT_BODY
@@ -21,7 +22,7 @@ from .protocol import CONNECT_BODY
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
 # botocore (SigV4) is imported only by the IAM mode: the desktop app authorises with Cognito
-# tokens, and botocore.auth cost its start-up ~0.11 s and ~12 MB (bench/ figures 4 and 5).
+# tokens, and botocore.auth is heavy to import (bench/README.md, "Figures behind the code").
 
 SIGNING_SERVICE = "appsync"
 # The headers amplify signs for every AppSync Events request (AWS_APPSYNC_REALTIME_HEADERS); the
@@ -62,7 +63,7 @@ def http_host(url: str) -> str:
 
 
 class ApiKeyAuth:
-    """``API_KEY`` mode: ``{"host", "x-api-key"}`` (reference §2.2; keys look like ``da2-…``)."""
+    """``API_KEY`` mode: ``{"host", "x-api-key"}`` (docs section 2.2; keys look like ``da2-…``)."""
 
     def __init__(self, api_key: str, http_host: str):
         if not api_key:
@@ -84,7 +85,7 @@ TokenProvider = Callable[[], Awaitable[str]]
 
 
 class CognitoAuth:
-    """``AMAZON_COGNITO_USER_POOLS`` mode: ``{"Authorization": <JWT>, "host"}`` (reference §2.2).
+    """``AMAZON_COGNITO_USER_POOLS`` mode: ``{"Authorization": <JWT>, "host"}`` (docs section 2.2).
 
     ``token_provider`` is an async callable returning a currently valid JWT (e.g.
     ``AuthSession.id_token``, which refreshes near expiry); it is called for every request, so each
@@ -136,7 +137,7 @@ def sign_iam_headers(credentials: Credentials, region: str, http_url: str, body:
     ``x-amz-security-token`` (temporary credentials only) and ``authorization`` (lowercase keys,
     as amplify sends them). Synchronous: the relay uses it for its HTTP publish.
 
-    Source: reference §2.2 and §10.6 (amplify authHeaders.ts, amplify-js #14001). Raises
+    Source: docs/appsync-events-protocol.md section 2.3 (amplify authHeaders.ts, amplify-js #14001). Raises
     ``botocore.exceptions.NoCredentialsError`` if ``credentials`` is None.
     """
     from botocore.auth import SigV4Auth
@@ -164,7 +165,7 @@ class IamAuth:
         self.http_url = http_url
         self.http_host = http_host(http_url)
 
-    async def _current(self) -> "Credentials":
+    async def _current(self) -> Credentials:
         from botocore.credentials import Credentials
 
         provider = self._credentials

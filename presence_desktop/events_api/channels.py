@@ -5,7 +5,7 @@ latest/eventapi/channel-namespaces.html) and the API model's ``Namespace`` patte
 - the first segment is the namespace, which must exist;
 - at most 5 segments, namespace included;
 - each segment 1-50 chars, alphanumerics and ``-``, starting and ending alphanumeric (confirmed for
-  the namespace; the same rule for other segments is UNCONFIRMED, see the protocol reference §5);
+  the namespace; the same rule for other segments is UNCONFIRMED, see docs/appsync-events-protocol.md section 5);
 - a leading ``/`` is optional (amplify sends none; its HTTP post adds one);
 - ``*`` only as the last segment, and only to subscribe.
 """
@@ -41,7 +41,7 @@ class Channel:
     def is_wildcard(self) -> bool:
         return self.segments[-1] == WILDCARD
 
-    def matches(self, concrete: "Channel", *, any_depth: bool = True) -> bool:
+    def matches(self, concrete: Channel, *, any_depth: bool = True) -> bool:
         """True when this (possibly wildcard) subscription channel matches ``concrete``.
 
         ``/ns/a/*`` matches channels strictly below ``/ns/a``: at any depth when ``any_depth``

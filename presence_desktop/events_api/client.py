@@ -1,7 +1,7 @@
 """One resilient AppSync Events WebSocket: connect, keep alive, subscribe, publish, reconnect.
 
-No Qt: the UI adapts this through its bridge. Protocol facts come from the protocol reference
-(/work/shared/reference/appsync-events-protocol.md §2, §3, §8, §10), itself citing the AWS docs
+No Qt: the client core adapts this (client/backends.py). Protocol facts: docs/appsync-events-protocol.md
+(sections 2 and 3), citing the AWS docs
 "Understanding the Event API WebSocket protocol"
 (https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-websocket-protocol.html).
 
@@ -53,8 +53,9 @@ import logging
 import ssl
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Literal, Sequence
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import websockets
@@ -62,7 +63,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from . import protocol as p
-from .auth import AuthRefreshError, Authorizer
+from .auth import Authorizer, AuthRefreshError
 from .protocol import ErrorInfo, MalformedFrame, ServerFrame
 from .reconnect import Backoff, ReconnectSchedule, ReconnectSettings
 
@@ -74,7 +75,7 @@ _wire_log.setLevel(logging.INFO)
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024  # 240 KB events, JSON-escaped inside a frame, fit easily
 DEFAULT_MAX_QUEUE = 1000
 DEFAULT_BACKPRESSURE_TIMEOUT_S = 2.0
-READ_SLICE = 100  # frames handled per loop turn (~3-5 ms) before the reader yields
+READ_SLICE = 100  # frames handled per loop turn before the reader yields
 SIGN_IN_AGAIN = "sign in again"
 
 Status = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
@@ -217,7 +218,7 @@ class Subscription:
     ``subscribe_success``), ``active``, ``failed``, ``closed``. ``lost_total`` counts dropped events.
     """
 
-    def __init__(self, client: "EventsClient", channel: str, auth: Authorizer, max_queue: int):
+    def __init__(self, client: EventsClient, channel: str, auth: Authorizer, max_queue: int):
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
         self.id = str(uuid.uuid4())
@@ -242,7 +243,7 @@ class Subscription:
         self._stalled = False  # full for a whole backpressure timeout: drop instead of waiting
 
     # --- consumer side
-    def __aiter__(self) -> "Subscription":
+    def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Any:
@@ -281,7 +282,7 @@ class Subscription:
         at most the client's request timeout; a refusal is only logged) and ends iteration."""
         await self._client._unsubscribe(self)
 
-    async def __aenter__(self) -> "Subscription":
+    async def __aenter__(self) -> Subscription:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -480,7 +481,7 @@ class EventsClient:
         self.stats = collections.Counter()  # malformed_frames, unknown_id, reconnects, …
 
     @classmethod
-    def from_settings(cls, settings: Any, connect_auth: Authorizer, **kwargs: Any) -> "EventsClient":
+    def from_settings(cls, settings: Any, connect_auth: Authorizer, **kwargs: Any) -> EventsClient:
         """Build from ``presence_desktop.client.profile.EventsSettings`` (its ``ca_file`` is trusted on
         top of the system store; ``allow_plaintext`` permits ``ws://``; its ``reconnect``, a
         :class:`~.reconnect.ReconnectSettings`, sets ``backoff`` and ``stable_after``). An
@@ -608,7 +609,7 @@ class EventsClient:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._set_state("closed")
 
-    async def __aenter__(self) -> "EventsClient":
+    async def __aenter__(self) -> EventsClient:
         await self.start()
         return self
 
@@ -659,7 +660,7 @@ class EventsClient:
                 except AuthRefreshError as rexc:
                     self._fail(f"{SIGN_IN_AGAIN}: {rexc}")
                     continue
-                except Exception as rexc:
+                except Exception as rexc:  # noqa: BLE001 - whatever the refresh raised, only signing in again helps
                     self._fail(f"{SIGN_IN_AGAIN}: refresh failed ({type(rexc).__name__})")
                     continue
                 refreshed = True
@@ -670,7 +671,7 @@ class EventsClient:
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every connect failure is retried, and logged below
                 sched.failed(throttled=isinstance(exc, _Transient) and exc.throttled)
                 reason = _describe(exc)
                 log.warning("connect failed (attempt %d, outage %.1f s): %s", sched.attempt, sched.outage_s, reason)
@@ -777,7 +778,7 @@ class EventsClient:
                 handled += 1
                 if handled >= READ_SLICE:
                     # websockets hands over every frame it has parsed without suspending: without
-                    # this a socket read of ~800 frames was one uninterrupted 20-50 ms loop turn.
+                    # this one socket read under load was one long, uninterrupted loop turn.
                     handled = 0
                     await asyncio.sleep(0)
             close = f"closed by server ({_close_text_ws(conn.ws)})"
@@ -803,7 +804,7 @@ class EventsClient:
                 try:
                     await asyncio.wait_for(sub._room.wait(), self.backpressure_timeout)
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if sub._taken != taken:
                         continue  # slow but moving: keep waiting
                     if sub.full and sub.state in ("pending", "active"):
@@ -877,7 +878,7 @@ class EventsClient:
         elif kind == p.ERROR:
             text = "; ".join(str(e) for e in frame.errors) or "error"
             if frame.id and any(conn.resolve(op, frame) for op in ("subscribe", "publish", "unsubscribe")):
-                if (sub := self._subs.get(frame.id)) is not None and sub._conn is conn and not sub.state == "active":
+                if (sub := self._subs.get(frame.id)) is not None and sub._conn is conn and sub.state != "active":
                     self._subs.pop(sub.id, None)
                     sub._fail(SubscriptionError(f"subscribe to {sub.channel} failed: {text}", frame.errors))
                 return
@@ -899,7 +900,7 @@ class EventsClient:
         log.warning("subscription %s: token refused; retrying once with fresh credentials", sub.id)
         try:
             await sub.auth.refresh()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - no fresh credentials, whatever the cause: refused
             log.warning("subscription %s: no fresh credentials (%s)", sub.id, _describe(exc))
             self._refuse(sub, frame)
             return
@@ -953,7 +954,7 @@ class EventsClient:
         if wait:
             try:
                 await sub.wait_active(timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._subs.pop(sub.id, None)
                 if sub._conn is not None and not sub._conn.closed:
                     sub._conn.abandoned.add(sub.id)  # a late subscribe_success gets an unsubscribe
@@ -973,7 +974,7 @@ class EventsClient:
     async def _subscribe_on(self, conn: _Connection, sub: Subscription) -> None:
         try:
             headers = await sub.auth.headers(p.subscribe_body(sub.channel))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the subscription fails with the reason; the client goes on
             self._subs.pop(sub.id, None)
             sub._fail(SubscriptionError(f"no credentials to subscribe to {sub.channel}: {_describe(exc)}"))
             return
@@ -986,7 +987,7 @@ class EventsClient:
             await asyncio.wait_for(fut, self.request_timeout)
         except (ConnectionClosed, ConnectionLostError):
             return  # re-sent on the next connection
-        except asyncio.TimeoutError:
+        except TimeoutError:
             conn.pending.pop(("subscribe", sub.id), None)
             sub._timeouts += 1
             if sub._timeouts >= self.max_subscribe_timeouts:
@@ -1016,7 +1017,7 @@ class EventsClient:
                 log.warning("unsubscribe %s: %s", sub_id, "; ".join(str(e) for e in frame.errors))
         except (ConnectionClosed, ConnectionLostError):
             pass  # the server forgets it with the connection
-        except asyncio.TimeoutError:
+        except TimeoutError:
             conn.pending.pop(("unsubscribe", sub_id), None)
             log.warning("unsubscribe %s: no answer in %.1f s", sub_id, self.request_timeout)
 
@@ -1045,7 +1046,7 @@ class EventsClient:
         except ConnectionClosed as exc:
             conn.pending.pop(("publish", pub_id), None)
             raise ConnectionLostError(f"connection lost while publishing: {_close_text(exc)}") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             conn.pending.pop(("publish", pub_id), None)
             raise
         if frame.type == p.PUBLISH_SUCCESS:

@@ -1,7 +1,7 @@
 """AppSync Events WebSocket wire protocol: frames, their encoding, and the auth subprotocol.
 
-Pure functions and small data types, no I/O. Source of every fact: the protocol reference
-(/work/shared/reference/appsync-events-protocol.md §2, §3, §10), which cites the AWS docs
+Pure functions and small data types, no I/O. Source of every fact: docs/appsync-events-protocol.md
+(sections 2 and 3), which cites the AWS docs
 "Understanding the Event API WebSocket protocol"
 (https://docs.aws.amazon.com/appsync/latest/eventapi/event-api-websocket-protocol.html) and the
 AWS-authored clients (amplify-js, aws-appsync-events-swift/kotlin).
@@ -21,8 +21,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from .channels import Channel, parse_channel
@@ -62,7 +63,7 @@ _ID_REQUIRED = frozenset({
     BROADCAST_ERROR, PUBLISH_SUCCESS, PUBLISH_ERROR,
 })
 # errorType values that mean "your credentials were refused" (amplify's non-retryable list plus
-# the onSubscribe deny type; see the reference §3.2 and §8).
+# the onSubscribe deny type; docs section 3.2).
 AUTH_ERROR_TYPES = frozenset({
     "UnauthorizedException", "Unauthorized", "NotAuthorizedException", "BadRequestException",
 })
@@ -90,7 +91,7 @@ def dumps_compact(value: Any) -> str:
 # ---------------------------------------------------------------- endpoints
 
 def realtime_url_for(http_url: str) -> str:
-    """The realtime URL for an HTTP publish URL (reference §1; amplify appsyncUrl.ts, Swift
+    """The realtime URL for an HTTP publish URL (docs section 1; amplify appsyncUrl.ts, Swift
     EventsEndpointHelper): ``https://<id>.appsync-api.<region>.amazonaws.com/event`` becomes
     ``wss://<id>.appsync-realtime-api.<region>.amazonaws.com/event/realtime``; any other host
     (custom domain, the devstack) keeps its host and gets ``/realtime`` appended, ``http`` -> ``ws``.
@@ -110,7 +111,7 @@ def realtime_url_for(http_url: str) -> str:
 # ---------------------------------------------------------------- auth subprotocol
 
 def encode_auth_subprotocol(headers: Mapping[str, str]) -> str:
-    """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (reference §2.1)."""
+    """``header-`` + base64url(compact JSON of ``headers``) without ``=`` padding (docs section 2.1)."""
     raw = dumps_compact(dict(headers)).encode("utf-8")
     return AUTH_SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
@@ -141,7 +142,7 @@ CONNECT_BODY = "{}"
 
 
 def subscribe_body(channel: str) -> str:
-    """The body signed for a subscribe frame: ``{"channel":"…"}`` (reference §2.2)."""
+    """The body signed for a subscribe frame: ``{"channel":"…"}`` (docs section 2.3)."""
     return dumps_compact({"channel": channel})
 
 
@@ -183,7 +184,7 @@ def validate_publish_channel(channel: str) -> Channel:
 
 
 def serialize_events(values: Sequence[Any]) -> list[str]:
-    """Turn Python values into the 1-5 JSON strings a publish carries (reference §3.1, §5).
+    """Turn Python values into the 1-5 JSON strings a publish carries (docs sections 3.1, 5).
 
     Raises ``ValueError`` for an empty batch, more than 5 events, a value that is not JSON
     serializable, or an event over 240 KB (UTF-8).
@@ -245,7 +246,7 @@ class ServerFrame:
     @property
     def connection_timeout_ms(self) -> int:
         """For ``connection_ack``: ``connectionTimeoutMs`` top-level, else ``payload.connectionTimeoutMs``
-        (the Swift client's reading), else 300000 (reference §3.2, §10.2)."""
+        (the Swift client's reading), else 300000 (docs section 3.2)."""
         for source in (self.raw, self.raw.get("payload")):
             if isinstance(source, Mapping):
                 value = source.get("connectionTimeoutMs")
@@ -291,7 +292,7 @@ def decode_server_frame(raw: str | bytes) -> ServerFrame:
     frame_type = obj.get("type")
     errors = _parse_errors(obj.get("errors"))
     if frame_type is None and errors:
-        # AWS has been seen to answer a bad IAM connect signature with a bare {"errors":[…]} (S20 #14001).
+        # AWS has been seen to answer a bad IAM connect signature with a bare {"errors":[…]} (https://github.com/aws-amplify/amplify-js/issues/14001).
         frame_type = ERROR
     if not isinstance(frame_type, str):
         raise MalformedFrame("frame without a string 'type'", raw)

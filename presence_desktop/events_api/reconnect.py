@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,7 +66,7 @@ class Backoff:
     rng: Callable[[float, float], float] = random.uniform
 
     @classmethod
-    def from_settings(cls, settings: ReconnectSettings, **kw: object) -> "Backoff":
+    def from_settings(cls, settings: ReconnectSettings, **kw: object) -> Backoff:
         return cls(base=settings.base_s, factor=settings.factor, cap=settings.cap_s,
                    fast_cap=settings.fast_cap_s, fast_window=settings.fast_window_s, **kw)  # type: ignore[arg-type]
 

@@ -1,16 +1,16 @@
 """The desktop app's HTTP stack for the relay: urllib3 (thread-safe keep-alive pools, timeouts)
 with verifying TLS contexts shared per trust set.
 
-Why not aiohttp here: the app process carried two HTTP stacks (aiohttp for the relay, botocore's
-urllib3 for Cognito); aiohttp alone cost ~0.3 s and ~16 MB of start-up (bench/ figures 4 and 5).
-urllib3 is already in the process for botocore. Cognito calls stay with botocore (the AWS SDK).
+Why not aiohttp here: urllib3 is already in the process for botocore, and a second HTTP stack
+cost start-up time and memory (bench/README.md, "Figures behind the code").
+Cognito calls stay with botocore (the AWS SDK).
 
 Blocking calls: run them off the event loop (``loop.run_in_executor``); nothing here is async.
 
 This module loads what a first request would import, so the start-up does it on the GUI thread
 while it waits for the keyring and Cognito, not on the request's worker thread later.
 
-TLS contexts: building one reads the system trust store (~45 ms, ~2 MB each here); the relay, the
+TLS contexts: building one reads the system trust store (slow, and memory each); the relay, the
 realtime client share one per set of trusted CAs. Verification is never disabled.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import encodings.idna  # noqa: F401 - a first TLS request imports it; here, not on a worker thread
 import ssl
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 _contexts: dict[str | None, ssl.SSLContext] = {}
 _lock = threading.Lock()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any, Iterable
+from collections.abc import Iterable
 
 import jwt
 

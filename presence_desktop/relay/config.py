@@ -41,8 +41,9 @@ from __future__ import annotations
 import math
 import os
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from botocore.credentials import Credentials
 
@@ -79,7 +80,7 @@ class RelayConfig:
     limits: RelayLimits = field(default_factory=RelayLimits)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "RelayConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> RelayConfig:
         """Read ``PRESENCE_RELAY_*``; ``overrides`` (None values ignored) win. Raises ConfigError."""
         env = os.environ if env is None else env
 

@@ -1,6 +1,6 @@
 """The relay core: verify, authorize, validate, version, store, publish. No web framework.
 
-HTTP API (design.md "Relay API"; every request carries ``Authorization: Bearer <Cognito id token>``):
+HTTP API (docs/relay-api.md; every request carries ``Authorization: Bearer <Cognito id token>``):
 
 ``POST /v1/status``  body ``{"status": str, "message"?: str|null, "agent_id"?: str,
 "source"?: "manual"|"idle", "expected_version"?: int}`` -> 200 with the stored presence event
@@ -46,11 +46,13 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 
+from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity
 from presence_desktop.domain.presence import (
     DISPLAY_NAME_MAX_CHARS,
     MESSAGE_MAX_CHARS,
@@ -59,7 +61,6 @@ from presence_desktop.domain.presence import (
     valid_segment,
 )
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
-from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity
 from presence_desktop.relay import history_api
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
@@ -222,7 +223,7 @@ class RelayCore:
             if exc.status >= 500:
                 log.error("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
             return RelayResponse(exc.status, exc.body(), exc.headers)
-        except Exception:  # noqa: BLE001 - a bug must not leak a stack trace to the client
+        except Exception:  # a bug must not leak a stack trace to the client
             log.exception("internal error on %s %s", request.method, request.path)
             return RelayResponse(500, {"error": {"code": "internal", "message": "internal error"}})
 
@@ -513,7 +514,7 @@ def _is_text(value: str) -> bool:
 
 def format_time_epoch(epoch_s: float) -> str:
     """Epoch seconds -> ISO 8601 UTC with milliseconds and ``Z``."""
-    return format_time(datetime.fromtimestamp(epoch_s, timezone.utc))
+    return format_time(datetime.fromtimestamp(epoch_s, UTC))
 
 
 def caller_from_claims(claims: Claims) -> Identity:

@@ -1,6 +1,6 @@
 """The relay's one error type: an HTTP status, a stable machine code and a human message.
 
-Every adapter (aiohttp, Lambda) turns it into the JSON body of design.md's Relay API:
+Every adapter (aiohttp, Lambda) turns it into the error body of docs/relay-api.md:
 ``{"error": {"code": "<code>", "message": "<message>"}}``.
 """
 

@@ -1,6 +1,6 @@
 """Publish presence events to AWS AppSync Events over HTTP, signed with SigV4 (IAM).
 
-Protocol (docs/reference §2.2 and §4; AWS "Publish events via HTTP",
+Protocol (docs/appsync-events-protocol.md sections 2.3 and 4; AWS "Publish events via HTTP",
 https://docs.aws.amazon.com/appsync/latest/eventapi/publish-http.html):
 
 - ``POST https://<http host>/event`` with body ``{"channel": "/ns/a/b", "events": ["<json>", ...]}``
@@ -25,8 +25,9 @@ import json
 import logging
 import random
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import aiohttp
 from botocore.credentials import Credentials
@@ -35,7 +36,7 @@ from presence_desktop.events_api.auth import IAM_CONTENT_HEADERS, sign_iam_heade
 
 log = logging.getLogger(__name__)
 
-BASE_HEADERS = IAM_CONTENT_HEADERS  # accept, content-encoding amz-1.0, content-type (reference §2.2)
+BASE_HEADERS = IAM_CONTENT_HEADERS  # accept, content-encoding amz-1.0, content-type (docs/appsync-events-protocol.md 2.3)
 MAX_EVENTS_PER_PUBLISH = 5
 
 
@@ -174,7 +175,7 @@ class EventsPublisher:
             ) as resp:
                 text = await resp.text()
                 status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PublishError("events_unavailable", f"events endpoint unreachable: {type(exc).__name__}: {exc}", None, True) from None
         if status == 429 or status >= 500:
             raise PublishError("events_unavailable", f"events endpoint answered HTTP {status}: {text[:200]}", status, True)

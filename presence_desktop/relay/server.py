@@ -126,7 +126,7 @@ class RelayService:
                     log.info("sweep: expired=%s republished=%s failed=%s", result.expired, result.republished, result.failed)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the sweeper must survive a bad round
+            except Exception:  # the sweeper must survive a bad round
                 log.exception("relay sweep failed")
 
     async def stop(self) -> None:

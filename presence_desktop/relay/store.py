@@ -23,9 +23,9 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from presence_desktop.domain.presence import PresenceEvent
 
@@ -50,7 +50,7 @@ class StoredPresence:
         return self.event.version
 
     @classmethod
-    def new(cls, event: PresenceEvent, last_seen: float | None) -> "StoredPresence":
+    def new(cls, event: PresenceEvent, last_seen: float | None) -> StoredPresence:
         return cls(event=event, event_json=event.to_json(), published=False, last_seen=last_seen)
 
 
@@ -106,7 +106,7 @@ class PresenceStore(abc.ABC):
     async def unpublished(self) -> list[StoredPresence]:
         """Rows whose latest event has not been confirmed published (the outbox)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a store with nothing to release need not override it
         """Release connections. Idempotent."""
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from presence_desktop.domain.roster import Change
 from presence_desktop.client.service import ConnectionState
+from presence_desktop.domain.roster import Change
 
 
 class QtBridge(QObject):

@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QTimer
 
-from presence_desktop.client.profile import Profile
-from presence_desktop.domain.statuses import StatusCatalogue
-from presence_desktop.client.settings import AppSettings, SettingsStore, UiState
-from presence_desktop.ui.bridge import QtBridge
-from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
-from presence_desktop.client.signin import plain_auth_error
 from presence_desktop.client.ports import LiveFeed, RelayApi, RelayError
+from presence_desktop.client.profile import Profile
+from presence_desktop.client.service import PresenceService
+from presence_desktop.client.settings import AppSettings, SettingsStore, UiState
+from presence_desktop.client.signin import plain_auth_error
+from presence_desktop.domain.identity import SUPPORT_AGENTS, Identity
+from presence_desktop.domain.statuses import StatusCatalogue
+from presence_desktop.ui.bridge import QtBridge
 from presence_desktop.ui.roster_window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime, freeze_gc
-from presence_desktop.client.service import PresenceService
 from presence_desktop.ui.signin_window import SignInWindow
 from presence_desktop.ui.tray import TrayController
 

@@ -5,7 +5,7 @@ single-shot timer that flushes it in the next loop turn, or one frame (16 ms) af
 flush if that was more recent: a quiet roster shows a change at once, a burst is still one batch
 per frame. A flush emits one ``dataChanged`` per changed row (a range repaints the whole view, see
 :meth:`RosterTableModel.flush`) and at most one ``beginInsertRows``; rows are inserted at most
-every ``INSERT_MS`` (any insert relayouts and repaints the whole view, ~40 ms at 50 rows on
+every ``INSERT_MS`` (any insert relayouts and repaints the whole view on
 screen), so a log-in storm of thousands of new agents shows new rows 4 times a second while
 existing rows keep updating every frame. Ticking columns (time in status, last heard) are
 refreshed by :meth:`tick`, driven by one timer for the view.
@@ -19,7 +19,16 @@ import re
 import struct
 import time
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRectF,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -66,8 +75,8 @@ def natural_key(text: str) -> tuple:
 
 # --- sort keys Qt compares natively ---------------------------------------------------------------
 # The proxy compares SORT_KEY_ROLE strings in C++ (QString::compare, UTF-16 code units, case
-# sensitive) instead of calling a Python ``lessThan`` per comparison (row inserts in a burst were
-# ~14 % of the app's CPU). Each key encodes, for its column, exactly the order the Python comparator
+# sensitive) instead of calling a Python ``lessThan`` per comparison (a large share of a burst's
+# CPU went to row inserts). Each key encodes, for its column, exactly the order the Python comparator
 # gave: the column's value (natural order for names and teams), ties broken by the natural name key.
 # Encodings are order-preserving and self-delimiting, and never contain a surrogate code unit, so
 # UTF-16 order equals the order of the encoded code points.
@@ -124,7 +133,7 @@ def format_duration(seconds: float) -> str:
     """Time in status: ``42`` -> ``0:42``; ``725`` -> ``12 min``; ``3725`` -> ``1 h 02 min``.
 
     Seconds only in the first minute, whole minutes after: the column then changes once a
-    minute instead of every second, and repainting ~50 on-screen cells each second was most of
+    minute instead of every second, and repainting every on-screen cell each second was most of
     the app's idle CPU (bench/README.md). Budgets are minutes; the tooltip has the exact time."""
     s = int(max(0, seconds))
     if s < 60:
@@ -221,7 +230,7 @@ class RosterTableModel(QAbstractTableModel):
             if self._unfrozen_rows >= REFREEZE_ROWS and gc.isenabled() and gc.get_freeze_count():
                 # Thousands of agents joined after the app froze its start-up objects: their
                 # entries are as long-lived, and in the young heap they earned a full (gen-2)
-                # collection of 40-55 ms in the middle of a burst (bench). Freeze them too.
+                # collection in the middle of a burst. Freeze them too.
                 self._unfrozen_rows = 0
                 freeze_gc()
         if not self._rows:
@@ -247,8 +256,8 @@ class RosterTableModel(QAbstractTableModel):
             if len(changed) <= ROW_SIGNALS_MAX:
                 # One signal per changed row. The sorting proxy maps a range signal to the span from
                 # its first to its last row in view order, and the view repaints its whole viewport
-                # for a changed range of more than ~200 cells even when none is on screen (~40 ms
-                # at 50 rows); a one-row signal repaints that row, if it is on screen.
+                # for a changed range of more than ~200 cells even when none is on screen; a
+                # one-row signal repaints that row, if it is on screen.
                 for row in changed:
                     emit(index(row, 0), index(row, last))
             else:  # so many that one full repaint is cheaper than the signals
@@ -283,7 +292,7 @@ class RosterTableModel(QAbstractTableModel):
         (through the coalesced flush). The ticking text itself (time in status, last heard,
         budget colour) is repainted by the view's owner (:meth:`RosterWindow.tick`) without a
         model signal: a whole-table ``dataChanged`` every second made the sorting proxy re-sort
-        every row (~200 ms at 5,000 rows), and the order by those columns does not change with
+        every row, and the order by those columns does not change with
         time alone."""
         roster = self.roster
         if roster.stale_after_s is None or not self._rows:
@@ -532,9 +541,9 @@ class TickingDelegate(QStyledItemDelegate):
     and the cell is a blit of a cached pixmap of the same drawing, keyed by the look and the
     view's state for the cell. Any other cell, or when ``looks`` has no entry, takes the default path.
 
-    Why: the default path asks the model for 7 roles through the sorting proxy (~23 Python
-    calls) and lays the text out again, ~90 us a cell; in a status's first minute ~100 cells
-    on screen change each second, which was most of the app's idle CPU (bench/README.md)."""
+    Why: the default path asks the model for every role through the sorting proxy, in Python,
+    and lays the text out again for each cell; in a status's first minute most cells on screen
+    change each second, which was most of the app's idle CPU (bench/README.md)."""
 
     MAX_CACHED = 256  # pixmaps of one cell each (~10 KB at 100 %); ~2 ticks' worth of cells
 

@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from presence_desktop.client.service import ConnectionState
+from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.roster import Change, OwnStatus, Roster, RosterFilter
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.ui.painting import status_icon
-from presence_desktop.domain.identity import Identity
 from presence_desktop.ui.roster_model import (
     AGENT_ROLE,
     COL_INDICATOR,
@@ -39,7 +40,6 @@ from presence_desktop.ui.roster_model import (
     StatusDelegate,
     TickingDelegate,
 )
-from presence_desktop.client.service import ConnectionState
 from presence_desktop.ui.widgets import ConfirmBar, ConnectionBanner, CountsBar, FilterBar, MessageBar, OwnStatusBar
 
 TICK_MS = 1000
@@ -52,7 +52,7 @@ class RosterTable(QTableView):
     (:attr:`ticking_cells`) they are drawn here from the ticking delegate's cached cells, each
     with the option the view would give it (selection, focus, alternate row, enabled/active),
     instead of through the view's per-cell path: a Python ``flags()`` (through the proxy) and
-    a Python delegate call per cell, ~20 us each, most of what was left of the idle CPU.
+    a Python delegate call per cell, most of what was left of the idle CPU.
     Anything else in the event, a pointer over the table (hover), an editor or a
     right-to-left layout takes the default painting."""
 
@@ -321,7 +321,7 @@ class RosterWindow(QMainWindow):
     def _repaint_ticking_cells(self, now: float) -> None:
         """Repaint the on-screen cells of the ticking columns whose drawn text (or budget colour)
         changed since the last tick, not the whole columns: "last heard" moves once a minute
-        for most rows, and a repaint of ~100 cells per second was most of the idle CPU. The
+        for most rows, and repainting whole columns every second was most of the idle CPU. The
         changed cells' looks go to the ticking delegate for the next paint of the viewport
         (see TickingDelegate; that paint comes right after this tick)."""
         table, proxy = self.table, self.proxy

@@ -1,4 +1,4 @@
-"""qasync bootstrap, done the way that does not bite (field-anchors.md, "qasync notes"):
+"""qasync bootstrap, done the way that does not bite:
 
 - the QApplication exists before anything else; asyncio then runs on qasync's loop;
 - the first task starts from a zero-delay timer, i.e. once the loop runs;
@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import qasync
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
@@ -163,14 +164,14 @@ class QtRuntime(QObject):
         self.shutting_down = True
         try:
             await asyncio.wait_for(self._run_hooks(), self.budget_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("shutdown took longer than %.1f s", self.budget_s)
 
     async def _run_hooks(self) -> None:
         for hook in reversed(self._hooks):
             try:
                 await hook()
-            except Exception:  # noqa: BLE001 - every hook gets its turn
+            except Exception:  # every hook gets its turn
                 log.exception("shutdown hook failed")
         await self.tasks.cancel_all(timeout=0.5)
 
@@ -178,13 +179,12 @@ class QtRuntime(QObject):
 def freeze_gc() -> None:
     """Collect the young generations, then move every object alive now (modules, Qt wrappers,
     the joined roster) to the permanent generation (``gc.freeze``, Python >= 3.7), so later full
-    collections stop walking them (bench burst over a 10,000-agent roster: a gen-2 pass of
-    67-133 ms became one of ~18 ms, or none). Not a full collection first: at 5,000 agents it
-    took 51 ms and found 32 unreachable objects (bench burst), so freezing those costs nothing and
-    the call is cheap (young objects only; ``gc.freeze`` itself is O(1)): it can run again after
+    collections stop walking them (far shorter gen-2 pauses in a burst over a large roster). Not a
+    full collection first: it is a long pause that finds next to nothing to free, so freezing
+    without it costs nothing and the call is cheap (young objects only; ``gc.freeze`` itself is O(1)): it can run again after
     thousands of agents joined (:class:`~presence_desktop.ui.roster_model.RosterTableModel`).
-    The collection thresholds stay CPython's: a young threshold of 20,000 cut the total GC time
-    but made single pauses 20-39 ms instead of 5-18 ms."""
+    The collection thresholds stay CPython's: a higher young threshold cut the total GC time but
+    lengthened single pauses. Figures: bench/README.md, "Figures behind the code"."""
     gc.collect(1)
     gc.freeze()
 

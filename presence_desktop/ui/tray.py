@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from presence_desktop.domain.statuses import StatusCatalogue, UNKNOWN
+from presence_desktop.domain.statuses import UNKNOWN, StatusCatalogue
 from presence_desktop.ui.painting import status_icon
 
 

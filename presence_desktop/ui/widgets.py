@@ -6,7 +6,7 @@ import html
 import time
 from datetime import datetime
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Signal
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
@@ -337,7 +337,7 @@ class CountsBar(QWidget):
     def _reserve_width(self, digits: int) -> None:
         """Each chip is as wide as its widest text for totals of ``digits`` digits, so changing
         numbers never change the bar's size: at the window's minimum width that resized the
-        window and repainted the whole roster (~60-200 ms at 5,000 agents) on every count."""
+        window and repainted the whole roster on every count."""
         if digits == getattr(self, "_digits", None):
             return
         self._digits = digits

@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ class Amplify:
         self.lines: list[dict[str, Any]] = []
 
     @classmethod
-    async def start(cls, payload: dict[str, Any], extra_env: dict[str, str] | None = None) -> "Amplify":
+    async def start(cls, payload: dict[str, Any], extra_env: dict[str, str] | None = None) -> Amplify:
         node = _require_node()
         env = {**os.environ, **(extra_env or {})}
         proc = await asyncio.create_subprocess_exec(
@@ -73,7 +73,7 @@ class Amplify:
     async def finish(self) -> None:
         try:
             await asyncio.wait_for(self.proc.wait(), 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.proc.kill()
             await self.proc.wait()
 
@@ -108,7 +108,7 @@ async def test_amplify_wrong_password_is_refused(local_cognito: LocalCognito) ->
 
 def _presence_event(agent_id: str, team_id: str, version: int) -> PresenceEvent:
     return PresenceEvent(agent_id=agent_id, team_id=team_id, display_name=agent_id.title(), status="available",
-                         version=version, changed_at=format_time(datetime.now(timezone.utc)), source="manual")
+                         version=version, changed_at=format_time(datetime.now(UTC)), source="manual")
 
 
 async def _publish(server: Any, auth: Any, event: PresenceEvent) -> int:

@@ -1,6 +1,6 @@
 """A real AWS client against the local events server: Amplify JS v6 ``events`` (node) connects
 over wss, subscribes, receives an event published over HTTP, publishes over HTTP and over the
-WebSocket, and unsubscribes, on namespace ``default`` with an API key (protocol reference §13)."""
+WebSocket, and unsubscribes, on namespace ``default`` with an API key (docs/appsync-events-protocol.md section 8)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def devstack_command() -> list[str]:
 
 def start_devstack(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, dict]:
     ready = tmp_path / "ready.json"
-    log = open(tmp_path / "devstack.log", "wb")
+    log = open(tmp_path / "devstack.log", "wb")  # noqa: SIM115 - the child writes it
     proc = subprocess.Popen(
         [*devstack_command(), "--ready-file", str(ready), "--state-dir", str(tmp_path / "state"), *extra],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,

@@ -1,11 +1,11 @@
 """Conformance: each auth mode accepted and refused, at connect, subscribe and publish, per API and
-per namespace (protocol reference §2.2, §2.3, §6.2)."""
+per namespace (docs/appsync-events-protocol.md section 2)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import websockets
@@ -100,13 +100,13 @@ async def test_iam_connect_tampered_body(events_auth):
 
 
 async def test_iam_connect_expired_date(events_auth):
-    old = datetime.now(timezone.utc) - timedelta(minutes=6)
+    old = datetime.now(UTC) - timedelta(minutes=6)
     frame = await expect_connect_refused(events_auth, events_auth.iam_auth("{}", when=old), "UnauthorizedException")
     assert "expired" in frame["errors"][0]["message"].lower()
 
 
 async def test_iam_connect_date_within_skew_accepted(events_auth):
-    await expect_connect_ok(events_auth, events_auth.iam_auth("{}", when=datetime.now(timezone.utc) - timedelta(minutes=4)))
+    await expect_connect_ok(events_auth, events_auth.iam_auth("{}", when=datetime.now(UTC) - timedelta(minutes=4)))
 
 
 async def test_iam_connect_wrong_secret(events_auth):
@@ -137,7 +137,7 @@ async def test_iam_http_publish_to_agent_presence(events_auth):
     wrong = events_auth.iam_auth(body, secret="nope")
     status, resp = await http_publish(events_auth, None, None, raw_body=body, headers=wrong)
     assert status == 400
-    old = events_auth.iam_auth(body, when=datetime.now(timezone.utc) - timedelta(minutes=10))
+    old = events_auth.iam_auth(body, when=datetime.now(UTC) - timedelta(minutes=10))
     status, resp = await http_publish(events_auth, None, None, raw_body=body, headers=old)
     assert status == 401 and "expired" in resp["errors"][0]["message"].lower()
 

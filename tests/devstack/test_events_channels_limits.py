@@ -1,5 +1,5 @@
 """Conformance: channel rules, wildcard matching, and every limit at its boundary
-(protocol reference §5)."""
+(docs/appsync-events-protocol.md section 5)."""
 
 from __future__ import annotations
 

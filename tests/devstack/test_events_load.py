@@ -39,7 +39,7 @@ async def test_200_subscribers_2000_events_exactly_once_in_order(events_server_f
             await send(ws, {"type": "subscribe", "id": sid, "channel": channel, "authorization": authz})
         subscribers.append(ws)
         expected_acks.append(len(subs))
-    for ws, acks in zip(subscribers, expected_acks):
+    for ws, acks in zip(subscribers, expected_acks, strict=True):
         for _ in range(acks):
             assert (await recv_frame(ws))["type"] == "subscribe_success"
 

@@ -1,5 +1,5 @@
 """Conformance: every message type of the AppSync Events WebSocket protocol and HTTP publish,
-driven with raw ``websockets`` frames and raw aiohttp requests (protocol reference §3, §4)."""
+driven with raw ``websockets`` frames and raw aiohttp requests (docs/appsync-events-protocol.md sections 3, 4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,7 +21,7 @@ class Clock:
 
 def ev(agent="a-1", version=1, status="available", team="team-1", at=T0 - 60, **over):
     base = dict(agent_id=agent, team_id=team, display_name=over.pop("name", f"Agent {agent}"), status=status,
-                version=version, changed_at=format_time(datetime.fromtimestamp(at, timezone.utc)))
+                version=version, changed_at=format_time(datetime.fromtimestamp(at, UTC)))
     base.update(over)
     return PresenceEvent(**base)
 

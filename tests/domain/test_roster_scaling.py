@@ -1,7 +1,7 @@
 """Behaviour of the roster's fast paths added for large rosters (bench/README.md): the merge of
 changes, the row index and the counts must give exactly what the plain definitions give."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from presence_desktop.domain.presence import PresenceEvent, format_time
 from presence_desktop.domain.roster import Change, Roster
@@ -12,7 +12,7 @@ T0 = 1_800_000_000.0
 
 def ev(i, version=1, status="available"):
     return PresenceEvent(agent_id=f"a-{i}", team_id=f"team-{i % 3}", display_name=f"A {i}", status=status,
-                         version=version, changed_at=format_time(datetime.fromtimestamp(T0 - 60, timezone.utc)))
+                         version=version, changed_at=format_time(datetime.fromtimestamp(T0 - 60, UTC)))
 
 
 def test_merge_keeps_first_seen_order_and_drops_added_from_updated():

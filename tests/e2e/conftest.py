@@ -20,8 +20,6 @@ def pytest_asyncio_loop_factories(config, item):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def devstack(tmp_path_factory):
-    import asyncio
-
     from presence_desktop.ui.runtime import DaemonExecutor
 
     asyncio.get_running_loop().set_default_executor(DaemonExecutor())  # as the app does

@@ -17,9 +17,9 @@ from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QApplication
 
 from presence_desktop.app.gui import real_auth_factory, real_backend_factory
+from presence_desktop.client.settings import AppSettings, SettingsStore
 from presence_desktop.devstack.launcher import profile_from_ready_file
 from presence_desktop.resources import default_catalogue
-from presence_desktop.client.settings import AppSettings, SettingsStore
 from presence_desktop.ui.gui_app import GuiApp
 from presence_desktop.ui.roster_model import AGENT_ROLE, COL_STATUS
 from presence_desktop.ui.runtime import DaemonExecutor, QtRuntime

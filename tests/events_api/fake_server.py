@@ -88,7 +88,7 @@ class FakeEventsServer:
                 frame = json.loads(raw)
                 self.received.append(frame)
                 await self._on_frame(ws, frame)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the fake server outlives any one connection's failure
             pass
         finally:
             if ka_task:

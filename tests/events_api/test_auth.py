@@ -1,4 +1,4 @@
-"""Auth header objects for AWS (reference §2.2, §10.6). The SigV4 signature is recomputed here by
+"""Auth header objects for AWS (docs/appsync-events-protocol.md sections 2.2, 2.3). The SigV4 signature is recomputed here by
 hand (hashlib/hmac, AWS SigV4 spec) for a fixed date and fixed credentials, independently of botocore."""
 
 import datetime

@@ -14,10 +14,16 @@ import trustme
 from presence_desktop.client.profile import EventsSettings
 from presence_desktop.events_api.auth import ApiKeyAuth, AuthRefreshError, CognitoAuth
 from presence_desktop.events_api.channels import ChannelError
-from presence_desktop.events_api.client import (Backoff, ClientFailedError, EventsClient, LostEvents,
-                                                NotConnectedError, PublishError, SubscriptionError,
-                                                make_ssl_context)
-
+from presence_desktop.events_api.client import (
+    Backoff,
+    ClientFailedError,
+    EventsClient,
+    LostEvents,
+    NotConnectedError,
+    PublishError,
+    SubscriptionError,
+    make_ssl_context,
+)
 from tests.fixtures.common import wait_until
 
 from .fake_server import FakeEventsServer

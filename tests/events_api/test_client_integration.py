@@ -19,12 +19,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from presence_desktop.devstack.events_server import Limits
 from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.events_api.auth import ApiKeyAuth, CognitoAuth, IamAuth
-from presence_desktop.events_api.client import (Backoff, EventsClient, LostEvents, PublishError,
-                                                SubscriptionError)
+from presence_desktop.events_api.client import Backoff, EventsClient, LostEvents, PublishError, SubscriptionError
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier
 from tests.fixtures.common import wait_until
-from tests.fixtures.events import (TEST_ACCESS_KEY_ID, TEST_API_KEY, TEST_REGION, TEST_SECRET_ACCESS_KEY,
-                                   events_auth_for, recv_frame, ws_connect)
+from tests.fixtures.events import (
+    TEST_ACCESS_KEY_ID,
+    TEST_API_KEY,
+    TEST_REGION,
+    TEST_SECRET_ACCESS_KEY,
+    events_auth_for,
+    recv_frame,
+    ws_connect,
+)
 
 pytestmark = pytest.mark.timeout(90)
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool"
@@ -115,7 +121,7 @@ async def test_iam_connect_and_publish_reach_a_cognito_subscriber(make_server, m
     await pub_client.start()
     await pub_client.wait_connected(20)
     event = presence("agent-1", 1) | {"message": "café <ok>"}  # non-ASCII in the signed body
-    result = await pub_client.publish(f"/agent-presence/team-1/agent-1", [event])
+    result = await pub_client.publish("/agent-presence/team-1/agent-1", [event])
     assert len(result.successful) == 1 and result.failed == []
     assert await sub.get(10) == event
     # The server rejects what onPublish refuses, and a wildcard publish, as errors (not crashes).
@@ -151,8 +157,8 @@ async def test_server_restart_mid_stream_resubscribes_and_loses_nothing_after(
             try:
                 await publisher.publish("/agent-presence/team-1/agent-1", [presence("agent-1", version)], timeout=5)
                 published.append(version)
-            except Exception:
-                pass  # the server is down: that event is not published
+            except Exception:  # noqa: BLE001 - the server is down: that event is not published
+                pass
             await asyncio.sleep(0.01)
 
     streaming = asyncio.create_task(stream())

@@ -1,4 +1,4 @@
-"""Wire format of the AppSync Events protocol (reference §2.1, §3, §10)."""
+"""Wire format of the AppSync Events protocol (docs/appsync-events-protocol.md sections 2.1, 3)."""
 
 import base64
 import json
@@ -83,7 +83,7 @@ def test_decode_data_frame_and_parse_event():
 def test_data_event_that_is_not_json_is_malformed_on_access():
     frame = p.decode_server_frame('{"type":"data","id":"s1","event":"not json"}')
     with pytest.raises(p.MalformedFrame, match="not JSON"):
-        frame.event
+        _ = frame.event
 
 
 @pytest.mark.parametrize("raw, match", [

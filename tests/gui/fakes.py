@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
 from presence_desktop.client.ports import RelayError, RosterSnapshot
 from presence_desktop.client.sample import sample_events
+from presence_desktop.domain.presence import PresenceEvent, utc_now_iso
+
 
 def demo_events(n=40, teams=4, seed=7, catalogue_ids=None, now=None):
     return sample_events(n, teams, seed, catalogue_ids, now)

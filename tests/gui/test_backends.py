@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import web
 
-from presence_desktop.domain.presence import utc_now_iso
-from presence_desktop.events_api.client import ClientClosedError, LostEvents
 from presence_desktop.client.backends import EventsLiveFeed, channel_for_identity
-from presence_desktop.domain.identity import Identity
 from presence_desktop.client.ports import RelayError
 from presence_desktop.client.relay_client import HttpRelayClient
+from presence_desktop.domain.identity import Identity
+from presence_desktop.domain.presence import utc_now_iso
+from presence_desktop.events_api.client import ClientClosedError, LostEvents
 from tests.gui.fakes import demo_events
 
 

@@ -1,8 +1,8 @@
 """The app's collector settings (bench/README.md: GC pauses during bursts)."""
 
+from presence_desktop.client.service import ConnectionState
 from presence_desktop.ui import gui_app
 from presence_desktop.ui.gui_app import GuiApp
-from presence_desktop.client.service import ConnectionState
 
 
 def test_gc_frozen_once_after_the_first_completed_join(monkeypatch, qtbot):
@@ -38,11 +38,11 @@ def test_the_freeze_collects_only_the_young_generations(monkeypatch):
 def test_thousands_of_joined_agents_are_frozen_too(monkeypatch, qtbot):
     import gc
 
+    from presence_desktop.client.sample import sample_events
     from presence_desktop.domain.presence import utc_now_iso
     from presence_desktop.domain.roster import Roster
     from presence_desktop.resources import default_catalogue
     from presence_desktop.ui import roster_model
-    from presence_desktop.client.sample import sample_events
 
     freezes = []
     monkeypatch.setattr(roster_model, "freeze_gc", lambda: freezes.append(1))

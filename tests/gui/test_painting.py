@@ -69,7 +69,7 @@ def test_each_status_has_a_distinct_shape_at_every_scale(qapp):
     for dpr in SCALES:
         masks = {s.id: mask(render(s, dpr)) for s in cat}
         for a, b in itertools.combinations(masks, 2):
-            diff = sum(x != y for x, y in zip(masks[a], masks[b]))
+            diff = sum(x != y for x, y in zip(masks[a], masks[b], strict=True))
             assert diff >= 12, f"{a} and {b} look alike without colour at {dpr}x ({diff} cells differ)"
 
 

@@ -7,11 +7,11 @@ import time
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QTableView
 
+from presence_desktop.client.sample import sample_events
 from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui import roster_model
 from presence_desktop.ui.roster_model import FRAME_MS, RosterProxy, RosterTableModel
-from presence_desktop.client.sample import sample_events
 
 
 def make(n=100, stale_after_s=None):
@@ -46,7 +46,7 @@ class PaintCounter(QObject):
         super().__init__()
         self.paints = 0
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+    def eventFilter(self, obj, event):  # Qt API
         if event.type() == QEvent.Type.Paint:
             self.paints += 1
         return False

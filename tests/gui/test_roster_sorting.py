@@ -4,7 +4,7 @@ on every column, both directions, for awkward names."""
 
 import functools
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,7 +13,14 @@ from presence_desktop.domain.presence import PresenceEvent, format_time
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.roster_model import (
-    AGENT_ROLE, COL_NAME, COL_TEAM, HEADERS, SORT_ROLE, RosterProxy, RosterTableModel, natural_key,
+    AGENT_ROLE,
+    COL_NAME,
+    COL_TEAM,
+    HEADERS,
+    SORT_ROLE,
+    RosterProxy,
+    RosterTableModel,
+    natural_key,
     natural_sort_key,
 )
 
@@ -53,7 +60,7 @@ def make_roster(names, now, seed=3):
             agent_id=f"a-{i}", team_id=rnd.choice(teams), display_name=name,
             status=rnd.choice(cat.ids()), version=1,
             # whole seconds, some shared: ties in time in status are broken by name
-            changed_at=format_time(datetime.fromtimestamp(now, timezone.utc) - timedelta(seconds=rnd.choice([5, 60, 61, 3600]))),
+            changed_at=format_time(datetime.fromtimestamp(now, UTC) - timedelta(seconds=rnd.choice([5, 60, 61, 3600]))),
             message=rnd.choice(messages), source="manual"))
     roster.complete_join(events, heard_at=now)
     for i in range(0, len(names), 3):  # "last heard" varies too, with ties

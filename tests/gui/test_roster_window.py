@@ -1,14 +1,13 @@
-import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
+from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import format_time, utc_now_iso
 from presence_desktop.domain.roster import Roster
 from presence_desktop.resources import default_catalogue
-from presence_desktop.domain.identity import Identity
 from presence_desktop.ui.roster_model import AGENT_ROLE, COL_NAME, COL_STATUS, COL_TIME, format_duration, natural_key
 from presence_desktop.ui.roster_window import RosterWindow
 from tests.gui.fakes import demo_events
@@ -246,7 +245,7 @@ def _ticking_window(qtbot, now):
     roster = Roster(cat, clock=lambda: now[0], stale_after_s=120)
     roster.begin_join()
     events = demo_events(40, now=now[0])
-    warn_at = format_time(datetime.fromtimestamp(now[0] - 0.85 * cat.get("break").budget_s, timezone.utc))
+    warn_at = format_time(datetime.fromtimestamp(now[0] - 0.85 * cat.get("break").budget_s, UTC))
     events = [e.with_(changed_at=utc_now_iso()) if i % 3 == 0 else
               e.with_(status="break", changed_at=warn_at) if i % 5 == 1 else e for i, e in enumerate(events)]
     roster.complete_join(events)
@@ -350,7 +349,7 @@ def test_the_tick_paint_of_ticking_cells_looks_exactly_like_the_views_own(qtbot,
     from cached cells with the option the view would give each cell: pixel for pixel the
     view's own painting of that region, with the active window, an inactive one (selection
     colours) and the focus elsewhere (no focus frame)."""
-    from PySide6.QtWidgets import QLineEdit, QWidget
+    from PySide6.QtWidgets import QWidget
 
     now = [time.time()]
     win, roster = _ticking_window(qtbot, now)
@@ -427,7 +426,7 @@ def _random_change(roster, rng, agent_id):
     ev = roster.get(agent_id).event
     return roster.apply(ev.with_(version=ev.version + 1, status=rng.choice(STATUS_IDS),
                                  message=rng.choice([None, "back in 10", "VIP queue", "a"]),
-                                 changed_at=format_time(datetime.fromtimestamp(1_700_000_000 - rng.uniform(0, 3000), timezone.utc))))
+                                 changed_at=format_time(datetime.fromtimestamp(1_700_000_000 - rng.uniform(0, 3000), UTC))))
 
 
 @pytest.mark.parametrize("col", [0, 1, 2, 3, 4, 5, 6])

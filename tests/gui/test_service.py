@@ -5,10 +5,10 @@ import time
 
 import pytest
 
+from presence_desktop.client.service import PresenceService
+from presence_desktop.domain.identity import Identity
 from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.resources import default_catalogue
-from presence_desktop.domain.identity import Identity
-from presence_desktop.client.service import PresenceService
 from tests.gui.fakes import FakeFeed, FakeRelay, demo_events
 
 ME = Identity(username="agent-1", sub="s-1", groups=("support_agents",), team_id="team-1")
@@ -158,7 +158,7 @@ async def test_roster_changes_are_announced_once_per_loop_turn_through_the_bridg
     bridge.rosterChanged.connect(got.append)
     svc.listener = bridge
     base = {a: relay.rows[a] for a in ("agent-3", "agent-4", "agent-5")}
-    for agent, ev in base.items():
+    for ev in base.values():
         for bump in (1, 2, 3):
             feed.publish(ev.with_(version=ev.version + bump, status="lunch", changed_at=utc_now_iso()))
     feed.publish(base["agent-3"].with_(version=base["agent-3"].version + 1, status="break"))  # older: dropped

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication
 
 from presence_desktop.auth.errors import InvalidCodeError, NetworkError, WrongCredentialsError
 from presence_desktop.client.profile import CognitoSettings, EventsSettings, Profile, RelaySettings
-from presence_desktop.resources import default_catalogue
 from presence_desktop.client.settings import AppSettings, SettingsStore
+from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.gui_app import GuiApp
 from presence_desktop.ui.runtime import QtRuntime
 from tests.gui.fakes import FakeFeed, FakeRelay, demo_events

@@ -82,7 +82,7 @@ def test_publish_case(case: dict[str, Any]) -> None:
     out = handlers.on_publish_agent_presence(ctx)
     assert [item["id"] for item in out] == [e["id"] for e in case["events"]]
     assert [item["id"] for item in out if "error" not in item] == case["expect"]["pass"]
-    for item, original in zip(out, sent):
+    for item, original in zip(out, sent, strict=True):
         if "error" in item:
             assert item["id"] in case["expect"]["fail"], item
             assert isinstance(item["error"], str) and "payload" not in item

@@ -1,5 +1,6 @@
-"""The template and the relay (presence_desktop/relay) agree: handler path, sweep event, environment
-names, table keys and the DynamoDB actions the relay's store calls."""
+"""The relay (presence_desktop/relay) agrees with what describes it: docs/relay-api.md (its endpoints
+and its table of error codes) and the CloudFormation template (handler path, sweep event,
+environment names, table keys and the DynamoDB actions the relay's store calls)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "packaging" / "cloudformation" / "presence.yaml"
+API_DOC = ROOT / "docs" / "relay-api.md"
+RELAY = ROOT / "presence_desktop" / "relay"
 
 # Stand-ins for what CloudFormation resolves at deploy time.
 RESOLVED = {
@@ -111,3 +114,38 @@ def test_role_allows_every_dynamodb_call_the_store_makes(resources) -> None:
     statements = [s for p in resources["RelayRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
     allowed = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert needed <= allowed, f"the relay calls {sorted(needed - allowed)} which the role does not allow"
+
+
+def _documented_endpoints() -> list[tuple[str, str]]:
+    return re.findall(r"^## `(GET|POST|PUT|DELETE|PATCH) (/[^`\[?]*)", API_DOC.read_text(encoding="utf-8"), re.M)
+
+
+def _documented_errors() -> set[tuple[int, str]]:
+    rows = re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", API_DOC.read_text(encoding="utf-8"), re.M)
+    return {(int(status), code) for status, code in rows}
+
+
+async def test_every_documented_endpoint_answers_with_its_method_only() -> None:
+    from presence_desktop.relay.core import RelayCore, RelayRequest
+
+    endpoints = _documented_endpoints()
+    assert {path for _, path in endpoints} == {"/v1/status", "/v1/heartbeat", "/v1/roster"}
+    core = RelayCore(verifier=None, store=None, publisher=None)  # routing refuses before any of them is used
+    for method, path in endpoints:
+        other = "GET" if method != "GET" else "POST"
+        resp = await core.handle(RelayRequest(method=other, path=path))
+        assert (resp.status, resp.body["error"]["code"], resp.headers.get("Allow")) == (405, "method_not_allowed", method)
+    resp = await core.handle(RelayRequest(method="GET", path="/v1/undocumented"))
+    assert (resp.status, resp.body["error"]["code"]) == (404, "not_found")
+
+
+def test_the_error_table_lists_exactly_the_errors_the_relay_answers() -> None:
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(RELAY.glob("*.py")))
+    raised = {(int(status), code) for status, code in
+              re.findall(r"(?:RelayError|RelayResponse)\(\s*(\d{3}),\s*(?:\{\"error\": \{\"code\": )?\"([a-z_]+)\"", source)}
+    # 502/503 carry the publisher's PublishError code (core.RelayCore._publish).
+    publish_codes = set(re.findall(r"PublishError\(\"([a-z_]+)\"", source))
+    assert publish_codes == {"publish_rejected", "events_unavailable"}
+    raised |= {(502, "publish_rejected"), (503, "events_unavailable")}
+    documented = _documented_errors()
+    assert documented == raised, {"undocumented": sorted(raised - documented), "not raised": sorted(documented - raised)}

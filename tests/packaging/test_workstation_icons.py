@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("PySide6.QtSvg")
-from PySide6.QtCore import QRectF, Qt  # noqa: E402
-from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
-from PySide6.QtSvg import QSvgRenderer  # noqa: E402
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
 
 ROOT = Path(__file__).resolve().parents[2]
 ICONS = ROOT / "presence_desktop" / "resources" / "icons"

@@ -88,7 +88,7 @@ class _JwksServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server API
+            def do_GET(self):  # http.server API
                 outer.hits += 1
                 body = json.dumps(outer.jwks).encode()
                 self.send_response(200)

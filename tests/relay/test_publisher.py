@@ -7,7 +7,13 @@ import json
 import pytest
 from botocore.credentials import Credentials
 
-from presence_desktop.relay.publisher import EventsPublisher, PublishError, RetryPolicy, encode_publish_body, sign_publish
+from presence_desktop.relay.publisher import (
+    EventsPublisher,
+    PublishError,
+    RetryPolicy,
+    encode_publish_body,
+    sign_publish,
+)
 from tests.fixtures.relay import TEST_AK, TEST_REGION, TEST_SK, check_sigv4, test_publisher
 
 TRICKY = json.dumps({"message": "«Zoë» says \"hi\" <b>&amp;</b> \\ / \u2028 ☕ 𝄞"}, ensure_ascii=False)

@@ -4,7 +4,6 @@ namespace with its handlers), and a raw ``websockets`` subscriber receiving the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -40,7 +39,7 @@ class Subscriber:
         self.auth, self.token, self.channel = auth, token, channel
         self.ws = None
 
-    async def __aenter__(self) -> "Subscriber":
+    async def __aenter__(self) -> Subscriber:
         self.ws = await ws_connect(self.auth, connect_auth=self.auth.cognito_auth(self.token))
         await self.ws.send(json.dumps({"type": "connection_init"}))
         assert (await recv_frame(self.ws))["type"] == "connection_ack"

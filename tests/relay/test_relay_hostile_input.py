@@ -1,5 +1,5 @@
 """Hostile and odd input against a real relay server on 127.0.0.1: every answer is the JSON error
-shape of design.md (never a 500 or a text/plain page), and nothing odd reaches the store or a
+shape of docs/relay-api.md (never a 500 or a text/plain page), and nothing odd reaches the store or a
 channel name."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import sqlite3
 import pytest
 
 from presence_desktop.relay.store import SqliteStore
-
 
 
 async def _raw(relay, method: str, path: str, body: bytes, token: str) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ concurrency, outbox flag, heartbeats, stale scan, TTL attribute."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import boto3

@@ -20,7 +20,7 @@ class HeartbeatBetweenReadAndWrite:
 
     inject_at: float | None = None
 
-    def _get(self, agent_id):  # noqa: D401 - runs in the store's worker thread
+    def _get(self, agent_id):  # runs in the store's worker thread
         row = super()._get(agent_id)
         if self.inject_at is not None:
             at, self.inject_at = self.inject_at, None
