@@ -16,8 +16,9 @@ app or adding a rule does not fire for what is already true.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Literal, Mapping, Protocol
+from typing import Literal, Protocol
 
 from presence_desktop.domain.floors import Floor
 from presence_desktop.domain.statuses import Status, StatusCatalogue

@@ -148,8 +148,8 @@ class HttpRelayClient:
                       cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
         """``GET /v1/history``: one page of one agent's or team's changes on ``day`` (YYYY-MM-DD in
         ``tz``): ``{"entries", "gaps", "cursor", "start", "end", ...}``. Raises RelayError."""
-        params = {k: v for k, v in (("agent", agent), ("team", team), ("day", day), ("tz", tz), ("cursor", cursor),
-                                    ("limit", limit)) if v is not None}
+        params = {k: str(v) for k, v in (("agent", agent), ("team", team), ("day", day), ("tz", tz),
+                                         ("cursor", cursor), ("limit", limit)) if v is not None}
         data = await self._call("GET", "/v1/history", params=params)
         if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
             raise RelayError(502, "bad_response", "the relay's history answer has no entry list")
@@ -172,11 +172,13 @@ class HttpRelayClient:
 
     async def floors(self, team: str) -> dict[str, Any]:
         """``GET /v1/floors``: ``{"team_id", "floors": [...], "updated_by", "updated_at"}``."""
-        return await self._call("GET", "/v1/floors", params={"team": team})
+        doc: dict[str, Any] = await self._call("GET", "/v1/floors", params={"team": team})
+        return doc
 
     async def set_floors(self, team: str, floors: list[dict[str, Any]]) -> dict[str, Any]:
         """``PUT /v1/floors`` (supervisors of ``team``). Returns the stored document."""
-        return await self._call("PUT", "/v1/floors", {"team_id": team, "floors": floors})
+        doc: dict[str, Any] = await self._call("PUT", "/v1/floors", {"team_id": team, "floors": floors})
+        return doc
 
     async def close(self) -> None:
         """Close the pooled connections (a request still in flight finishes on its own)."""

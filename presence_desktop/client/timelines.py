@@ -6,9 +6,10 @@ agree on every interval.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from presence_desktop.domain.history import DayWindow, day_window, entry_dict, find_gaps, status_intervals
 from presence_desktop.domain.presence import PresenceEvent, format_time, parse_time

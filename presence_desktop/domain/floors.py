@@ -7,8 +7,9 @@ wallboard compare live counts with them; alerts fire when a team drops below one
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 MAX_FLOORS_PER_TEAM = 10
 MAX_MINIMUM = 10_000

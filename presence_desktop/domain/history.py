@@ -8,9 +8,10 @@ serves entries; the app (timelines, export) reads them with these same rules.
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from presence_desktop.domain.presence import PresenceEvent, format_time, parse_time
 
@@ -85,8 +86,8 @@ def day_window(day: str | None, tz: str | None, now: float, retention_days: int 
         raise HistoryQueryError("invalid_tz", f"tz must be an IANA time zone such as Europe/Berlin, not {name[:60]!r}") from None
     start = datetime(parsed.year, parsed.month, parsed.day, tzinfo=zone)
     end = start + timedelta(days=1)
-    window = DayWindow(parsed, name, start.astimezone(timezone.utc), end.astimezone(timezone.utc))
-    now_dt = datetime.fromtimestamp(now, timezone.utc)
+    window = DayWindow(parsed, name, start.astimezone(UTC), end.astimezone(UTC))
+    now_dt = datetime.fromtimestamp(now, UTC)
     if window.start > now_dt:
         raise HistoryQueryError("day_in_future", f"{day} has not started yet in {name}")
     if window.end < now_dt - timedelta(days=retention_days + 1):
@@ -121,7 +122,7 @@ def status_intervals(entries: list[dict[str, Any]], window: DayWindow, now: floa
     by_agent: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for e in entries:
         by_agent[e["agent_id"]].append(e)
-    stop = min(window.end, datetime.fromtimestamp(now, timezone.utc))
+    stop = min(window.end, datetime.fromtimestamp(now, UTC))
     rows = []
     for agent in sorted(by_agent):
         items = sorted(by_agent[agent], key=lambda e: e["version"])

@@ -12,8 +12,9 @@ import asyncio
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from presence_desktop.relay.history import HistoryUnavailable
 

@@ -21,9 +21,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from presence_desktop.domain.floors import FloorError, parse_floors
-from presence_desktop.domain.identity import Identity
-from presence_desktop.domain.presence import valid_segment
-from presence_desktop.relay.errors import RelayError
 from presence_desktop.domain.history import (
     HistoryQueryError,
     day_window,
@@ -31,6 +28,9 @@ from presence_desktop.domain.history import (
     intervals_csv,
     status_intervals,
 )
+from presence_desktop.domain.identity import Identity
+from presence_desktop.domain.presence import valid_segment
+from presence_desktop.relay.errors import RelayError
 from presence_desktop.relay.history import DEFAULT_PAGE, MAX_PAGE, HistoryUnavailable
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ change with who made it. Opened from a roster row ("Today…"). Every name and m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (

@@ -5,7 +5,7 @@ staffing floors editor, since floors and the "below floor" alert go together.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (

@@ -7,8 +7,8 @@ wallboard); :class:`TimelineBar` is the widget form with a tooltip per segment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPen
@@ -106,7 +106,7 @@ class TimelineBar(QWidget):
         t = self.start + x / self.width() * (self.end - self.start)
         return next((s for s in self.segments if s.start <= t < s.end), None)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         bar = QRectF(0, 0, self.width(), self.bar_height if self.axis else self.height())
         paint_timeline(painter, bar, self.segments, self.catalogue, self.start, self.end, gaps=self.gaps, now=self.now)

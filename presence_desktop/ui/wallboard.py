@@ -10,12 +10,12 @@ board says so in large type and the tiles are dimmed: a wall must never show sta
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Callable, Mapping, Sequence
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QFrame, QGridLayout, QGraphicsOpacityEffect, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGraphicsOpacityEffect, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from presence_desktop.domain.floors import Floor
 from presence_desktop.domain.roster import Roster
@@ -150,7 +150,7 @@ class Wallboard(QWidget):
         self.floors = dict(floors)
         self.refresh()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._rescale()
 

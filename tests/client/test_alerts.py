@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from presence_desktop.client.alerts import AlertEngine, AlertRule
 from presence_desktop.domain.floors import Floor
@@ -15,7 +15,7 @@ T0 = 1_800_000_000.0
 
 def ev(agent, status, version, at, team="team-1"):
     return PresenceEvent(agent_id=agent, team_id=team, display_name=agent.title(), status=status, version=version,
-                         changed_at=format_time(datetime.fromtimestamp(at, timezone.utc)), changed_by=agent)
+                         changed_at=format_time(datetime.fromtimestamp(at, UTC)), changed_by=agent)
 
 
 def setup(*rules, events=()):

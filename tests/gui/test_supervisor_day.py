@@ -3,10 +3,8 @@ with screenshots in tests/artifacts/)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-from PySide6.QtCore import QPoint
 
 from presence_desktop.client.timelines import DayTimelines
 from presence_desktop.domain.floors import Floor
@@ -23,7 +21,7 @@ NOON = datetime(2026, 12, 4, 12, 0).astimezone().timestamp()
 
 
 def iso(epoch: float) -> str:
-    return format_time(datetime.fromtimestamp(epoch, timezone.utc))
+    return format_time(datetime.fromtimestamp(epoch, UTC))
 
 
 def ev(agent, status, version, at, *, team="team-1", name=None, source="manual", by=None, message=None):

@@ -8,18 +8,18 @@ import csv
 import io
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
-from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.domain.history import day_window, find_gaps, status_intervals
+from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.relay.history import DynamoHistory, HistoryStore, HistoryUnavailable
 
 SUP = ("supervisors",)
 
 
-def today(tz: timezone = timezone.utc) -> str:
+def today(tz: timezone = UTC) -> str:
     return datetime.now(tz).date().isoformat()
 
 
@@ -110,7 +110,7 @@ async def test_a_day_with_nothing_in_it_is_an_empty_page(relay_factory, token_mi
     relay = await relay_factory()
     tok = token_minter.mint("agent-1", team_id="team-1")
     await set_status(relay, tok, "available")
-    yesterday = datetime.fromtimestamp(time.time() - 86400, timezone.utc).date().isoformat()
+    yesterday = datetime.fromtimestamp(time.time() - 86400, UTC).date().isoformat()
     code, body, _ = await relay.call("GET", f"/v1/history?agent=agent-1&day={yesterday}", token=tok)
     assert code == 200 and body["entries"] == [] and body["cursor"] is None
 
@@ -192,7 +192,7 @@ def test_gaps_are_found_between_versions_and_against_previous():
 
 
 def test_a_local_day_is_two_utc_partitions_and_intervals_start_at_local_midnight():
-    w = day_window("2026-12-03", "Europe/Berlin", now=datetime(2026, 12, 4, 12, tzinfo=timezone.utc).timestamp())
+    w = day_window("2026-12-03", "Europe/Berlin", now=datetime(2026, 12, 4, 12, tzinfo=UTC).timestamp())
     assert w.start_iso == "2026-12-02T23:00:00.000Z" and w.end_iso == "2026-12-03T23:00:00.000Z"
     assert w.utc_days() == ["2026-12-02", "2026-12-03"]
     prev = {"status": "offline", "changed_at": "2026-12-01T18:00:00.000Z", "version": 4, "source": "system",
@@ -276,7 +276,7 @@ async def test_dynamodb_history_reads_agent_and_team_days_across_utc_partitions(
         await h.append(r, previous if previous and previous.agent_id == r.agent_id else None)
         previous = r
     await h.append(rows[1], rows[0])  # a retried append is a no-op
-    w = day_window("2026-12-03", "Europe/Berlin", now=datetime(2026, 12, 5, tzinfo=timezone.utc).timestamp(),
+    w = day_window("2026-12-03", "Europe/Berlin", now=datetime(2026, 12, 5, tzinfo=UTC).timestamp(),
                    retention_days=3650)
     page = await h.query(w, agent_id="a")
     assert [e["version"] for e in page.entries] == [2, 3] and page.entries[0]["previous"]["version"] == 1

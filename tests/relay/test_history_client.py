@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -27,7 +27,7 @@ async def test_history_pages_floors_and_csv_through_the_client(relay_factory, to
     try:
         for s in ["available", "on_call", "available", "break"] * 3:
             await client.set_status(s)
-        day = datetime.now(timezone.utc).date().isoformat()
+        day = datetime.now(UTC).date().isoformat()
         page = await client.history(day=day, agent="agent-1", limit=5)
         assert len(page["entries"]) == 5 and page["cursor"]
         whole = await supc.history_day(day=day, team="team-1")
