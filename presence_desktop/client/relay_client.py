@@ -158,6 +158,42 @@ class HttpRelayClient:
             cursor = page.next
         return RosterSnapshot(events, first.as_of, last_seen)
 
+    async def history(self, *, day: str, agent: str | None = None, team: str | None = None, tz: str | None = None,
+                      cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        """``GET /v1/history``: one page of one agent's or team's changes on ``day`` (YYYY-MM-DD in
+        ``tz``): ``{"entries", "gaps", "cursor", "start", "end", ...}``. Raises RelayError."""
+        params = {k: str(v) for k, v in (("agent", agent), ("team", team), ("day", day), ("tz", tz),
+                                         ("cursor", cursor), ("limit", limit)) if v is not None}
+        data = await self._call("GET", "/v1/history", params=params)
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+            raise RelayCallError(502, "bad_response", "the relay's history answer has no entry list")
+        return data
+
+    async def history_day(self, *, day: str, agent: str | None = None, team: str | None = None,
+                          tz: str | None = None, max_entries: int = 20_000) -> dict[str, Any]:
+        """Every page of :meth:`history` joined: ``{"entries", "gaps", "start", "end", "day", "tz"}``.
+        Raises RelayError (413 ``too_large`` past ``max_entries``)."""
+        first = await self.history(day=day, agent=agent, team=team, tz=tz, limit=500)
+        entries, gaps, cursor = list(first["entries"]), list(first.get("gaps") or []), first.get("cursor")
+        while cursor:
+            page = await self.history(day=day, agent=agent, team=team, tz=tz, cursor=cursor, limit=500)
+            entries += page["entries"]
+            gaps += page.get("gaps") or []
+            cursor = page.get("cursor")
+            if len(entries) > max_entries:
+                raise RelayCallError(413, "too_large", f"more than {max_entries} changes that day")
+        return {**first, "entries": entries, "gaps": gaps, "cursor": None}
+
+    async def floors(self, team: str) -> dict[str, Any]:
+        """``GET /v1/floors``: ``{"team_id", "floors": [...], "updated_by", "updated_at"}``."""
+        doc: dict[str, Any] = await self._call("GET", "/v1/floors", params={"team": team})
+        return doc
+
+    async def set_floors(self, team: str, floors: list[dict[str, Any]]) -> dict[str, Any]:
+        """``PUT /v1/floors`` (supervisors of ``team``). Returns the stored document."""
+        doc: dict[str, Any] = await self._call("PUT", "/v1/floors", {"team_id": team, "floors": floors})
+        return doc
+
     async def close(self) -> None:
         """Close the pooled connections (a request still in flight finishes on its own)."""
         with self._pool_lock:

@@ -214,7 +214,11 @@ class DevStack:
         store_path = opts.state_dir / RELAY_STORE_FILE
         for stale in (store_path, *(store_path.with_name(store_path.name + s) for s in ("-wal", "-shm", "-journal"))):
             stale.unlink(missing_ok=True)
-        core = RelayCore(verifier, SqliteStore(store_path), publisher, limits=limits)
+        from presence_desktop.relay.floors import SqliteFloors
+        from presence_desktop.relay.history import SqliteHistory
+
+        core = RelayCore(verifier, SqliteStore(store_path), publisher, limits=limits,
+                         history=SqliteHistory(store_path), floors=SqliteFloors(store_path))
         service = RelayService(
             core, opts.host, opts.relay_port,
             ssl_context=self.ca.server_context() if self.ca else None,

@@ -29,6 +29,10 @@ PRESENCE_RELAY_PUBLISH_ATTEMPTS        tries per publish (default 4; Lambda 3)
 PRESENCE_RELAY_PUBLISH_TIMEOUT_S       seconds per try (default 5; Lambda 3)
 PRESENCE_RELAY_RATE_PER_S / _BURST     per-user token bucket (default 2/s, burst 20)
 PRESENCE_RELAY_CATALOGUE               a status catalogue JSON file (default: the shipped one)
+PRESENCE_RELAY_HISTORY                 sqlite:<path> (default: the SQLite presence store's file),
+                                       dynamodb:<table>, dynamodb + _HISTORY_TABLE_NAME=<table>,
+                                       or off
+PRESENCE_RELAY_HISTORY_RETENTION_DAYS  days of history kept (default 35)
 =====================================  =========================================================
 """
 
@@ -73,6 +77,8 @@ class RelayConfig:
     publish_attempts: int = 4
     publish_timeout_s: float = 5.0
     catalogue_file: str | None = None
+    history: str = "off"
+    history_retention_days: int = 35
     limits: RelayLimits = field(default_factory=RelayLimits)
 
     @classmethod
@@ -121,6 +127,8 @@ class RelayConfig:
             publish_attempts=number("PUBLISH_ATTEMPTS", 4, int),
             publish_timeout_s=number("PUBLISH_TIMEOUT_S", 5.0),
             catalogue_file=get("CATALOGUE"),
+            history=_history_setting(get("HISTORY"), get("HISTORY_TABLE_NAME"), get("STORE"), get("TABLE_NAME")),
+            history_retention_days=number("HISTORY_RETENTION_DAYS", 35, int),
             limits=limits,
         )
         config.validate()
@@ -129,6 +137,10 @@ class RelayConfig:
     def validate(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("give both TLS_CERT and TLS_KEY, or neither")
+        if self.history != "off" and not self.history.startswith(("sqlite:", "dynamodb:")):
+            raise ConfigError(f"HISTORY must be sqlite:<path>, dynamodb:<table> or off, got {self.history!r}")
+        if not 1 <= self.history_retention_days <= 3650:
+            raise ConfigError("HISTORY_RETENTION_DAYS must be 1-3650")
         if not self.store.startswith(("sqlite:", "dynamodb:")):
             raise ConfigError(f"STORE must be sqlite:<path> or dynamodb:<table>, got {self.store!r}")
         if not self.events_http_url.startswith("https://") and not self.events_http_url.startswith("http://127.0.0.1"):
@@ -168,6 +180,36 @@ def _store_setting(store: str | None, table: str | None) -> str:
             raise ConfigError(f"STORE=dynamodb needs {ENV_PREFIX}TABLE_NAME (or {SHORT_PREFIX}TABLE_NAME)")
         return f"dynamodb:{table}"
     return store or "sqlite:presence-relay.sqlite3"
+
+
+def _history_setting(history: str | None, table: str | None, store: str | None, store_table: str | None) -> str:
+    if history == "dynamodb" or (history is None and table):
+        if not table:
+            raise ConfigError(f"HISTORY=dynamodb needs {ENV_PREFIX}HISTORY_TABLE_NAME")
+        return f"dynamodb:{table}"
+    if history:
+        return history
+    presence = _store_setting(store, store_table)
+    return presence if presence.startswith("sqlite:") else "off"
+
+
+def make_history(config: RelayConfig):
+    """The history and floor stores named by ``config.history`` (None, None when off)."""
+    kind, _, where = config.history.partition(":")
+    if kind == "sqlite":
+        from presence_desktop.relay.floors import SqliteFloors
+        from presence_desktop.relay.history import SqliteHistory
+
+        path = where or "presence-relay.sqlite3"
+        return SqliteHistory(path, retention_days=config.history_retention_days), SqliteFloors(path)
+    if kind == "dynamodb":
+        from presence_desktop.relay.floors import DynamoFloors
+        from presence_desktop.relay.history import DynamoHistory
+
+        history = DynamoHistory(where, region=config.events_region, endpoint_url=config.dynamodb_endpoint,
+                                retention_days=config.history_retention_days)
+        return history, DynamoFloors(where, history.client)
+    return None, None
 
 
 def make_store(config: RelayConfig):
@@ -241,4 +283,6 @@ def build_core(config: RelayConfig, credentials: Credentials | None = None, stor
         config.events_http_url, config.events_region, creds, ssl_context=config.events_ssl_context(), retry=retry
     )
     catalogue = StatusCatalogue.load(config.catalogue_file) if config.catalogue_file else None
-    return RelayCore(verifier, store or make_store(config), publisher, catalogue=catalogue, limits=config.limits)
+    history, floors = make_history(config)
+    return RelayCore(verifier, store or make_store(config), publisher, catalogue=catalogue, limits=config.limits,
+                     history=history, floors=floors, history_retention_days=config.history_retention_days)

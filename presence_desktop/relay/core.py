@@ -78,8 +78,11 @@ from presence_desktop.domain.presence import (
 )
 from presence_desktop.domain.statuses import OFFLINE_ID, StatusCatalogue
 from presence_desktop.domain.text import clean_text
+from presence_desktop.relay import history_api
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
+from presence_desktop.relay.floors import FloorStore
+from presence_desktop.relay.history import RETENTION_DAYS, HistoryStore, HistoryWriter
 from presence_desktop.relay.publisher import EventsPublisher, HttpPublishError
 from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable
 
@@ -154,9 +157,19 @@ class RelayRequest:
 
 @dataclass
 class RelayResponse:
+    """``body`` is sent as JSON; ``raw`` (content type, bytes), when set, is sent instead."""
+
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    raw: tuple[str, bytes] | None = None
+
+    @property
+    def content_type(self) -> str:
+        return self.raw[0] if self.raw else "application/json; charset=utf-8"
+
+    def body_bytes(self) -> bytes:
+        return self.raw[1] if self.raw else self.json_bytes()
 
     def json_bytes(self) -> bytes:
         """The body as compact UTF-8 JSON (non-ASCII kept; escaped if it is not encodable)."""
@@ -221,6 +234,9 @@ class RelayCore:
         catalogue: StatusCatalogue | None = None,
         limits: RelayLimits | None = None,
         clock: Callable[[], float] = time.time,
+        history: HistoryStore | None = None,
+        floors: FloorStore | None = None,
+        history_retention_days: int = RETENTION_DAYS,
     ) -> None:
         if catalogue is None:
             from presence_desktop.resources import default_catalogue
@@ -233,6 +249,10 @@ class RelayCore:
         self.limits = limits or RelayLimits()
         self.clock = clock
         self.rate_limiter = RateLimiter(self.limits.rate_per_s, self.limits.rate_burst)
+        self.history_store = history
+        self.history = HistoryWriter(history) if history is not None else None
+        self.history_retention_days = history_retention_days
+        self.floors = floors
         self._in_flight: set[tuple[str, int]] = set()
         self._turns: dict[str, list[Any]] = {}  # agent id -> [asyncio.Lock, holders and waiters]
         # (agent, version) the events API refused -> refusals seen by this process (the pause grows)
@@ -262,12 +282,14 @@ class RelayCore:
             return RelayResponse(500, {"error": {"code": "internal", "message": "internal error"}})
 
     async def _route(self, request: RelayRequest) -> RelayResponse:
-        routes = {"/v1/status": "POST", "/v1/heartbeat": "POST", "/v1/roster": "GET"}
+        routes: dict[str, tuple[str, ...]] = {"/v1/status": ("POST",), "/v1/heartbeat": ("POST",),
+                                              "/v1/roster": ("GET",), **history_api.ROUTES}
         path = request.path.rstrip("/") or "/"
         if path not in routes:
             raise RelayError(404, "not_found", f"no such endpoint: {request.path}")
-        if request.method.upper() != routes[path]:
-            raise RelayError(405, "method_not_allowed", f"{path} takes {routes[path]}", {"Allow": routes[path]})
+        if request.method.upper() not in routes[path]:
+            allow = ", ".join(routes[path])
+            raise RelayError(405, "method_not_allowed", f"{path} takes {allow}", {"Allow": allow})
         if len(request.body) > self.limits.max_body_bytes:
             raise body_too_large(self.limits.max_body_bytes)
         caller = await self.authenticate(request)
@@ -279,6 +301,12 @@ class RelayCore:
             raise RelayError(429, "rate_limited", "too many requests; slow down", {"Retry-After": str(max(1, math.ceil(wait)))})
         if path == "/v1/status":
             return RelayResponse(200, await self.set_status(caller, parse_json_object(request.body)))
+        if path in history_api.ROUTES:
+            body = parse_json_object(request.body) if request.method.upper() == "PUT" else None
+            status, answer = await history_api.handle(self, caller, request.method.upper(), path, request.query, body)
+            if isinstance(answer, tuple):
+                return RelayResponse(status, {}, raw=answer)
+            return RelayResponse(status, answer)
         if path == "/v1/heartbeat":
             if request.body.strip() not in (b"", b"{}"):
                 parse_json_object(request.body)  # must at least be a JSON object
@@ -388,9 +416,13 @@ class RelayCore:
             return StoredPresence.new(event, last_seen=current.last_seen)
 
         async with self._agent_turn(target):
-            _, row = await self.store.update(target, build)
+            old, row = await self.store.update(target, build)
             assert row is not None
-            await self._publish(row, raise_errors=True)
+            recorded = self._record(old, row)
+            try:
+                await self._publish(row, raise_errors=True)
+            finally:
+                await recorded
         return row.event.to_dict()
 
     async def heartbeat(self, caller: Identity) -> dict[str, Any]:
@@ -485,9 +517,10 @@ class RelayCore:
                     result.deferred.append(candidate.agent_id)
                     return
                 async with self._agent_turn(candidate.agent_id):
-                    _, row = await self.store.update(candidate.agent_id, expire)
+                    old, row = await self.store.update(candidate.agent_id, expire)
                     if row is None:
                         return
+                    await self._record(old, row)
                     result.expired.append(row.agent_id)
                     log.info("agent %s silent for more than %ss: set offline (version %d)",
                              row.agent_id, self.limits.heartbeat_ttl_s, row.version)
@@ -509,9 +542,19 @@ class RelayCore:
                 continue  # its own request may still be publishing it
             waiting.append(republish_one(row))
         await asyncio.gather(*waiting)
+        if self.history is not None:
+            await self.history.retry_pending()
         for names in (result.expired, result.republished, result.failed, result.deferred):
             names.sort()
         return result
+
+    def _record(self, old: StoredPresence | None, row: StoredPresence) -> asyncio.Future[Any]:
+        """Append the change to the history alongside the publish (never fails the change)."""
+        if self.history is None:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            fut.set_result(None)
+            return fut
+        return asyncio.ensure_future(self.history.record(row.event, old.event if old else None))
 
     @contextlib.asynccontextmanager
     async def _agent_turn(self, agent_id: str):
@@ -573,6 +616,10 @@ class RelayCore:
     async def close(self) -> None:
         await self.publisher.close()
         await self.store.close()
+        if self.history_store is not None:
+            await self.history_store.close()
+        if self.floors is not None:
+            await self.floors.close()
 
 
 # --- helpers ------------------------------------------------------------------------------------

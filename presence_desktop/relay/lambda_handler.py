@@ -113,8 +113,8 @@ def request_from_event(event: dict[str, Any]) -> RelayRequest:
 def response_to_lambda(resp: RelayResponse) -> dict[str, Any]:
     return {
         "statusCode": resp.status,
-        "headers": {"content-type": "application/json; charset=utf-8", **resp.headers},
-        "body": resp.json_bytes().decode("utf-8"),
+        "headers": {"content-type": resp.content_type, **resp.headers},
+        "body": resp.body_bytes().decode("utf-8"),
         "isBase64Encoded": False,
     }
 

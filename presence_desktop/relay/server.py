@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 
 
 def _json_response(resp: RelayResponse) -> web.Response:
-    return web.Response(
-        status=resp.status, body=resp.json_bytes(), headers=resp.headers, content_type="application/json", charset="utf-8"
-    )
+    content_type, _, charset = resp.content_type.partition("; charset=")
+    return web.Response(status=resp.status, body=resp.body_bytes(), headers=resp.headers, content_type=content_type,
+                        charset=charset or None)
 
 
 def make_app(core: RelayCore) -> web.Application:

@@ -23,6 +23,8 @@ RESOLVED = {
     "AWS::Partition": "aws",
     "AWS::AccountId": "111122223333",
     "PresenceTable": "presence-PresenceTable-1ABC",
+    "HistoryTable": "presence-HistoryTable-2DEF",
+    "HistoryRetentionDays": "35",
     "UserPool": "eu-west-1_AbCdEf123",
     "UserPoolClient": "3n4b5urk1ft4fl3mg5e62d9ado",
     "EventsApi.Dns.Http": "abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-1.amazonaws.com",
@@ -75,6 +77,7 @@ def test_environment_configures_the_relay(resources) -> None:
     assert config.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
     assert config.cognito_client_ids == ["3n4b5urk1ft4fl3mg5e62d9ado"]
     assert config.limits.heartbeat_ttl_s == 90
+    assert config.history == "dynamodb:presence-HistoryTable-2DEF" and config.history_retention_days == 35
 
 
 def test_table_keys_and_ttl_are_the_stores(resources) -> None:
@@ -129,12 +132,14 @@ async def test_every_documented_endpoint_answers_with_its_method_only() -> None:
     from presence_desktop.relay.core import RelayCore, RelayRequest
 
     endpoints = _documented_endpoints()
-    assert {path for _, path in endpoints} == {"/v1/status", "/v1/heartbeat", "/v1/roster"}
+    assert {path for _, path in endpoints} == {"/v1/status", "/v1/heartbeat", "/v1/roster", "/v1/history",
+                                              "/v1/history.csv", "/v1/floors"}
     core = RelayCore(verifier=None, store=None, publisher=None)  # routing refuses before any of them is used
     for method, path in endpoints:
-        other = "GET" if method != "GET" else "POST"
+        other = "DELETE"
         resp = await core.handle(RelayRequest(method=other, path=path))
-        assert (resp.status, resp.body["error"]["code"], resp.headers.get("Allow")) == (405, "method_not_allowed", method)
+        assert (resp.status, resp.body["error"]["code"]) == (405, "method_not_allowed")
+        assert method in resp.headers["Allow"].split(", ")
     resp = await core.handle(RelayRequest(method="GET", path="/v1/undocumented"))
     assert (resp.status, resp.body["error"]["code"]) == (404, "not_found")
 
@@ -147,5 +152,8 @@ def test_the_error_table_lists_exactly_the_errors_the_relay_answers() -> None:
     publish_codes = set(re.findall(r"PublishError\(\"([a-z_]+)\"", source))
     assert publish_codes == {"publish_rejected", "events_unavailable"}
     raised |= {(502, "publish_rejected"), (503, "events_unavailable")}
+    # A history request's day and cursor problems are 400s with the HistoryQueryError's code.
+    history = (RELAY.parent / "domain" / "history.py").read_text(encoding="utf-8") + source
+    raised |= {(400, code) for code in re.findall(r"HistoryQueryError\(\s*\"([a-z_]+)\"", history)}
     documented = _documented_errors()
     assert documented == raised, {"undocumented": sorted(raised - documented), "not raised": sorted(documented - raised)}

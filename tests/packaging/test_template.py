@@ -151,6 +151,20 @@ def test_relay_role_may_only_publish_to_the_namespace_and_use_its_table(resource
                                                                    "describe_table"}
     granted = {"".join(w.title() for w in m.split("_")) for m in made}
     assert {a.split(":")[1] for s in dynamo for a in s["Action"]} == granted
+    history = next(s for s in statements if isinstance(s["Resource"], list)
+                   and {"Fn::GetAtt": ["HistoryTable", "Arn"]} in s["Resource"])
+    assert history["Resource"][1] == {"Fn::Sub": "${HistoryTable.Arn}/index/team"}
+    assert sorted(history["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+
+
+def test_history_table_matches_what_the_relay_reads(resources) -> None:
+    table = resources["HistoryTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "team" and [k["AttributeName"] for k in index["KeySchema"]] == ["tpk", "tsk"]
+    env = _one(resources, "AWS::Lambda::Function")["Environment"]["Variables"]
+    assert env["PRESENCE_HISTORY_TABLE_NAME"] == {"Ref": "HistoryTable"}
+    assert env["PRESENCE_HISTORY_RETENTION_DAYS"] == {"Ref": "HistoryRetentionDays"}
 
 
 def test_relay_function_and_public_https_url(resources) -> None:
@@ -175,10 +189,12 @@ def test_sweeper_invokes_the_relay_with_the_documented_event(resources) -> None:
                for p in permissions)
 
 
-def test_table_is_on_demand_with_ttl(resources) -> None:
-    table = _one(resources, "AWS::DynamoDB::Table")
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["TimeToLiveSpecification"]["Enabled"] is True
+def test_tables_are_on_demand_with_ttl(resources) -> None:
+    tables = _of_type(resources, "AWS::DynamoDB::Table")
+    assert set(tables) == {"PresenceTable", "HistoryTable"}
+    for table in (t.get("Properties", t) for t in tables.values()):
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["TimeToLiveSpecification"]["Enabled"] is True
 
 
 def test_outputs_are_exactly_what_a_profile_needs(template) -> None:
