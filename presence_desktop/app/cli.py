@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--agents", type=int, default=40, help="with --profile local: simulated agents (default 40)")
     parser.add_argument("--devstack-dir", type=Path, default=None,
                         help="with --profile local: the devstack's state folder (default: per-user state folder)")
+    parser.add_argument("--wallboard", action="store_true",
+                        help="also open the full-screen wallboard of the watched teams (supervisors, managers)")
     parser.add_argument("--self-test", action="store_true",
                         help="load Qt, the keyring backend and websockets, draw the roster once offscreen, exit 0")
     parser.add_argument("--log-level", default=os.environ.get("PRESENCE_LOG_LEVEL", "WARNING"),

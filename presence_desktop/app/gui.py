@@ -154,6 +154,7 @@ def run_gui(args: argparse.Namespace) -> int:
                      backend_factory=real_backend_factory, store=store, settings=settings,
                      prepare=prepare_backends)
         runtime.gui = gui  # for tests and debugging
+        gui.wallboard_at_start = bool(getattr(args, "wallboard", False))
         if devstack is not None:
             runtime.spawn(watch_stack(runtime, devstack, info), name="devstack-watch")
         # The devstack's demo users are recreated at every start: nothing worth remembering.

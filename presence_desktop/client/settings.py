@@ -88,6 +88,9 @@ class AppSettings(BaseModel):
     team_names: dict[str, str] = Field(
         default_factory=dict, description="team id -> the name the roster shows (the deployment's data)"
     )
+    alerts: list[dict[str, Any]] = Field(
+        default_factory=list, description="a supervisor's alert rules (client/alerts.py AlertRule.to_dict)"
+    )
 
 
 class UiState(BaseModel):

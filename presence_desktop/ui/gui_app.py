@@ -38,6 +38,7 @@ from presence_desktop.ui.day import DayController
 from presence_desktop.ui.roster.window import RosterWindow
 from presence_desktop.ui.runtime import QtRuntime, freeze_gc
 from presence_desktop.ui.signin_window import SignInWindow
+from presence_desktop.ui.supervisor_day import SupervisorDay, supervisor_day_for
 from presence_desktop.ui.tray import TrayController
 from presence_desktop.ui.widgets import clamp_to_screen
 
@@ -88,6 +89,8 @@ class GuiApp:
         self.tray: TrayController | None = None
         self.day: DayController | None = None
         self.day_options: dict[str, Any] = {}  # DayController keywords (tests: no idle back-end, no OS signals)
+        self.supervisor_day: SupervisorDay | None = None
+        self.wallboard_at_start = False  # presence-desktop --wallboard: the wall view once the roster joined
         self.signin: SignInWindow | None = None
         self.note: str | None = None
         self._remember_requested = True
@@ -292,6 +295,13 @@ class GuiApp:
                                  restore=(saved.status, saved.message) if saved else None, **self.day_options)
         self.day.preferencesApplied.connect(self._preferences_applied)
         bridge.connectionChanged.connect(self.day.connection_changed)
+        self.supervisor_day = None
+        if supervisor_day_for(identity):
+            self.supervisor_day = SupervisorDay(
+                service, window, notify=self.day.notifier.notify, spawn=self.runtime.spawn,
+                rules=self.settings.alerts, save_rules=self._save_alert_rules,
+                team_name=lambda t: self.settings.team_names.get(t, t))
+            bridge.rosterChanged.connect(self.supervisor_day.on_roster_changed)
         window.show()
         clamp_to_screen(window)  # again with the frame the window manager gave it
         if self.note and self._remember_requested:
@@ -378,6 +388,11 @@ class GuiApp:
             self._shown_logged = True
             # First roster in the window: the end of a start (the first-run timing reads it).
             log.info("roster joined: %d agents", len(service.roster))
+            sup = getattr(self, "supervisor_day", None)
+            if sup is not None:
+                sup.refresh_floors()
+                if self.wallboard_at_start:
+                    sup.open_wallboard(full_screen=True)
         if state.up and not state.joining and not GuiApp._gc_frozen:
             GuiApp._gc_frozen = True
             QTimer.singleShot(FREEZE_GC_DELAY_MS, lambda: freeze_gc())
@@ -425,6 +440,10 @@ class GuiApp:
         if self.settings.last_status.get(self._user_key()) != saved:
             self.settings.last_status[self._user_key()] = saved
             self._save_settings()
+
+    def _save_alert_rules(self, rules: list[dict[str, Any]]) -> None:
+        self.settings.alerts = rules
+        self._save_settings()
 
     def _preferences_applied(self, settings: AppSettings) -> None:
         self.settings = settings

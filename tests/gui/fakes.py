@@ -71,6 +71,33 @@ class FakeRelay:
         """The relay's clock (this computer's plus ``server_offset_s``), as the relay writes it."""
         return format_time(datetime.fromtimestamp(time.time() + self.server_offset_s, UTC))
 
+    floors_by_team: dict = {}
+
+    async def floors(self, team):
+        self.calls.append(("floors", team))
+        self._check()
+        return {"team_id": team, "floors": list(self.floors_by_team.get(team, [])), "updated_by": None, "updated_at": None}
+
+    async def set_floors(self, team, floors):
+        self.calls.append(("set_floors", team))
+        self._check()
+        self.floors_by_team = {**self.floors_by_team, team: list(floors)}
+        return {"team_id": team, "floors": list(floors), "updated_by": self.me, "updated_at": self.now_iso()}
+
+    async def history_day(self, *, day, agent=None, team=None, tz=None, max_entries=20_000):
+        """Every version this fake stored that day, as the relay's history entries (no previous)."""
+        from presence_desktop.domain.history import entry_dict
+
+        self.calls.append(("history", agent or team))
+        self._check()
+        entries = [entry_dict(e, None) for e in self.history if (agent is None or e.agent_id == agent)
+                   and (team is None or e.team_id == team)]
+        return {"entries": entries, "gaps": [], "cursor": None, "day": day, "tz": tz or "UTC"}
+
+    @property
+    def history(self):
+        return list(self.rows.values())
+
     async def close(self):
         self.closed = True
 

@@ -564,19 +564,27 @@ class RosterWindow(QMainWindow):
         if menu is not None:
             menu.popup(self.table.viewport().mapToGlobal(pos))
 
+    row_menu_hooks: list[Callable[[QMenu, str], None]]  # more items for a row's menu (the supervisor's day)
+
     def build_row_menu(self, agent_id: str) -> QMenu | None:
-        """The row's context menu: supervisors may set the agent's status (confirmed in-window)."""
-        if not self.identity.is_supervisor or agent_id is None:
+        """The row's context menu: supervisors may set the agent's status (confirmed in-window),
+        then what :attr:`row_menu_hooks` add; None when it would be empty."""
+        if agent_id is None:
             return None
         entry = self.roster.get(agent_id)
-        if entry is not None and not self.identity.may_change(entry.event.team_id):
-            return None  # only agents of a supervised team (the relay says 403 otherwise)
-        name = person_name(entry.event, agent_id) if entry else agent_id
         menu = QMenu(self)
-        sub = menu.addMenu(f"Set status of {menu_text(name)}")
-        for st in self.catalogue:
-            act = sub.addAction(status_icon(st), st.label)
-            act.triggered.connect(lambda _c=False, s=st: self.ask_set_status(agent_id, s.id))
+        # only agents of a supervised team (the relay says 403 otherwise)
+        if self.identity.is_supervisor and (entry is None or self.identity.may_change(entry.event.team_id)):
+            name = person_name(entry.event, agent_id) if entry else agent_id
+            sub = menu.addMenu(f"Set status of {menu_text(name)}")
+            for st in self.catalogue:
+                act = sub.addAction(status_icon(st), st.label)
+                act.triggered.connect(lambda _c=False, s=st: self.ask_set_status(agent_id, s.id))
+        for hook in getattr(self, "row_menu_hooks", ()):
+            hook(menu, agent_id)
+        if menu.isEmpty():
+            menu.deleteLater()
+            return None
         return menu
 
     def ask_set_status(self, agent_id: str, status_id: str) -> None:
