@@ -119,6 +119,19 @@ DARK = ThemeColors(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class WallColors:
+    """The wallboard's own palette: always dark (a wall screen in a lit room), whatever the desktop."""
+
+    background: str
+    text: str
+    live: str  # "● Live"
+    alert: str  # NOT LIVE, a team below its floor
+
+
+WALL = WallColors(background="#101418", text="#f2f4f5", live="#7bd88f", alert="#ff8a80")
+
+
 def is_dark(palette: QPalette | None = None) -> bool:
     """True when ``palette`` (default: the application's) has a dark window colour."""
     if palette is None:

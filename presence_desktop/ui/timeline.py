@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QSizePolicy, QToolTip, QWidget
 
 from presence_desktop.client.timelines import Segment
 from presence_desktop.domain.statuses import StatusCatalogue
@@ -49,9 +49,12 @@ def paint_timeline(painter: QPainter, rect: QRectF, segments: Sequence[Segment],
                    start: float, end: float, *, gaps: bool = False, now: float | None = None) -> None:
     """Draw ``segments`` (epoch s) scaled so ``start``..``end`` fills ``rect``."""
     span = max(1.0, end - start)
+    palette = QApplication.palette()
+    ink, base = palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Base)
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-    track = QColor(128, 128, 128, 40)
+    track = QColor(ink)
+    track.setAlpha(40)  # the empty rest of the day: a faint band in the text's colour
     painter.fillRect(rect, track)
     for seg in segments:
         x0 = rect.left() + (max(seg.start, start) - start) / span * rect.width()
@@ -64,14 +67,16 @@ def paint_timeline(painter: QPainter, rect: QRectF, segments: Sequence[Segment],
         side = rect.height() * 0.7
         if r.width() >= side + 4:
             icon = QRectF(r.left() + 2, rect.center().y() - side / 2, side, side)
-            painter.fillRect(icon.adjusted(-1, -1, 1, 1), QColor(255, 255, 255, 200))
+            backing = QColor(base)
+            backing.setAlpha(200)  # the shape on the table's background colour, readable on any segment
+            painter.fillRect(icon.adjusted(-1, -1, 1, 1), backing)
             paint_status(painter, icon, status)
     if gaps:
-        painter.setPen(QPen(QColor(0, 0, 0, 140), 1, Qt.PenStyle.DashLine))
+        painter.setPen(QPen(ink, 1, Qt.PenStyle.DashLine))
         painter.drawRect(rect.adjusted(0, 0, -1, -1))
     if now is not None and start <= now <= end:
         x = rect.left() + (now - start) / span * rect.width()
-        painter.setPen(QPen(QColor(0, 0, 0, 160), 1))
+        painter.setPen(QPen(ink, 1))
         painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
     painter.restore()
 

@@ -21,6 +21,7 @@ from presence_desktop.domain.floors import Floor
 from presence_desktop.domain.roster import Roster
 from presence_desktop.domain.statuses import StatusCatalogue
 from presence_desktop.ui.painting import status_pixmap
+from presence_desktop.ui.theme import WALL
 from presence_desktop.ui.timeline import span_text
 
 LONGEST_SHOWN = 3
@@ -110,8 +111,8 @@ class Wallboard(QWidget):
         self.server_now = server_now
         self.live = live
         pal = self.palette()
-        pal.setColor(QPalette.ColorRole.Window, QColor("#101418"))
-        pal.setColor(QPalette.ColorRole.WindowText, QColor("#f2f4f5"))
+        pal.setColor(QPalette.ColorRole.Window, QColor(WALL.background))
+        pal.setColor(QPalette.ColorRole.WindowText, QColor(WALL.text))
         self.setPalette(pal)
         self.setAutoFillBackground(True)
         self.setCursor(Qt.CursorShape.BlankCursor)
@@ -181,10 +182,10 @@ class Wallboard(QWidget):
         self.clock.setText(datetime.fromtimestamp(now).strftime("%H:%M"))
         if live:
             self.banner.setText("● Live")
-            self.banner.setStyleSheet("color: #7bd88f;")
+            self.banner.setStyleSheet(f"color: {WALL.live};")
         else:
             self.banner.setText("NOT LIVE: " + (reason or "reconnecting") + " - numbers may be out of date")
-            self.banner.setStyleSheet("color: #ff8a80;")
+            self.banner.setStyleSheet(f"color: {WALL.alert};")
         by_team: dict[str, list[str]] = {}
         for agent in self.roster.agent_ids():
             entry = self.roster.get(agent)
@@ -208,7 +209,7 @@ class Wallboard(QWidget):
             lines.append(text)
             any_below |= below
         tile.floors.setText("\n".join(lines) if lines else "No staffing floor set")
-        tile.floors.setStyleSheet("color: #ff8a80; font-weight: bold;" if any_below else "")
+        tile.floors.setStyleSheet(f"color: {WALL.alert}; font-weight: bold;" if any_below else "")
         waiting = []
         for agent in agents:
             status = self.roster.display_status(agent, now)
