@@ -335,3 +335,38 @@ def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, arti
     win.filters.group.setChecked(False)
     assert win.proxy.rowCount() == len(roster) and not win.teams.isVisibleTo(win)
     assert header.visualIndex(COL_TEAM) == COL_TEAM
+
+
+def test_a_row_past_its_budget_says_so_on_the_whole_row_and_in_words_when_selected(qtbot):
+    """Only the time cell was tinted: a selected row (selection colours) showed no overrun at all."""
+    from datetime import UTC, datetime
+
+    from PySide6.QtCore import Qt
+
+    from presence_desktop.domain.presence import format_time
+    from presence_desktop.ui.roster.columns import COL_MESSAGE, COL_NAME, COL_TIME
+    from presence_desktop.ui.roster.model import AGENT_ROLE
+
+    win, roster = make_window(qtbot)
+    agent = win.proxy.visible_agent_ids()[0]
+    ev = roster.get(agent).event
+    long_ago = format_time(datetime.fromtimestamp(time.time() - 20 * 60, UTC))
+    win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status="break", changed_at=long_ago,
+                                                status_since=long_ago)))
+    win.model.flush()
+    row = next(r for r in range(win.proxy.rowCount()) if win.proxy.index(r, 0).data(AGENT_ROLE) == agent)
+    time_text = win.proxy.index(row, COL_TIME).data()
+    assert time_text.startswith("⚠ ")  # words, not only colour: also on a selected row
+    for col in (COL_NAME, COL_MESSAGE):
+        assert win.proxy.index(row, col).data(Qt.ItemDataRole.BackgroundRole) is not None  # the whole row
+    other = next(r for r in range(win.proxy.rowCount())
+                 if roster.budget_overrun(win.proxy.index(r, 0).data(AGENT_ROLE)) is None)
+    assert win.proxy.index(other, COL_NAME).data(Qt.ItemDataRole.BackgroundRole) is None
+    win.table.selectRow(row)
+    win.resize(1040, 500)
+    qtbot.wait(50)
+    from pathlib import Path
+
+    out = Path(__file__).resolve().parents[1] / "artifacts"
+    out.mkdir(exist_ok=True)
+    win.grab().save(str(out / "roster-over-budget.png"))

@@ -77,6 +77,13 @@ def status_text(roster: Roster, agent_id: str, ev: PresenceEvent, status: Status
     return status.label
 
 
+def time_text(roster: Roster, agent_id: str, now: float) -> str:
+    """Time in status (h:mm:ss); past the status's time budget with ⚠ in front, so the overrun
+    reads in words and shape too, also on a selected row whose colours are the selection's."""
+    text = format_duration(roster.time_in_status(agent_id, now))
+    return f"⚠ {text}" if roster.budget_overrun(agent_id, now) is not None else text
+
+
 def _status_key(roster: Roster, agent_id: str, ev: PresenceEvent, now: float) -> str:
     return enc_int(roster.display_status(agent_id, now).order)
 
@@ -101,7 +108,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "Name", 220, lambda r, a, ev, st, now: person_name(ev, a), lambda r, a, ev, now: "",
            min_width=150, max_width=340, header_tip="Name, with the status as a badge on the initials"),
     Column("status", "Status", 170, status_text, _status_key, min_width=120, max_width=260),
-    Column("time", "Time in status", 96, lambda r, a, ev, st, now: format_duration(r.time_in_status(a, now)),
+    Column("time", "Time in status", 96, lambda r, a, ev, st, now: time_text(r, a, now),
            lambda r, a, ev, now: enc_float(r.time_in_status(a, now)), ticking=True,
            level=lambda r, a, now: _LEVELS.get(r.budget_level(a, now)), min_width=90, max_width=120,
            header_tip="Since the last status change (h:mm:ss, the relay's clock); a message edit keeps it"),

@@ -306,7 +306,8 @@ class RosterTableModel(QAbstractTableModel):
         # Roles that only some columns answer: out before the status lookup (every repaint asks
         # each visible cell for them).
         if role == Qt.ItemDataRole.BackgroundRole and column.level is None:
-            return None
+            # Past its time budget the whole row says so (the time cell also with ⚠ and its colours).
+            return self.brush("budget_over_bg") if roster.budget_overrun(agent_id, self.clock()) is not None else None
         if role == Qt.ItemDataRole.AccessibleTextRole and col != COL_NAME:
             return None
         if role == CHANGED_ROLE:
@@ -343,7 +344,9 @@ class RosterTableModel(QAbstractTableModel):
                 level = column.level(roster, agent_id, now)
                 if level in ("warn", "over"):  # text and background as a pair (readable in dark themes)
                     return self.brush(f"budget_{level}_text")
-            return self.brush("dim_text") if status.id == UNKNOWN_ID or self.not_current is not None else None
+            if status.id == UNKNOWN_ID or self.not_current is not None:
+                return self.brush("dim_text")
+            return self.brush("budget_over_text") if roster.budget_overrun(agent_id, now) is not None else None
         if role == Qt.ItemDataRole.BackgroundRole:
             level = column.level(roster, agent_id, now)
             return self.brush(f"budget_{level}_bg") if level in ("warn", "over") else None

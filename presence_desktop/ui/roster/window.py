@@ -454,12 +454,40 @@ class RosterWindow(QMainWindow):
             ticking.hidden()
         self._repaint_changed_rows(shown)
         if shown:
+            self._repaint_rows_crossing_a_budget(now)
             self._refresh_teams()
         self.banner.refresh()  # this computer's clock: the retry time is the client's own
         if self.roster.stale_after_s is not None:
             # Displayed statuses (hence counts) change with time alone only through staleness;
             # otherwise every roster change and connection change recounts already.
             self._refresh_counts()
+
+    _over_rows: frozenset[str] | None = None  # None: not looked yet (first paint drew them right)
+
+    def _repaint_rows_crossing_a_budget(self, now: float) -> None:
+        """A row past its status's time budget is tinted whole; the tick repaints only the
+        ticking cells, so the rows on screen that just crossed (either way) are repainted here."""
+        table, proxy = self.table, self.proxy
+        viewport = table.viewport()
+        first = table.rowAt(0)
+        if first < 0:
+            return
+        last = table.rowAt(viewport.height() - 1)
+        last = proxy.rowCount() - 1 if last < 0 else last
+        over = set()
+        rows = {}
+        for prow in range(first, last + 1):
+            agent_id = proxy.index(prow, 0).data(AGENT_ROLE)
+            rows[agent_id] = prow
+            if self.roster.budget_overrun(agent_id, now) is not None:
+                over.add(agent_id)
+        before, self._over_rows = self._over_rows, frozenset(over)
+        if before is None:
+            return
+        for agent_id in over.symmetric_difference(before):
+            prow = rows.get(agent_id)
+            if prow is not None:
+                viewport.update(0, table.rowViewportPosition(prow), viewport.width(), table.rowHeight(prow))
 
     def _repaint_changed_rows(self, shown: bool) -> None:
         """Change markers: fade (each tick) or, with reduced motion, just end; only rows on screen
