@@ -391,6 +391,7 @@ class GuiApp:
             sup = getattr(self, "supervisor_day", None)
             if sup is not None:
                 sup.refresh_floors()
+                sup.load_today()
                 if self.wallboard_at_start:
                     sup.open_wallboard(full_screen=True)
         if state.up and not state.joining and not GuiApp._gc_frozen:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 FLOORS_REFRESH_MS = 60_000  # other supervisors may change a team's floors: read them again this often
 ALERT_CHECK_MS = 1_000
+TODAY_REPAINT_MS = 60_000  # the "Today" bars grow by a pixel every few minutes: once a minute is plenty
 
 
 class SupervisorDay(QObject):
@@ -74,6 +75,11 @@ class SupervisorDay(QObject):
         self.floor_timer.setInterval(FLOORS_REFRESH_MS)
         self.floor_timer.timeout.connect(self.refresh_floors)
         self.floor_timer.start()
+        window.show_today(self._today_of, self.catalogue, self._name_of)
+        self.today_timer = QTimer(self)
+        self.today_timer.setInterval(TODAY_REPAINT_MS)
+        self.today_timer.timeout.connect(window.repaint_today)
+        self.today_timer.start()
 
     # --- names -----------------------------------------------------------------------------
     def _team_of(self, agent_id: str) -> str | None:
@@ -88,9 +94,41 @@ class SupervisorDay(QObject):
         watched = getattr(self.service, "watched", None)
         return list(watched) if watched else self.roster.team_ids()
 
+    def _today_of(self, agent_id: str) -> tuple[list[Any], float, float, bool, float] | None:
+        entry = self.roster.get(agent_id)
+        now = self.clock()
+        segments = self.timelines.segments(agent_id, now, entry.event if entry is not None else None)
+        return segments, self.timelines.start, self.timelines.end, bool(self.timelines.gaps(agent_id)), now
+
+    def load_today(self) -> None:
+        """Today's history of every watched team, for the "Today" column (the live changes
+        extend it from then on)."""
+        relay = self.service.relay
+        if not hasattr(relay, "history_day"):
+            return
+
+        async def load() -> None:
+            day = self.timelines.window.day.isoformat()
+            for team in self.teams():
+                try:
+                    got = await relay.history_day(day=day, team=team, tz=self.timelines.tz)
+                except Exception as exc:  # noqa: BLE001 - the bars show what live changes tell meanwhile
+                    log.info("today's history of %s could not be read now: %s", team, exc)
+                    continue
+                self.timelines.load(got["entries"], team=team)
+            self.window.repaint_today()
+
+        self.spawn(load(), name="history-today")
+
     # --- menus -----------------------------------------------------------------------------
     def _build_menu(self) -> None:
         menu = self.window.menuBar().addMenu("&Supervisor")
+        column = QAction("Today's timeline column", self.window)
+        column.setCheckable(True)
+        column.setChecked(True)
+        column.toggled.connect(lambda on: self.window.show_today(self._today_of, self.catalogue, self._name_of, on))
+        menu.addAction(column)
+        menu.addSeparator()
         for text, slot, shortcut in (("Alerts…", self.open_alerts, None), ("Staffing floors…", self.open_floors, None),
                                      ("Wallboard", self.open_wallboard, "F11"),
                                      ("Export today's history (CSV)…", self.export_csv, None)):

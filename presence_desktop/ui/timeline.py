@@ -139,12 +139,12 @@ class TimelineBar(QWidget):
                 QToolTip.hideText()
             else:
                 # Plain text: a leading "<" in a name must not turn the tooltip into markup.
-                QToolTip.showText(ev.globalPos(), _plain(segment_tooltip(seg, self.catalogue, self.name_of)), self)
+                QToolTip.showText(ev.globalPos(), plain_tooltip(segment_tooltip(seg, self.catalogue, self.name_of)), self)
             return True
         return super().event(ev)
 
 
-def _plain(text: str) -> str:
+def plain_tooltip(text: str) -> str:
     """Qt shows a tooltip as rich text when it looks like markup; escaping keeps it text."""
     from html import escape
 

@@ -15,7 +15,7 @@ def test_every_header_has_room_for_its_text_and_the_sort_arrow(qtbot, artifacts_
     room = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMarkSize) + 3 * style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin)
     fm = QFontMetrics(header.font())
     for col, title in enumerate(HEADERS):
-        if title:
+        if title and not win.table.isColumnHidden(col):
             assert header.sectionSize(col) >= fm.horizontalAdvance(title) + room, title
     win.table.sortByColumn(COL_TIME, Qt.SortOrder.DescendingOrder)
     win.show()

@@ -19,6 +19,7 @@ from presence_desktop.ui.roster.columns import (
     COL_STATUS,
     COL_TEAM,
     COL_TIME,
+    COL_TODAY,
     HEADERS,
 )
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
@@ -51,6 +52,8 @@ def sort_value(index):
         return natural_key(ev.team_id)
     if col == COL_TIME:
         return roster.time_in_status(agent_id, now)
+    if col == COL_TODAY:
+        return 0  # a picture of the day: no order of its own, the names break the tie
     assert col == COL_MESSAGE
     return (ev.message or "").casefold()
 

@@ -85,5 +85,30 @@ async def test_an_agent_gets_no_supervisor_menu(qtbot, tmp_path):
     await gui.start("aws")
     qtbot.addWidget(gui.window)
     assert gui.supervisor_day is None
+    from presence_desktop.ui.roster.columns import COL_TODAY
+
+    assert gui.window.table.isColumnHidden(COL_TODAY)  # no day to draw for an agent
     assert "&Supervisor" not in [a.text() for a in gui.window.menuBar().actions()]
+    await gui.runtime.shutdown()
+
+
+async def test_the_today_column_draws_each_agents_day_and_can_be_hidden(qtbot, tmp_path):
+    from presence_desktop.ui.roster.columns import COL_TODAY
+
+    gui, backends = await open_as_supervisor(qtbot, tmp_path)
+    win, sd = gui.window, gui.supervisor_day
+    assert not win.table.isColumnHidden(COL_TODAY)
+    await until(lambda: ("history", "team-1") in backends["relay"].calls)  # today's history at the join
+    agent = gui.service.roster.agent_ids()[0]
+    segments, start, end, gaps, now = sd._today_of(agent)
+    assert segments and start <= segments[-1].start <= now <= end and segments[-1].ongoing and not gaps
+    toggle = next(a for a in win.menuBar().actions() if a.text() == "&Supervisor").menu().actions()[0]
+    assert toggle.text() == "Today's timeline column"
+    win.resize(1400, 520)
+    qtbot.wait(100)
+    win.grab().save(str(ARTIFACTS / "roster-today-column.png"))
+    toggle.setChecked(False)
+    assert win.table.isColumnHidden(COL_TODAY)
+    toggle.setChecked(True)
+    assert not win.table.isColumnHidden(COL_TODAY)
     await gui.runtime.shutdown()

@@ -114,6 +114,9 @@ COLUMNS: tuple[Column, ...] = (
            header_tip="Since the last status change (h:mm:ss, the relay's clock); a message edit keeps it"),
     Column("team", "Team", 110, lambda r, a, ev, st, now: team_name(ev.team_id),
            lambda r, a, ev, now: natural_sort_key(team_name(ev.team_id)) + SEP, min_width=70, max_width=220),
+    # Painted by the window's timeline delegate from the day's history (supervisors; hidden otherwise).
+    Column("today", "Today", 170, lambda r, a, ev, st, now: "", lambda r, a, ev, now: "", min_width=110,
+           max_width=260, header_tip="Today's statuses, from midnight: point at a segment for when, how and who"),
     Column("message", "Message", 260, lambda r, a, ev, st, now: display_text(ev.message),
            lambda r, a, ev, now: enc_text((ev.message or "").casefold()), resize="stretch", min_width=140),
 )
@@ -126,7 +129,7 @@ def index_of(key: str) -> int:
     return _INDEX[key]
 
 
-COL_NAME, COL_STATUS, COL_TIME, COL_MESSAGE, COL_TEAM = (
-    index_of(k) for k in ("name", "status", "time", "message", "team"))
+COL_NAME, COL_STATUS, COL_TIME, COL_MESSAGE, COL_TEAM, COL_TODAY = (
+    index_of(k) for k in ("name", "status", "time", "message", "team", "today"))
 HEADERS = tuple(c.title for c in COLUMNS)
 TICKING_COLUMNS = tuple(i for i, c in enumerate(COLUMNS) if c.ticking)

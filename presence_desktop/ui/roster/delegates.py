@@ -14,7 +14,7 @@ import zlib
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from presence_desktop.domain.statuses import Status
 from presence_desktop.ui import theme
@@ -223,3 +223,51 @@ class TeamDelegate(_RowDelegate):
         finally:
             painter.restore()
 
+
+class TimelineDelegate(_RowDelegate):
+    """The "Today" column: the agent's day as a thin bar (ui/timeline.py). ``provider(agent_id)``
+    returns ``(segments, day start, day end, history has gaps, now)`` or None; without a provider
+    the cell is empty (the window hides the column then)."""
+
+    def __init__(self, parent=None, reduced_motion: bool = False) -> None:
+        super().__init__(parent, reduced_motion)
+        self.provider = None
+        self.catalogue = None
+        self.name_of = str
+
+    def _day(self, index):
+        if self.provider is None:
+            return None
+        agent_id = index.data(AGENT_ROLE)
+        return self.provider(agent_id) if agent_id is not None else None
+
+    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+        self._panel(painter, option, index)
+        day = self._day(index)
+        if day is None or self.catalogue is None:
+            return
+        from presence_desktop.ui.timeline import paint_timeline
+
+        segments, start, end, gaps, now = day
+        r = QRectF(option.rect).adjusted(PAD, option.rect.height() * 0.3, -PAD, -option.rect.height() * 0.3)
+        painter.save()
+        try:
+            paint_timeline(painter, r, segments, self.catalogue, start, end, gaps=gaps, now=now)
+        finally:
+            painter.restore()
+
+    def helpEvent(self, event, view, option, index) -> bool:
+        day = self._day(index)
+        if day is None or self.catalogue is None:
+            return super().helpEvent(event, view, option, index)
+        from presence_desktop.ui.timeline import plain_tooltip, segment_tooltip
+
+        segments, start, end, _gaps, _now = day
+        width = max(1.0, option.rect.width() - 2 * PAD)
+        t = start + (event.pos().x() - option.rect.left() - PAD) / width * (end - start)
+        seg = next((s for s in segments if s.start <= t < s.end), None)
+        if seg is None:
+            QToolTip.hideText()
+        else:
+            QToolTip.showText(event.globalPos(), plain_tooltip(segment_tooltip(seg, self.catalogue, self.name_of)), view)
+        return True

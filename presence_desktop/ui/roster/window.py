@@ -61,6 +61,7 @@ from presence_desktop.ui.roster.columns import (
     COL_NAME,
     COL_STATUS,
     COL_TEAM,
+    COL_TODAY,
     COLUMNS,
     person_name,
     set_team_names,
@@ -70,6 +71,7 @@ from presence_desktop.ui.roster.delegates import (
     PersonDelegate,
     PillDelegate,
     TeamDelegate,
+    TimelineDelegate,
 )
 from presence_desktop.ui.roster.filters import FilterBar
 from presence_desktop.ui.roster.hold import OrderHold
@@ -208,6 +210,8 @@ class RosterWindow(QMainWindow):
         self.table.setItemDelegateForColumn(COL_STATUS, self.pill_delegate)
         self.team_delegate = TeamDelegate(self.table, reduced_motion=reduced_motion)
         self.table.setItemDelegateForColumn(COL_TEAM, self.team_delegate)
+        self.today_delegate = TimelineDelegate(self.table, reduced_motion=reduced_motion)
+        self.table.setItemDelegateForColumn(COL_TODAY, self.today_delegate)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -229,6 +233,7 @@ class RosterWindow(QMainWindow):
         for col, column in enumerate(COLUMNS):
             header.resizeSection(col, column.width)
             header.setSectionResizeMode(col, modes[column.resize])
+        self.table.setColumnHidden(COL_TODAY, True)  # until show_today() gives it a day to draw
         self._fit_headers()
         header.sectionResized.connect(self._section_resized)
         self.table.contextMenuForRow.connect(self._context_menu)
@@ -301,7 +306,7 @@ class RosterWindow(QMainWindow):
             return
         self._fitting = True
         try:
-            fixed = [i for i, c in enumerate(COLUMNS) if c.resize != "stretch"]
+            fixed = [i for i, c in enumerate(COLUMNS) if c.resize != "stretch" and not self.table.isColumnHidden(i)]
             if not self._user_widths:
                 base = sum(COLUMNS[i].width for i in fixed)
                 stretch_min = sum(c.min_width for c in COLUMNS if c.resize == "stretch")
@@ -337,6 +342,22 @@ class RosterWindow(QMainWindow):
         quit_.setShortcut("Ctrl+Q")
         quit_.triggered.connect(self.quitRequested)
         menu.addAction(quit_)
+
+    def show_today(self, provider, catalogue, name_of=str, shown: bool = True) -> None:
+        """Give the "Today" column its day (``TimelineDelegate.provider``) and show or hide it."""
+        self.today_delegate.provider, self.today_delegate.catalogue = provider, catalogue
+        self.today_delegate.name_of = name_of
+        self.table.setColumnHidden(COL_TODAY, not shown)
+        if shown:
+            self.table.horizontalHeader().resizeSection(COL_TODAY, COLUMNS[COL_TODAY].width)
+        self.fit_columns()
+
+    def repaint_today(self) -> None:
+        """The bars grow with the day: repaint the column (once a minute is enough)."""
+        if not self.table.isColumnHidden(COL_TODAY):
+            viewport = self.table.viewport()
+            viewport.update(self.table.columnViewportPosition(COL_TODAY), 0,
+                            self.table.columnWidth(COL_TODAY), viewport.height())
 
     def focus_search(self) -> None:
         """Ctrl+F: to the name search, its text selected."""
