@@ -512,6 +512,9 @@ class GuiApp:
         if self.day is not None:
             self.day.stop()
             self.day = None
+        if self.supervisor_day is not None:
+            self.supervisor_day.stop()
+            self.supervisor_day = None
         if self.service is not None:
             service, self.service = self.service, None
             await service.shutdown()

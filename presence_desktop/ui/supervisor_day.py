@@ -43,7 +43,7 @@ class SupervisorDay(QObject):
                  save_rules: Callable[[list[dict[str, Any]]], None],
                  team_name: Callable[[str], str] = str) -> None:
         super().__init__(window)
-        self.service, self.window, self.notify, self.spawn = service, window, notify, spawn
+        self.service, self.window, self.notify, self._spawn = service, window, notify, spawn
         self.catalogue = service.catalogue
         self.roster = service.roster
         self.clock = service.server_clock
@@ -80,6 +80,22 @@ class SupervisorDay(QObject):
         self.today_timer.setInterval(TODAY_REPAINT_MS)
         self.today_timer.timeout.connect(window.repaint_today)
         self.today_timer.start()
+
+    def spawn(self, coro: Any, name: str) -> None:
+        """Run ``coro`` on the app's loop; nothing once the app is shutting down."""
+        try:
+            self._spawn(coro, name=name)
+        except RuntimeError as exc:  # the runtime takes no new tasks while it shuts down
+            coro.close()
+            log.debug("not started (%s): %s", name, exc)
+
+    def stop(self) -> None:
+        """Sign-out or quit: no more timers, checks or reads."""
+        for timer in (self.alert_timer, self.floor_timer, self.today_timer):
+            timer.stop()
+        if self.wallboard is not None:
+            self.wallboard.timer.stop()
+            self.wallboard.close()
 
     # --- names -----------------------------------------------------------------------------
     def _team_of(self, agent_id: str) -> str | None:

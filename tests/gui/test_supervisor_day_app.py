@@ -112,3 +112,14 @@ async def test_the_today_column_draws_each_agents_day_and_can_be_hidden(qtbot, t
     toggle.setChecked(True)
     assert not win.table.isColumnHidden(COL_TODAY)
     await gui.runtime.shutdown()
+
+
+async def test_after_quit_no_timer_starts_work(qtbot, tmp_path):
+    """A floors refresh fired by its timer after the app began shutting down raised 'shutting
+    down: no new tasks' inside Qt's event loop (seen in CI, from another test's window)."""
+    gui, backends = await open_as_supervisor(qtbot, tmp_path)
+    sd = gui.supervisor_day
+    await gui.runtime.shutdown()
+    assert gui.supervisor_day is None and not sd.floor_timer.isActive() and not sd.alert_timer.isActive()
+    sd.refresh_floors()  # as a late timer would: nothing starts, nothing raises
+    sd.load_today()
