@@ -485,20 +485,24 @@ class RosterWindow(QMainWindow):
 
     _over_rows: frozenset[str] | None = None  # None: not looked yet (first paint drew them right)
 
+    def _rows_on_screen(self) -> list[tuple[int, str]]:
+        """(proxy row, agent id) of the rows the viewport shows, top to bottom."""
+        table, proxy = self.table, self.proxy
+        first = table.rowAt(0)
+        if first < 0:
+            return []
+        last = table.rowAt(table.viewport().height() - 1)
+        last = proxy.rowCount() - 1 if last < 0 else last
+        return [(prow, proxy.index(prow, 0).data(AGENT_ROLE)) for prow in range(first, last + 1)]
+
     def _repaint_rows_crossing_a_budget(self, now: float) -> None:
         """A row past its status's time budget is tinted whole; the tick repaints only the
         ticking cells, so the rows on screen that just crossed (either way) are repainted here."""
-        table, proxy = self.table, self.proxy
+        table = self.table
         viewport = table.viewport()
-        first = table.rowAt(0)
-        if first < 0:
-            return
-        last = table.rowAt(viewport.height() - 1)
-        last = proxy.rowCount() - 1 if last < 0 else last
         over = set()
         rows = {}
-        for prow in range(first, last + 1):
-            agent_id = proxy.index(prow, 0).data(AGENT_ROLE)
+        for prow, agent_id in self._rows_on_screen():
             rows[agent_id] = prow
             if self.roster.budget_overrun(agent_id, now) is not None:
                 over.add(agent_id)
@@ -519,16 +523,10 @@ class RosterWindow(QMainWindow):
         ended = set(self.model.age_changes())
         if not shown:
             return
-        table, proxy = self.table, self.proxy
+        table = self.table
         viewport = table.viewport()
-        first = table.rowAt(0)
-        if first < 0:
-            return
-        last = table.rowAt(viewport.height() - 1)
-        last = proxy.rowCount() - 1 if last < 0 else last
         cols = [(table.columnViewportPosition(c), table.columnWidth(c)) for c in (COL_NAME, COL_STATUS)]
-        for prow in range(first, last + 1):
-            agent_id = proxy.index(prow, 0).data(AGENT_ROLE)
+        for prow, agent_id in self._rows_on_screen():
             if agent_id in ended or (agent_id in marks and not self.reduced_motion):
                 y, h = table.rowViewportPosition(prow), table.rowHeight(prow)
                 for x, w in cols:
