@@ -116,6 +116,7 @@ class Wallboard(QWidget):
         self.setPalette(pal)
         self.setAutoFillBackground(True)
         self.setCursor(Qt.CursorShape.BlankCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Esc reaches it (keyPressEvent)
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         self.banner = _label(self, "wallBanner")
@@ -150,6 +151,13 @@ class Wallboard(QWidget):
     def set_floors(self, floors: Mapping[str, tuple[Floor, ...]]) -> None:
         self.floors = dict(floors)
         self.refresh()
+
+    def keyPressEvent(self, event) -> None:
+        # Needs no keyboard, but whoever opened it from the window can leave it with Esc.
+        if event.key() == Qt.Key.Key_Escape:
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

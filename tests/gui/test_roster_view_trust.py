@@ -156,7 +156,7 @@ def test_a_held_order_says_so_and_keyboard_work_holds_it_too(qtbot):
     shown = win.proxy.visible_agent_ids()
     assert win.hold_note.text() == ""
     win.hold.hold_for("pointer", True)
-    assert win.hold_note.text() == "⏸ Order paused while you point; move away to refresh"
+    assert win.hold_note.text() == "‖ Order paused while you point; move away to refresh"
     _change(win, roster, shown[0], status="on_call")
     assert win.proxy.visible_agent_ids() == shown  # held, and the note says why
     win.hold.hold_for("pointer", False)

@@ -171,3 +171,15 @@ def test_floors_dialog_edits_and_refuses_a_floor_without_statuses(qtbot):
     dlg._submit()
     assert sent == [("team-1", [{"statuses": ["available", "on_call"], "minimum": 4, "label": "Routable"},
                                 {"statuses": ["after_call_work"], "minimum": 1, "label": None}])]
+
+
+def test_escape_leaves_the_wallboard(qtbot):
+    board = Wallboard(make_roster(NOON), default_catalogue(), ["team-1"], server_now=lambda: NOON)
+    qtbot.addWidget(board)
+    board.show()
+    qtbot.waitExposed(board)
+    from PySide6.QtCore import Qt as _Qt
+    from PySide6.QtGui import QKeyEvent
+
+    board.keyPressEvent(QKeyEvent(QKeyEvent.Type.KeyPress, _Qt.Key.Key_Escape, _Qt.KeyboardModifier.NoModifier))
+    assert not board.isVisible()

@@ -454,9 +454,9 @@ class RosterWindow(QMainWindow):
             self.hold_note.setText("")
             return
         if self.hold is not None and self.hold.reasons == {"keyboard"}:
-            text = "⏸ Order paused while you use the keys here; Esc or leave the list to refresh"
+            text = "‖ Order paused while you use the keys here; Esc or leave the list to refresh"
         else:
-            text = "⏸ Order paused while you point; move away to refresh"
+            text = "‖ Order paused while you point; move away to refresh"
         self.hold_note.setText(text)
         self.hold_note.setStyleSheet(f"color: {colors(self.palette()).muted};")
 
