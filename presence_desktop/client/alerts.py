@@ -196,7 +196,7 @@ class AlertEngine:
         return out
 
     def _below_floor(self, team: str, floor: Floor, counts: Mapping[str, int]) -> list[Alert]:
-        label = floor.label or " + ".join(self.catalogue.display(s).label for s in floor.statuses)
+        label = floor.describe(lambda s: self.catalogue.display(s).label)
         return [Alert(rule, f"{self.team_name(team)} below its floor",
                       f"{label}: {floor.count(counts)} of at least {floor.minimum}.", None, team)
                 for rule in self.rules if rule.kind == "below_floor" and rule.team_id == team]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from presence_desktop.domain.history import DayWindow, day_window, entry_dict, find_gaps, status_intervals
-from presence_desktop.domain.presence import PresenceEvent, format_time, parse_time
+from presence_desktop.domain.presence import PresenceEvent, parse_time
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,6 @@ class DayTimelines:
             totals[s.status] = totals.get(s.status, 0.0) + (s.end - s.start)
         return totals
 
-    def is_today(self, now: float | None = None) -> bool:
-        now = self.clock() if now is None else now
-        return self.window.start.timestamp() <= now < self.window.end.timestamp()
-
     @property
     def start(self) -> float:
         return self.window.start.timestamp()
@@ -122,6 +118,3 @@ class DayTimelines:
     @property
     def end(self) -> float:
         return self.window.end.timestamp()
-
-    def describe_window(self) -> str:
-        return f"{self.window.day.isoformat()} ({self.window.tz}, {format_time(self.window.start)} UTC start)"

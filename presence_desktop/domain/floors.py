@@ -7,7 +7,7 @@ wallboard compare live counts with them; alerts fire when a team drops below one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,11 @@ class Floor:
     def shortfall(self, counts: Mapping[str, int]) -> int:
         """How many agents are missing to reach the floor (0 = met)."""
         return max(0, self.minimum - self.count(counts))
+
+    def describe(self, label_of: Callable[[str], str]) -> str:
+        """The floor's name for people: its label, else its statuses' labels joined with " + "
+        (``label_of(status_id)``)."""
+        return self.label or " + ".join(label_of(s) for s in self.statuses)
 
     def to_dict(self) -> dict[str, Any]:
         return {"statuses": list(self.statuses), "minimum": self.minimum, "label": self.label}

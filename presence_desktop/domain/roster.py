@@ -169,6 +169,15 @@ class Roster:
         """Agent ids in row order (first seen first); rows are never removed."""
         return list(self._order)
 
+    def agents_by_team(self, agent_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """Team id -> its agent ids among ``agent_ids`` (default: every row), in the given order."""
+        by_team: dict[str, list[str]] = {}
+        for agent_id in self._order if agent_ids is None else agent_ids:
+            entry = self._entries.get(agent_id)
+            if entry is not None:
+                by_team.setdefault(entry.event.team_id, []).append(agent_id)
+        return by_team
+
     def agent_at(self, row: int) -> str:
         return self._order[row]
 

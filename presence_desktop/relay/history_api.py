@@ -41,11 +41,6 @@ CSV_MAX_ENTRIES = 20_000
 ROUTES = {"/v1/history": ("GET",), "/v1/history.csv": ("GET",), "/v1/floors": ("GET", "PUT")}
 
 
-def may_watch(caller: Identity, team: str | None) -> bool:
-    """Whether ``caller`` may see ``team``'s presence: the roster's rule (docs/teams.md)."""
-    return caller.may_watch(team)
-
-
 def _one(query: dict[str, list[str]], name: str) -> str | None:
     values = query.get(name)
     if not values:
@@ -84,9 +79,9 @@ async def handle(core: RelayCore, caller: Identity, method: str, path: str, quer
         row = await core.store.get(agent)
         if row is None:
             raise RelayError(404, "unknown_agent", f"agent {agent!r} has never used the relay")
-        if not may_watch(caller, row.event.team_id):
+        if not caller.may_watch(row.event.team_id):
             raise RelayError(403, "forbidden", "that agent is not in a team you may watch")
-    if team is not None and not may_watch(caller, team):
+    if team is not None and not caller.may_watch(team):
         raise RelayError(403, "forbidden", "you may not watch that team")
     if path == "/v1/history.csv":
         return await _csv(core, window, agent, team)
@@ -136,7 +131,7 @@ async def _floors(core: RelayCore, caller: Identity, method: str, query: dict[st
         team = _one(query, "team")
         if team is None or not valid_segment(team):
             raise RelayError(400, "invalid_request", "team=<team id> is required")
-        if not may_watch(caller, team):
+        if not caller.may_watch(team):
             raise RelayError(403, "forbidden", "you may not watch that team")
         try:
             doc = await core.floors.get(team)

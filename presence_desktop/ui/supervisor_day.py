@@ -224,11 +224,7 @@ class SupervisorDay(QObject):
     def show_floors(self) -> None:
         """One line per team with floors: met or ▼ BELOW, in words (not colour alone)."""
         parts, below = [], False
-        agents_by_team: dict[str, list[str]] = {}
-        for agent in self.roster.agent_ids():
-            team = self._team_of(agent)
-            if team is not None:
-                agents_by_team.setdefault(team, []).append(agent)
+        agents_by_team = self.roster.agents_by_team()
         now = self.clock()
         for team, floors in sorted(self.floors.items()):
             counts = self.roster.counts(agents_by_team.get(team, []), now).by_status

@@ -36,7 +36,7 @@ def _label(parent: QWidget, name: str) -> QLabel:
 
 def floor_text(floor: Floor, counts: Mapping[str, int], catalogue: StatusCatalogue) -> tuple[str, bool]:
     """("Available + On call 3 / floor 4  ▼ BELOW", below?) in words, not colour alone."""
-    label = floor.label or " + ".join(catalogue.display(s).label for s in floor.statuses)
+    label = floor.describe(lambda s: catalogue.display(s).label)
     have = floor.count(counts)
     below = have < floor.minimum
     return f"{label} {have} / floor {floor.minimum}  " + ("▼ BELOW" if below else "✓ met"), below
@@ -194,11 +194,7 @@ class Wallboard(QWidget):
         else:
             self.banner.setText("NOT LIVE: " + (reason or "reconnecting") + " - numbers may be out of date")
             self.banner.setStyleSheet(f"color: {WALL.alert};")
-        by_team: dict[str, list[str]] = {}
-        for agent in self.roster.agent_ids():
-            entry = self.roster.get(agent)
-            if entry is not None:
-                by_team.setdefault(entry.event.team_id, []).append(agent)
+        by_team = self.roster.agents_by_team()
         px = getattr(self, "_px", 16)
         for tile in self.tiles:
             self._fill(tile, by_team.get(tile.team_id, []), now, live, px)

@@ -598,9 +598,7 @@ class RosterWindow(QMainWindow):
         if not self.model.group_by_team:
             return
         scope = RosterFilter(statuses=None, text=self.proxy.roster_filter.text)
-        by_team: dict[str, list[str]] = {}
-        for agent_id in self.roster.visible(scope):
-            by_team.setdefault(self.roster.get(agent_id).event.team_id, []).append(agent_id)
+        by_team = self.roster.agents_by_team(self.roster.visible(scope))
         captions = self.teams.refresh(self.roster, by_team)
         if captions != self.team_delegate.captions:
             self.team_delegate.captions = captions
