@@ -11,12 +11,12 @@ import abc
 import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from presence_desktop.relay.history import HistoryUnavailable
+from presence_desktop.relay.store import SqliteConnections
 
 
 class FloorStore(abc.ABC):
@@ -37,20 +37,11 @@ class FloorStore(abc.ABC):
 class SqliteFloors(FloorStore):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = SqliteConnections(self.path)
         self._conn().execute("CREATE TABLE IF NOT EXISTS floors (team_id TEXT PRIMARY KEY, doc_json TEXT NOT NULL)")
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-            conn.execute("PRAGMA journal_mode = WAL")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._connections.get()
 
     def _get(self, team_id: str) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT doc_json FROM floors WHERE team_id = ?", (team_id,)).fetchone()
@@ -73,10 +64,7 @@ class SqliteFloors(FloorStore):
         await self._run(self._put, team_id, document)
 
     async def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+        self._connections.close()
 
 
 class DynamoFloors(FloorStore):

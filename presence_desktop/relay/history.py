@@ -24,7 +24,6 @@ import collections
 import json
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from presence_desktop.domain.history import (
     entry_dict,
 )
 from presence_desktop.domain.presence import PresenceEvent, format_time, parse_time
+from presence_desktop.relay.store import SqliteConnections
 
 log = logging.getLogger(__name__)
 
@@ -115,29 +115,14 @@ class SqliteHistory(HistoryStore):
     def __init__(self, path: str | Path, retention_days: int = RETENTION_DAYS, clock: Callable[[], float] = time.time,
                  busy_timeout_ms: int = 10_000) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.retention_s = retention_days * 86400
         self.clock = clock
-        self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = SqliteConnections(self.path, busy_timeout_ms)
         self._pruned_at = 0.0
         self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=self._busy_timeout_ms / 1000)
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._connections.get()
 
     def _append(self, event: PresenceEvent, previous: PresenceEvent | None) -> None:
         now = self.clock()
@@ -187,10 +172,7 @@ class SqliteHistory(HistoryStore):
         return await self._run(self._query, window, agent_id, team_id, cursor, limit)
 
     async def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+        self._connections.close()
 
 
 class DynamoHistory(HistoryStore):

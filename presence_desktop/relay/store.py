@@ -158,6 +158,51 @@ _MIGRATIONS = (("presence", "rejected_version", "ALTER TABLE presence ADD COLUMN
                ("presence", "rejected_until", "ALTER TABLE presence ADD COLUMN rejected_until REAL"))
 
 
+class SqliteConnections:
+    """One SQLite connection per thread to ``path`` (sqlite3 connections must not be shared by two
+    threads), in WAL mode with ``busy_timeout``; :meth:`close` closes them all. Every SQLite store
+    of the relay (presence, history, floors) opens its file through one of these."""
+
+    def __init__(self, path: str, busy_timeout_ms: int = 10_000) -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection. Raises RuntimeError once closed."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("store is closed")
+            # isolation_level=None: the stores issue BEGIN/COMMIT themselves.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=self.busy_timeout_ms / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal" and self.path != ":memory:":
+                log.warning("sqlite journal_mode is %s, not wal", mode)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing is best effort
+                log.exception("closing sqlite connection failed")
+
+
 class SqliteStore(PresenceStore):
     """One SQLite file in WAL mode; every blocking call runs in a worker thread.
 
@@ -175,13 +220,7 @@ class SqliteStore(PresenceStore):
     def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000, max_workers: int = 4) -> None:
         self.path = str(path)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="relay-store")
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._connections = SqliteConnections(self.path, busy_timeout_ms)
         conn = self._conn()
         conn.executescript(_SCHEMA)
         for table, column, ddl in _MIGRATIONS:
@@ -189,21 +228,7 @@ class SqliteStore(PresenceStore):
                 conn.execute(ddl)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._closed:
-                raise RuntimeError("store is closed")
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000)
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal" and self.path != ":memory:":
-                log.warning("sqlite journal_mode is %s, not wal", mode)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._connections.get()
 
     @property
     def journal_mode(self) -> str:
@@ -342,12 +367,5 @@ class SqliteStore(PresenceStore):
         )
 
     async def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            conns, self._all = self._all, []
+        self._connections.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing is best effort
-                log.exception("closing sqlite connection failed")
