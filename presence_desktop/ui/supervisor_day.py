@@ -6,8 +6,6 @@ managers); the relay decides what each may read.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -334,15 +332,15 @@ class SupervisorDay(QObject):
             except Exception as exc:  # noqa: BLE001 - said in the window; nothing half-written
                 self.window.show_problem(f"The history could not be exported: {exc}")
                 return
-            text = intervals_csv(status_intervals(entries, self.timelines.window, self.clock()))
+            rows = status_intervals(entries, self.timelines.window, self.clock())
+            text = intervals_csv(rows)
             try:
                 with open(target, "w", encoding="utf-8", newline="") as fh:
                     fh.write(text)
             except OSError as exc:
                 self.window.show_problem(f"Could not write {target}: {exc}")
                 return
-            rows = len(list(csv.reader(io.StringIO(text)))) - 1
-            self.window.show_note(f"Exported {rows} status intervals to {target}.")
+            self.window.show_note(f"Exported {len(rows)} status intervals to {target}.")
 
         self.spawn(export(), name="export-csv")
 
