@@ -255,8 +255,6 @@ class RelayCore:
         self.floors = floors
         self._in_flight: set[tuple[str, int]] = set()
         self._turns: dict[str, list[Any]] = {}  # agent id -> [asyncio.Lock, holders and waiters]
-        # (agent, version) the events API refused -> refusals seen by this process (the pause grows)
-        self._rejected: dict[tuple[str, int], int] = {}
         if self.limits.republish_after_s is None:
             retry = getattr(publisher, "retry", None)
             worst = retry.worst_case_s() if retry is not None else 30.0
@@ -475,7 +473,8 @@ class RelayCore:
         found unavailable, the rest of the round only stores (the next round publishes). A
         version AppSync *rejected* (4xx, handler error) is marked in the store with the time of its
         next try, a pause that doubles with each refusal (``rejected_retry_s`` up to
-        ``rejected_retry_max_s``), so no process retries it before then and nothing stays
+        ``rejected_retry_max_s``; the refusals are counted in the store, so a restarted or
+        another relay process continues the pause), so no process retries it before then and nothing stays
         unpublished for ever. A version stored less than ``republish_after_s`` ago is left to its
         own request.
         """
@@ -583,9 +582,8 @@ class RelayCore:
         except HttpPublishError as exc:
             log.error("publishing %s version %d failed: %s", row.agent_id, row.version, exc.message)
             if exc.code != "events_unavailable":
-                retry_at = self.clock() + self._rejected_pause(key)
                 try:
-                    await self.store.mark_rejected(row.agent_id, row.version, retry_at)
+                    await self.store.mark_rejected(row.agent_id, row.version, self._retry_at)
                 except StoreUnavailable as store_exc:  # the next sweep may try it sooner: harmless
                     log.warning("could not record the refusal of %s version %d: %s", row.agent_id, row.version, store_exc)
             if not raise_errors:
@@ -598,20 +596,18 @@ class RelayCore:
                              f"it ({exc.message}); the relay retries it", stored_version=row.version) from None
         finally:
             self._in_flight.discard(key)
-        self._rejected.pop(key, None)
         try:
             await self.store.mark_published(row.agent_id, row.version)
         except StoreUnavailable as exc:  # it did go out; the outbox may resend the same bytes later
             log.warning("published %s version %d but could not mark it: %s", row.agent_id, row.version, exc)
         return "ok"
 
-    def _rejected_pause(self, key: tuple[str, int]) -> float:
-        """Seconds until a refused version is tried again: doubling with each refusal this
-        process saw (another process starts again from ``rejected_retry_s``)."""
-        if len(self._rejected) > 10_000:
-            self._rejected.clear()
-        refusals = self._rejected[key] = self._rejected.get(key, 0) + 1
-        return float(min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * 2 ** (refusals - 1)))
+    def _retry_at(self, refusals: int) -> float:
+        """When a version refused ``refusals`` times (counted in the store, so across processes
+        and restarts) is tried again: ``rejected_retry_s`` doubling per refusal, at most
+        ``rejected_retry_max_s``."""
+        pause = min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * 2 ** min(refusals - 1, 30))
+        return self.clock() + pause
 
     async def close(self) -> None:
         await self.publisher.close()

@@ -6,8 +6,9 @@ Table (packaging/cloudformation/presence.yaml ``PresenceTable``): key ``pk`` (S,
     pk="agent#<agent_id>", sk="presence", agent_id, team_id, status, version (N),
     event_json (S: the exact published text), published (BOOL), last_seen (N, epoch s),
     expires_at (N, epoch s: last activity + retention), outbox (S "1", only while unpublished),
-    rejected_version (N: the version AppSync refused) and rejected_until (N, epoch s: kept out of
-    the outbox by every container until then)
+    rejected_version (N: the version AppSync refused), rejected_count (N: its refusals so far,
+    which the pause doubles with) and rejected_until (N, epoch s: kept out of the outbox by every
+    container until then)
 
 and one rate-limit counter per user (:meth:`DynamoStore.take_rate`)::
 
@@ -221,16 +222,37 @@ class DynamoStore(PresenceStore):
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise  # else a newer version is stored: leave it alone
 
-    def _mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
+    def _mark_rejected(self, agent_id: str, version: int, retry_at_for: Callable[[int], float]) -> int | None:
+        # Refusals of one version add up: one conditional UpdateItem counts this one (the first
+        # refusal of a version resets the count), a second stores the time of the next try, which
+        # depends on the count. Refusals are rare; two writes are cheap.
+        key = {"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}}
+        v = {"N": str(version)}
+        try:
+            out = self.client.update_item(
+                TableName=self.table, Key=key, UpdateExpression="ADD rejected_count :one",
+                ConditionExpression="version = :v AND rejected_version = :v",
+                ExpressionAttributeValues={":v": v, ":one": {"N": "1"}}, ReturnValues="UPDATED_NEW",
+            )
+            refusals = int(out["Attributes"]["rejected_count"]["N"])
+            condition = "version = :v AND rejected_version = :v"
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            refusals, condition = 1, "version = :v"  # this version's first refusal (or a newer one stored)
         try:
             self.client.update_item(
-                TableName=self.table, Key={"pk": {"S": _pk(agent_id)}, "sk": {"S": SK}},
-                UpdateExpression="SET rejected_version = :v, rejected_until = :u", ConditionExpression="version = :v",
-                ExpressionAttributeValues={":v": {"N": str(version)}, ":u": {"N": repr(float(retry_at))}},
+                TableName=self.table, Key=key,
+                UpdateExpression="SET rejected_version = :v, rejected_count = :n, rejected_until = :u",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":v": v, ":n": {"N": str(refusals)},
+                                           ":u": {"N": repr(float(retry_at_for(refusals)))}},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise  # else a newer version is stored: leave it alone
+                raise
+            return None  # a newer version is stored: leave it alone
+        return refusals
 
     def _take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
         # Counting in the current window and opening a new one are each one conditional
@@ -393,8 +415,9 @@ class DynamoStore(PresenceStore):
             {":off": {"S": "offline"}, ":cut": {"N": repr(float(cutoff))}}, {"#s": "status"},
         )
 
-    async def mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
-        await self._run(self._mark_rejected, agent_id, version, retry_at)
+    async def mark_rejected(self, agent_id: str, version: int,
+                            retry_at_for: Callable[[int], float]) -> int | None:
+        return await self._run(self._mark_rejected, agent_id, version, retry_at_for)
 
     async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
         return await self._run(self._take_rate, key, now, window_s, limit)

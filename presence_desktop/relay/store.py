@@ -107,11 +107,14 @@ class PresenceStore(abc.ABC):
         (candidates for expiry; :meth:`update` re-checks them atomically)."""
 
     @abc.abstractmethod
-    async def mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
-        """Record that AppSync refused this version (4xx, handler error): it leaves the outbox
-        until ``retry_at`` (epoch s), for every relay process (not only the one that saw the
-        refusal), then is tried again (the cause, e.g. rotated credentials or a handler fixed,
-        may be gone). A newer version stored meanwhile is left alone."""
+    async def mark_rejected(self, agent_id: str, version: int,
+                            retry_at_for: Callable[[int], float]) -> int | None:
+        """Record that AppSync refused this version (4xx, handler error) and return how many
+        times it has been refused (refusals of one version add up in the store, across relay
+        processes and restarts; a new version starts again at 1). It leaves the outbox until
+        ``retry_at_for(refusals)`` (epoch s), for every relay process, then is tried again (the
+        cause, e.g. rotated credentials or a handler fixed, may be gone). A newer version stored
+        meanwhile is left alone: returns None."""
 
     @abc.abstractmethod
     async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
@@ -155,7 +158,8 @@ CREATE TABLE IF NOT EXISTS rate (
 """
 # Added after the first release: existing files get the column on open.
 _MIGRATIONS = (("presence", "rejected_version", "ALTER TABLE presence ADD COLUMN rejected_version INTEGER"),
-               ("presence", "rejected_until", "ALTER TABLE presence ADD COLUMN rejected_until REAL"))
+               ("presence", "rejected_until", "ALTER TABLE presence ADD COLUMN rejected_until REAL"),
+               ("presence", "rejected_count", "ALTER TABLE presence ADD COLUMN rejected_count INTEGER"))
 
 
 class SqliteConnections:
@@ -275,11 +279,24 @@ class SqliteStore(PresenceStore):
             "UPDATE presence SET published = 1 WHERE agent_id = ? AND version = ?", (agent_id, version)
         )
 
-    def _mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
-        self._conn().execute(
-            "UPDATE presence SET rejected_version = ?, rejected_until = ? WHERE agent_id = ? AND version = ?",
-            (version, retry_at, agent_id, version),
-        )
+    def _mark_rejected(self, agent_id: str, version: int, retry_at_for: Callable[[int], float]) -> int | None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT rejected_version, rejected_count FROM presence WHERE agent_id = ? AND version = ?",
+                               (agent_id, version)).fetchone()
+            if row is None:  # a newer version is stored
+                conn.execute("COMMIT")
+                return None
+            refusals = (row[1] or 0) + 1 if row[0] == version else 1
+            conn.execute("UPDATE presence SET rejected_version = ?, rejected_count = ?, rejected_until = ?"
+                         " WHERE agent_id = ? AND version = ?",
+                         (version, refusals, retry_at_for(refusals), agent_id, version))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return refusals
 
     def _take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
         window = int(now // window_s)
@@ -354,8 +371,9 @@ class SqliteStore(PresenceStore):
             self._select, "WHERE status != 'offline' AND last_seen IS NOT NULL AND last_seen < ?", (cutoff,)
         )
 
-    async def mark_rejected(self, agent_id: str, version: int, retry_at: float) -> None:
-        await self._run(self._mark_rejected, agent_id, version, retry_at)
+    async def mark_rejected(self, agent_id: str, version: int,
+                            retry_at_for: Callable[[int], float]) -> int | None:
+        return await self._run(self._mark_rejected, agent_id, version, retry_at_for)
 
     async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
         return await self._run(self._take_rate, key, now, window_s, limit)

@@ -333,6 +333,30 @@ async def test_a_rejected_version_is_retried_by_the_sweeper_after_a_growing_paus
     assert [e["version"] for e in capture_events.events("agent-1")] == [1]
 
 
+async def test_a_restarted_relay_continues_a_refused_versions_pause(relay_factory, token_minter, capture_events, tmp_path):
+    """The refusals were counted per process: a restarted relay (or another Lambda container)
+    started the pause again from ``rejected_retry_s``, and retried a refused version every 10 s."""
+    from presence_desktop.relay.store import SqliteStore
+
+    now = [time.time()]
+    limits = {"republish_after_s": 0.0, "rejected_retry_s": 10.0, "rejected_retry_max_s": 1000.0}
+    first = await relay_factory(**limits)
+    first.core.clock = lambda: now[0]
+    capture_events.fail_with[:] = [400, 400, 400]
+    status, body, _ = await first.call("POST", "/v1/status", token=token_minter.mint("agent-1"), json_body={"status": "away"})
+    assert status == 502 and body["error"]["stored_version"] == 1  # refusal 1: 10 s
+    now[0] += 10.0
+    assert (await first.core.sweep()).failed == ["agent-1"]  # refusal 2: 20 s
+    second = await relay_factory(store=SqliteStore(tmp_path / "relay-0.sqlite3"), **limits)  # the relay restarted
+    second.core.clock = lambda: now[0]
+    now[0] += 20.0
+    assert (await second.core.sweep()).failed == ["agent-1"] and capture_events.requests == 3  # refusal 3: 40 s
+    now[0] += 20.0
+    assert (await second.core.sweep()).republished == [] and capture_events.requests == 3  # not 10 s again
+    now[0] += 20.0
+    assert (await second.core.sweep()).republished == ["agent-1"] and capture_events.requests == 4
+
+
 async def test_sweep_stops_publishing_when_events_are_down(relay_factory, token_minter, capture_events):
     # One at a time: with more in flight, each publish already started also runs its tries.
     relay = await relay_factory(heartbeat_ttl_s=0.2, republish_after_s=0.0, rate_burst=100, sweep_concurrency=1)

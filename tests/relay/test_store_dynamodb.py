@@ -164,10 +164,27 @@ async def test_rate_counter_is_one_item_per_key_and_holds_across_clients(dstore,
 
 async def test_rejected_version_leaves_the_outbox(dstore):
     await dstore.update("agent-1", next_row("agent-1", "available"))
-    await dstore.mark_rejected("agent-1", 1, retry_at=time.time() + 60)
+    assert await dstore.mark_rejected("agent-1", 1, lambda n: time.time() + 60) == 1
     assert await dstore.unpublished(time.time()) == []
     assert [r.version for r in await dstore.unpublished(time.time() + 61)] == [1]  # tried again after the pause
     await dstore.update("agent-1", next_row("agent-1", "break"))  # a newer version is due again
     assert [r.version for r in await dstore.unpublished(time.time())] == [2]
-    await dstore.mark_rejected("agent-1", 1, retry_at=time.time() + 60)  # stale refusal: leaves version 2 alone
+    assert await dstore.mark_rejected("agent-1", 1, lambda n: time.time() + 60) is None  # stale refusal: leaves version 2 alone
     assert [r.version for r in await dstore.unpublished(time.time())] == [2]
+
+
+async def test_refusals_of_a_version_add_up_in_the_table(dstore):
+    """The count lived in each relay process: a restarted relay (or another Lambda container)
+    started a refused version's pause again from the first step."""
+    await dstore.update("agent-1", next_row("agent-1", "available"))
+    asked = []
+
+    def retry_at_for(n):
+        asked.append(n)
+        return 1000.0 * n
+
+    assert [await dstore.mark_rejected("agent-1", 1, retry_at_for) for _ in range(3)] == [1, 2, 3]
+    assert asked == [1, 2, 3]
+    assert await dstore.unpublished(2999.0) == [] and [r.version for r in await dstore.unpublished(3000.0)] == [1]
+    await dstore.update("agent-1", next_row("agent-1", "break"))
+    assert await dstore.mark_rejected("agent-1", 2, retry_at_for) == 1  # a new version starts again

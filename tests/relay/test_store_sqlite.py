@@ -146,10 +146,29 @@ async def test_a_file_from_before_the_rejected_column_is_migrated_on_open(tmp_pa
     old.close()
     store = SqliteStore(path)
     assert [r.agent_id for r in await store.unpublished(100.0)] == ["agent-1"]
-    await store.mark_rejected("agent-1", 1, retry_at=200.0)
+    assert await store.mark_rejected("agent-1", 1, lambda n: 200.0) == 1
     assert await store.unpublished(100.0) == []  # refused: out of the outbox until its next try
     assert [r.agent_id for r in await store.unpublished(200.0)] == ["agent-1"]
     await store.close()
     again = SqliteStore(path)  # opening twice does not add the columns twice
     assert await again.unpublished(100.0) == []
+    await again.close()
+
+
+async def test_refusals_of_a_version_add_up_across_store_instances(tmp_path):
+    """The count lived in each relay process: a restarted relay started a refused version's
+    pause again from the first step."""
+    path = tmp_path / "presence.sqlite3"
+    first = SqliteStore(path)
+    await first.update("agent-1", next_row("agent-1", "available"))
+    assert await first.mark_rejected("agent-1", 1, lambda n: 1000.0 * n) == 1
+    assert await first.mark_rejected("agent-1", 1, lambda n: 1000.0 * n) == 2
+    await first.close()
+    again = SqliteStore(path)  # a restarted relay
+    asked = []
+    assert await again.mark_rejected("agent-1", 1, lambda n: asked.append(n) or 1000.0 * n) == 3 and asked == [3]
+    assert await again.unpublished(2999.0) == [] and [r.version for r in await again.unpublished(3000.0)] == [1]
+    await again.update("agent-1", next_row("agent-1", "break"))
+    assert await again.mark_rejected("agent-1", 1, lambda n: 0.0) is None  # stale: version 2 is stored
+    assert await again.mark_rejected("agent-1", 2, lambda n: 0.0) == 1  # a new version starts again
     await again.close()
