@@ -48,9 +48,10 @@ def client_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
     return ctx
 
 
-def server_ssl_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> ssl.SSLContext:
+def server_ssl_context(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str] | None = None) -> ssl.SSLContext:
     """A TLS server context (``ssl.Purpose.CLIENT_AUTH`` defaults: TLS 1.2+, no client
-    certificates asked) serving ``cert_file`` (PEM chain) with ``key_file`` (PEM key). A new
+    certificates asked) serving ``cert_file`` (PEM chain) with ``key_file`` (PEM key; None: the
+    key is in ``cert_file``). A new
     context per call. Raises ``OSError``/``ssl.SSLError`` for an unreadable or mismatched pair."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert_file, key_file)

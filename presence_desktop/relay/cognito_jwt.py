@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import ssl
 from collections.abc import Iterable
+from typing import Any
 
 import jwt
 
@@ -52,7 +53,7 @@ class CognitoTokenVerifier:
         issuer: str,
         client_ids: Iterable[str],
         jwks_url: str | None = None,
-        jwks: dict | None = None,
+        jwks: dict[str, Any] | None = None,
         leeway_s: int = 60,
         allowed_token_uses: Iterable[str] = ("id", "access"),
         refetch_cooldown_s: float = 30.0,
@@ -123,17 +124,15 @@ class CognitoTokenVerifier:
             raise TokenError("malformed", "JWT header has no kid")
         return kid
 
-    def _cached_key(self, kid: str):
+    def _cached_key(self, kid: str) -> jwt.PyJWK | None:
         cache = getattr(self._client, "jwk_set_cache", None)
         jwk_set = cache.get() if cache is not None else None
         if jwk_set is None:
             return None
-        for key in jwk_set.keys:
-            if key.key_id == kid:
-                return key
-        return None
+        found: jwt.PyJWK | None = next((key for key in jwk_set.keys if key.key_id == kid), None)
+        return found
 
-    def _signing_key(self, kid: str):
+    def _signing_key(self, kid: str) -> jwt.PyJWK:
         if self._static is not None:
             for key in self._static.keys:
                 if key.key_id == kid:
@@ -149,7 +148,7 @@ class CognitoTokenVerifier:
                 raise TokenError("unknown_key", "token signed with a key this pool does not publish") from None
             raise TokenError("jwks_unavailable", f"bad JWKS: {exc}") from None
 
-    def _decode(self, token: str, key, token_use: str | None) -> Claims:
+    def _decode(self, token: str, key: jwt.PyJWK, token_use: str | None) -> Claims:
         try:
             claims = jwt.decode(
                 token,

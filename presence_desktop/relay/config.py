@@ -44,12 +44,17 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import Credentials
 
 from presence_desktop.net.tls import client_ssl_context, server_ssl_context
 from presence_desktop.relay.core import RelayCore, RelayLimits
+
+if TYPE_CHECKING:
+    from presence_desktop.relay.floors import FloorStore
+    from presence_desktop.relay.history import HistoryStore
+    from presence_desktop.relay.store import PresenceStore
 
 ENV_PREFIX = "PRESENCE_RELAY_"
 SHORT_PREFIX = "PRESENCE_"  # the names the CloudFormation template gives the Lambda
@@ -92,22 +97,31 @@ class RelayConfig:
                 return str(value) if not isinstance(value, (list, tuple)) else ",".join(value)
             return env.get(ENV_PREFIX + name) or env.get(SHORT_PREFIX + name) or None
 
-        def number(name: str, default: float, kind=float):
+        def number(name: str, default: float) -> float:
             raw = get(name)
             if raw is None:
                 return default
             try:
-                return kind(raw)
+                return float(raw)
             except ValueError:
                 raise ConfigError(f"{ENV_PREFIX}{name} must be a number, got {raw!r}") from None
+
+        def whole(name: str, default: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, got {raw!r}") from None
 
         missing = [n for n in ("COGNITO_ISSUER", "COGNITO_CLIENT_IDS", "EVENTS_HTTP_URL") if not get(n)]
         if missing:
             raise ConfigError("missing setting(s): " + ", ".join(ENV_PREFIX + m for m in missing))
         limits = RelayLimits(
-            max_body_bytes=number("MAX_BODY_BYTES", RelayLimits.max_body_bytes, int),
+            max_body_bytes=whole("MAX_BODY_BYTES", RelayLimits.max_body_bytes),
             rate_per_s=number("RATE_PER_S", RelayLimits.rate_per_s),
-            rate_burst=number("RATE_BURST", RelayLimits.rate_burst, int),
+            rate_burst=whole("RATE_BURST", RelayLimits.rate_burst),
             heartbeat_ttl_s=number("HEARTBEAT_TTL_S", RelayLimits.heartbeat_ttl_s),
         )
         config = cls(
@@ -118,17 +132,17 @@ class RelayConfig:
             events_region=get("EVENTS_REGION") or env.get("AWS_REGION") or "us-east-1",
             events_ca_file=get("EVENTS_CA_FILE"),
             host=get("HOST") or "127.0.0.1",
-            port=number("PORT", 8443, int),
+            port=whole("PORT", 8443),
             tls_cert=get("TLS_CERT"),
             tls_key=get("TLS_KEY"),
             store=_store_setting(get("STORE"), get("TABLE_NAME")),
             dynamodb_endpoint=get("DYNAMODB_ENDPOINT"),
             sweep_interval_s=number("SWEEP_INTERVAL_S", 10.0),
-            publish_attempts=number("PUBLISH_ATTEMPTS", 4, int),
+            publish_attempts=whole("PUBLISH_ATTEMPTS", 4),
             publish_timeout_s=number("PUBLISH_TIMEOUT_S", 5.0),
             catalogue_file=get("CATALOGUE"),
             history=_history_setting(get("HISTORY"), get("HISTORY_TABLE_NAME"), get("STORE"), get("TABLE_NAME")),
-            history_retention_days=number("HISTORY_RETENTION_DAYS", 35, int),
+            history_retention_days=whole("HISTORY_RETENTION_DAYS", 35),
             limits=limits,
         )
         config.validate()
@@ -193,7 +207,7 @@ def _history_setting(history: str | None, table: str | None, store: str | None, 
     return presence if presence.startswith("sqlite:") else "off"
 
 
-def make_history(config: RelayConfig):
+def make_history(config: RelayConfig) -> tuple[HistoryStore | None, FloorStore | None]:
     """The history and floor stores named by ``config.history`` (None, None when off)."""
     kind, _, where = config.history.partition(":")
     if kind == "sqlite":
@@ -212,7 +226,7 @@ def make_history(config: RelayConfig):
     return None, None
 
 
-def make_store(config: RelayConfig):
+def make_store(config: RelayConfig) -> PresenceStore:
     """The store named by ``config.store``."""
     kind, _, where = config.store.partition(":")
     if kind == "sqlite":
@@ -259,14 +273,14 @@ class ChainCredentials:
         return _frozen(self()) != before
 
 
-def _frozen(creds: Any) -> tuple | None:
+def _frozen(creds: Any) -> tuple[str, str, str | None] | None:
     if creds is None:
         return None
     frozen = creds.get_frozen_credentials()
     return (frozen.access_key, frozen.secret_key, frozen.token)
 
 
-def build_core(config: RelayConfig, credentials: Credentials | None = None, store=None) -> RelayCore:
+def build_core(config: RelayConfig, credentials: Credentials | None = None, store: PresenceStore | None = None) -> RelayCore:
     """Wire verifier, store, publisher and catalogue. ``credentials`` None = botocore's chain."""
     from presence_desktop.domain.statuses import StatusCatalogue
     from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier

@@ -61,13 +61,14 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from presence_desktop.domain.compact_json import compact_json
+from presence_desktop.domain.history import RETENTION_DAYS
 from presence_desktop.domain.identity import AGENT_GROUPS, Claims, Identity, identity_from_token
 from presence_desktop.domain.presence import (
     DISPLAY_NAME_MAX_CHARS,
@@ -82,7 +83,7 @@ from presence_desktop.relay import history_api
 from presence_desktop.relay.cognito_jwt import CognitoTokenVerifier, TokenError
 from presence_desktop.relay.errors import RelayError
 from presence_desktop.relay.floors import FloorStore
-from presence_desktop.relay.history import RETENTION_DAYS, HistoryStore, HistoryWriter
+from presence_desktop.relay.history import HistoryStore, HistoryWriter
 from presence_desktop.relay.publisher import EventsPublisher, HttpPublishError
 from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable
 
@@ -370,7 +371,7 @@ class RelayCore:
             raise RelayError(400, "invalid_request", "agent_id must be 1-50 alphanumerics or '-'")
         own = target == caller.agent_id
         if own:
-            require_team(caller)
+            own_team = require_team(caller)
             source = body.get("source", "manual")
             if source not in OWN_SOURCES:
                 raise RelayError(400, "invalid_request", f"source must be one of {OWN_SOURCES}")
@@ -398,7 +399,7 @@ class RelayCore:
             since = current.event.status_since_at if current is not None and current.event.status == status else changed_at
             if own:
                 event = PresenceEvent(
-                    agent_id=caller.agent_id, team_id=caller.team_id, display_name=caller.display_name,
+                    agent_id=caller.agent_id, team_id=own_team, display_name=caller.display_name or caller.username,
                     status=status, version=current_version + 1, changed_at=changed_at, source=source,
                     changed_by=caller.agent_id, message=message, status_since=since,
                 )
@@ -556,7 +557,7 @@ class RelayCore:
         return asyncio.ensure_future(self.history.record(row.event, old.event if old else None))
 
     @contextlib.asynccontextmanager
-    async def _agent_turn(self, agent_id: str):
+    async def _agent_turn(self, agent_id: str) -> AsyncIterator[None]:
         """One write-and-publish at a time per agent, in arrival order (asyncio.Lock is FIFO),
         so this process publishes an agent's versions in version order: concurrent requests
         otherwise stored 121, 122 ... but published 121, 127, 122, and windows, which keep only
@@ -606,7 +607,7 @@ class RelayCore:
         """When a version refused ``refusals`` times (counted in the store, so across processes
         and restarts) is tried again: ``rejected_retry_s`` doubling per refusal, at most
         ``rejected_retry_max_s``."""
-        pause = min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * 2 ** min(refusals - 1, 30))
+        pause = min(self.limits.rejected_retry_max_s, self.limits.rejected_retry_s * float(2 ** min(refusals - 1, 30)))
         return self.clock() + pause
 
     async def close(self) -> None:

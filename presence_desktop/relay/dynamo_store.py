@@ -59,7 +59,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from presence_desktop.domain.presence import PresenceEvent
 from presence_desktop.net.aws_sdk_logs import quiet_aws_sdk_logs
 from presence_desktop.net.backoff import full_jitter
-from presence_desktop.relay.store import PresenceStore, StoredPresence, StoreUnavailable, UpdateFn, check_next
+from presence_desktop.relay.store import PresenceStore, Rows, StoredPresence, StoreUnavailable, T, UpdateFn, check_next
 
 log = logging.getLogger(__name__)
 
@@ -324,10 +324,10 @@ class DynamoStore(PresenceStore):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return ids
 
-    def _batch_get(self, agent_ids: list[str], keep: Callable[[dict[str, Any]], bool] | None = None) -> list[StoredPresence]:
+    def _batch_get(self, agent_ids: list[str], keep: Callable[[dict[str, Any]], bool] | None = None) -> Rows:
         """The items of ``agent_ids`` (BatchGetItem, 100 keys a call; unprocessed keys again),
         in agent id order; an item deleted meanwhile, or that ``keep`` refuses, is left out."""
-        rows: list[StoredPresence] = []
+        rows: Rows = []
         for start in range(0, len(agent_ids), 100):
             keys = [{"pk": {"S": _pk(a)}, "sk": {"S": SK}} for a in agent_ids[start:start + 100]]
             request: dict[str, Any] = {self.table: {"Keys": keys}}
@@ -344,14 +344,14 @@ class DynamoStore(PresenceStore):
         rows.sort(key=lambda r: r.agent_id)
         return rows
 
-    def _list(self, team_id: str | None, after: str | None, limit: int | None) -> list[StoredPresence]:
+    def _list(self, team_id: str | None, after: str | None, limit: int | None) -> Rows:
         if team_id is not None:
             return self._batch_get(self._query_keys(TEAM_INDEX, "team_id", team_id, after, limit))
         kwargs: dict[str, Any] = {"TableName": self.table, "FilterExpression": "sk = :sk",
                                   "ExpressionAttributeValues": {":sk": {"S": SK}}}
         if after is not None:
             kwargs["ExclusiveStartKey"] = {"pk": {"S": _pk(after)}, "sk": {"S": SK}}
-        rows: list[StoredPresence] = []
+        rows: Rows = []
         while limit is None or len(rows) < limit:
             if limit is not None:
                 kwargs["Limit"] = limit - len(rows)
@@ -364,7 +364,7 @@ class DynamoStore(PresenceStore):
             rows.sort(key=lambda r: r.agent_id)  # one whole answer: in agent id order, as SQLite's
         return rows
 
-    def _scan(self, filter_expr: str, values: dict[str, Any], names: dict[str, str] | None = None) -> list[StoredPresence]:
+    def _scan(self, filter_expr: str, values: dict[str, Any], names: dict[str, str] | None = None) -> Rows:
         # Eventually consistent: the sweeper's candidates are re-checked by update()'s consistent read.
         kwargs: dict[str, Any] = {
             "TableName": self.table, "FilterExpression": filter_expr,
@@ -372,7 +372,7 @@ class DynamoStore(PresenceStore):
         }
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        rows: list[StoredPresence] = []
+        rows: Rows = []
         for page in self.client.get_paginator("scan").paginate(**kwargs):
             rows.extend(r for r in (self._row(i) for i in page.get("Items", [])) if r is not None)
         rows.sort(key=lambda r: r.agent_id)
@@ -380,7 +380,7 @@ class DynamoStore(PresenceStore):
 
     # --- async interface ----------------------------------------------------------------------
     @staticmethod
-    async def _run(fn, *args):
+    async def _run(fn: Callable[..., T], *args: object) -> T:
         """Run a blocking call in a thread; transient DynamoDB trouble -> :class:`StoreUnavailable`."""
         try:
             return await asyncio.to_thread(fn, *args)
@@ -405,11 +405,11 @@ class DynamoStore(PresenceStore):
         return await self._run(self._touch, agent_id, now)
 
     async def list(self, team_id: str | None = None, *, after: str | None = None,
-                   limit: int | None = None) -> list[StoredPresence]:
+                   limit: int | None = None) -> Rows:
         """See :meth:`PresenceStore.list`; ``team_id`` None: Scan order (module docstring)."""
         return await self._run(self._list, team_id, after, limit)
 
-    async def stale(self, cutoff: float) -> list[StoredPresence]:
+    async def stale(self, cutoff: float) -> Rows:
         return await self._run(
             self._scan, "sk = :sk AND #s <> :off AND last_seen < :cut",
             {":off": {"S": "offline"}, ":cut": {"N": repr(float(cutoff))}}, {"#s": "status"},
@@ -422,8 +422,8 @@ class DynamoStore(PresenceStore):
     async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
         return await self._run(self._take_rate, key, now, window_s, limit)
 
-    async def unpublished(self, now: float) -> list[StoredPresence]:
-        def read() -> list[StoredPresence]:
+    async def unpublished(self, now: float) -> Rows:
+        def read() -> Rows:
             keys = self._query_keys(OUTBOX_INDEX, "outbox", "1", None, None)
             rows = self._batch_get(keys, keep=lambda item: _due(item, now))
             return [r for r in rows if not r.published]  # the index may lag behind mark_published

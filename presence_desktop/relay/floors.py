@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from presence_desktop.relay.history import HistoryUnavailable
-from presence_desktop.relay.store import SqliteConnections
+from presence_desktop.relay.store import SqliteConnections, T
 
 
 class FloorStore(abc.ABC):
@@ -51,7 +51,7 @@ class SqliteFloors(FloorStore):
         self._conn().execute("INSERT INTO floors (team_id, doc_json) VALUES (?, ?) ON CONFLICT (team_id)"
                              " DO UPDATE SET doc_json = excluded.doc_json", (team_id, json.dumps(document)))
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await asyncio.to_thread(fn, *args)
         except sqlite3.OperationalError as exc:
@@ -84,7 +84,7 @@ class DynamoFloors(FloorStore):
     def _put(self, team_id: str, document: dict[str, Any]) -> None:
         self.client.put_item(TableName=self.table, Item={**self._key(team_id), "doc_json": {"S": json.dumps(document)}})
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:

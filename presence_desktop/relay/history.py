@@ -38,7 +38,7 @@ from presence_desktop.domain.history import (
     entry_dict,
 )
 from presence_desktop.domain.presence import PresenceEvent, format_time, parse_time
-from presence_desktop.relay.store import SqliteConnections
+from presence_desktop.relay.store import SqliteConnections, T
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class SqliteHistory(HistoryStore):
         nxt = encode_cursor({"t": rows[-1][0], "a": rows[-1][1], "v": rows[-1][2]}) if more else None
         return HistoryPage([json.loads(r[3]) for r in rows], nxt)
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await asyncio.to_thread(fn, *args)
         except sqlite3.OperationalError as exc:
@@ -264,7 +264,7 @@ class DynamoHistory(HistoryStore):
         nxt = encode_cursor({"d": index, "k": start_key}) if index < len(days) else None
         return HistoryPage(entries, nxt)
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:

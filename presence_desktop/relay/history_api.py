@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 
 from presence_desktop.domain.floors import FloorError, parse_floors
 from presence_desktop.domain.history import (
+    DayWindow,
     HistoryQueryError,
     day_window,
     find_gaps,
@@ -36,6 +37,9 @@ from presence_desktop.relay.history import DEFAULT_PAGE, MAX_PAGE, HistoryUnavai
 
 if TYPE_CHECKING:
     from presence_desktop.relay.core import RelayCore
+
+# (status, JSON body) or (status, (content type, bytes))
+Answer = tuple[int, dict[str, Any] | tuple[str, bytes]]
 
 CSV_MAX_ENTRIES = 20_000
 ROUTES = {"/v1/history": ("GET",), "/v1/history.csv": ("GET",), "/v1/floors": ("GET", "PUT")}
@@ -55,7 +59,8 @@ def _unavailable(exc: Exception) -> RelayError:
                       {"Retry-After": "5"})
 
 
-async def handle(core: RelayCore, caller: Identity, method: str, path: str, query_text: str, body: dict[str, Any] | None):
+async def handle(core: RelayCore, caller: Identity, method: str, path: str, query_text: str,
+                 body: dict[str, Any] | None) -> Answer:
     """Answer one request on :data:`ROUTES`; returns ``(status, body dict | (content type, bytes))``."""
     query = parse_qs(query_text, keep_blank_values=True)
     if path == "/v1/floors":
@@ -103,7 +108,7 @@ async def handle(core: RelayCore, caller: Identity, method: str, path: str, quer
                  "entries": page.entries, "gaps": find_gaps(page.entries), "cursor": page.cursor}
 
 
-async def _csv(core: RelayCore, window, agent: str | None, team: str | None):
+async def _csv(core: RelayCore, window: DayWindow, agent: str | None, team: str | None) -> Answer:
     assert core.history_store is not None
     entries: list[dict[str, Any]] = []
     cursor = None
@@ -122,7 +127,8 @@ async def _csv(core: RelayCore, window, agent: str | None, team: str | None):
     return 200, ("text/csv; charset=utf-8", text.encode("utf-8"))
 
 
-async def _floors(core: RelayCore, caller: Identity, method: str, query: dict[str, list[str]], body: dict[str, Any] | None):
+async def _floors(core: RelayCore, caller: Identity, method: str, query: dict[str, list[str]],
+                  body: dict[str, Any] | None) -> Answer:
     if core.floors is None:
         raise RelayError(404, "not_found", "this relay keeps no floors")
     from presence_desktop.relay.core import format_time_epoch

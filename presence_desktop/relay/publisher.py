@@ -94,7 +94,7 @@ class RetryPolicy:
 
     def worst_case_s(self) -> float:
         """Seconds one publish can take at most: every try timing out, every wait at its cap."""
-        waits = sum(min(self.cap_s, self.base_s * (2**n)) for n in range(self.attempts - 1))
+        waits = sum(min(self.cap_s, self.base_s * float(2**n)) for n in range(self.attempts - 1))
         return self.attempts * self.timeout_s + waits
 
 
@@ -193,7 +193,7 @@ class EventsPublisher:
             raise HttpPublishError("publish_rejected", f"events endpoint returned errors: {json.dumps(errors)[:300]}", status)
         if failed:
             raise HttpPublishError("publish_rejected", f"events endpoint did not accept the event: {json.dumps(failed)[:300]}", status)
-        return result
+        return result if isinstance(result, dict) else {}
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -84,7 +84,7 @@ class RelayService:
         self.sweep_interval_s = sweep_interval_s
         self.ca_file = ca_file
         self._runner: web.AppRunner | None = None
-        self._sweeper: asyncio.Task | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from presence_desktop.domain.presence import PresenceEvent
 
@@ -55,6 +56,9 @@ class StoredPresence:
 
 
 UpdateFn = Callable[["StoredPresence | None"], "StoredPresence | None"]
+# The stores have a method named ``list``: inside their class bodies the builtin needs this name.
+Rows = list[StoredPresence]
+T = TypeVar("T")
 """Given the current row (or None), return the row to store (its event's version must be the
 current version + 1, or 1), or None to leave the row as it is. May raise to abort. Must be
 pure: DynamoDB may call it again after a conflicting write."""
@@ -95,14 +99,14 @@ class PresenceStore(abc.ABC):
 
     @abc.abstractmethod
     async def list(self, team_id: str | None = None, *, after: str | None = None,
-                   limit: int | None = None) -> list[StoredPresence]:
+                   limit: int | None = None) -> Rows:
         """Rows ordered by agent id: of one team when ``team_id`` is given (read through an index
         by team, never the whole table), only agent ids greater than ``after``, at most ``limit``
         (None: all). A row written a moment ago may be missing (DynamoDB's index by team is
         eventually consistent); the join's replay by version covers it (docs/teams.md)."""
 
     @abc.abstractmethod
-    async def stale(self, cutoff: float) -> list[StoredPresence]:
+    async def stale(self, cutoff: float) -> Rows:
         """Rows whose status is not ``offline`` and whose ``last_seen`` is before ``cutoff``
         (candidates for expiry; :meth:`update` re-checks them atomically)."""
 
@@ -123,7 +127,7 @@ class PresenceStore(abc.ABC):
         seconds until the window ends (nothing counted). One record per key, whatever the window."""
 
     @abc.abstractmethod
-    async def unpublished(self, now: float) -> list[StoredPresence]:
+    async def unpublished(self, now: float) -> Rows:
         """Rows whose latest event has not been confirmed published (the outbox), but for a
         refused version whose ``retry_at`` is after ``now`` (epoch s)."""
 
@@ -236,10 +240,10 @@ class SqliteStore(PresenceStore):
 
     @property
     def journal_mode(self) -> str:
-        return self._conn().execute("PRAGMA journal_mode").fetchone()[0]
+        return str(self._conn().execute("PRAGMA journal_mode").fetchone()[0])
 
     @staticmethod
-    def _row(row: tuple | None) -> StoredPresence | None:
+    def _row(row: tuple[str, int, float | None] | None) -> StoredPresence | None:
         if row is None:
             return None
         event_json, published, last_seen = row
@@ -321,17 +325,17 @@ class SqliteStore(PresenceStore):
         conn.execute("UPDATE presence SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE agent_id = ?", (now, agent_id))
         return self._get(agent_id)
 
-    def _select(self, where: str = "", args: tuple = ()) -> list[StoredPresence]:
+    def _select(self, where: str = "", args: tuple[object, ...] = ()) -> Rows:
         rows = self._conn().execute(
             f"SELECT event_json, published, last_seen FROM presence {where} ORDER BY agent_id", args
         ).fetchall()
         return [self._row(r) for r in rows]  # type: ignore[misc]
 
-    def _select_raw(self, clause: str, args: tuple) -> list[StoredPresence]:
+    def _select_raw(self, clause: str, args: tuple[object, ...]) -> Rows:
         rows = self._conn().execute(f"SELECT event_json, published, last_seen FROM presence {clause}", args).fetchall()
         return [self._row(r) for r in rows]  # type: ignore[misc]
 
-    async def _run(self, fn: Callable, *args):
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk I/O, cannot open
@@ -351,8 +355,9 @@ class SqliteStore(PresenceStore):
         return await self._run(self._touch, agent_id, now)
 
     async def list(self, team_id: str | None = None, *, after: str | None = None,
-                   limit: int | None = None) -> list[StoredPresence]:
-        where, args = [], []
+                   limit: int | None = None) -> Rows:
+        where: list[str] = []
+        args: list[object] = []
         if team_id is not None:
             where.append("team_id = ?")  # index presence_team (team_id, agent_id)
             args.append(team_id)
@@ -366,7 +371,7 @@ class SqliteStore(PresenceStore):
             return await self._run(self._select_raw, clause, tuple(args))
         return await self._run(self._select, clause, tuple(args))
 
-    async def stale(self, cutoff: float) -> list[StoredPresence]:
+    async def stale(self, cutoff: float) -> Rows:
         return await self._run(
             self._select, "WHERE status != 'offline' AND last_seen IS NOT NULL AND last_seen < ?", (cutoff,)
         )
@@ -378,7 +383,7 @@ class SqliteStore(PresenceStore):
     async def take_rate(self, key: str, now: float, window_s: float, limit: int) -> float:
         return await self._run(self._take_rate, key, now, window_s, limit)
 
-    async def unpublished(self, now: float) -> list[StoredPresence]:
+    async def unpublished(self, now: float) -> Rows:
         return await self._run(
             self._select, "WHERE published = 0 AND (rejected_version IS NULL OR rejected_version != version"
             " OR COALESCE(rejected_until, 0) <= ?)", (now,)

@@ -75,6 +75,8 @@ def test_config_from_env_and_overrides():
         RelayConfig.from_env({**env, "PRESENCE_TABLE_NAME": ""})
     with pytest.raises(ConfigError, match="must be a number"):
         RelayConfig.from_env({**env, "PRESENCE_RELAY_HEARTBEAT_TTL_S": "soon"})
+    with pytest.raises(ConfigError, match="PORT must be a whole number"):
+        RelayConfig.from_env({**env, "PRESENCE_RELAY_PORT": "8443.5"})
     with pytest.raises(ConfigError, match="https"):
         RelayConfig.from_env({**env, "PRESENCE_EVENTS_HTTP_URL": "http://example.com/event"})
     with pytest.raises(ConfigError, match="TLS"):
