@@ -44,7 +44,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.credentials import Credentials
 
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from presence_desktop.relay.history import HistoryStore
     from presence_desktop.relay.store import PresenceStore
 
+Num = TypeVar("Num", int, float)
 ENV_PREFIX = "PRESENCE_RELAY_"
 SHORT_PREFIX = "PRESENCE_"  # the names the CloudFormation template gives the Lambda
 
@@ -97,32 +98,24 @@ class RelayConfig:
                 return str(value) if not isinstance(value, (list, tuple)) else ",".join(value)
             return env.get(ENV_PREFIX + name) or env.get(SHORT_PREFIX + name) or None
 
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: Num, kind: Callable[[str], Num]) -> Num:
             raw = get(name)
             if raw is None:
                 return default
             try:
-                return float(raw)
+                return kind(raw)
             except ValueError:
-                raise ConfigError(f"{ENV_PREFIX}{name} must be a number, got {raw!r}") from None
-
-        def whole(name: str, default: int) -> int:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                return int(raw)
-            except ValueError:
-                raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, got {raw!r}") from None
+                what = "a whole number" if kind is int else "a number"
+                raise ConfigError(f"{ENV_PREFIX}{name} must be {what}, got {raw!r}") from None
 
         missing = [n for n in ("COGNITO_ISSUER", "COGNITO_CLIENT_IDS", "EVENTS_HTTP_URL") if not get(n)]
         if missing:
             raise ConfigError("missing setting(s): " + ", ".join(ENV_PREFIX + m for m in missing))
         limits = RelayLimits(
-            max_body_bytes=whole("MAX_BODY_BYTES", RelayLimits.max_body_bytes),
-            rate_per_s=number("RATE_PER_S", RelayLimits.rate_per_s),
-            rate_burst=whole("RATE_BURST", RelayLimits.rate_burst),
-            heartbeat_ttl_s=number("HEARTBEAT_TTL_S", RelayLimits.heartbeat_ttl_s),
+            max_body_bytes=number("MAX_BODY_BYTES", RelayLimits.max_body_bytes, int),
+            rate_per_s=number("RATE_PER_S", RelayLimits.rate_per_s, float),
+            rate_burst=number("RATE_BURST", RelayLimits.rate_burst, int),
+            heartbeat_ttl_s=number("HEARTBEAT_TTL_S", RelayLimits.heartbeat_ttl_s, float),
         )
         config = cls(
             cognito_issuer=get("COGNITO_ISSUER"),  # type: ignore[arg-type]
@@ -132,17 +125,17 @@ class RelayConfig:
             events_region=get("EVENTS_REGION") or env.get("AWS_REGION") or "us-east-1",
             events_ca_file=get("EVENTS_CA_FILE"),
             host=get("HOST") or "127.0.0.1",
-            port=whole("PORT", 8443),
+            port=number("PORT", 8443, int),
             tls_cert=get("TLS_CERT"),
             tls_key=get("TLS_KEY"),
             store=_store_setting(get("STORE"), get("TABLE_NAME")),
             dynamodb_endpoint=get("DYNAMODB_ENDPOINT"),
-            sweep_interval_s=number("SWEEP_INTERVAL_S", 10.0),
-            publish_attempts=whole("PUBLISH_ATTEMPTS", 4),
-            publish_timeout_s=number("PUBLISH_TIMEOUT_S", 5.0),
+            sweep_interval_s=number("SWEEP_INTERVAL_S", 10.0, float),
+            publish_attempts=number("PUBLISH_ATTEMPTS", 4, int),
+            publish_timeout_s=number("PUBLISH_TIMEOUT_S", 5.0, float),
             catalogue_file=get("CATALOGUE"),
             history=_history_setting(get("HISTORY"), get("HISTORY_TABLE_NAME"), get("STORE"), get("TABLE_NAME")),
-            history_retention_days=whole("HISTORY_RETENTION_DAYS", 35),
+            history_retention_days=number("HISTORY_RETENTION_DAYS", 35, int),
             limits=limits,
         )
         config.validate()
