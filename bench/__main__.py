@@ -134,6 +134,25 @@ def runq_wait_s(pid: int) -> float:
         return float("nan")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """utime+stime (s) of each thread of a process, keyed "name/tid" (diagnostics of idle)."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        out[f"{name}/{tid}"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
     out = {}
     for name, pid in pids.items():
@@ -223,12 +242,20 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
             if "idle" in cfg["only"]:
                 log(f"idle for {cfg['idle_s']} s")
                 await asyncio.sleep(2.0)
-                c0, t0 = cpu_of(pids), time.monotonic()
+                profiling = cfg.get("profile_idle")
+                if profiling:
+                    app.send({"cmd": "profile", "on": True, "cprofile": profiling == "cprofile"})
+                c0, t0, th0 = cpu_of(pids), time.monotonic(), thread_cpu(app.pid)
                 await asyncio.sleep(cfg["idle_s"])
-                c1, t1 = cpu_of(pids), time.monotonic()
+                c1, t1, th1 = cpu_of(pids), time.monotonic(), thread_cpu(app.pid)
                 results["idle"] = {"seconds": round(t1 - t0, 1), "cpu_percent_of_one_core": {
                     k: round(100 * (c1[k] - c0[k]) / (t1 - t0), 3) for k in pids},
-                    "clock_tick_s": 1 / os.sysconf("SC_CLK_TCK")}
+                    "clock_tick_s": 1 / os.sysconf("SC_CLK_TCK"),
+                    "app_threads_cpu_s": {k: round(th1[k] - th0.get(k, 0.0), 2) for k in th1
+                                          if th1[k] - th0.get(k, 0.0) > 0}}
+                if profiling:
+                    app.send({"cmd": "profile", "on": False})
+                    results["idle"]["app_profile"] = (await app.expect("profile", 60))["profile"]
                 log(f"  idle: {results['idle']}")
             if "burst" in cfg["only"]:
                 app.send({"cmd": "mark", "phase": "burst"})
@@ -437,6 +464,12 @@ def main() -> int:
     parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md",
                         help="README whose results section is rewritten ('-' = none)")
     parser.add_argument("--agents", type=int, default=5000)
+    parser.add_argument("--idle-seconds", type=float, default=None,
+                        help="length of the idle phase (default 60, 10 with --quick)")
+    parser.add_argument("--profile-idle", choices=("counters", "cprofile"), default=None,
+                        help="diagnostics of the app in the idle phase, into latest.json (idle.app_profile): the GUI "
+                             "thread's CPU and the tick's cell counts; 'cprofile' adds a Python profile (its overhead "
+                             "inflates the idle figure: not for a run whose figures count)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the smoke test
     args = parser.parse_args()
     only = [x.strip() for x in args.only.split(",") if x.strip()]
@@ -456,6 +489,9 @@ def main() -> int:
         cfg.update(agents=200, rates=[(100, 1), (500, 1)], idle_s=1, burst_agents=200, burst_timeout_s=60,
                    recovery_watch_s=8, recovery_rounds=1, memory_sizes=[0, 100], memory_repeats=1, startup_repeats=1,
                    memory_timeout_s=120)
+    if args.idle_seconds is not None:
+        cfg["idle_s"] = args.idle_seconds
+    cfg["profile_idle"] = args.profile_idle
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": machine_info(), "versions": versions(),
                                "config": {k: v for k, v in cfg.items()}}
