@@ -4,6 +4,7 @@ the results table in bench/README.md. See bench/README.md for what each figure m
     python -m bench              full run (~12 min on 2 cores)
     python -m bench --quick      short phases (~3 min), same shape of results
     python -m bench --only latency,idle   a subset (latency, burst, idle, recovery, memory, startup)
+    python -m bench --compare A.json B.json   before/after table of two results files (runs nothing)
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import API_KEY, BENCH_DIR, JS_DIR, ROOT, cpu_seconds, load_ready, machine_info, summarize_us
+from bench import goals
+from bench.common import API_KEY, BENCH_DIR, JS_DIR, ROOT, cpu_seconds, load_ready, machine_info, rss_mb, summarize_us
 
 ALL = ("latency", "idle", "burst", "recovery", "memory", "startup")
 PY = sys.executable
@@ -153,6 +155,13 @@ def thread_cpu(pid: int) -> dict[str, float]:
     return out
 
 
+def rss_of(pid: int) -> float | None:
+    try:
+        return round(rss_mb(pid), 1)
+    except OSError:
+        return None
+
+
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
     out = {}
     for name, pid in pids.items():
@@ -257,6 +266,9 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
                     app.send({"cmd": "profile", "on": False})
                     results["idle"]["app_profile"] = (await app.expect("profile", 60))["profile"]
                 log(f"  idle: {results['idle']}")
+            # beside the memory figures: every receiver's RSS with the live roster (the bench's agents)
+            results["live_rss_mb"] = {k: rss_of(pid) for k, pid in pids.items() if k != "server"}
+            results["live_rss_agents"] = cfg["agents"]
             if "burst" in cfg["only"]:
                 app.send({"cmd": "mark", "phase": "burst"})
                 probe(True)
@@ -376,14 +388,14 @@ def analyse(results: dict, cfg: dict) -> dict:
             row["bare_stall_ms"] = dumps.get("bare", {}).get("stalls", {}).get(ph)
             b, a, p = row["bare"]["p99_ms"], row["app"]["p99_ms"], row["amplify"]["p99_ms"]
             row["goal_model"] = {"ratio_to_bare": round(a / b, 2) if a and b else None,
-                                 "met": bool(a and b and p and a <= 1.5 * b and a < p)}
+                                 "met": goals.model_met(a, b, p)}
             render = dumps.get("app", {}).get("render", {}).get(ph)
             row["app_model_to_pixel"] = summarize_us(render["lat_us"] if render else [])
             if row["app_pixel"]["p99_ms"] is not None and a is not None:
                 extra = round(row["app_pixel"]["p99_ms"] - a, 2)
                 per_event = row["app_model_to_pixel"]["p99_ms"]
                 row["goal_pixel"] = {"p99_above_model_ms": extra, "per_event_p99_ms": per_event,
-                                     "met": per_event is not None and per_event < 17.0}
+                                     "met": goals.pixel_met(rate, per_event)}
             lat[ph] = row
         fig["latency"] = lat
     if "burst_raw" in results:
@@ -407,7 +419,7 @@ def analyse(results: dict, cfg: dict) -> dict:
         b["app_stalls_over_50ms"] = stall.get("over_50ms")
         b["app_gc"] = dumps.get("app", {}).get("gc", {}).get("burst")
         b["bare_stall_ms"] = dumps.get("bare", {}).get("stalls", {}).get("burst")
-        b["goal_met"] = bool(stall and stall.get("max_gap_ms", 1e9) <= 50 and done)
+        b["goal_met"] = goals.burst_met(stall.get("max_gap_ms"), b["app_correct_s"])
         fig["burst"] = b
     if "recovery_raw" in results:
         rounds = []
@@ -431,12 +443,13 @@ def analyse(results: dict, cfg: dict) -> dict:
             return round(statistics.median(vals), 3) if vals and len(vals) == len(rounds) else None
 
         fig["recovery"] = {key: med(key) for key in rounds[0]} | {
-            "rounds": rounds, "goal_met": bool(med("app_reconciled_after_back_s") is not None
-                                              and med("app_reconciled_after_back_s") < 1.0)}
+            "rounds": rounds, "goal_met": goals.recovery_met(med("app_reconciled_after_back_s"))}
     if "idle" in results:
         idle = results["idle"]
         app_pct = idle["cpu_percent_of_one_core"]["app"]
-        fig["idle"] = idle | {"goal_met": app_pct < 0.5}
+        fig["idle"] = idle | {"goal_met": goals.idle_met(app_pct),
+                              "after": "alone" if cfg["only"] == ["idle"] or "latency" not in cfg["only"]
+                              else f"the {cfg['rates'][-1][0]:,} ev/s phase"}
     if "memory" in results:
         mem = results["memory"]
         base = mem["empty_window"]["rss_mb"]
@@ -447,15 +460,21 @@ def analyse(results: dict, cfg: dict) -> dict:
             m[f"app_{n}_above_empty_mb"] = round(rss - base, 1) if rss is not None else None
             if rss is None:
                 m[f"app_{n}_error"] = (mem.get(str(n)) or {}).get("error")
-        if m.get("app_10000_above_empty_mb") is not None:
-            m["goal_met"] = m["app_10000_above_empty_mb"] < 40
+        n = goals.MEMORY_AGENTS
+        m["app_to_empty_ratio"] = goals.memory_ratio(base, m.get(f"app_{n}_mb"))
+        m["app_kb_per_agent"] = goals.memory_per_agent_kb(m.get("app_0_mb"), m.get(f"app_{n}_mb"))
+        m["goal_met"] = goals.memory_met(base, m.get("app_0_mb"), m.get(f"app_{n}_mb"))
+        for who, rss in (results.get("live_rss_mb") or {}).items():
+            m[f"{who}_live_mb"] = rss
+        if results.get("live_rss_mb"):
+            m["live_agents"] = results.get("live_rss_agents")
         fig["memory"] = m
     if "startup" in results:
         fig["startup"] = results["startup"]
     return fig
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short phases (smoke runs, CI)")
@@ -470,8 +489,20 @@ def main() -> int:
                         help="diagnostics of the app in the idle phase, into latest.json (idle.app_profile): the GUI "
                              "thread's CPU and the tick's cell counts; 'cprofile' adds a Python profile (its overhead "
                              "inflates the idle figure: not for a run whose figures count)")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                        help="run nothing: print a Markdown table of every headline figure of two results files, "
+                             "before (A) and after (B), with the change and each goal met or missed in both")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the smoke test
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.compare:
+        from bench.compare import CompareError
+        from bench.compare import main as compare
+
+        try:
+            sys.stdout.write(compare(*args.compare))
+        except CompareError as exc:
+            parser.exit(2, f"{parser.prog}: error: {exc}\n")
+        return 0
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     bad = set(only) - set(ALL)
     if bad:
