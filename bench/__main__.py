@@ -255,11 +255,20 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
                 if profiling:
                     app.send({"cmd": "profile", "on": True, "cprofile": profiling == "cprofile"})
                 c0, t0, th0 = cpu_of(pids), time.monotonic(), thread_cpu(app.pid)
-                await asyncio.sleep(cfg["idle_s"])
+                # the app's CPU per slice of the phase: a transient at the start (what the phase
+                # before left behind) vs a steady cost
+                slices, slice_s = [], cfg["idle_s"] / 6
+                last_cpu, last_t = c0["app"], t0
+                while time.monotonic() - t0 < cfg["idle_s"] - 0.01:
+                    await asyncio.sleep(min(slice_s, cfg["idle_s"] - (time.monotonic() - t0)))
+                    cpu, at = cpu_of({"app": app.pid})["app"], time.monotonic()
+                    slices.append(round(100 * (cpu - last_cpu) / (at - last_t), 3))
+                    last_cpu, last_t = cpu, at
                 c1, t1, th1 = cpu_of(pids), time.monotonic(), thread_cpu(app.pid)
                 results["idle"] = {"seconds": round(t1 - t0, 1), "cpu_percent_of_one_core": {
                     k: round(100 * (c1[k] - c0[k]) / (t1 - t0), 3) for k in pids},
                     "clock_tick_s": 1 / os.sysconf("SC_CLK_TCK"),
+                    "app_cpu_percent_per_sixth": slices,
                     "app_threads_cpu_s": {k: round(th1[k] - th0.get(k, 0.0), 2) for k in th1
                                           if th1[k] - th0.get(k, 0.0) > 0}}
                 if profiling:
