@@ -16,7 +16,7 @@ Probes (bench code only; the app is unchanged):
   showing a version >= the event's (only rows on screen are ever painted);
 - GUI stall: a 5 ms precise QTimer; a stall is the longest gap between two of its ticks.
 
-Around the loop, as ``ui/runtime.run`` does for the real app: the 250 ms signal timer and the
+Around the loop, as ``ui/runtime.run`` does for the real app: the signal wake-up and the
 loop-lag watchdog (``BENCH_APP_RUNTIME_TIMERS=0`` leaves them out, to measure what they cost).
 
 Modes: receiver (default; stdin commands, see ``_command``) and ``--memory N`` (open the roster
@@ -410,16 +410,12 @@ class Receiver:
     def run(self) -> None:
         self.loop.call_soon(self._open)
         if os.environ.get("BENCH_APP_RUNTIME_TIMERS", "1") != "0":
-            # What ui/runtime.run adds around the real app's loop: the timer that lets Python see
+            # What ui/runtime.run adds around the real app's loop: the wake-up that lets Python see
             # Ctrl+C / SIGTERM, and the loop-lag watchdog (a beat on the loop, a thread checking it).
-            from PySide6.QtCore import QTimer
-
             from presence_desktop.client.loop_watchdog import LoopLagWatchdog
-            from presence_desktop.ui.runtime import LOOP_STALL_THRESHOLD_S
+            from presence_desktop.ui.runtime import LOOP_STALL_THRESHOLD_S, _signal_wakeup
 
-            self._poke = QTimer()
-            self._poke.start(250)
-            self._poke.timeout.connect(lambda: None)
+            self._wakeup = _signal_wakeup()
             self._watchdog = LoopLagWatchdog(self.loop, threshold_s=LOOP_STALL_THRESHOLD_S)
             self.loop.call_soon(self._watchdog.start)
         with self.loop:
