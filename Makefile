@@ -33,6 +33,7 @@ test: $(STAMP) lint $(JS_STAMP)
 test-fast: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -rs -m "not slow and not node" $(PYTEST_ARGS)
 
+# Full benchmark run (bench/README.md); before/after a change: $(BIN)/python -m bench --compare A.json B.json
 bench: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m bench
 

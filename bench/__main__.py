@@ -4,6 +4,7 @@ the results table in bench/README.md. See bench/README.md for what each figure m
     python -m bench              full run (~12 min on 2 cores)
     python -m bench --quick      short phases (~3 min), same shape of results
     python -m bench --only latency,idle   a subset (latency, burst, idle, recovery, memory, startup)
+    python -m bench --compare A.json B.json   before/after table of two results files (runs nothing)
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import API_KEY, BENCH_DIR, JS_DIR, ROOT, cpu_seconds, load_ready, machine_info, summarize_us
+from bench import goals
+from bench.common import API_KEY, BENCH_DIR, JS_DIR, ROOT, cpu_seconds, load_ready, machine_info, rss_mb, summarize_us
 
 ALL = ("latency", "idle", "burst", "recovery", "memory", "startup")
 PY = sys.executable
@@ -134,6 +136,32 @@ def runq_wait_s(pid: int) -> float:
         return float("nan")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """utime+stime (s) of each thread of a process, keyed "name/tid" (diagnostics of idle)."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        out[f"{name}/{tid}"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def rss_of(pid: int) -> float | None:
+    try:
+        return round(rss_mb(pid), 1)
+    except OSError:
+        return None
+
+
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
     out = {}
     for name, pid in pids.items():
@@ -223,13 +251,33 @@ async def live_session(cfg: dict, work: Path, results: dict) -> None:
             if "idle" in cfg["only"]:
                 log(f"idle for {cfg['idle_s']} s")
                 await asyncio.sleep(2.0)
-                c0, t0 = cpu_of(pids), time.monotonic()
-                await asyncio.sleep(cfg["idle_s"])
-                c1, t1 = cpu_of(pids), time.monotonic()
+                profiling = cfg.get("profile_idle")
+                if profiling:
+                    app.send({"cmd": "profile", "on": True, "cprofile": profiling == "cprofile"})
+                c0, t0, th0 = cpu_of(pids), time.monotonic(), thread_cpu(app.pid)
+                # the app's CPU per slice of the phase: a transient at the start (what the phase
+                # before left behind) vs a steady cost
+                slices, slice_s = [], cfg["idle_s"] / 6
+                last_cpu, last_t = c0["app"], t0
+                while time.monotonic() - t0 < cfg["idle_s"] - 0.01:
+                    await asyncio.sleep(min(slice_s, cfg["idle_s"] - (time.monotonic() - t0)))
+                    cpu, at = cpu_of({"app": app.pid})["app"], time.monotonic()
+                    slices.append(round(100 * (cpu - last_cpu) / (at - last_t), 3))
+                    last_cpu, last_t = cpu, at
+                c1, t1, th1 = cpu_of(pids), time.monotonic(), thread_cpu(app.pid)
                 results["idle"] = {"seconds": round(t1 - t0, 1), "cpu_percent_of_one_core": {
                     k: round(100 * (c1[k] - c0[k]) / (t1 - t0), 3) for k in pids},
-                    "clock_tick_s": 1 / os.sysconf("SC_CLK_TCK")}
+                    "clock_tick_s": 1 / os.sysconf("SC_CLK_TCK"),
+                    "app_cpu_percent_per_sixth": slices,
+                    "app_threads_cpu_s": {k: round(th1[k] - th0.get(k, 0.0), 2) for k in th1
+                                          if th1[k] - th0.get(k, 0.0) > 0}}
+                if profiling:
+                    app.send({"cmd": "profile", "on": False})
+                    results["idle"]["app_profile"] = (await app.expect("profile", 60))["profile"]
                 log(f"  idle: {results['idle']}")
+            # beside the memory figures: every receiver's RSS with the live roster (the bench's agents)
+            results["live_rss_mb"] = {k: rss_of(pid) for k, pid in pids.items() if k != "server"}
+            results["live_rss_agents"] = cfg["agents"]
             if "burst" in cfg["only"]:
                 app.send({"cmd": "mark", "phase": "burst"})
                 probe(True)
@@ -349,14 +397,14 @@ def analyse(results: dict, cfg: dict) -> dict:
             row["bare_stall_ms"] = dumps.get("bare", {}).get("stalls", {}).get(ph)
             b, a, p = row["bare"]["p99_ms"], row["app"]["p99_ms"], row["amplify"]["p99_ms"]
             row["goal_model"] = {"ratio_to_bare": round(a / b, 2) if a and b else None,
-                                 "met": bool(a and b and p and a <= 1.5 * b and a < p)}
+                                 "met": goals.model_met(a, b, p)}
             render = dumps.get("app", {}).get("render", {}).get(ph)
             row["app_model_to_pixel"] = summarize_us(render["lat_us"] if render else [])
             if row["app_pixel"]["p99_ms"] is not None and a is not None:
                 extra = round(row["app_pixel"]["p99_ms"] - a, 2)
                 per_event = row["app_model_to_pixel"]["p99_ms"]
                 row["goal_pixel"] = {"p99_above_model_ms": extra, "per_event_p99_ms": per_event,
-                                     "met": per_event is not None and per_event < 17.0}
+                                     "met": goals.pixel_met(rate, per_event)}
             lat[ph] = row
         fig["latency"] = lat
     if "burst_raw" in results:
@@ -380,7 +428,7 @@ def analyse(results: dict, cfg: dict) -> dict:
         b["app_stalls_over_50ms"] = stall.get("over_50ms")
         b["app_gc"] = dumps.get("app", {}).get("gc", {}).get("burst")
         b["bare_stall_ms"] = dumps.get("bare", {}).get("stalls", {}).get("burst")
-        b["goal_met"] = bool(stall and stall.get("max_gap_ms", 1e9) <= 50 and done)
+        b["goal_met"] = goals.burst_met(stall.get("max_gap_ms"), b["app_correct_s"])
         fig["burst"] = b
     if "recovery_raw" in results:
         rounds = []
@@ -404,12 +452,13 @@ def analyse(results: dict, cfg: dict) -> dict:
             return round(statistics.median(vals), 3) if vals and len(vals) == len(rounds) else None
 
         fig["recovery"] = {key: med(key) for key in rounds[0]} | {
-            "rounds": rounds, "goal_met": bool(med("app_reconciled_after_back_s") is not None
-                                              and med("app_reconciled_after_back_s") < 1.0)}
+            "rounds": rounds, "goal_met": goals.recovery_met(med("app_reconciled_after_back_s"))}
     if "idle" in results:
         idle = results["idle"]
         app_pct = idle["cpu_percent_of_one_core"]["app"]
-        fig["idle"] = idle | {"goal_met": app_pct < 0.5}
+        fig["idle"] = idle | {"goal_met": goals.idle_met(app_pct),
+                              "after": "alone" if cfg["only"] == ["idle"] or "latency" not in cfg["only"]
+                              else f"the {cfg['rates'][-1][0]:,} ev/s phase"}
     if "memory" in results:
         mem = results["memory"]
         base = mem["empty_window"]["rss_mb"]
@@ -420,15 +469,21 @@ def analyse(results: dict, cfg: dict) -> dict:
             m[f"app_{n}_above_empty_mb"] = round(rss - base, 1) if rss is not None else None
             if rss is None:
                 m[f"app_{n}_error"] = (mem.get(str(n)) or {}).get("error")
-        if m.get("app_10000_above_empty_mb") is not None:
-            m["goal_met"] = m["app_10000_above_empty_mb"] < 40
+        n = goals.MEMORY_AGENTS
+        m["app_to_empty_ratio"] = goals.memory_ratio(base, m.get(f"app_{n}_mb"))
+        m["app_kb_per_agent"] = goals.memory_per_agent_kb(m.get("app_0_mb"), m.get(f"app_{n}_mb"))
+        m["goal_met"] = goals.memory_met(base, m.get("app_0_mb"), m.get(f"app_{n}_mb"))
+        for who, rss in (results.get("live_rss_mb") or {}).items():
+            m[f"{who}_live_mb"] = rss
+        if results.get("live_rss_mb"):
+            m["live_agents"] = results.get("live_rss_agents")
         fig["memory"] = m
     if "startup" in results:
         fig["startup"] = results["startup"]
     return fig
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short phases (smoke runs, CI)")
@@ -437,8 +492,26 @@ def main() -> int:
     parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md",
                         help="README whose results section is rewritten ('-' = none)")
     parser.add_argument("--agents", type=int, default=5000)
+    parser.add_argument("--idle-seconds", type=float, default=None,
+                        help="length of the idle phase (default 60, 10 with --quick)")
+    parser.add_argument("--profile-idle", choices=("counters", "cprofile"), default=None,
+                        help="diagnostics of the app in the idle phase, into latest.json (idle.app_profile): the GUI "
+                             "thread's CPU and the tick's cell counts; 'cprofile' adds a Python profile (its overhead "
+                             "inflates the idle figure: not for a run whose figures count)")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                        help="run nothing: print a Markdown table of every headline figure of two results files, "
+                             "before (A) and after (B), with the change and each goal met or missed in both")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the smoke test
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.compare:
+        from bench.compare import CompareError
+        from bench.compare import main as compare
+
+        try:
+            sys.stdout.write(compare(*args.compare))
+        except CompareError as exc:
+            parser.exit(2, f"{parser.prog}: error: {exc}\n")
+        return 0
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     bad = set(only) - set(ALL)
     if bad:
@@ -456,6 +529,9 @@ def main() -> int:
         cfg.update(agents=200, rates=[(100, 1), (500, 1)], idle_s=1, burst_agents=200, burst_timeout_s=60,
                    recovery_watch_s=8, recovery_rounds=1, memory_sizes=[0, 100], memory_repeats=1, startup_repeats=1,
                    memory_timeout_s=120)
+    if args.idle_seconds is not None:
+        cfg["idle_s"] = args.idle_seconds
+    cfg["profile_idle"] = args.profile_idle
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": machine_info(), "versions": versions(),
                                "config": {k: v for k, v in cfg.items()}}

@@ -16,6 +16,9 @@ Probes (bench code only; the app is unchanged):
   showing a version >= the event's (only rows on screen are ever painted);
 - GUI stall: a 5 ms precise QTimer; a stall is the longest gap between two of its ticks.
 
+Around the loop, as ``ui/runtime.run`` does for the real app: the signal wake-up and the
+loop-lag watchdog (``BENCH_APP_RUNTIME_TIMERS=0`` leaves them out, to measure what they cost).
+
 Modes: receiver (default; stdin commands, see ``_command``) and ``--memory N`` (open the roster
 with N agents from an in-process snapshot, connected, painted; print RSS; exit).
 """
@@ -308,8 +311,52 @@ class Receiver:
                   "snapshots": self.holder["relay"].snapshots,
                   "lost": sum(s.lost_total for s in self.holder["tap"].subs),
                   "client_stats": dict(self.holder["client"].stats)})
+        elif kind == "profile":
+            self._profile(bool(cmd.get("on")), bool(cmd.get("cprofile")))
         elif kind == "quit":
             os._exit(0)
+
+    def _profile(self, on: bool, cprofile: bool) -> None:
+        """Diagnostics of a quiet phase (``python -m bench --profile-idle``): the GUI thread's CPU,
+        the tick's cell counts (pixmap-cache misses, blits, fast paints) and, with ``cprofile``,
+        the Python functions where the GUI thread's time went (cProfile adds its own overhead:
+        read the attribution, not the total)."""
+        ticking = self.window.ticking
+        delegate = ticking.delegate if ticking is not None else None
+
+        def counters() -> dict[str, Any]:
+            return {"thread_cpu_s": time.thread_time(), "process_cpu_s": time.process_time(),
+                    "wall_s": time.monotonic(), "cache_misses": self._renders[0],
+                    "blits": delegate.blits if delegate else 0,
+                    "fast_paints": ticking.fast_paints if ticking else 0,
+                    "viewport_paints": sum(v["paints"] for v in self.paints.values()),
+                    "gc_collections": sum(s["collections"] for s in gc.get_stats())}
+
+        if on:
+            self._prof_start = counters()
+            self._prof = None
+            if cprofile:
+                import cProfile
+
+                self._prof = cProfile.Profile()
+                self._prof.enable()
+            return
+        prof, self._prof = getattr(self, "_prof", None), None
+        if prof is not None:
+            prof.disable()
+        end, start = counters(), getattr(self, "_prof_start", None) or counters()
+        out: dict[str, Any] = {k: round(end[k] - start[k], 4) for k in end}
+        if prof is not None:
+            import io
+            import pstats
+
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(30)
+            out["cprofile_tottime"] = buf.getvalue()[-12000:]
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
+            out["cprofile_cumulative"] = buf.getvalue()[-12000:]
+        emit({"receiver": "app", "profile": out})
 
     def _open(self) -> None:
         from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -322,6 +369,15 @@ class Receiver:
         self.roster = self.gui.service.roster
         window.resize(WINDOW_W, WINDOW_H)
         window.table.setItemDelegateForColumn(COL_NAME, ProbeDelegate(window.table))
+        self._renders = [0]
+        if window.ticking is not None:  # count the tick's pixmap-cache misses (``profile``)
+            render_cell, renders = window.ticking.delegate.render_cell, self._renders
+
+            def counted_render_cell(*args):
+                renders[0] += 1
+                return render_cell(*args)
+
+            window.ticking.delegate.render_cell = counted_render_cell
         self.gui.bridge.rosterChanged.connect(self._on_change)
         self.gui.bridge.connectionChanged.connect(self._on_connection)
         self.paints: dict[str, dict] = {}
@@ -353,6 +409,15 @@ class Receiver:
 
     def run(self) -> None:
         self.loop.call_soon(self._open)
+        if os.environ.get("BENCH_APP_RUNTIME_TIMERS", "1") != "0":
+            # What ui/runtime.run adds around the real app's loop: the wake-up that lets Python see
+            # Ctrl+C / SIGTERM, and the loop-lag watchdog (a beat on the loop, a thread checking it).
+            from presence_desktop.client.loop_watchdog import LoopLagWatchdog
+            from presence_desktop.ui.runtime import LOOP_STALL_THRESHOLD_S, _signal_wakeup
+
+            self._wakeup = _signal_wakeup()
+            self._watchdog = LoopLagWatchdog(self.loop, threshold_s=LOOP_STALL_THRESHOLD_S)
+            self.loop.call_soon(self._watchdog.start)
         with self.loop:
             self.loop.run_forever()
 

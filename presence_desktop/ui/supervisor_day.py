@@ -222,7 +222,7 @@ class SupervisorDay(QObject):
     def show_floors(self) -> None:
         """One line per team with floors: met or ▼ BELOW, in words (not colour alone)."""
         parts, below = [], False
-        agents_by_team = self.roster.agents_by_team()
+        agents_by_team = self.roster.agents_by_team() if self.floors else {}  # a walk over every row
         now = self.clock()
         for team, floors in sorted(self.floors.items()):
             counts = self.roster.counts(agents_by_team.get(team, []), now).by_status

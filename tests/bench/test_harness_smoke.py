@@ -43,5 +43,13 @@ def test_tiny_run_writes_results(tmp_path):
     for key in ("python", "PySide6", "websockets", "node", "aws-amplify"):
         assert results["versions"][key] not in ("missing", "?", None)
     assert results["machine"]["cores"] >= 1
+    assert fig["memory"]["app_live_mb"] > 0 and fig["memory"]["amplify_live_mb"] > 0  # the peer beside it
+    assert fig["idle"]["after"] == "the 500 ev/s phase"
     text = readme.read_text()
     assert "Event-to-model" in text and "| 100 /" in text
+    assert "p99 <= Amplify's and <= 1.3x the bare loop's" in text and "bare loop (the limit)" in text
+    # the results file feeds --compare
+    cmp = subprocess.run([sys.executable, "-m", "bench", "--compare", str(out), str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert cmp.returncode == 0, cmp.stderr
+    assert "| idle: app | % core |" in cmp.stdout

@@ -112,3 +112,22 @@ def test_rules_round_trip_and_refuse_nonsense():
             continue
         raise AssertionError(f"accepted {bad}")
     assert "anyone in TEAM-1" in AlertRule("team_available", team_id="team-1").describe(team_name=str.upper)
+
+
+def test_without_rules_the_roster_is_not_read_and_a_rule_added_later_starts_from_a_fresh_baseline():
+    roster, engine = setup(AlertRule("agent_available", agent_id="agent-1"), events=[ev("agent-1", "break", 1, T0)])
+    engine.check(roster, {}, T0)  # baseline: on break
+    engine.rules = []
+    reads = []
+    display_status = roster.display_status
+    roster.display_status = lambda *a, **k: reads.append(a) or display_status(*a, **k)
+    roster.apply(ev("agent-1", "available", 2, T0 + 1), T0 + 1)
+    assert engine.check(roster, {}, T0 + 1) == []
+    assert reads == []  # the check walks no agent while nothing could fire (idle CPU: bench/README.md)
+    engine.add(AlertRule("agent_available", agent_id="agent-1"))
+    # available since before the rule: what is already true does not fire
+    assert engine.check(roster, {}, T0 + 2) == []
+    roster.apply(ev("agent-1", "break", 3, T0 + 3), T0 + 3)
+    engine.check(roster, {}, T0 + 3)
+    roster.apply(ev("agent-1", "available", 4, T0 + 4), T0 + 4)
+    assert [a.agent_id for a in engine.check(roster, {}, T0 + 4)] == ["agent-1"]
