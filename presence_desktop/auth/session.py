@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import json
+import linecache
 import logging
 import re
 import threading
@@ -491,6 +492,12 @@ class AuthSession:
                 import botocore.session
                 from botocore import UNSIGNED
                 from botocore.config import Config
+
+                # In the GUI, botocore is imported long after PySide6, whose import hook reads the
+                # source of every module imported after it into linecache, which keeps it (~6 MB
+                # for botocore's ~100 modules). It is only a cache (tracebacks read files again):
+                # dropped here, so the client made next reuses that memory (bench/README.md).
+                linecache.clearcache()
 
                 # Cognito's user-facing calls are unauthenticated (no AWS credentials on a desktop).
                 config = Config(

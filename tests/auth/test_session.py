@@ -540,3 +540,16 @@ def test_timestamp_has_no_leading_zero_day() -> None:
     import datetime as dt
 
     assert cognito_timestamp(dt.datetime(2026, 3, 1, 9, 4, 5)) == "Sun Mar 1 09:04:05 UTC 2026"
+
+
+def test_making_the_client_leaves_no_library_source_in_linecache(local_cognito) -> None:
+    # In the GUI, PySide6's import hook reads every later-imported module's source into
+    # linecache; the client's lazy botocore import drops that cache (bench/README.md).
+    import linecache
+
+    from presence_desktop.auth.session import AuthSession
+
+    linecache.getlines(__file__)  # something cached
+    session = AuthSession(local_cognito.cognito_settings())
+    session.cognito_client()
+    assert session.clients_made == 1 and linecache.cache == {}
