@@ -1,5 +1,5 @@
 """Sign-in: Cognito SRP session with challenges and refresh (:mod:`.session`), typed errors
-(:mod:`.errors`), and the refresh token kept in the OS keyring (:mod:`.token_store`)."""
+(:mod:`.errors`), and the session remembered in the OS keyring (:mod:`.token_store`)."""
 
 from presence_desktop.auth.errors import AuthError
 from presence_desktop.auth.session import (
@@ -13,9 +13,9 @@ from presence_desktop.auth.session import (
     TotpRequired,
     TotpSetup,
 )
-from presence_desktop.auth.token_store import StoredSession, TokenStore
+from presence_desktop.auth.token_store import LiveTokens, StoredSession, TokenStore
 
 __all__ = [
-    "AuthError", "AuthSession", "MfaSelectionRequired", "MfaSetupRequired", "NewPasswordRequired",
+    "AuthError", "AuthSession", "LiveTokens", "MfaSelectionRequired", "MfaSetupRequired", "NewPasswordRequired",
     "SignedIn", "SignInResult", "SmsMfaRequired", "StoredSession", "TokenStore", "TotpRequired", "TotpSetup",
 ]

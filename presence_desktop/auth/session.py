@@ -6,11 +6,15 @@ Protocol sources: Amazon Cognito API reference (InitiateAuth with ``USER_SRP_AUT
 ``SELECT_MFA_TYPE``; AssociateSoftwareToken / VerifySoftwareToken; GlobalSignOut) and the
 developer guide's "User pool authentication flow". The SRP math is pycognito's ``aws_srp``.
 
-Every Cognito call goes through one unsigned botocore ``cognito-idp`` client (the AWS SDK, not
-our own HTTP code), created on first use; pycognito (and boto3, which it imports) only for the
-interactive SRP sign-in, imported then, so a start-up with a remembered session loads botocore
-but not boto3 or pycognito. The id token's claims are read with PyJWT without the signature check
-(:mod:`.claims`: the token comes straight from Cognito over TLS; the servers verify it).
+Every Cognito call goes through an unsigned botocore ``cognito-idp`` client (the AWS SDK, not
+our own HTTP code), created when a call is due and released once the sign-in, refresh or
+sign-out is done (its service model is most of its memory; a remembered session needs it about
+once an hour); pycognito (and boto3, which it imports) only for the interactive SRP sign-in,
+imported then. A restart within the id token's lifetime uses the id and access tokens kept in
+the keyring beside the refresh token (:mod:`.token_store`) and loads no botocore at all until
+they are due for a refresh; otherwise the restore refreshes. The id token's claims are read with
+PyJWT without the signature check (:mod:`.claims`: the token comes straight from Cognito over
+TLS; the servers verify it).
 
 Every network call and the SRP exponentiations run in a worker thread (``asyncio.to_thread``):
 the event loop (the GUI thread under qasync) never blocks on them. The Cognito endpoint comes
@@ -19,7 +23,12 @@ does the issuer the id token must name; nothing here is test-specific.
 
 Expiry is tracked with the token lifetime Cognito reports (``ExpiresIn``) against this
 process's monotonic clock, not by comparing ``exp`` with the wall clock, so a computer whose
-clock is wrong by minutes or hours does not refresh in a loop. An authorization failure reported
+clock is wrong by minutes or hours does not refresh in a loop. Remembered tokens carry the
+wall-clock time they arrived on this computer: a restart counts their age on the same (local)
+clock, and tokens that look older than their lifetime less the refresh margin, or stamped more
+than a minute in this clock's future (it was set back), are refreshed instead of used. A clock
+set forward between runs costs a refresh; one set back makes a token look younger than it is:
+the server's 401 then gets the usual single refresh (:meth:`AuthSession.force_refresh`). An authorization failure reported
 by a server (:meth:`AuthSession.force_refresh`) gets one refresh; a second one within
 ``forced_refresh_window_s`` raises :class:`~presence_desktop.auth.errors.ClockSkewError`.
 """
@@ -29,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import json
+import linecache
 import logging
 import re
 import threading
@@ -40,10 +50,12 @@ from typing import Any
 
 from presence_desktop.auth import errors as E
 from presence_desktop.auth.claims import ClaimsError, id_token_claims
-from presence_desktop.auth.token_store import TokenStore
+from presence_desktop.auth.token_store import LiveTokens, StoredSession, TokenStore
 from presence_desktop.net.aws_sdk_logs import quiet_aws_sdk_logs
 
 log = logging.getLogger(__name__)
+
+FUTURE_STAMP_TOLERANCE_S = 60.0  # remembered tokens stamped further ahead of this clock are not trusted
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -205,7 +217,9 @@ class AuthSession:
         self._wall = wall_clock
         self._mono = monotonic
         self._boto: Any = cognito_client
+        self._shared_client = cognito_client is not None  # someone else's: never released here
         self._boto_lock = threading.Lock()
+        self.clients_made = 0  # botocore clients created (diagnostics and tests)
         self._tokens: _Tokens | None = None
         self._pending: _Pending | None = None
         self._refresh_lock: asyncio.Lock | None = None
@@ -317,6 +331,12 @@ class AuthSession:
         stored = await self.token_store.load()
         if stored is None:
             return None
+        kept = self._still_valid(stored)
+        if kept is not None:
+            self._tokens = kept
+            log.info("restored session for %s (remembered tokens valid for %d more min; refresh then)",
+                     kept.claims.username, self.seconds_until_expiry() // 60)
+            return SignedIn(kept.claims.username, kept.claims, bool(self.token_store.remembered), self._note())
         try:
             resp = await self._call(self._refresh_sync, stored.refresh_token)
         except (E.WrongCredentialsError, E.UserDisabledError, E.PasswordResetRequiredError,
@@ -324,11 +344,50 @@ class AuthSession:
             log.info("remembered session for %s no longer valid (%s)", stored.username, exc.code)
             await self.token_store.clear()
             return None
+        finally:
+            self._release_client()
         tokens = await self._tokens_from(resp["AuthenticationResult"], stored.refresh_token)
         self._tokens = tokens
+        await self._remember(tokens)
         log.info("restored session for %s", tokens.claims.username)
         return SignedIn(tokens.claims.username, tokens.claims, bool(self.token_store.remembered),
                         self._note())
+
+    def _still_valid(self, stored: StoredSession) -> _Tokens | None:
+        """The remembered id and access tokens as this session's tokens, when they are this
+        pool's and app client's, the remembered user's, and not yet due for a refresh by this
+        computer's clock; else None (the restore refreshes)."""
+        live = stored.live
+        if live is None:
+            return None
+        age = self._wall() - live.obtained_wall
+        if age < -FUTURE_STAMP_TOLERANCE_S:
+            log.info("remembered tokens are stamped %d s in this clock's future; refreshing", -age)
+            return None
+        try:
+            claims = id_token_claims(live.id_token, self.settings.effective_issuer, self.settings.client_id)
+        except ClaimsError as exc:
+            log.info("remembered id token not usable (%s); refreshing", exc.code)
+            return None
+        if claims.username != stored.username:
+            return None
+        tokens = _Tokens(id_token=live.id_token, access_token=live.access_token, refresh_token=stored.refresh_token,
+                         lifetime_s=live.lifetime_s, obtained_mono=self._mono() - max(0.0, age),
+                         obtained_wall=live.obtained_wall, claims=claims)
+        if self._needs_refresh(tokens):
+            return None
+        iat = claims.raw.get("iat")
+        if isinstance(iat, (int, float)):
+            self.clock_skew_s = live.obtained_wall - float(iat)
+        return tokens
+
+    async def _remember(self, tokens: _Tokens) -> bool:
+        """Keep the refresh token and the current id and access tokens in the keyring."""
+        if self.token_store is None or not tokens.refresh_token:
+            return False
+        return await self.token_store.save(
+            tokens.claims.username, tokens.refresh_token,
+            LiveTokens(tokens.id_token, tokens.access_token, tokens.obtained_wall, tokens.lifetime_s))
 
     # --- tokens -------------------------------------------------------------------------------
     async def id_token(self) -> str:
@@ -383,6 +442,8 @@ class AuthSession:
                 revoked = True
         except E.AuthError as exc:
             log.warning("sign-out could not reach Cognito (%s); the local session is forgotten", exc.code)
+        finally:
+            self._release_client()
         return revoked
 
     # --- internals ----------------------------------------------------------------------------
@@ -408,16 +469,35 @@ class AuthSession:
         return " ".join(notes) or None
 
     def cognito_client(self) -> Any:
-        """The botocore ``cognito-idp`` client this session uses (made on first use; blocking)."""
+        """The botocore ``cognito-idp`` client this session uses (made on first use; blocking).
+        A caller that keeps it (to share it) should pass it to the sessions that use it as
+        ``cognito_client``: this session may release its own after a sign-in or refresh."""
         return self._client()
+
+    def _release_client(self) -> None:
+        """Drop this session's botocore client once no call needs it: after a sign-in, a refresh,
+        a restore or a sign-out (not while a challenge waits for an answer). The next due call
+        makes a new one (~0.1 s on a worker thread, about once an hour). A shared client
+        (``cognito_client=``) is kept."""
+        if self._shared_client or self._pending is not None:
+            return
+        with self._boto_lock:
+            self._boto = None
 
     def _client(self) -> Any:
         with self._boto_lock:
             if self._boto is None:
+                self.clients_made += 1
                 quiet_aws_sdk_logs()
                 import botocore.session
                 from botocore import UNSIGNED
                 from botocore.config import Config
+
+                # In the GUI, botocore is imported long after PySide6, whose import hook reads the
+                # source of every module imported after it into linecache, which keeps it (~6 MB
+                # for botocore's ~100 modules). It is only a cache (tracebacks read files again):
+                # dropped here, so the client made next reuses that memory (bench/README.md).
+                linecache.clearcache()
 
                 # Cognito's user-facing calls are unauthenticated (no AWS credentials on a desktop).
                 config = Config(
@@ -489,9 +569,8 @@ class AuthSession:
             tokens = await self._tokens_from(result, result.get("RefreshToken"))
             self._tokens = tokens
             self._forced_at = None
-            remembered = False
-            if self.token_store is not None and tokens.refresh_token:
-                remembered = await self.token_store.save(tokens.claims.username, tokens.refresh_token)
+            self._release_client()
+            remembered = await self._remember(tokens)
             log.info("signed in as %s (remembered=%s)", tokens.claims.username, remembered)
             return SignedIn(tokens.claims.username, tokens.claims, remembered, self._note())
         name = resp.get("ChallengeName") or ""
@@ -563,14 +642,19 @@ class AuthSession:
                 if self.token_store is not None:
                     await self.token_store.clear()
                 raise E.SessionExpiredError(detail=exc.detail) from None
+            finally:
+                self._release_client()
             new = await self._tokens_from(resp["AuthenticationResult"],
                                           resp["AuthenticationResult"].get("RefreshToken") or t.refresh_token)
             if self._tokens is not t:  # signed out meanwhile
                 return
             self._tokens = new
             self.refresh_count += 1
-            if new.refresh_token != t.refresh_token and self.token_store is not None:
-                await self.token_store.save(new.claims.username, new.refresh_token)  # rotation
+            # The new id and access tokens (and a rotated refresh token), for the next start.
+            if self.token_store is not None and self.token_store.remembered is not False:
+                await self._remember(new)
+                if self._tokens is not new:  # signed out while it was written: forget it again
+                    await self.token_store.clear()
 
 
 def _list_param(value: Any) -> list[str]:

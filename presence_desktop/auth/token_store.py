@@ -1,6 +1,11 @@
-"""Remembering a session: the refresh token (and the username it belongs to) in the OS keyring.
+"""Remembering a session: the refresh token (and the username it belongs to) in the OS keyring,
+and beside it the id and access tokens of the last sign-in or refresh while they are valid.
 
-Only the refresh token is kept; id and access tokens live in memory. Rules:
+Why the id and access tokens too: a restart within their lifetime (an hour) then opens the roster
+without a Cognito refresh, i.e. without loading botocore's Cognito client at start-up (its
+service model is most of the sign-in's import weight; bench/README.md, figures 4 and 5); the
+session refreshes when they are due, as a running app does. They are no more secret than the
+refresh token kept in the same keyring (which mints them), and shorter-lived. Rules:
 
 - Only a recommended keyring backend is used (``priority >= 1``: Windows Credential Locker,
   macOS Keychain, Secret Service / KWallet). When the only backends are non-recommended
@@ -16,6 +21,9 @@ Only the refresh token is kept; id and access tokens live in memory. Rules:
 - Keyring calls can block for a long time (a locked keyring showing an unlock prompt, a hung
   D-Bus): they run on one dedicated worker thread, never on the event loop thread, and each
   call times out (``timeout_s``).
+- The id and access tokens are kept under the same rules (keyring only, chunked, hashed in
+  the index, written before the index) with the wall-clock time they were received and their
+  lifetime; the index stays version 1 (an older app reads the refresh token and ignores them).
 - Tokens are never logged.
 """
 
@@ -50,14 +58,32 @@ NOT_REMEMBERED_KEYRING_FAILED = "Session will not be remembered: the keyring did
 
 
 @dataclass(frozen=True)
+class LiveTokens:
+    """The id and access tokens of the last sign-in or refresh, as remembered: ``obtained_wall``
+    = this computer's clock (epoch seconds) when Cognito's answer arrived, ``lifetime_s`` = the
+    ``ExpiresIn`` it gave. ``repr`` hides the tokens."""
+
+    id_token: str
+    access_token: str
+    obtained_wall: float
+    lifetime_s: float
+
+    def __repr__(self) -> str:
+        return f"LiveTokens(<hidden>, obtained_wall={self.obtained_wall:.0f}, lifetime_s={self.lifetime_s:g})"
+
+
+@dataclass(frozen=True)
 class StoredSession:
-    """What is remembered between runs. ``repr`` hides the token."""
+    """What is remembered between runs. ``repr`` hides the tokens. ``live``: the id and access
+    tokens beside the refresh token (None: only the refresh token was kept)."""
 
     username: str
     refresh_token: str
+    live: LiveTokens | None = None
 
     def __repr__(self) -> str:
-        return f"StoredSession(username={self.username!r}, refresh_token=<{len(self.refresh_token)} chars>)"
+        return (f"StoredSession(username={self.username!r}, refresh_token=<{len(self.refresh_token)} chars>, "
+                f"live={self.live!r})")
 
 
 def split_utf16(text: str, max_bytes: int = MAX_CHUNK_UTF16_BYTES) -> list[str]:
@@ -173,16 +199,17 @@ class TokenStore:
             return self._memory
         return found
 
-    async def save(self, username: str, refresh_token: str) -> bool:
-        """Remember ``refresh_token`` for ``username``. Returns True if stored in the keyring,
-        False if kept in memory only (then :attr:`status_message` says why)."""
+    async def save(self, username: str, refresh_token: str, live: LiveTokens | None = None) -> bool:
+        """Remember ``refresh_token`` for ``username`` (and ``live``, the current id and access
+        tokens, if given). Returns True if stored in the keyring, False if kept in memory only
+        (then :attr:`status_message` says why)."""
         if not username or not refresh_token:
             raise ValueError("username and refresh_token are required")
-        self._memory = StoredSession(username, refresh_token)
+        self._memory = StoredSession(username, refresh_token, live)
         if not await self._ensure_backend():
             return False
         try:
-            await self._call(self._save_sync, username, refresh_token)
+            await self._call(self._save_sync, username, refresh_token, live)
         except Exception as exc:  # noqa: BLE001
             self._degrade(exc)
             return False
@@ -266,6 +293,43 @@ class TokenStore:
     def _chunk_key(self, gen: str, i: int) -> str:
         return f"{self.namespace}#{gen}#{i}"
 
+    def _live_key(self, gen: str, i: int) -> str:
+        return f"{self.namespace}#{gen}#t{i}"
+
+    def _read_chunks(self, key: Callable[[str, int], str], gen: str, n: Any, sha256: Any) -> str | None:
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_CHUNKS:
+            return None
+        parts = [self._backend.get_password(self.service, key(gen, i)) for i in range(n)]
+        if any(not isinstance(p, str) for p in parts):
+            return None
+        text = "".join(parts)
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != sha256:
+            return None
+        return text
+
+    def _write_chunks(self, key: Callable[[str, int], str], gen: str, text: str) -> dict[str, Any]:
+        chunks = split_utf16(text)
+        if len(chunks) > MAX_CHUNKS:
+            raise ValueError(f"token longer than {MAX_CHUNKS} keyring entries")
+        for i, chunk in enumerate(chunks):
+            self._backend.set_password(self.service, key(gen, i), chunk)
+        return {"n": len(chunks), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+    def _read_live(self, index: dict, gen: str) -> LiveTokens | None:
+        live = index.get("live")
+        if not isinstance(live, dict):
+            return None
+        t, lifetime = live.get("t"), live.get("l")
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (t, lifetime)):
+            return None
+        text = self._read_chunks(self._live_key, gen, live.get("n"), live.get("sha256"))
+        id_token, _, access_token = (text or "").partition(" ")
+        if not id_token or not access_token:
+            if text is not None or live.get("n"):
+                log.info("remembered id/access tokens are incomplete; the session will be refreshed")
+            return None
+        return LiveTokens(id_token, access_token, float(t), float(lifetime))  # type: ignore[arg-type]
+
     def _read_index(self) -> dict | None:
         raw = self._backend.get_password(self.service, self._index_key())
         if not raw:
@@ -304,27 +368,22 @@ class TokenStore:
                 or not isinstance(gen, str) or not gen or not isinstance(user, str) or not user):
             log.warning("remembered session entry is damaged; ignoring it")
             return None
-        parts = [self._backend.get_password(self.service, self._chunk_key(gen, i)) for i in range(n)]
-        if any(not isinstance(p, str) for p in parts):
+        token = self._read_chunks(self._chunk_key, gen, n, index.get("sha256"))
+        if token is None:
             log.warning("remembered session is incomplete; ignoring it")
             return None
-        token = "".join(parts)  # type: ignore[arg-type]
-        if hashlib.sha256(token.encode("utf-8")).hexdigest() != index.get("sha256"):
-            log.warning("remembered session is incomplete; ignoring it")
-            return None
-        return StoredSession(user, token)
+        return StoredSession(user, token, self._read_live(index, gen))
 
-    def _save_sync(self, username: str, refresh_token: str) -> None:
+    def _save_sync(self, username: str, refresh_token: str, live: LiveTokens | None = None) -> None:
         self._forget_replaced_sync()
         old = self._read_index()
         gen = secrets.token_hex(4)
-        chunks = split_utf16(refresh_token)
-        if len(chunks) > MAX_CHUNKS:
-            raise ValueError(f"refresh token longer than {MAX_CHUNKS} keyring entries")
-        for i, chunk in enumerate(chunks):
-            self._backend.set_password(self.service, self._chunk_key(gen, i), chunk)
-        index = {"v": _FORMAT_VERSION, "user": username, "gen": gen, "n": len(chunks),
-                 "sha256": hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()}
+        index: dict[str, Any] = {"v": _FORMAT_VERSION, "user": username, "gen": gen,
+                                 **self._write_chunks(self._chunk_key, gen, refresh_token)}
+        if live is not None:
+            # JWTs never contain a space: one secret holds both, split back at the space.
+            index["live"] = {**self._write_chunks(self._live_key, gen, f"{live.id_token} {live.access_token}"),
+                             "t": round(live.obtained_wall, 3), "l": live.lifetime_s}
         self._backend.set_password(self.service, self._index_key(), compact_json(index))
         if old is not None and old.get("gen") != gen:
             self._delete_chunks(old)
@@ -342,6 +401,14 @@ class TokenStore:
             return
         for i in range(min(n, MAX_CHUNKS)):
             self._delete(self._chunk_key(str(index.get("gen")), i))
+        live = index.get("live")
+        if isinstance(live, dict):
+            try:
+                k = int(live.get("n", 0))
+            except (TypeError, ValueError):
+                return
+            for i in range(min(k, MAX_CHUNKS)):
+                self._delete(self._live_key(str(index.get("gen")), i))
 
     def _delete(self, key: str) -> None:
         from keyring.errors import PasswordDeleteError

@@ -11,7 +11,7 @@ import math
 from functools import lru_cache
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QIcon, QIconEngine, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
 from presence_desktop.domain.statuses import Status
 from presence_desktop.ui.theme import DARK, LIGHT, is_dark, status_color
@@ -116,8 +116,57 @@ def status_pixmap(status: Status, size: int, dpr: float = 1.0, dark: bool | None
     return pm
 
 
+class _PaintedOnFirstUse(QIconEngine):
+    """A status icon painted when Qt first asks for it: menus and pickers make an icon for every
+    status when they are built, most of which are never shown (bench/README.md, figure 5). The
+    first request paints the whole icon exactly as :func:`_paint_icon` always did (the same
+    pixmaps, and Qt's own choice of size and disabled look), and every call is handed to it."""
+
+    def __init__(self, status: Status, pending: bool, dark: bool, painted: QIcon | None = None) -> None:
+        super().__init__()
+        self._args = (status, pending, dark)
+        self._painted = painted
+
+    def _icon(self) -> QIcon:
+        if self._painted is None:
+            self._painted = _paint_icon(*self._args)
+        return self._painted
+
+    def pixmap(self, size, mode, state):  # type: ignore[no-untyped-def]  # Qt API
+        return self._icon().pixmap(size, mode, state)
+
+    def scaledPixmap(self, size, mode, state, scale):  # type: ignore[no-untyped-def]  # Qt API
+        return self._icon().pixmap(size, scale, mode, state)
+
+    def paint(self, painter, rect, mode, state):  # type: ignore[no-untyped-def]  # Qt API
+        self._icon().paint(painter, rect, Qt.AlignmentFlag.AlignCenter, mode, state)
+
+    def actualSize(self, size, mode, state):  # type: ignore[no-untyped-def]  # Qt API
+        return self._icon().actualSize(size, mode, state)
+
+    def availableSizes(self, mode=QIcon.Mode.Normal, state=QIcon.State.Off):  # type: ignore[no-untyped-def]  # Qt API
+        return self._icon().availableSizes(mode, state)
+
+    def isNull(self) -> bool:
+        return False
+
+    def key(self) -> str:
+        return "presence-status"
+
+    def clone(self) -> QIconEngine:
+        return _PaintedOnFirstUse(*self._args, painted=self._painted)
+
+    @property
+    def painted(self) -> bool:
+        return self._painted is not None
+
+
 @lru_cache(maxsize=64)
 def _icon_cached(status: Status, pending: bool, dark: bool) -> QIcon:
+    return QIcon(_PaintedOnFirstUse(status, pending, dark))
+
+
+def _paint_icon(status: Status, pending: bool, dark: bool) -> QIcon:
     icon = QIcon()
     c = DARK if dark else LIGHT
     for size in ICON_SIZES:
@@ -137,7 +186,7 @@ def _icon_cached(status: Status, pending: bool, dark: bool) -> QIcon:
 
 def status_icon(status: Status, pending: bool = False) -> QIcon:
     """A QIcon of the indicator at the usual sizes (16-64 px, 1x and 2x); ``pending`` adds a
-    small white dot (a change not yet confirmed)."""
+    small white dot (a change not yet confirmed). Painted when first shown, not when made."""
     return _icon_cached(status, pending, is_dark())
 
 

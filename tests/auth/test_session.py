@@ -357,12 +357,118 @@ async def test_restart_with_remembered_session_signs_in_without_password(make_se
 
 
 async def test_restore_with_a_revoked_session_forgets_it(make_session, local_cognito, new_user, keyring_backend):
+    # The remembered id token has aged past its refresh point: the restore refreshes, Cognito
+    # refuses the revoked refresh token, and the remembered session is forgotten.
     u = new_user()
     session = make_session()
     await session.sign_in(u.username, u.password)
     local_cognito.admin_client().admin_user_global_sign_out(UserPoolId=local_cognito.user_pool_id, Username=u.username)
-    assert await make_session().restore() is None
+    assert await make_session(wall_clock=lambda: time.time() + 3400).restore() is None
     assert keyring_backend.entries == {}
+
+
+async def test_a_revoked_session_restored_within_the_token_lifetime_ends_at_its_refresh(
+        make_session, local_cognito, new_user, keyring_backend):
+    # Within the id token's lifetime a restart uses the remembered tokens without asking Cognito
+    # (as a running app keeps using them): the revocation is found at the next refresh.
+    u = new_user()
+    await make_session().sign_in(u.username, u.password)
+    local_cognito.admin_client().admin_user_global_sign_out(UserPoolId=local_cognito.user_pool_id, Username=u.username)
+    restored = make_session()
+    assert isinstance(await restored.restore(), SignedIn)
+    with pytest.raises(E.SessionExpiredError):
+        await restored.force_refresh()
+    assert not restored.signed_in and keyring_backend.entries == {}
+
+
+# --- remembered id and access tokens (a restart within their lifetime) -------------------------
+
+async def test_a_restart_within_the_token_lifetime_makes_no_cognito_call(make_session, new_user, keyring_backend):
+    u = new_user(team_id="team-2")
+    first = make_session()
+    await first.sign_in(u.username, u.password)
+    assert first.clients_made == 1 and first._boto is None  # released once signed in
+    calls = keyring_backend.calls
+    second = make_session()
+    result = await second.restore()
+    assert isinstance(result, SignedIn) and result.username == u.username and result.remembered is True
+    assert second.claims.team_id == "team-2"
+    assert second.clients_made == 0 and second.refresh_count == 0
+    assert await second.id_token() == first._tokens.id_token
+    assert await second.access_token() == first._tokens.access_token
+    assert 3000 < second.seconds_until_expiry() <= 3600
+    assert second.clock_skew_s is not None and abs(second.clock_skew_s) < 60
+    assert keyring_backend.calls > calls  # it did read the keyring
+
+
+async def test_remembered_tokens_due_for_a_refresh_are_refreshed_and_remembered_again(make_session, new_user):
+    u = new_user()
+    first = make_session()
+    await first.sign_in(u.username, u.password)
+    later = time.time() + 3400  # 57 min after: inside the 5 min refresh margin
+    second = make_session(wall_clock=lambda: later)
+    assert isinstance(await second.restore(), SignedIn)
+    assert second.clients_made == 1 and second._boto is None
+    assert second._tokens.obtained_wall == later
+    stored = await second.token_store.load()
+    assert stored.live is not None and stored.live.id_token == second._tokens.id_token
+    assert stored.live.obtained_wall == pytest.approx(later, abs=0.01)
+
+
+async def test_tokens_stamped_in_this_clocks_future_are_not_trusted(make_session, new_user):
+    u = new_user()
+    await make_session().sign_in(u.username, u.password)
+    second = make_session(wall_clock=lambda: time.time() - 600)  # the clock was set back 10 min
+    assert isinstance(await second.restore(), SignedIn)
+    assert second.clients_made == 1  # refreshed
+
+
+async def test_a_remembered_id_token_failing_the_claim_checks_is_not_used(make_session, local_cognito, new_user):
+    u = new_user()
+    await make_session().sign_in(u.username, u.password)
+    settings = local_cognito.cognito_settings()
+    # Same keyring entry (same pool and client id), but the profile names another issuer.
+    other = settings.model_copy(update={"issuer": settings.effective_issuer + "-other"})
+    second = make_session(settings=other)
+    with pytest.raises(E.AuthServiceError):  # the refreshed token fails the same check
+        await second.restore()
+    assert second.clients_made == 1 and not second.signed_in
+
+
+async def test_each_refresh_remembers_the_new_tokens_for_the_next_start(make_session, new_user):
+    u = new_user()
+    clock = FakeClock()
+    session = make_session(monotonic=clock)
+    await session.sign_in(u.username, u.password)
+    clock.offset = 3400
+    await asyncio.sleep(1.1)  # Cognito's iat has a resolution of a second: a new token differs
+    fresh = await session.id_token()
+    assert session.refresh_count == 1 and session._boto is None
+    assert session.clients_made == 2  # one for the sign-in, one for the refresh
+    restarted = make_session()
+    assert isinstance(await restarted.restore(), SignedIn)
+    assert restarted.clients_made == 0 and await restarted.id_token() == fresh
+
+
+async def test_a_shared_client_is_never_released(make_session, local_cognito, new_user):
+    u = new_user()
+    shared = make_session().cognito_client()
+    session = make_session(cognito_client=shared)
+    await session.sign_in(u.username, u.password)
+    assert session._boto is shared and session.clients_made == 0
+
+
+async def test_remembered_tokens_never_logged(make_session, new_user, caplog):
+    caplog.set_level(logging.DEBUG)
+    u = new_user()
+    first = make_session()
+    await first.sign_in(u.username, u.password)
+    second = make_session()
+    await second.restore()
+    assert "remembered tokens valid for" in caplog.text
+    for secret in (first._tokens.id_token, first._tokens.access_token, first._tokens.refresh_token, u.password):
+        assert secret not in caplog.text
+        assert secret not in repr(await second.token_store.load())
 
 
 async def test_revoked_session_raises_session_expired_on_refresh(make_session, local_cognito, new_user):
@@ -434,3 +540,16 @@ def test_timestamp_has_no_leading_zero_day() -> None:
     import datetime as dt
 
     assert cognito_timestamp(dt.datetime(2026, 3, 1, 9, 4, 5)) == "Sun Mar 1 09:04:05 UTC 2026"
+
+
+def test_making_the_client_leaves_no_library_source_in_linecache(local_cognito) -> None:
+    # In the GUI, PySide6's import hook reads every later-imported module's source into
+    # linecache; the client's lazy botocore import drops that cache (bench/README.md).
+    import linecache
+
+    from presence_desktop.auth.session import AuthSession
+
+    linecache.getlines(__file__)  # something cached
+    session = AuthSession(local_cognito.cognito_settings())
+    session.cognito_client()
+    assert session.clients_made == 1 and linecache.cache == {}

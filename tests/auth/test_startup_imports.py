@@ -4,8 +4,9 @@ A fresh interpreter runs the start-up path for real: the app's modules, the reme
 restored by a Cognito refresh against the local Cognito, the relay client and the live feed
 built (``make_backends``) and the relay client's TLS context made. It must get there without
 boto3, pycognito, aiohttp or requests: those are for the interactive sign-in (boto3 + pycognito,
-imported then) and the devstack/relay. (botocore, for the Cognito refresh, and PyJWT, to read the
-id token, are loaded: libraries over our own code, see auth/session.py.)
+imported then) and the devstack/relay. (PyJWT, to read the id token, is loaded: a library over our own
+code, see auth/session.py.) botocore is loaded only when the restore has to refresh: a restart
+within the remembered id token's lifetime loads none of it.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ PROBE = textwrap.dedent("""
 
     async def main():
         auth = real_auth_factory(profile, True)
-        auth.token_store._requested_backend = MemoryKeyring()
-        await auth.token_store.save(sys.argv[2], sys.argv[3])
+        keyring = MemoryKeyring()
+        keyring.entries.update({tuple(k.split("|", 1)): v for k, v in json.loads(sys.argv[2]).items()})
+        auth.token_store._requested_backend = keyring
         restored = await auth.restore()
         relay, feed = real_backend_factory(profile, auth, identity_from_claims(restored.claims))
         relay._http()  # the relay's pool and TLS context
@@ -47,23 +49,34 @@ PROBE = textwrap.dedent("""
         return type(restored).__name__, restored.username
 
     kind, user = asyncio.run(main())
-    heavy = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[4].split(",")))
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[3].split(",")))
     print(json.dumps({"restored": kind, "user": user, "heavy": heavy}))
 """)
 
 
-async def test_a_remembered_session_starts_without_the_heavy_libraries(make_session, local_cognito, new_user):
-    user = new_user()
-    session = make_session()
-    assert isinstance(await session.sign_in(user.username, user.password), SignedIn)
-    refresh_token = session._tokens.refresh_token
-    settings = local_cognito.cognito_settings().model_dump()
+def _start_up(settings: dict, entries: dict, heavy: tuple[str, ...]) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(settings), user.username, refresh_token, ",".join(HEAVY)],
+        [sys.executable, "-c", PROBE, json.dumps(settings),
+         json.dumps({"|".join(k): v for k, v in entries.items()}), ",".join(heavy)],
         cwd=REPO, env=dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO)),
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+async def test_a_remembered_session_starts_without_the_heavy_libraries(make_session, local_cognito, new_user,
+                                                                       keyring_backend):
+    user = new_user()
+    session = make_session()
+    assert isinstance(await session.sign_in(user.username, user.password), SignedIn)
+    settings = local_cognito.cognito_settings().model_dump()
+    # Within the id token's lifetime: no Cognito call, so not even botocore.
+    report = _start_up(settings, keyring_backend.entries, HEAVY + ("botocore",))
     assert report["restored"] == "SignedIn" and report["user"] == user.username
     assert report["heavy"] == []
+    # Only the refresh token remembered (an older app's entry, or tokens past their refresh
+    # point): the restore refreshes through botocore, still without boto3 or pycognito.
+    await session.token_store.save(user.username, session._tokens.refresh_token)
+    report = _start_up(settings, keyring_backend.entries, HEAVY + ("botocore",))
+    assert report["restored"] == "SignedIn" and report["heavy"] == ["botocore"]

@@ -4,6 +4,7 @@ never on the event loop thread, timeouts, nothing on disk without a secure keyri
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import threading
@@ -17,6 +18,7 @@ from keyring.backends import chainer, fail, null
 from presence_desktop.auth.token_store import (
     MAX_CHUNK_UTF16_BYTES,
     NOT_REMEMBERED_NO_KEYRING,
+    LiveTokens,
     StoredSession,
     TokenStore,
     secure_backend,
@@ -90,6 +92,57 @@ async def test_a_damaged_entry_is_ignored() -> None:
     chunk_key = next(k for k in backend.entries if "#" in k[1])
     backend.entries[chunk_key] = backend.entries[chunk_key][:-1] + "!"
     assert await store.load() is None
+    store.close()
+
+
+def _live(obtained: float = 1_800_000_000.5) -> LiveTokens:
+    return LiveTokens(f"eyJ.{_token(1200)}.sig", f"eyJ.{_token(1100)}.sig", obtained, 3600.0)
+
+
+async def test_id_and_access_tokens_round_trip_beside_the_refresh_token_under_the_windows_limit() -> None:
+    backend = MemoryKeyring()
+    store = TokenStore("ns", backend=backend)
+    live, refresh = _live(), _token(1800)
+    assert await store.save("agent-1", refresh, live) is True
+    for value in backend.entries.values():
+        assert len(value.encode("utf-16-le")) <= WINDOWS_MAX_BLOB
+    again = TokenStore("ns", backend=backend)
+    assert await again.load() == StoredSession("agent-1", refresh, live)
+    # repr never shows a token
+    shown = repr(await again.load())
+    assert live.id_token not in shown and live.access_token not in shown and refresh not in shown
+    # a save without them (an older caller) leaves none behind; clear removes every chunk
+    await store.save("agent-1", refresh, live)
+    await store.save("agent-1", refresh)
+    assert (await store.load()).live is None
+    assert not any("#t" in key for _, key in backend.entries)
+    await store.save("agent-1", refresh, live)
+    await store.clear()
+    assert backend.entries == {}
+    store.close(), again.close()
+
+
+async def test_an_entry_an_older_app_wrote_loads_with_the_refresh_token_only() -> None:
+    backend = MemoryKeyring()
+    store = TokenStore("ns", backend=backend)
+    await store.save("agent-1", "refresh-1")
+    index = json.loads(backend.entries[("presence-desktop", "ns")])
+    assert index["v"] == 1 and "live" not in index  # the index format an older app reads
+    assert await store.load() == StoredSession("agent-1", "refresh-1", None)
+    await store.save("agent-1", "refresh-1", _live())
+    assert json.loads(backend.entries[("presence-desktop", "ns")])["v"] == 1  # still readable by it
+    store.close()
+
+
+async def test_damaged_id_and_access_tokens_leave_the_refresh_token_usable() -> None:
+    backend = MemoryKeyring()
+    store = TokenStore("ns", backend=backend)
+    await store.save("agent-1", "refresh-1", _live())
+    key = next(k for k in backend.entries if "#t" in k[1])
+    backend.entries[key] = backend.entries[key][:-1] + "!"
+    assert await store.load() == StoredSession("agent-1", "refresh-1", None)
+    del backend.entries[key]
+    assert await store.load() == StoredSession("agent-1", "refresh-1", None)
     store.close()
 
 

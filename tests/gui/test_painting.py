@@ -99,3 +99,50 @@ def test_all_shapes_paint_and_pending_icon_differs(qapp, artifacts_dir):
     plain = status_icon(st).pixmap(SIZE, SIZE).toImage()
     pending = status_icon(st, pending=True).pixmap(SIZE, SIZE).toImage()
     assert plain != pending
+
+
+def test_status_icons_are_painted_on_first_use_exactly_as_before(qapp):
+    # Menus and pickers make an icon for every status; only those shown are painted, and what
+    # is painted is the same icon as the eager one, at any size, scale and mode.
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QMenu
+
+    from presence_desktop.ui import painting
+
+    painting._icon_cached.cache_clear()
+    statuses = [*default_catalogue(), UNKNOWN]
+    icons = [status_icon(st) for st in statuses]
+    cached = lambda: [painting._icon_cached(st, False, painting.is_dark()) for st in statuses]  # noqa: E731
+    menu = QMenu()
+    for st, icon in zip(statuses, icons, strict=True):
+        menu.addAction(icon, st.label)
+    assert not any(icon.isNull() for icon in icons)
+    copy = QIcon(icons[1])  # a copy shares the (still unpainted) engine
+    painted = [i for i in cached() if i.availableSizes()]  # asking for sizes paints
+    assert len(painted) == len(statuses)
+    for st, icon in ((statuses[0], icons[0]), (statuses[1], copy)):
+        eager = painting._paint_icon(st, False, painting.is_dark())
+        for dpr in SCALES:
+            for size in (14, 16, 18, 24, 40):
+                for mode in (QIcon.Mode.Normal, QIcon.Mode.Disabled, QIcon.Mode.Selected):
+                    got = icon.pixmap(QSize(size, size), dpr, mode).toImage()
+                    assert got == eager.pixmap(QSize(size, size), dpr, mode).toImage(), (st.id, size, dpr, mode)
+        assert icon.availableSizes() == eager.availableSizes()
+        assert icon.actualSize(QSize(20, 20)) == eager.actualSize(QSize(20, 20))
+
+
+def test_an_icon_nobody_shows_is_never_painted(qapp, monkeypatch):
+    from presence_desktop.ui import painting
+
+    painting._icon_cached.cache_clear()
+    calls = []
+    real = painting._paint_icon
+    monkeypatch.setattr(painting, "_paint_icon", lambda *a: calls.append(a) or real(*a))
+    statuses = list(default_catalogue())
+    icons = [status_icon(st, pending=True) for st in statuses]
+    assert calls == []
+    icons[2].pixmap(16, 16)
+    assert [c[0] for c in calls] == [statuses[2]]
+    icons[2].pixmap(32, 32)
+    assert len(calls) == 1  # painted once
