@@ -25,8 +25,8 @@ Behaviour:
   ``lagging`` after ``ka_late_after`` ``ka`` intervals and drops the socket after ``ka_dead_after``
   (about 2.5 intervals; at most ``connectionTimeoutMs`` from the ack, top-level, else
   ``payload.``, else 300000); the client then reconnects.
-- Reconnect: exponential backoff with full jitter, at most 1 s apart in the first 10 s of an
-  outage, then growing with the outage up to 30 s (:mod:`.reconnect`; a connection that dies
+- Reconnect: exponential backoff with full jitter, at most 0.5 s apart in the first 5 s of an
+  outage (never under 50 ms), then growing with the outage up to 30 s (:mod:`.reconnect`; a connection that dies
   within ``stable_after`` keeps the streak and gets no fast lane). An auth refusal at connect
   makes the client ask its authorizer for fresh credentials once; a second refusal (or a failed
   refresh) ends in state ``failed`` with a "sign in again" reason, until :meth:`EventsClient.resume`.
