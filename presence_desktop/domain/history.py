@@ -47,7 +47,7 @@ class DayWindow:
     start: datetime
     end: datetime
 
-    # Cached: DayTimelines compares every live event's changed_at with both (strftime: ~2.5 us each).
+    # Cached: DayTimelines compares every live event's changed_at with both (bench/README.md).
     @cached_property
     def start_iso(self) -> str:
         return format_time(self.start)

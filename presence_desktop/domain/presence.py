@@ -151,8 +151,8 @@ class PresenceEvent:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        # Built by hand, in field order (dataclasses.asdict deep-copies: ~10 us against ~1 us, and
-        # the supervisor's day turns every live event into a history entry).
+        # Built by hand, in field order: asdict deep-copies, and every live event becomes a history
+        # entry (bench/README.md, "Figures behind the code").
         body = {"kind": KIND, "schema": SCHEMA, "agent_id": self.agent_id, "team_id": self.team_id,
                 "display_name": self.display_name, "status": self.status, "version": self.version,
                 "changed_at": self.changed_at, "source": self.source, "changed_by": self.changed_by,
@@ -187,7 +187,7 @@ class PresenceEvent:
             raise PresenceError(f"missing field(s): {', '.join(missing)}") from None
         _check_fields(*values)
         # Checked once, above: built without the constructor, whose __post_init__ would check again
-        # (every live event comes this way; ~2 us of ~4).
+        # (every live event comes this way; bench/README.md, "Figures behind the code").
         event = _new(cls)
         (agent_id, team_id, display_name, status, version, changed_at, source, changed_by, message,
          status_since) = values
