@@ -131,6 +131,7 @@ class PresenceService:
         self.refused: dict[str, str] = {}  # team (or "*") -> why its subscription was refused
         self._to_join: set[str | None] = set()  # teams waiting for a snapshot (None: every team)
         self._join_got = RosterSnapshot([])  # snapshots fetched for the join under way
+        self._fetching: tuple[str | None] | None = None  # (team,) whose snapshot request is on its way
         self.own = OwnStatus(identity.agent_id, clock=self.server_clock)
         self.listener: ServiceListener = _NullListener()
         self.tasks = TaskKeeper(on_error=self._task_failed)
@@ -296,7 +297,13 @@ class PresenceService:
         self._emit_roster(self.roster.begin_join())
         self._set_connection(ConnectionState(up=True, joining=True))
         self._publish_wake.set()  # a wish made while offline goes out now
-        # Restarted: a snapshot already in flight may predate this subscription.
+        fetching = self._fetching
+        if fetching is not None and fetching[0] not in teams and self.tasks.get("snapshot") is not None:
+            # Another team's snapshot is on its way: it stays valid (its subscription came first),
+            # and the join under way fetches these teams next. Restarting here cancelled it, and
+            # after a reconnect every team's resubscription restarted the join once more.
+            return
+        # Restarted: a snapshot already in flight (or waiting to retry) may predate this subscription.
         self.tasks.spawn(self._fetch_snapshot(), name="snapshot")
 
     def feed_refused(self, channel: str, reason: str, *, needs_sign_in: bool = False, retrying: bool = True) -> None:
@@ -351,7 +358,11 @@ class PresenceService:
             team = wanted if wanted is not None or self.watched is None else None
             try:
                 sent = self.clock()
-                snap = await self.relay.roster(team)
+                self._fetching = (wanted,)
+                try:
+                    snap = await self.relay.roster(team)
+                finally:
+                    self._fetching = None
                 received = self.clock()
             except RelayCallError as exc:
                 if exc.status == 401:

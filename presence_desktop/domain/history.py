@@ -11,6 +11,7 @@ import collections
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from presence_desktop.domain.presence import PresenceEvent, format_time, parse_time
@@ -46,11 +47,12 @@ class DayWindow:
     start: datetime
     end: datetime
 
-    @property
+    # Cached: DayTimelines compares every live event's changed_at with both (bench/README.md).
+    @cached_property
     def start_iso(self) -> str:
         return format_time(self.start)
 
-    @property
+    @cached_property
     def end_iso(self) -> str:
         return format_time(self.end)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,6 +78,43 @@ def channel_for(team_id: str, agent_id: str) -> str:
     return f"/{NAMESPACE}/{team_id}/{agent_id}"
 
 
+def _check_time(text: object, name: str) -> None:
+    """``text`` is an ISO 8601 time with a zone; raises :class:`PresenceError` naming ``name``."""
+    if not isinstance(text, str):
+        raise PresenceError(f"{name} must be an ISO 8601 string")
+    try:
+        moment = datetime.fromisoformat(text)  # Python 3.11+: "Z" included
+    except ValueError:
+        raise PresenceError(f"{name} is not ISO 8601: {text!r}") from None
+    if moment.tzinfo is None:
+        raise PresenceError(f"{name} must carry a time zone (use Z)")
+
+
+def _check_fields(agent_id: Any, team_id: Any, display_name: Any, status: Any, version: Any, changed_at: Any,
+                  source: Any, changed_by: Any, message: Any, status_since: Any) -> None:
+    """The field rules of :class:`PresenceEvent` (its constructor and :meth:`PresenceEvent.from_dict`).
+    Raises :class:`PresenceError` saying which field and why."""
+    if not valid_segment(agent_id):
+        raise PresenceError(f"agent_id {agent_id!r}: alphanumerics and '-', 1-50 chars")
+    if not valid_segment(team_id):
+        raise PresenceError(f"team_id {team_id!r}: alphanumerics and '-', 1-50 chars")
+    if not isinstance(display_name, str) or len(display_name) > DISPLAY_NAME_MAX_CHARS:
+        raise PresenceError(f"display_name must be a string of at most {DISPLAY_NAME_MAX_CHARS} chars")
+    if not isinstance(status, str) or not status:
+        raise PresenceError("status must be a non-empty string")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PresenceError("version must be a whole number >= 1")
+    if source not in SOURCES:
+        raise PresenceError(f"source must be one of {SOURCES}, got {source!r}")
+    if message is not None and (not isinstance(message, str) or len(message) > MESSAGE_MAX_CHARS):
+        raise PresenceError(f"message must be a string of at most {MESSAGE_MAX_CHARS} chars")
+    if changed_by is not None and not isinstance(changed_by, str):
+        raise PresenceError("changed_by must be a string")
+    _check_time(changed_at, "changed_at")
+    if status_since is not None:
+        _check_time(status_since, "status_since")
+
+
 @dataclass(frozen=True, slots=True)
 class PresenceEvent:
     """One agent's status at one version. Immutable; use :meth:`with_` for a changed copy."""
@@ -94,28 +131,8 @@ class PresenceEvent:
     status_since: str | None = None
 
     def __post_init__(self) -> None:
-        if not valid_segment(self.agent_id):
-            raise PresenceError(f"agent_id {self.agent_id!r}: alphanumerics and '-', 1-50 chars")
-        if not valid_segment(self.team_id):
-            raise PresenceError(f"team_id {self.team_id!r}: alphanumerics and '-', 1-50 chars")
-        if not isinstance(self.display_name, str) or len(self.display_name) > DISPLAY_NAME_MAX_CHARS:
-            raise PresenceError(f"display_name must be a string of at most {DISPLAY_NAME_MAX_CHARS} chars")
-        if not isinstance(self.status, str) or not self.status:
-            raise PresenceError("status must be a non-empty string")
-        if not isinstance(self.version, int) or isinstance(self.version, bool) or self.version < 1:
-            raise PresenceError("version must be a whole number >= 1")
-        if self.source not in SOURCES:
-            raise PresenceError(f"source must be one of {SOURCES}, got {self.source!r}")
-        if self.message is not None and (not isinstance(self.message, str) or len(self.message) > MESSAGE_MAX_CHARS):
-            raise PresenceError(f"message must be a string of at most {MESSAGE_MAX_CHARS} chars")
-        if self.changed_by is not None and not isinstance(self.changed_by, str):
-            raise PresenceError("changed_by must be a string")
-        parse_time(self.changed_at)
-        if self.status_since is not None:
-            try:
-                parse_time(self.status_since)
-            except PresenceError as exc:
-                raise PresenceError(f"status_since: {exc}".replace("changed_at ", "")) from None
+        _check_fields(self.agent_id, self.team_id, self.display_name, self.status, self.version,
+                      self.changed_at, self.source, self.changed_by, self.message, self.status_since)
 
     @property
     def status_since_at(self) -> str:
@@ -134,10 +151,15 @@ class PresenceEvent:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        body = asdict(self)
-        if body["status_since"] is None:  # what a relay without it sent: the same bytes
-            del body["status_since"]
-        return {"kind": KIND, "schema": SCHEMA, **body}
+        # Built by hand, in field order: asdict deep-copies, and every live event becomes a history
+        # entry (bench/README.md, "Figures behind the code").
+        body = {"kind": KIND, "schema": SCHEMA, "agent_id": self.agent_id, "team_id": self.team_id,
+                "display_name": self.display_name, "status": self.status, "version": self.version,
+                "changed_at": self.changed_at, "source": self.source, "changed_by": self.changed_by,
+                "message": self.message}
+        if self.status_since is not None:  # absent is what a relay without it sent: the same bytes
+            body["status_since"] = self.status_since
+        return body
 
     def to_json(self) -> str:
         """Compact JSON, non-ASCII kept as is (what is signed is what is sent)."""
@@ -156,25 +178,30 @@ class PresenceEvent:
             raise PresenceError(f"kind must be {KIND!r}")
         if data.get("schema") != SCHEMA:
             raise PresenceError(f"unsupported schema {data.get('schema')!r} (this app reads {SCHEMA})")
-        fields = ("agent_id", "team_id", "display_name", "status", "version", "changed_at")
-        missing = [f for f in fields if f not in data]
-        if missing:
-            raise PresenceError(f"missing field(s): {', '.join(missing)}")
         try:
-            return cls(
-                agent_id=data["agent_id"],
-                team_id=data["team_id"],
-                display_name=data["display_name"],
-                status=data["status"],
-                version=data["version"],
-                changed_at=data["changed_at"],
-                source=data.get("source", "manual"),
-                changed_by=data.get("changed_by"),
-                message=data.get("message"),
-                status_since=data.get("status_since"),
-            )
-        except TypeError as exc:
-            raise PresenceError(str(exc)) from None
+            values = (data["agent_id"], data["team_id"], data["display_name"], data["status"], data["version"],
+                      data["changed_at"], data.get("source", "manual"), data.get("changed_by"), data.get("message"),
+                      data.get("status_since"))
+        except KeyError:
+            missing = [f for f in _REQUIRED if f not in data]
+            raise PresenceError(f"missing field(s): {', '.join(missing)}") from None
+        _check_fields(*values)
+        # Checked once, above: built without the constructor, whose __post_init__ would check again
+        # (every live event comes this way; bench/README.md, "Figures behind the code").
+        event = _new(cls)
+        (agent_id, team_id, display_name, status, version, changed_at, source, changed_by, message,
+         status_since) = values
+        _set(event, "agent_id", agent_id)
+        _set(event, "team_id", team_id)
+        _set(event, "display_name", display_name)
+        _set(event, "status", status)
+        _set(event, "version", version)
+        _set(event, "changed_at", changed_at)
+        _set(event, "source", source)
+        _set(event, "changed_by", changed_by)
+        _set(event, "message", message)
+        _set(event, "status_since", status_since)
+        return event
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PresenceEvent:
@@ -183,3 +210,8 @@ class PresenceEvent:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PresenceError(f"not JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+_REQUIRED = ("agent_id", "team_id", "display_name", "status", "version", "changed_at")
+_new = object.__new__
+_set = object.__setattr__  # the frozen dataclass's own way of setting its fields

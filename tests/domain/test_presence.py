@@ -56,3 +56,54 @@ def test_malformed_payloads_are_refused(payload, message):
 def test_invalid_fields_are_refused(over, message):
     with pytest.raises(PresenceError, match=message):
         _event(**over)
+
+
+def _payload(**over):
+    body = _event(message="back soon", status_since="2026-11-29T18:52:10.004Z").to_dict()
+    body.update(over)
+    return body
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"version": 0}, "version"),
+        ({"version": True}, "version"),
+        ({"version": "3"}, "version"),
+        ({"source": "robot"}, "source"),
+        ({"agent_id": "-bad"}, "agent_id"),
+        ({"team_id": "a/b"}, "team_id"),
+        ({"display_name": 5}, "display_name"),
+        ({"status": ""}, "status"),
+        ({"message": "x" * 141}, "message"),
+        ({"changed_by": 7}, "changed_by"),
+        ({"changed_at": "yesterday"}, "changed_at"),
+        ({"changed_at": "2026-11-29T19:00:00"}, "time zone"),
+        ({"changed_at": 1764442800}, "changed_at"),
+        ({"status_since": "soon"}, "status_since"),
+    ],
+)
+def test_from_dict_refuses_what_the_constructor_refuses(over, message):
+    """from_dict checks once and builds without the constructor: the same rules, the same words."""
+    with pytest.raises(PresenceError, match=message):
+        PresenceEvent.from_dict(_payload(**over))
+
+
+def test_from_dict_builds_every_field():
+    ev = PresenceEvent(agent_id="a-1", team_id="team-1", display_name="Ada", status="break", version=9,
+                       changed_at="2026-11-29T19:00:00.123Z", source="supervisor", changed_by="sup-1",
+                       message="lunch", status_since="2026-11-29T18:00:00.000Z")
+    got = PresenceEvent.from_dict({**ev.to_dict(), "bench_ts": 1})
+    assert got == ev and hash(got) == hash(ev)
+    assert set(ev.to_dict()) - {"kind", "schema"} == set(PresenceEvent.__dataclass_fields__)
+    with pytest.raises(AttributeError):
+        got.status = "x"  # type: ignore[misc]  # still frozen
+
+
+def test_to_dict_keeps_the_wire_order_and_leaves_out_a_missing_status_since():
+    # The relay signs to_json's bytes: the field order is part of the wire format.
+    assert _event().to_json() == (
+        '{"kind":"presence","schema":1,"agent_id":"a-1","team_id":"team-1","display_name":"Ada Lovelace",'
+        '"status":"available","version":3,"changed_at":"2026-11-29T19:00:00.123Z","source":"manual",'
+        '"changed_by":"sub-1","message":null}')
+    assert _event(status_since="2026-11-29T18:00:00.000Z").to_dict()["status_since"] == "2026-11-29T18:00:00.000Z"

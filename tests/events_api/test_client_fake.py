@@ -700,3 +700,20 @@ async def test_during_an_outage_every_attempt_happens_when_the_announced_state_s
             announced = None
             attempts += 1
     assert attempts >= 3
+
+
+async def test_data_frames_take_the_fast_path_or_are_refused_as_before(server, make_client):
+    """The reader's data-frame path (protocol.data_frame_parts) accepts what decode_server_frame
+    accepts, and what it does not take goes through the full check: the list shape still arrives,
+    a data frame without an id or with a non-string event is still malformed."""
+    client = make_client()
+    sub = await client.subscribe("/default/a", timeout=10)
+    for raw in [json.dumps({"type": "data", "id": sub.id, "event": ['{"v":1}']}),
+                json.dumps({"type": "data", "event": '{"v":2}'}),
+                json.dumps({"type": "data", "id": sub.id, "event": 5}),
+                json.dumps({"type": "data", "id": 7, "event": '{"v":3}'}),
+                json.dumps({"type": "data", "id": sub.id, "event": '{"v":4}'})]:
+        await server.inject_raw(raw)
+    assert await sub.get(5) == {"v": 1}
+    assert await sub.get(5) == {"v": 4}
+    assert client.stats["malformed_frames"] == 3 and client.stats["unknown_id"] == 0

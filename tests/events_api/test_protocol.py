@@ -161,3 +161,20 @@ def test_realtime_url_for(http, realtime):
 def test_realtime_url_for_refuses_other_urls(bad):
     with pytest.raises(ValueError):
         p.realtime_url_for(bad)
+
+
+@pytest.mark.parametrize("obj, parts", [
+    ({"type": "data", "id": "s1", "event": "{}"}, ("s1", "{}")),
+    ({"type": "data", "id": "s1", "event": ["{}"]}, None),   # accepted, but by the full check
+    ({"type": "data", "id": "", "event": "{}"}, None),
+    ({"type": "data", "event": "{}"}, None),
+    ({"type": "data", "id": 1, "event": "{}"}, None),
+    ({"type": "data", "id": "s1", "event": {}}, None),
+    ({"type": "ka"}, None),
+    (["data"], None),
+])
+def test_data_frame_parts_takes_only_well_formed_data_frames(obj, parts):
+    assert p.data_frame_parts(obj) == parts
+    if parts is not None:
+        frame = p.frame_from_object(obj)
+        assert (frame.id, frame.event_text) == parts

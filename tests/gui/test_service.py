@@ -379,3 +379,48 @@ async def test_the_latest_wish_wins_without_publishing_what_it_replaced():
     assert stored == ["away"]
     assert svc.own.current.status == "away" and svc.roster.get("agent-1").event.status == "away"
     await svc.shutdown()
+
+
+async def test_another_teams_subscription_does_not_restart_a_snapshot_on_its_way():
+    """After a reconnect each team's subscription confirms on its own: the first one's snapshot
+    request stays valid when the second confirms (it is fetched next, not the first again); a
+    resubscription of the team being fetched restarts it (the request may predate it)."""
+    sup = Identity("sup-1", "s-0", ("supervisors",), "team-1", supervised_teams=("team-2", "team-3"))
+    svc, relay, feed, rec = make(sup)
+    gates: dict = {}
+    real_roster = relay.roster
+
+    async def gated_roster(team=None):
+        snap = await real_roster(team)
+        gate = gates[team] = asyncio.Event()
+        try:
+            await gate.wait()
+        finally:
+            if gates.get(team) is gate:
+                del gates[team]
+        return snap
+
+    relay.roster = gated_roster
+    fetched = lambda: [c[1] for c in relay.calls if c[0] == "roster"]  # noqa: E731
+    svc.feed_subscribed("/agent-presence/team-2/*")
+    await until(lambda: "team-2" in gates)
+    svc.feed_subscribed("/agent-presence/team-3/*")
+    await asyncio.sleep(0.02)
+    assert "team-2" in gates, "team-2's snapshot request was cancelled by team-3's subscription"
+    gates["team-2"].set()
+    await until(lambda: "team-3" in gates)
+    gates["team-3"].set()
+    await until(lambda: not svc.roster.joining)
+    assert fetched() == ["team-2", "team-3"]  # team-2 not fetched twice
+    assert svc.roster.team_ids() == ["team-2", "team-3"] and rec.states[-1].up and not rec.states[-1].joining
+
+    relay.calls.clear()
+    svc.feed_subscribed("/agent-presence/team-2/*")
+    await until(lambda: "team-2" in gates)
+    first = gates["team-2"]
+    svc.feed_subscribed("/agent-presence/team-2/*")  # the same team again: its request may predate it
+    await until(lambda: "team-2" in gates and gates["team-2"] is not first)
+    gates["team-2"].set()
+    await until(lambda: not svc.roster.joining)
+    assert fetched() == ["team-2", "team-2"]
+    await svc.shutdown()
