@@ -424,15 +424,23 @@ class Receiver:
 
 def memory_probe(ready: dict, n: int) -> None:
     """RSS of the app with ``n`` agents in the roster (connected, joined, painted)."""
-    import presence_desktop.app.gui  # noqa: F401 - what the real process has loaded
+    import linecache
+
+    from presence_desktop.app.gui import load_core_before_qt
+
+    load_core_before_qt()  # as run_gui: the Qt-free core before the first PySide6 import
+    import keyring
+
+    keyring.get_keyring()  # the app picks its keyring back-end at start (its imports weigh ~12 MB)
     from presence_desktop.auth.claims import jwt_payload
     from presence_desktop.auth.session import AuthSession
     from presence_desktop.client.profile import CognitoSettings
 
     # What a signed-in session holds beside the roster (the bench authorises with the API key, so
-    # nothing else would load them): the Cognito client (botocore) and PyJWT, used on every refresh.
+    # nothing else would load them): PyJWT (the id token's claims, read at start), and, from its
+    # first refresh on (hourly), botocore imported after PySide6 and a Cognito client made and
+    # released (auth/session.py): done below once the roster is open, as the app does.
     cognito = AuthSession(CognitoSettings(region="us-east-1", user_pool_id="us-east-1_bench", client_id="bench"))
-    cognito._client()
     try:
         jwt_payload("not.a.jwt")
     except ValueError:
@@ -445,10 +453,14 @@ def memory_probe(ready: dict, n: int) -> None:
                             status=STATUS_IDS[i % 8], version=1 + i % 13, changed_at=at,
                             message="back in 10" if i % 5 == 0 else None) for i in range(n)]
     app, loop, runtime, gui, identity, holder = build_app(ready, local_events=events)
+    linecache.clearcache()  # as run_gui, after the ui's imports
     result: dict[str, Any] = {}
 
     async def go() -> None:
         window = gui.open_roster(identity)
+        if os.environ.get("BENCH_MEMORY_FIRST_HOUR") != "1":  # steady state: after the first refresh
+            await asyncio.to_thread(cognito.cognito_client)
+            cognito._release_client()
         window.resize(WINDOW_W, WINDOW_H)
         deadline = time.monotonic() + 60
         while not (gui.service.connection.up and not gui.service.connection.joining) and time.monotonic() < deadline:

@@ -111,8 +111,11 @@ def render(results: dict) -> str:
             "|---|---|---|---|---|",
             f"| {st.get('bare_window_s')} | **{st.get('app_s')}** | {st.get('ratio')} | {_ok(goals.startup_met(st.get('ratio')))} "
             f"| {st.get('measured', '')}; no peer measured (Amplify JS has no window) |",
-            "",
         ]
+        if st.get("app_refresh_s") is not None:
+            out.append(f"| {st.get('bare_window_s')} | {st.get('app_refresh_s')} | {st.get('refresh_ratio')} | "
+                       f"{_ok(goals.startup_met(st.get('refresh_ratio')))} | {st.get('measured_refresh', '')} |")
+        out.append("")
     idle = fig.get("idle")
     if idle:
         c = idle["cpu_percent_of_one_core"]
