@@ -38,6 +38,7 @@ from __future__ import annotations
 import gc
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -161,8 +162,7 @@ class RosterTableModel(QAbstractTableModel):
     def set_roster_filter(self, flt: RosterFilter) -> None:
         """Show the rows ``flt`` matches (re-evaluates every row, also while held: the user asked)."""
         if flt != self._filter:
-            self._filter = flt
-            self._relayout()
+            self._relayout(lambda: setattr(self, "_filter", flt))
 
     def sortColumn(self) -> int:
         return self._sort_col
@@ -174,9 +174,12 @@ class RosterTableModel(QAbstractTableModel):
         """The user sorts (a header click): every row's key anew, one layout change."""
         if not 0 <= column < len(COLUMNS):
             return
-        self._sort_col = column
-        self._asc = order == _ASC
-        self._relayout()
+
+        def new_order() -> None:
+            self._sort_col = column
+            self._asc = order == _ASC
+
+        self._relayout(new_order)
 
     @property
     def group_by_team(self) -> bool:
@@ -186,8 +189,7 @@ class RosterTableModel(QAbstractTableModel):
     def group_by_team(self, on: bool) -> None:
         """Keep each team's rows together (the key starts with the team): a new order."""
         if on != self._group_by_team:
-            self._group_by_team = on
-            self._relayout()
+            self._relayout(lambda: setattr(self, "_group_by_team", on))
 
     def set_held(self, held: bool) -> None:
         """Hold the rows where they stand (hold.py); on release the rows that changed meanwhile
@@ -288,14 +290,17 @@ class RosterTableModel(QAbstractTableModel):
             self._unfrozen_rows = 0
             freeze_gc()
 
-    def _layout(self, want: dict[str, str | None] | None) -> None:
-        """One layout change: ``want`` applied to the rows (None: every row's place anew),
-        the rows sorted once, the persistent indexes (selection, current row) carried over."""
+    def _layout(self, want: dict[str, str | None] | None, then: Callable[[], None] | None = None) -> None:
+        """One layout change: ``want`` applied to the rows (None: every row's place anew,
+        after ``then()`` changed the sort, grouping or filter), the rows sorted once, the
+        persistent indexes (selection, current row) carried over."""
         # Rows only: without the hint the horizontal header keeps its section sizes and hidden
         # columns through persistent indexes of row 0, lost when that row's agent leaves
         self.layoutAboutToBeChanged[_LAYOUT_SIGNATURE].emit([], _ROWS_ONLY)
         old = self.persistentIndexList()
         held = [(self.agent_at(i.row()) if i.row() < len(self._ids) else None, i.column()) for i in old]
+        if then is not None:
+            then()  # only now: agent_at above read the rows in the old order
         placed = self._placed
         if want is None:
             roster, now = self.roster, self.clock()
@@ -325,12 +330,10 @@ class RosterTableModel(QAbstractTableModel):
             for agent_id, col in held])
         self.layoutChanged[_LAYOUT_SIGNATURE].emit([], _ROWS_ONLY)
 
-    def _relayout(self) -> None:
-        """Every row's place anew (sort, grouping, filter, a change of everything)."""
-        self._flush_timer.stop()
-        self._last_flush = time.monotonic()
-        self._pending = Change()  # all of it is looked at now
-        self._layout(None)
+    def _relayout(self, then: Callable[[], None] | None = None) -> None:
+        """Every row's place anew, after ``then()`` (a new sort, grouping or filter). Pending
+        changes stay pending: their flush finds them placed and marks and repaints them."""
+        self._layout(None, then)
         self.flushes += 1
 
     # --- updates --------------------------------------------------------------------------------
