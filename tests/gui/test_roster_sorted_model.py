@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from presence_desktop.client.sample import STATUS_IDS
+from presence_desktop.client.service import ConnectionState
 from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.domain.roster import RosterFilter
 from presence_desktop.ui.roster import model as roster_model
@@ -216,3 +217,56 @@ def test_random_changes_keep_the_order_of_a_full_sort_and_consistent_signals(qtb
     model.flush()
     assert model.visible_agent_ids() == _fully_sorted_ids(win)
     assert _tester_failures(qtlog) == []
+
+
+def test_the_lean_row_panel_draws_what_init_style_option_drew(qtbot):
+    """The delegates' panel asks the model for 3 roles instead of initStyleOption's ~10 (a
+    whole-table repaint is the burst's longest stall): pixel for pixel the same table, with a
+    selected row, the bold own row, a supervisor's italic, budget colours, dimmed and changed
+    rows."""
+    from datetime import UTC, datetime
+
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+    from presence_desktop.domain.presence import format_time
+    from presence_desktop.ui import theme
+    from presence_desktop.ui.roster import delegates
+    from presence_desktop.ui.roster.model import CHANGED_ROLE, CHANGED_TICKS
+
+    def old_panel(self, painter, option, index):
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        opt.icon = opt.icon.__class__()
+        age = index.data(CHANGED_ROLE)
+        if age is not None and not opt.state & QStyle.StateFlag.State_Selected:
+            tint = QColor(theme.colors(opt.palette).row_changed_bg)
+            if not self.reduced_motion:
+                tint.setAlphaF(1.0 - age / CHANGED_TICKS)
+            opt.backgroundBrush = tint
+        style = opt.widget.style() if opt.widget else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        return opt
+
+    win, roster = _held_window(qtbot, 30, clock=time.time)
+    win.model.me = win.model.agent_at(2)
+    long_ago = format_time(datetime.fromtimestamp(time.time() - 3 * 3600, UTC))
+    _change(win, roster, win.model.agent_at(4), status="break", status_since=long_ago)
+    _change(win, roster, win.model.agent_at(6), status="lunch", source="supervisor", changed_by="sup-1")
+    win.model.flush()
+    win.show_today(lambda _agent: None, roster.catalogue, str)
+    win.resize(1040, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    win.select_agent(win.model.agent_at(3))
+    win.on_connection(ConnectionState(up=True))
+    viewport = win.table.viewport()
+    lean = viewport.grab().toImage()
+    original = delegates._RowDelegate._panel
+    try:
+        delegates._RowDelegate._panel = old_panel
+        assert viewport.grab().toImage() == lean
+    finally:
+        delegates._RowDelegate._panel = original
