@@ -16,6 +16,7 @@ from presence_desktop.client.sample import STATUS_IDS
 from presence_desktop.client.service import ConnectionState
 from presence_desktop.domain.presence import utc_now_iso
 from presence_desktop.domain.roster import RosterFilter
+from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.roster import model as roster_model
 from presence_desktop.ui.roster.columns import COL_MESSAGE, COL_NAME, COL_STATUS, COL_TIME, COL_TODAY
 from tests.gui.fakes import demo_events
@@ -126,16 +127,30 @@ def test_a_filter_change_keeps_hidden_columns_and_widths(qtbot):
     assert header.sectionSize(COL_STATUS) == 201
 
 
-def test_new_rows_wait_while_held(qtbot):
-    win, roster = _held_window(qtbot, 30, clock=time.time)
-    shown = win.model.visible_agent_ids()
+def test_a_join_under_a_resting_pointer_shows_the_rows(qtbot):
+    """Found trying the window as a user: the window opens under the pointer (held), and new
+    rows waited for the release: the roster joined with an empty table until the pointer left."""
+    from presence_desktop.domain.roster import Roster
+    from presence_desktop.ui.roster.window import RosterWindow
+    from tests.gui.test_roster_window import SUP
+
+    roster = Roster(default_catalogue())
+    win = RosterWindow(roster, roster.catalogue, SUP)
+    qtbot.addWidget(win)
     win.hold.hold_for("pointer", True)
+    win.on_roster_changed(roster.begin_join())
+    win.on_roster_changed(roster.complete_join(demo_events(30)))
+    win.model.flush()
+    assert win.model.visible_agent_ids() == _fully_sorted_ids(win) and win.model.rowCount() == 30
+    shown = win.model.visible_agent_ids()
+    _change(win, roster, shown[0], display_name="Zz last")  # a row shown stays while held...
     newcomer = demo_events(31)[30].with_(display_name="Aaron Aardvark")
     win.on_roster_changed(roster.apply(newcomer))
     win.model.flush()
-    assert win.model.visible_agent_ids() == shown  # nothing appears under the pointer
+    assert win.model.agent_at(0) == newcomer.agent_id  # ...a new one goes in at its place
+    assert win.model.visible_agent_ids()[1:] == shown
     win.hold.hold_for("pointer", False)
-    assert win.model.agent_at(0) == newcomer.agent_id
+    assert win.model.visible_agent_ids() == _fully_sorted_ids(win)
 
 
 def test_rows_are_placed_at_most_every_place_interval_values_every_frame(qtbot):
@@ -250,7 +265,9 @@ def test_the_lean_row_panel_draws_what_init_style_option_drew(qtbot):
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         return opt
 
-    win, roster = _held_window(qtbot, 30, clock=time.time)
+    now = time.time() + 2
+    win, roster = _held_window(qtbot, 30, clock=lambda: now)  # a still clock: the times do not tick
+    win.ticker.stop()
     win.model.me = win.model.agent_at(2)
     long_ago = format_time(datetime.fromtimestamp(time.time() - 3 * 3600, UTC))
     _change(win, roster, win.model.agent_at(4), status="break", status_since=long_ago)
@@ -270,3 +287,26 @@ def test_the_lean_row_panel_draws_what_init_style_option_drew(qtbot):
         assert viewport.grab().toImage() == lean
     finally:
         delegates._RowDelegate._panel = original
+
+
+def test_the_end_of_a_change_marker_repaints_every_tinted_cell(qtbot):
+    """Found trying the window as a user: the tick repainted only the name and status cells of
+    a row whose marker faded, so the team and Today cells (same tinted panel) kept the tint."""
+    from presence_desktop.ui.roster.columns import COL_TEAM
+    from presence_desktop.ui.roster.model import CHANGED_TICKS
+
+    win, roster = _held_window(qtbot, 12, clock=time.time)
+    win.ticker.stop()
+    win.show_today(lambda _agent: None, roster.catalogue, str)
+    win.show()
+    qtbot.waitExposed(win)
+    _change(win, roster, win.model.agent_at(0), message="changed")
+    win.model.flush()
+    calls = []
+    viewport = win.table.viewport()
+    viewport.update = lambda *a: calls.append(a)
+    for _ in range(CHANGED_TICKS):
+        win.tick()
+    xs = {a[0] for a in calls if len(a) == 4}
+    for col in (COL_NAME, COL_STATUS, COL_TEAM, COL_TODAY):
+        assert win.table.columnViewportPosition(col) in xs, col

@@ -1,7 +1,7 @@
 """Hold the order: while the pointer rests on the roster (people picked the wrong row when rows
 moved under it), or while someone works in it with the keyboard (from a key pressed in the table
-until focus leaves it or Esc), which rows show where (sort and status filter) stays still, and
-new rows wait; values keep updating in place, and on release the order catches up. The window
+until focus leaves it or Esc), which rows show where (sort and status filter) stays still; values
+keep updating in place (new agents still go in at their place), and on release the order catches up. The window
 says so while it holds (``changed``). Switched off (``RosterWindow(hold_order=False)``), rows
 move as they change.
 

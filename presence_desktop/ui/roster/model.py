@@ -25,9 +25,10 @@ any of those repaints the whole view on a QTableView, even off screen (measured:
 ~13-24 ms of repaint at 10,000 rows), so a log-in storm or a stream of status changes under the
 status sort re-places rows 4 times a second while values keep updating every frame.
 
-Holding (hold.py, :meth:`RosterTableModel.set_held`): while held nothing is placed; values update
-in place and the rows that changed are remembered (without computing their keys); on release
-only those are re-placed.
+Holding (hold.py, :meth:`RosterTableModel.set_held`): while held no row shown moves or leaves;
+values update in place and the rows that changed are remembered (without computing their keys);
+on release only those are re-placed. New agents still go in at their place (a join under a
+resting pointer showed an empty table until the pointer left).
 
 What each column shows and how it sorts comes from the column registry (columns.py). The ticking
 fast path (ticking.py) reads :meth:`ticking_faces`.
@@ -198,6 +199,9 @@ class RosterTableModel(QAbstractTableModel):
             return
         self.held = held
         if held:
+            # placements still waiting for their interval wait for the release now
+            self._held_dirty.update(self._want)
+            self._want = {}
             return
         if self._held_everything:
             self._held_everything = False
@@ -352,7 +356,7 @@ class RosterTableModel(QAbstractTableModel):
         placement (values update every frame)."""
         wait_ms = (self._last_place + PLACE_MS / 1000 - time.monotonic()) * 1000
         self.flush(insert=wait_ms <= 0)
-        if self._want and not self.held and not self._flush_timer.isActive():
+        if self._want and not self._flush_timer.isActive():
             self._flush_timer.start(max(1, int(wait_ms)))
 
     def flush(self, insert: bool = True) -> None:
@@ -370,6 +374,8 @@ class RosterTableModel(QAbstractTableModel):
             quiet, self._unmarked = self._unmarked, set()
             if self.held:
                 self._held_everything = True
+                self._consider(new)
+                self._place()
                 if self._ids:
                     self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, _LAST))
             else:  # every row looked at: those whose place changed move, then every row repaints
@@ -383,7 +389,9 @@ class RosterTableModel(QAbstractTableModel):
         updated = [a for a in change.updated if a in roster]
         if self.held:
             self._held_dirty.update(updated)
-            self._held_dirty.update(new)
+            self._consider(new)  # new agents go in, held or not; rows shown stay
+            if insert and self._want:
+                self._place()
         else:
             self._consider(new)
             self._consider(updated)

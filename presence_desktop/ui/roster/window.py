@@ -530,7 +530,10 @@ class RosterWindow(QMainWindow):
             return
         table = self.table
         viewport = table.viewport()
-        cols = [(table.columnViewportPosition(c), table.columnWidth(c)) for c in (COL_NAME, COL_STATUS)]
+        # every column whose delegate draws the changed-row tint (delegates._RowDelegate._panel):
+        # with only name and status repainted, the team and Today cells kept a stale tint
+        cols = [(table.columnViewportPosition(c), table.columnWidth(c)) for c in (COL_NAME, COL_STATUS, COL_TEAM, COL_TODAY)
+                if not table.isColumnHidden(c)]
         for prow, agent_id in self._rows_on_screen():
             if agent_id in ended or (agent_id in marks and not self.reduced_motion):
                 y, h = table.rowViewportPosition(prow), table.rowHeight(prow)
