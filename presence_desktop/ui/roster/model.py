@@ -12,9 +12,10 @@ bench/README.md, "Fourth round").
 Placing: a changed row whose key or filter verdict changed moves with one ``beginMoveRows``,
 leaves with ``beginRemoveRows``, a new or newly matching row goes in at its place with
 ``beginInsertRows``; more than ``MOVES_MAX`` of those at once are one ``layoutChanged`` (with the
-persistent indexes carried over: selection and current row follow their agents). A full sort
-happens only when the sort column or order, the grouping by team or the filter changes (the
-user), or on a change of everything (the connection, the teams watched).
+persistent indexes carried over: selection and current row follow their agents). Every row's
+key is computed anew and the rows sorted once only when the sort column or order, the grouping by
+team or the filter changes (the user); a change of everything (the connection, the teams watched)
+looks at every row and places those whose place changed.
 
 Coalescing: :meth:`RosterTableModel.note_change` only records what changed and arms a
 single-shot timer that flushes it in the next loop turn, or one frame (16 ms) after the previous
