@@ -1,6 +1,6 @@
 """The table model's signals stay proportional to what changed (bench/README.md: a first-to-last
-row range made the sorting proxy re-sort thousands of rows per frame; a range of more than ~200
-cells repaints the whole view even when none of it is on screen)."""
+row range made the former sorting proxy re-sort thousands of rows per frame; a range of more than
+~200 cells repaints the whole view even when none of it is on screen)."""
 
 import time
 
@@ -12,7 +12,6 @@ from presence_desktop.domain.roster import Change, Roster
 from presence_desktop.resources import default_catalogue
 from presence_desktop.ui.roster import model as roster_model
 from presence_desktop.ui.roster.model import FRAME_MS, RosterTableModel
-from presence_desktop.ui.roster.proxy import RosterProxy
 
 
 def make(n=100, stale_after_s=None):
@@ -20,8 +19,6 @@ def make(n=100, stale_after_s=None):
     roster.begin_join()
     roster.complete_join(sample_events(n))
     model = RosterTableModel(roster)
-    proxy = RosterProxy()
-    proxy.setSourceModel(model)
     emitted = []
     model.dataChanged.connect(lambda tl, br, roles=(): emitted.append((tl.row(), br.row())))
     return roster, model, emitted
@@ -29,7 +26,7 @@ def make(n=100, stale_after_s=None):
 
 def test_each_changed_row_gets_its_own_signal(qtbot):
     roster, model, emitted = make()
-    model.note_change(Change(updated={roster.agent_at(3), roster.agent_at(90), roster.agent_at(92), roster.agent_at(91)}))
+    model.note_change(Change(updated={model.agent_at(3), model.agent_at(90), model.agent_at(92), model.agent_at(91)}))
     model.flush()
     assert emitted == [(3, 3), (90, 90), (91, 91), (92, 92)]
 
@@ -37,7 +34,7 @@ def test_each_changed_row_gets_its_own_signal(qtbot):
 def test_very_many_changed_rows_get_range_signals(qtbot, monkeypatch):
     monkeypatch.setattr(roster_model, "ROW_SIGNALS_MAX", 10)
     roster, model, emitted = make()
-    model.note_change(Change(updated={roster.agent_at(r) for r in (*range(0, 20), 50)}))
+    model.note_change(Change(updated={model.agent_at(r) for r in (*range(0, 20), 50)}))
     model.flush()
     assert emitted == [(0, 19), (50, 50)]
 
@@ -55,19 +52,17 @@ class PaintCounter(QObject):
 
 def test_changes_off_screen_do_not_repaint_the_view(qtbot):
     roster, model, _ = make(n=400)
-    proxy = RosterProxy()
-    proxy.setSourceModel(model)
     view = QTableView()
     qtbot.addWidget(view)
-    view.setModel(proxy)
+    view.setModel(model)
     view.resize(600, 300)  # ~10 rows on screen
     view.show()
     qtbot.waitExposed(view)
     qtbot.wait(50)
     counter = PaintCounter()
     view.viewport().installEventFilter(counter)
-    on_screen = {proxy.index(r, 0).row() for r in range(view.rowAt(0), view.rowAt(view.viewport().height() - 1) + 1)}
-    off = [a for a in roster.agent_ids() if proxy.mapFromSource(model.index(roster.row_of(a), 0)).row() not in on_screen]
+    on_screen = set(range(view.rowAt(0), view.rowAt(view.viewport().height() - 1) + 1))
+    off = [a for a in roster.agent_ids() if model.row_of_agent(a) not in on_screen]
     for agent_id in off[100:200]:
         ev = roster.get(agent_id).event
         model.note_change(roster.apply(ev.with_(version=ev.version + 1)))
@@ -92,7 +87,7 @@ def test_tick_announces_only_rows_whose_staleness_flipped(qtbot):
     model.clock = lambda: roster.get(roster.agent_at(0)).heard_at + 61  # every row overdue
     model.tick()
     model.flush()
-    overdue = [r for r in range(100) if roster.get(roster.agent_at(r)).event.status != "offline"]
+    overdue = [r for r in range(100) if roster.get(model.agent_at(r)).event.status != "offline"]
     assert emitted == [(r, r) for r in overdue] and len(overdue) > 50  # offline rows are never stale
     emitted.clear()
     model.tick()
@@ -116,16 +111,16 @@ def test_counts_bar_width_does_not_follow_the_numbers(qtbot):
 def test_a_change_after_a_quiet_spell_is_flushed_in_the_next_loop_turn(qtbot):
     roster, model, emitted = make()
     model._last_flush = time.monotonic() - 1.0  # nothing flushed for a second
-    model.note_change(Change(updated={roster.agent_at(5)}))
+    model.note_change(Change(updated={model.agent_at(5)}))
     assert model._flush_timer.isActive() and model._flush_timer.interval() == 0  # not a 16 ms frame later
     qtbot.waitUntil(lambda: emitted == [(5, 5)], timeout=1000)
 
 
 def test_changes_right_after_a_flush_wait_for_the_next_frame(qtbot):
     roster, model, emitted = make()
-    model.note_change(Change(updated={roster.agent_at(5)}))
+    model.note_change(Change(updated={model.agent_at(5)}))
     model.flush()
-    model.note_change(Change(updated={roster.agent_at(6)}))
+    model.note_change(Change(updated={model.agent_at(6)}))
     assert model._flush_timer.isActive() and 0 < model._flush_timer.interval() <= FRAME_MS
 
 
@@ -140,23 +135,26 @@ def test_new_rows_in_a_stream_are_inserted_at_most_every_insert_interval(qtbot):
     def join(i):
         return roster.apply(template.with_(agent_id=f"new-{i}", display_name=f"New {i}", version=1, changed_at=utc_now_iso()))
 
-    model._last_insert = time.monotonic()  # rows were just inserted
+    model._last_place = time.monotonic()  # rows were just placed
     model.note_change(join(1))
-    model.note_change(Change(updated={roster.agent_at(4)}))
+    model.note_change(Change(updated={model.agent_at(4)}))
     model._frame()  # the frame timer: updates now, the new row waits
     assert inserted == [] and emitted == [(4, 4)] and model.rowCount() == 100
     assert model._flush_timer.isActive()  # ...for the insert interval
     model.note_change(join(2))
-    model._last_insert -= roster_model.INSERT_MS / 1000
+    model._last_place -= roster_model.PLACE_MS / 1000
     model._frame()
-    assert inserted == [(100, 101)] and model.rowCount() == 102
+    # each new row at its place, in name order
+    assert sorted(inserted) == sorted((model.row_of_agent(a),) * 2 for a in ("new-1", "new-2"))
+    assert model.rowCount() == 102
+    assert model.visible_agent_ids() == sorted(model.visible_agent_ids(), key=lambda a: model.sort_key(a, 0))
 
 
 def test_an_explicit_flush_inserts_at_once(qtbot):
     from presence_desktop.domain.presence import utc_now_iso
 
     roster, model, emitted = make()
-    model._last_insert = time.monotonic()
+    model._last_place = time.monotonic()
     template = roster.get(roster.agent_at(0)).event
     model.note_change(roster.apply(template.with_(agent_id="new-1", version=1, changed_at=utc_now_iso())))
     model.flush()

@@ -1,6 +1,6 @@
-"""The proxy sorts by SORT_KEY_ROLE strings that Qt compares itself; the order must be exactly the
-one the former Python ``lessThan`` gave (per-column values, ties broken by the natural name key),
-on every column, both directions, for awkward names."""
+"""The model sorts its rows by key strings (sortkeys.py) compared natively; the order must be
+exactly the one the former Python ``lessThan`` gave (per-column values, ties broken by the
+natural name key), on every column, both directions, for awkward names."""
 
 import functools
 import random
@@ -23,7 +23,6 @@ from presence_desktop.ui.roster.columns import (
     HEADERS,
 )
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
-from presence_desktop.ui.roster.proxy import RosterProxy
 from presence_desktop.ui.roster.sortkeys import natural_key, natural_sort_key
 
 AWKWARD = [
@@ -37,13 +36,10 @@ AWKWARD = [
 ]
 
 
-def sort_value(index):
+def sort_value(model, agent_id, col):
     """The per-column value the former Python comparator compared (the model's former SORT_ROLE)."""
-    model = index.model()
     roster, now = model.roster, model.clock()
-    agent_id = roster.agent_at(index.row())
     ev = roster.get(agent_id).event
-    col = index.column()
     if col == COL_STATUS:
         return roster.display_status(agent_id, now).order
     if col == COL_NAME:
@@ -58,12 +54,12 @@ def sort_value(index):
     return (ev.message or "").casefold()
 
 
-def old_less_than(left, right) -> bool:
-    """The comparator RosterProxy used before (copied here as the reference)."""
-    a = sort_value(left)
-    b = sort_value(right)
+def old_less_than(model, left, right, col) -> bool:
+    """The comparator the former RosterProxy used (copied here as the reference), on agents."""
+    a = sort_value(model, left, col)
+    b = sort_value(model, right, col)
     if a == b:
-        return sort_value(left.siblingAtColumn(COL_NAME)) < sort_value(right.siblingAtColumn(COL_NAME))
+        return sort_value(model, left, COL_NAME) < sort_value(model, right, COL_NAME)
     try:
         return a < b
     except TypeError:
@@ -101,37 +97,33 @@ def model_for(names, now=1_800_000_000.0):
 def test_each_key_pair_orders_like_the_old_comparator(qtbot, col):
     names = [n for n in AWKWARD if n not in ("x²", "①")]  # natural_key itself raises on those
     roster, model = model_for(names)
-    idx = [model.index(r, col) for r in range(model.rowCount())]
-    keys = [model.sort_key(r, col) for r in range(model.rowCount())]
+    agents = roster.agent_ids()
+    keys = [model.sort_key(a, col) for a in agents]
     for key in keys:  # UTF-16 code-unit order is code-point order only without surrogates
         assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in key)
-    for i in range(len(idx)):
-        for j in range(len(idx)):
-            assert (keys[i] < keys[j]) == old_less_than(idx[i], idx[j]), (col, names[i], names[j])
+    for i in range(len(agents)):
+        for j in range(len(agents)):
+            assert (keys[i] < keys[j]) == old_less_than(model, agents[i], agents[j], col), (col, names[i], names[j])
 
 
 @pytest.mark.parametrize("col", range(len(HEADERS)))
 @pytest.mark.parametrize("order", [Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder])
-def test_proxy_order_is_the_old_order(qtbot, col, order):
+def test_model_order_is_the_old_order(qtbot, col, order):
     names = [n for n in AWKWARD if n not in ("x²", "①")]
     random.Random(5).shuffle(names)
     roster, model = model_for(names)
-    proxy = RosterProxy()
-    proxy.setSourceModel(model)
-    proxy.sort(col, order)
-    got = [proxy.index(r, 0).data(AGENT_ROLE) for r in range(proxy.rowCount())]
+    model.sort(col, order)
+    got = model.visible_agent_ids()
+    assert got == [model.index(r, 0).data(AGENT_ROLE) for r in range(model.rowCount())]
 
-    def cmp(r1, r2):
-        a, b = model.index(r1, col), model.index(r2, col)
-        return -1 if old_less_than(a, b) else (1 if old_less_than(b, a) else 0)
+    def cmp(a, b):
+        return -1 if old_less_than(model, a, b, col) else (1 if old_less_than(model, b, a, col) else 0)
 
-    rows = sorted(range(model.rowCount()), key=functools.cmp_to_key(cmp), reverse=order == Qt.SortOrder.DescendingOrder)
-    expected = [roster.agent_at(r) for r in rows]
+    expected = sorted(roster.agent_ids(), key=functools.cmp_to_key(cmp), reverse=order == Qt.SortOrder.DescendingOrder)
     # Rows the old comparator held equal (same natural name key and value) may come in either
     # order; compare the sequence of their equivalence classes.
     def cls(agent):
-        r = roster.row_of(agent)
-        return model.sort_key(r, col)
+        return model.sort_key(agent, col)
     assert [cls(a) for a in got] == [cls(a) for a in expected]
 
 
@@ -156,15 +148,19 @@ def test_names_natural_key_cannot_compare_still_sort():
 
 def test_team_column_is_team_then_name(qtbot):
     roster, model = model_for(["b", "a", "c"])
-    proxy = RosterProxy()
-    proxy.setSourceModel(model)
-    proxy.sort(COL_TEAM, Qt.SortOrder.AscendingOrder)
-    got = [(roster.get(a).event.team_id, roster.get(a).event.display_name)
-           for a in (proxy.index(r, 0).data(AGENT_ROLE) for r in range(proxy.rowCount()))]
+    model.sort(COL_TEAM, Qt.SortOrder.AscendingOrder)
+    got = [(roster.get(a).event.team_id, roster.get(a).event.display_name) for a in model.visible_agent_ids()]
     assert got == sorted(got, key=lambda t: (natural_key(t[0]), natural_key(t[1])))
 
 
-def test_proxy_has_no_python_less_than():
-    # The point of the keys: Qt compares them in C++ (a Python lessThan per comparison was
-    # ~14 % of the app's CPU in a burst).
-    assert "lessThan" not in RosterProxy.__dict__
+def test_a_sort_fetches_each_key_once_and_compares_natively(qtbot, monkeypatch):
+    # The point of the keys: they are compared natively (a Python lessThan per comparison was
+    # ~14 % of the app's CPU in a burst): a sort asks for each row's key once, not per comparison.
+    roster, model = model_for(AWKWARD[:60])
+    fetched = []
+    real = RosterTableModel.sort_key
+    monkeypatch.setattr(RosterTableModel, "sort_key",
+                        lambda self, agent, col, now=None: fetched.append(agent) or real(self, agent, col, now))
+    model.sort(COL_MESSAGE, Qt.SortOrder.DescendingOrder)
+    assert sorted(fetched) == sorted(roster.agent_ids())
+    assert "lessThan" not in RosterTableModel.__dict__

@@ -431,14 +431,13 @@ def _held_window(qtbot, n, clock):
 
 
 def _fully_sorted_ids(win):
-    """What a fresh proxy, sorting every row at once, shows for the window's filter and sort."""
-    from presence_desktop.ui.roster.proxy import RosterProxy
-
-    fresh = RosterProxy()
-    fresh.setSourceModel(win.model)
-    fresh.set_roster_filter(win.proxy.roster_filter)
-    fresh.sort(win.proxy.sortColumn(), win.proxy.sortOrder())
-    return fresh.visible_agent_ids()
+    """What one full sort shows for the window's filter and sort: every agent the filter
+    matches, in the order of its sort key (checked against the former comparator in
+    test_roster_sorting.py), ties by agent id."""
+    model, roster = win.model, win.roster
+    col, desc = model.sortColumn(), model.sortOrder() == Qt.SortOrder.DescendingOrder
+    agents = [a for a in roster.agent_ids() if model.roster_filter.matches(roster, a)]
+    return sorted(agents, key=lambda a: (model.sort_key(a, col), a), reverse=desc)
 
 
 def _random_change(roster, rng, agent_id):
@@ -514,7 +513,7 @@ def test_release_after_a_few_changes_does_not_resort_the_roster(qtbot, monkeypat
     win.table.sortByColumn(COL_STATUS, Qt.SortOrder.AscendingOrder)
     fetched = []
     real = RosterTableModel.sort_key
-    monkeypatch.setattr(RosterTableModel, "sort_key", lambda self, row, col, now=None: fetched.append(row) or real(self, row, col, now))
+    monkeypatch.setattr(RosterTableModel, "sort_key", lambda self, agent, col, now=None: fetched.append(agent) or real(self, agent, col, now))
     import random
 
     rng = random.Random(3)
@@ -522,10 +521,10 @@ def test_release_after_a_few_changes_does_not_resort_the_roster(qtbot, monkeypat
     for agent_id in ("agent-5", "agent-77", "agent-300"):
         win.on_roster_changed(_random_change(roster, rng, agent_id))
     win.model.flush()
-    assert fetched == []  # held: the proxy was not told
+    assert fetched == []  # held: no key looked at
     win.hold.hold_for("pointer", False)
-    # 3 binary searches over 400 rows: ~2 x 3 x 9 fetches; a full sort is ~2 x 400 x 8
-    assert 0 < len(fetched) < 100
+    # the 3 changed rows' keys, each once (a full sort would fetch all 400)
+    assert sorted(fetched) == sorted(["agent-5", "agent-77", "agent-300"])
     assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
     fetched.clear()
     win.hold.hold_for("pointer", True)
@@ -544,7 +543,7 @@ def test_release_after_most_rows_changed_sorts_once(qtbot):
         win.on_roster_changed(_random_change(roster, rng, agent_id))
     win.model.flush()
     layouts = []
-    win.proxy.layoutChanged.connect(lambda *_: layouts.append(1))
+    win.model.layoutChanged.connect(lambda *_: layouts.append(1))
     win.hold.hold_for("pointer", False)
     assert len(layouts) == 1  # one sort, not 280 re-placements
     assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
@@ -559,7 +558,7 @@ def test_without_hold_order_rows_move_as_they_change(qtbot):
     roster.complete_join(demo_events(12))
     win = RosterWindow(roster, cat, SUP, hold_order=False)
     qtbot.addWidget(win)
-    assert win.hold is None and win.model.row_sink is None
+    assert win.hold is None and not win.model.held
     win.table.sortByColumn(COL_STATUS, Qt.SortOrder.AscendingOrder)
     first = win.proxy.visible_agent_ids()[0]
     from PySide6.QtCore import QPointF

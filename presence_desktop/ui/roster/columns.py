@@ -1,9 +1,9 @@
 """The roster's columns: one :class:`Column` record each, in one registry (:data:`COLUMNS`).
 
-A column says everything the model, the proxy, the window and the ticking fast path need to
+A column says everything the model, the window and the ticking fast path need to
 know about it: its key and title, its default and minimum width and how it resizes, its
-alignment, what a cell shows (``display``), the sort key the proxy compares (``sort_key``), and
-whether its text changes with time alone (``ticking``). Adding a column is adding a record here
+alignment, what a cell shows (``display``), the sort key the model orders rows by (``sort_key``;
+it must not change with time alone), and whether its text changes with time alone (``ticking``). Adding a column is adding a record here
 (after Picard's ``picard/ui/columns.py``).
 
 ``display(roster, agent_id, event, status, now) -> str`` and
@@ -88,6 +88,14 @@ def _status_key(roster: Roster, agent_id: str, ev: PresenceEvent, now: float) ->
     return enc_int(roster.display_status(agent_id, now).order)
 
 
+def _time_key(roster: Roster, agent_id: str, ev: PresenceEvent, now: float) -> str:
+    # Longer in status = an earlier start: the start, negated, orders like the time in status
+    # and does not change with time (the model places rows by their keys when they change).
+    # Only a start in the future (clock skew) differs: shown 0:00:00, sorted by its start.
+    since = roster.status_since(agent_id)
+    return enc_float(-since if since is not None else 0.0)
+
+
 _LEVELS = {"warn": "warn", "over": "over"}
 
 # Team display names, from the deployment's settings (AppSettings.team_names); ids otherwise.
@@ -109,7 +117,7 @@ COLUMNS: tuple[Column, ...] = (
            min_width=150, max_width=340, header_tip="Name, with the status as a badge on the initials"),
     Column("status", "Status", 170, status_text, _status_key, min_width=120, max_width=260),
     Column("time", "Time in status", 96, lambda r, a, ev, st, now: time_text(r, a, now),
-           lambda r, a, ev, now: enc_float(r.time_in_status(a, now)), ticking=True,
+           _time_key, ticking=True,
            level=lambda r, a, now: _LEVELS.get(r.budget_level(a, now)), min_width=90, max_width=120,
            header_tip="Since the last status change (h:mm:ss, the relay's clock); a message edit keeps it"),
     Column("team", "Team", 110, lambda r, a, ev, st, now: team_name(ev.team_id),

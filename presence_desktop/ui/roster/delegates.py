@@ -59,10 +59,21 @@ class _RowDelegate(QStyledItemDelegate):
         self.reduced_motion = reduced_motion
 
     def _panel(self, painter: QPainter, option: QStyleOptionViewItem, index) -> QStyleOptionViewItem:
+        # What initStyleOption would take from the model for a panel without text or icon: the
+        # font, the text colour (the subclasses draw with them) and the background; 3 roles
+        # where initStyleOption asks ~10 (a whole-table repaint asks every visible cell).
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        opt.icon = opt.icon.__class__()
+        opt.index = index
+        font = index.data(Qt.ItemDataRole.FontRole)
+        if font is not None:
+            opt.font = font.resolve(opt.font)
+            opt.fontMetrics = QFontMetrics(opt.font)
+        foreground = index.data(Qt.ItemDataRole.ForegroundRole)
+        if foreground is not None:
+            opt.palette.setBrush(QPalette.ColorRole.Text, foreground)
+        background = index.data(Qt.ItemDataRole.BackgroundRole)
+        if background is not None:
+            opt.backgroundBrush = background
         age = index.data(CHANGED_ROLE)
         if age is not None and not opt.state & QStyle.StateFlag.State_Selected:
             tint = QColor(theme.colors(opt.palette).row_changed_bg)

@@ -1,10 +1,12 @@
-"""Sort keys the sorting proxy compares natively, as pure Python (no Qt).
+"""Sort keys the roster model orders its rows by, as pure Python (no Qt).
 
-The proxy compares key strings in C++ (QString::compare: UTF-16 code units, case sensitive)
-instead of calling a Python ``lessThan`` per comparison. Each key encodes, for its column, the
-column's order (natural order for names and teams) with ties broken by the natural name key.
-Encodings are order-preserving and self-delimiting, and never contain a surrogate code unit, so
-UTF-16 order equals the order of the encoded code points.
+The model (model.py) computes a row's key once and compares key strings natively (bisection,
+``list.sort``) instead of calling a Python ``lessThan`` per comparison; the keys were made for
+QString::compare (UTF-16 code units, case sensitive), whose order is Python's code-point order
+here. Each key encodes, for its column, the column's order (natural order for names and teams)
+with ties broken by the natural name key. Encodings are order-preserving and self-delimiting,
+and never contain a surrogate code unit, so UTF-16 order equals the order of the encoded code
+points.
 """
 
 from __future__ import annotations

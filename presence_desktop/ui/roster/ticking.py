@@ -1,7 +1,7 @@
 """The ticking fast path: the 1 s tick repaints only the on-screen cells of the ticking columns
 (columns.py, ``ticking=True``) whose drawn face changed, from cached pixmaps of Qt's own drawing.
 
-Why: the default path asks the model for 7 roles through the sorting proxy and lays the text out
+Why: the default path asks the model for 7 roles (Python calls) and lays the text out
 again for every cell, plus a Python ``flags()`` and a delegate call per cell in the view; with
 ~100 ticking cells on screen each second that was most of the app's idle CPU (bench/README.md).
 
@@ -48,7 +48,7 @@ def repaint_ticking_columns(table: QTableView) -> None:
 class TickingDelegate(QStyledItemDelegate):
     """Paints the ticking columns exactly as the default delegate does, faster for the cells the
     tick repaints: for those :class:`TickingFastPath` hands over :attr:`looks`
-    (``{(proxy row, column): RosterTableModel.ticking_faces(...)[column][1:]}``), and the cell is
+    (``{(row, column): RosterTableModel.ticking_faces(...)[column][1:]}``), and the cell is
     a blit of a cached pixmap of the same drawing, keyed by the look and the view's state for the
     cell. Any other cell, or when ``looks`` has no entry, takes the default path."""
 
@@ -150,34 +150,32 @@ class TickingDelegate(QStyledItemDelegate):
 
 
 class TickingFastPath(QObject):
-    """Attached to the roster's table (a view with a ``paint_hook`` attribute, see window.py),
-    its model and proxy. :meth:`repaint` runs on each tick while the window shows; the paint that
+    """Attached to the roster's table (a view with a ``paint_hook`` attribute, see window.py)
+    and its model. :meth:`repaint` runs on each tick while the window shows; the paint that
     follows it draws the changed cells from the delegate's cache in one pass (:meth:`_paint`),
     each with the option the view would give it (selection, focus, alternate row, enabled/active).
     A pointer over the table (hover), an editor, a right-to-left layout or any other paint takes
     the view's default painting."""
 
-    def __init__(self, table, model, proxy) -> None:
+    def __init__(self, table, model) -> None:
         super().__init__(table)
-        self.table, self.model, self.proxy = table, model, proxy
+        self.table, self.model = table, model
         self.delegate = TickingDelegate(table)
         for col in TICKING_COLUMNS:
             table.setItemDelegateForColumn(col, self.delegate)
-        # (region, [(proxy row, column, cell rect, look, x, y, width, height)]) for the next paint only
+        # (region, [(row, column, cell rect, look, x, y, width, height)]) for the next paint only
         self.cells: tuple[QRegion, list] | None = None
-        self.shown: dict[tuple[int, int], tuple] = {}  # (proxy row, column) -> face last drawn
+        self.shown: dict[tuple[int, int], tuple] = {}  # (row, column) -> face last drawn
         self.fast_paints = 0  # paint events drawn from cells (tests count them)
-        self._source_rows: dict[int, int] = {}  # proxy row -> source row, for the rows looked at
         self._armed = False
         self._armed_flushes = -1  # the model's flush count when the looks were made
         table.paint_hook = self._paint_event
         self._viewport = table.viewport()
         self._viewport.installEventFilter(self)
-        # The view of the proxy (which source row each on-screen row shows) holds until the
-        # proxy's rows move; changed data is caught by the model's flush count (a slot on
-        # dataChanged would run per changed row).
-        for signal in (proxy.layoutChanged, proxy.rowsInserted, proxy.rowsRemoved, proxy.rowsMoved, proxy.modelReset):
-            signal.connect(self._proxy_rows_changed)
+        # The looks handed over hold until the rows move; changed data is caught by the model's
+        # flush count (a slot on dataChanged would run per changed row).
+        for signal in (model.layoutChanged, model.rowsInserted, model.rowsRemoved, model.rowsMoved, model.modelReset):
+            signal.connect(self._rows_moved)
 
     def hidden(self) -> None:
         """The window is hidden or minimized: nothing to repaint; shown again, it paints all and
@@ -191,8 +189,7 @@ class TickingFastPath(QObject):
         if self.delegate.looks:
             self.delegate.looks = {}
 
-    def _proxy_rows_changed(self, *_args) -> None:
-        self._source_rows = {}
+    def _rows_moved(self, *_args) -> None:
         self.drop_looks()
 
     def eventFilter(self, obj, event) -> bool:
@@ -208,7 +205,7 @@ class TickingFastPath(QObject):
     def repaint(self, now: float) -> None:
         """Repaint the on-screen ticking cells whose face (text, budget colour, dimmed, bold)
         changed since the last tick, and hand their looks to the delegate for the next paint."""
-        table, proxy = self.table, self.proxy
+        table, model = self.table, self.model
         viewport = table.viewport()
         self.drop_looks()
         dpr = viewport.devicePixelRatio()
@@ -226,17 +223,11 @@ class TickingFastPath(QObject):
             return
         last = table.rowAt(viewport.height() - 1)
         if last < 0:
-            last = proxy.rowCount() - 1
+            last = model.rowCount() - 1
         before, shown = self.shown, {}
-        faces_of = self.model.ticking_faces
-        sources = self._source_rows
+        faces_of = model.ticking_faces
         for prow in range(first, last + 1):
-            src = sources.get(prow)
-            if src is None:
-                src = sources[prow] = proxy.mapToSource(proxy.index(prow, 0)).row()
-            if src < 0:
-                continue
-            faces = faces_of(src, now)
+            faces = faces_of(prow, now)
             y = h = None
             for col, x, width in cols:
                 key = (prow, col)
@@ -289,7 +280,7 @@ class TickingFastPath(QObject):
         feats = (features, features | QStyleOptionViewItem.ViewItemFeature.Alternate)
         feat_values = (feats[0].value, feats[1].value)
         palette_key = base.palette.cacheKey()
-        proxy, selection = table.model(), table.selectionModel()
+        model, selection = table.model(), table.selectionModel()
         current = table.currentIndex()
         # only the current cell shows focus, and only while the view has it
         current = (current.row(), current.column()) if current.isValid() and (table.hasFocus() or viewport.hasFocus()) else None
@@ -305,7 +296,7 @@ class TickingFastPath(QObject):
             return False
         draw = painter.drawPixmap
         for prow, col, rect, look, x, y, w, h in cells:
-            index = proxy.index(prow, col)
+            index = model.index(prow, col)
             st, st_value, exact = states[selection.isSelected(index), current == (prow, col)]
             alt = alternate and (header.visualIndex(prow) if moved else prow) & 1 == 1
             key = (look, w, h, st_value, feat_values[alt], palette_key, (x, y) if exact else None)

@@ -76,7 +76,6 @@ from presence_desktop.ui.roster.delegates import (
 from presence_desktop.ui.roster.filters import FilterBar
 from presence_desktop.ui.roster.hold import OrderHold
 from presence_desktop.ui.roster.model import AGENT_ROLE, RosterTableModel
-from presence_desktop.ui.roster.proxy import RosterProxy
 from presence_desktop.ui.roster.teams import TeamStrip
 from presence_desktop.ui.roster.ticking import TickingFastPath, repaint_ticking_columns
 from presence_desktop.ui.roster.tooltips import tooltip_html
@@ -97,7 +96,7 @@ class RosterTable(QTableView):
     itself: it returns True when it did. The keyboard's context-menu keys (Menu, Shift+F10)
     open the menu of the *current* row, at that row (``contextMenuForRow``)."""
 
-    contextMenuForRow = Signal(object, QPoint)  # proxy index of the row, viewport position
+    contextMenuForRow = Signal(object, QPoint)  # index of the row, viewport position
     resized = Signal()
 
     def __init__(self, parent=None) -> None:
@@ -197,13 +196,13 @@ class RosterWindow(QMainWindow):
         notes.addWidget(self.hold_note)
         lay.addLayout(notes)
 
+        # The model keeps the rows filtered and sorted itself; the table shows it directly
+        # (no sorting proxy: model.py).
         self.model = RosterTableModel(roster, self, clock=clock)
         self.model.me = identity.agent_id
-        self.proxy = RosterProxy(self)
-        self.proxy.setSourceModel(self.model)
         self.table = RosterTable()
         self.table.setObjectName("rosterTable")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.person_delegate = PersonDelegate(self.table, reduced_motion=reduced_motion)
         self.pill_delegate = PillDelegate(self.table, reduced_motion=reduced_motion)
         self.table.setItemDelegateForColumn(COL_NAME, self.person_delegate)
@@ -250,10 +249,10 @@ class RosterWindow(QMainWindow):
         # right under the pointer that had just used the row menu.
         self.confirm = ConfirmBar()
         self.confirm.overlay_on(self.table)
-        self.hold = OrderHold(self.table, self.model, self.proxy) if hold_order else None
+        self.hold = OrderHold(self.table, self.model) if hold_order else None
         if self.hold is not None:
             self.hold.changed.connect(self._hold_changed)
-        self.ticking = TickingFastPath(self.table, self.model, self.proxy) if fast_ticking else None
+        self.ticking = TickingFastPath(self.table, self.model) if fast_ticking else None
 
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -281,6 +280,12 @@ class RosterWindow(QMainWindow):
         # Keys typed at start go to the table (row navigation), never to "My status": a first
         # "b" there published a status to the team.
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    @property
+    def proxy(self) -> RosterTableModel:
+        """The table's model (the former name, when a sorting proxy stood between the model and
+        the table; kept for callers outside ui/roster: the self-test, the bench)."""
+        return self.model
 
     def _fit_headers(self) -> None:
         """Widen sections whose title would run under the sort arrow ("Time in statu▾")."""
@@ -486,14 +491,14 @@ class RosterWindow(QMainWindow):
     _over_rows: frozenset[str] | None = None  # None: not looked yet (first paint drew them right)
 
     def _rows_on_screen(self) -> list[tuple[int, str]]:
-        """(proxy row, agent id) of the rows the viewport shows, top to bottom."""
-        table, proxy = self.table, self.proxy
+        """(row, agent id) of the rows the viewport shows, top to bottom."""
+        table, model = self.table, self.model
         first = table.rowAt(0)
         if first < 0:
             return []
         last = table.rowAt(table.viewport().height() - 1)
-        last = proxy.rowCount() - 1 if last < 0 else last
-        return [(prow, proxy.index(prow, 0).data(AGENT_ROLE)) for prow in range(first, last + 1)]
+        last = model.rowCount() - 1 if last < 0 else last
+        return [(row, model.agent_at(row)) for row in range(first, last + 1)]
 
     def _repaint_rows_crossing_a_budget(self, now: float) -> None:
         """A row past its status's time budget is tinted whole; the tick repaints only the
@@ -525,7 +530,10 @@ class RosterWindow(QMainWindow):
             return
         table = self.table
         viewport = table.viewport()
-        cols = [(table.columnViewportPosition(c), table.columnWidth(c)) for c in (COL_NAME, COL_STATUS)]
+        # every column whose delegate draws the changed-row tint (delegates._RowDelegate._panel):
+        # with only name and status repainted, the team and Today cells kept a stale tint
+        cols = [(table.columnViewportPosition(c), table.columnWidth(c)) for c in (COL_NAME, COL_STATUS, COL_TEAM, COL_TODAY)
+                if not table.isColumnHidden(c)]
         for prow, agent_id in self._rows_on_screen():
             if agent_id in ended or (agent_id in marks and not self.reduced_motion):
                 y, h = table.rowViewportPosition(prow), table.rowHeight(prow)
@@ -540,7 +548,7 @@ class RosterWindow(QMainWindow):
         chip reads "Available 3 / 10" (3 of team-2's 10), not "3 / 3". A supervisor's own row is
         not an agent: it is left out of the counts."""
         self._counts_timer_pending = False
-        f = self.proxy.roster_filter
+        f = self.model.roster_filter
         scoped = f.teams is not None or bool(f.text.strip())
         scope = RosterFilter(teams=f.teams, text=f.text)
         me = self.identity.agent_id if self.identity.is_supervisor else None
@@ -561,7 +569,7 @@ class RosterWindow(QMainWindow):
             self._refresh_status_line(self._connection)
 
     def _filtered(self) -> bool:
-        f = self.proxy.roster_filter
+        f = self.model.roster_filter
         return f.teams not in (None, self.roster.teams) or f.statuses is not None or bool(f.text.strip())
 
     def _refresh_status_line(self, state: ConnectionState) -> None:
@@ -570,13 +578,13 @@ class RosterWindow(QMainWindow):
         else:
             text = "Disconnected"  # not "Offline": that is a status agents set
         total = self.roster.counts().total  # rows in view (a team no longer watched is out)
-        shown = f", {self.proxy.rowCount()} shown" if self._filtered() else ""
+        shown = f", {self.model.rowCount()} shown" if self._filtered() else ""
         self.status_label.setText(f"{text} · {total} agents{shown}")
 
     def _apply_filter(self) -> None:
         grouped = self.filters.group.isChecked()
         if grouped != self.model.group_by_team:
-            self.model.group_by_team = grouped
+            self.model.group_by_team = grouped  # a new order: every row's key changed
             self.team_delegate.grouped = grouped
             self.teams.setVisible(grouped)
             # grouped, the team stands first: its caption on each team's first row heads the group
@@ -584,12 +592,11 @@ class RosterWindow(QMainWindow):
             header.moveSection(header.visualIndex(COL_TEAM), 0 if grouped else COL_TEAM)
             if grouped:
                 self.teams.set_teams(self.roster.team_ids())
-            self.proxy.invalidate()  # a new order: every row's key changed
         folded = self.teams.folded
         flt = self.filters.roster_filter(folded, self.roster.team_ids() if folded else ())
         if self.roster.teams is not None:  # the picker's teams (Roster.watch): a team left goes from view
             flt = replace(flt, teams=self.roster.teams if flt.teams is None else flt.teams & self.roster.teams)
-        self.proxy.set_roster_filter(flt)
+        self.model.set_roster_filter(flt)
         self._refresh_counts()
         self._refresh_teams()
 
@@ -597,7 +604,7 @@ class RosterWindow(QMainWindow):
         """The team chips' counts (a walk over the rows: on the tick and on filter changes only)."""
         if not self.model.group_by_team:
             return
-        scope = RosterFilter(statuses=None, text=self.proxy.roster_filter.text)
+        scope = RosterFilter(statuses=None, text=self.model.roster_filter.text)
         by_team = self.roster.agents_by_team(self.roster.visible(scope))
         captions = self.teams.refresh(self.roster, by_team)
         if captions != self.team_delegate.captions:
@@ -642,28 +649,26 @@ class RosterWindow(QMainWindow):
 
     def _row_span(self, agent_id: str) -> tuple[int, int] | None:
         """(top, bottom) of the agent's row in the table's coordinates, if it is on screen."""
-        for r in range(self.proxy.rowCount()):
-            index = self.proxy.index(r, 0)
-            if index.data(AGENT_ROLE) == agent_id:
-                rect = self.table.visualRect(index)
-                viewport = self.table.viewport()
-                if rect.bottom() < 0 or rect.top() > viewport.height():
-                    return None
-                top = viewport.mapTo(self.table, rect.topLeft()).y()
-                return top, top + rect.height()
-        return None
+        row = self.model.row_of_agent(agent_id)
+        if row < 0:
+            return None
+        rect = self.table.visualRect(self.model.index(row, 0))
+        viewport = self.table.viewport()
+        if rect.bottom() < 0 or rect.top() > viewport.height():
+            return None
+        top = viewport.mapTo(self.table, rect.topLeft()).y()
+        return top, top + rect.height()
 
     def select_agent(self, agent_id: str) -> None:
-        for r in range(self.proxy.rowCount()):
-            idx = self.proxy.index(r, 0)
-            if idx.data(AGENT_ROLE) == agent_id:
-                self.table.selectionModel().select(
-                    idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-                )
-                # current too (the Menu key acts on it), without the view's modifier-dependent selection
-                self.table.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
-                self.table.scrollTo(idx)
-                return
+        row = self.model.row_of_agent(agent_id)
+        if row >= 0:
+            idx = self.model.index(row, 0)
+            self.table.selectionModel().select(
+                idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            )
+            # current too (the Menu key acts on it), without the view's modifier-dependent selection
+            self.table.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.table.scrollTo(idx)
 
     def selected_agents(self) -> list[str]:
         return [i.data(AGENT_ROLE) for i in self.table.selectionModel().selectedRows()]
