@@ -470,7 +470,7 @@ def memory_probe(ready: dict, n: int) -> None:
         await asyncio.sleep(1.5)  # a few ticks
         gc.collect()
         await asyncio.sleep(0.2)
-        result.update(agents=len(gui.service.roster), rows=window.proxy.rowCount(), rss_mb=round(rss_mb(), 1))
+        result.update(agents=len(gui.service.roster), rows=window.model.rowCount(), rss_mb=round(rss_mb(), 1))
         loop.stop()
 
     with loop:

@@ -46,9 +46,9 @@ def self_test() -> int:
     win = RosterWindow(roster, cat, Identity("self-test", "self-test", (SUPERVISORS,), "team-1"))
     win.model.sync()
     pixmap = win.grab()
-    report["roster_rows"] = win.proxy.rowCount()
+    report["roster_rows"] = win.model.rowCount()
     report["drawn"] = f"{pixmap.width()}x{pixmap.height()}"
-    ok = not pixmap.isNull() and win.proxy.rowCount() == 12
+    ok = not pixmap.isNull() and win.model.rowCount() == 12
     win.close()
     print(json.dumps(report))
     return 0 if ok else 1

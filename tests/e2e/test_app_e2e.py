@@ -50,9 +50,9 @@ def password(stack, username):
 
 
 def row_status(window, agent_id):
-    for r in range(window.proxy.rowCount()):
-        if window.proxy.index(r, 0).data(AGENT_ROLE) == agent_id:
-            return window.proxy.index(r, COL_STATUS).data()
+    for r in range(window.model.rowCount()):
+        if window.model.index(r, 0).data(AGENT_ROLE) == agent_id:
+            return window.model.index(r, COL_STATUS).data()
     return None
 
 
@@ -115,13 +115,13 @@ async def test_roster_fills_from_snapshot(devstack, apps, artifacts_dir):
     await until(lambda: gui.service.connection.up and not gui.service.roster.joining, what="the join")
     # sup-1 supervises team-1 and team-2 (docs/teams.md): their 20 simulated agents, nobody else.
     watched = {f"agent-{i}" for i in range(1, SIMULATED + 1) if (i - 1) % 4 + 1 in (1, 2)}
-    await until(lambda: win.proxy.rowCount() >= len(watched), what="20 rows")
-    ids = set(win.proxy.visible_agent_ids())
+    await until(lambda: win.model.rowCount() >= len(watched), what="20 rows")
+    ids = set(win.model.visible_agent_ids())
     assert watched <= ids
     assert {gui.service.roster.get(a).event.team_id for a in gui.service.roster.agent_ids()} <= {"team-1", "team-2"}
     # The full headline (the chip itself may be compact: the window opens within the screen,
     # and the offscreen screen is 800 px wide).
-    assert win.counts.labels["available"][1].accessibleName().endswith(f"/ {win.proxy.rowCount()}")
+    assert win.counts.labels["available"][1].accessibleName().endswith(f"/ {win.model.rowCount()}")
     assert not win.banner.isVisible()
     win.messages.hide()  # the "session will not be remembered" note (no keyring here) is not the subject
     win.resize(1100, 1180)
@@ -202,7 +202,7 @@ async def test_lost_connection_shows_unknown_and_banner_then_recovers(devstack, 
     try:
         await until(lambda: win.banner.isVisible(), what="the banner")
         await until(lambda: (row_status(win, "agent-1") or "").startswith("Unknown"), what="Unknown rows")
-        assert all((row_status(win, a) or "").startswith("Unknown") for a in win.proxy.visible_agent_ids())
+        assert all((row_status(win, a) or "").startswith("Unknown") for a in win.model.visible_agent_ids())
         assert "Connection lost" in win.banner.label.text()
         await until(lambda: "Next retry in" in win.banner.label.text() or "Reconnecting" in win.banner.label.text())
         # A wish made while offline stays pending and goes out once the connection is back.

@@ -80,7 +80,7 @@ async def start_app(tmp_path, own=None, settings=None):
 
 async def screenshot(gui, path):
     """After the roster's next frame and the layout's catch-up, as a person would see it."""
-    await until(lambda: gui.window.proxy.rowCount() > 0)
+    await until(lambda: gui.window.model.rowCount() > 0)
     await asyncio.sleep(0.05)
     gui.window.grab().save(str(path))
 

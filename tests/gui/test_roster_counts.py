@@ -11,7 +11,7 @@ def test_counts_ignore_the_status_filter_but_follow_team_and_search(qtbot, artif
     assert len(team2) == 10 and 0 < avail < 10
     win.filters.team.setCurrentIndex(win.filters.team.findData("team-2"))
     win.filters.set_statuses({"available"})
-    assert win.proxy.rowCount() == avail
+    assert win.model.rowCount() == avail
     # "Available 3 / 10", not "3 / 3": the status filter picks rows, not the population.
     assert win.counts.labels["available"][1].text() == f"Available {avail} / 10"
     win.show()
@@ -21,7 +21,7 @@ def test_counts_ignore_the_status_filter_but_follow_team_and_search(qtbot, artif
     name = roster.get(team2[0]).event.display_name
     win.filters.set_statuses(None)
     win.filters.search.setText(name)
-    assert win.counts.labels["available"][1].text().endswith(f"/ {win.proxy.rowCount()}")
+    assert win.counts.labels["available"][1].text().endswith(f"/ {win.model.rowCount()}")
 
 
 def test_counts_bar_restyles_only_labels_whose_style_changes(qtbot):

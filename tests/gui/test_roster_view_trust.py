@@ -28,7 +28,7 @@ def apply_many(roster, events):
     return change
 
 def _row_of(win, agent_id):
-    return win.proxy.visible_agent_ids().index(agent_id)
+    return win.model.visible_agent_ids().index(agent_id)
 
 
 def _change(win, roster, agent_id, **fields):
@@ -44,17 +44,17 @@ def test_a_joining_window_shows_the_roster_as_not_current(qtbot):
     win, roster = make_window(qtbot)
     win.on_connection(ConnectionState(up=True))
     assert win.live_line.text().startswith("● Live")
-    assert win.proxy.index(0, COL_NAME).data(DIMMED_ROLE) is False
+    assert win.model.index(0, COL_NAME).data(DIMMED_ROLE) is False
     win.on_connection(ConnectionState(up=True, joining=True))
     assert "Not current" in win.live_line.text() and "loading the roster" in win.live_line.text()
-    assert all(win.proxy.index(r, COL_NAME).data(DIMMED_ROLE) for r in range(win.proxy.rowCount()))
-    assert "Not current (loading the roster" in win.proxy.index(0, COL_NAME).data(Qt.ItemDataRole.ToolTipRole)
+    assert all(win.model.index(r, COL_NAME).data(DIMMED_ROLE) for r in range(win.model.rowCount()))
+    assert "Not current (loading the roster" in win.model.index(0, COL_NAME).data(Qt.ItemDataRole.ToolTipRole)
     win.on_connection(ConnectionState(up=False, since=time.time() - 30, reason="keep-alive timeout"))
     assert "disconnected since" in win.live_line.text()
     win.on_connection(ConnectionState(up=True))
     assert win.live_line.text().startswith("● Live")
-    assert not any(win.proxy.index(r, COL_NAME).data(DIMMED_ROLE) for r in range(win.proxy.rowCount())
-                   if roster.display_status(win.proxy.index(r, 0).data(AGENT_ROLE)).id != "unknown")
+    assert not any(win.model.index(r, COL_NAME).data(DIMMED_ROLE) for r in range(win.model.rowCount())
+                   if roster.display_status(win.model.index(r, 0).data(AGENT_ROLE)).id != "unknown")
 
 
 def test_missed_keep_alives_show_the_roster_as_not_current(qtbot):
@@ -63,7 +63,7 @@ def test_missed_keep_alives_show_the_roster_as_not_current(qtbot):
     win.on_connection(ConnectionState(up=True))
     win.on_connection(ConnectionState(up=True, quiet_since=time.time() - 95))
     assert "Not current: nothing from the server since" in win.live_line.text()
-    assert win.proxy.index(0, COL_NAME).data(DIMMED_ROLE)
+    assert win.model.index(0, COL_NAME).data(DIMMED_ROLE)
     win.on_connection(ConnectionState(up=True))
     assert win.live_line.text().startswith("● Live")
 
@@ -91,14 +91,14 @@ def test_a_changed_row_carries_a_marker_for_a_few_ticks(qtbot):
     win, roster = make_window(qtbot)
     win.ticker.stop()
     agent = roster.agent_ids()[3]
-    assert win.proxy.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) is None
+    assert win.model.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) is None
     _change(win, roster, agent, status="lunch")
-    assert win.proxy.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) == 0
+    assert win.model.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) == 0
     for k in range(1, CHANGED_TICKS):
         win.tick()
-        assert win.proxy.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) == k
+        assert win.model.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) == k
     win.tick()
-    assert win.proxy.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) is None
+    assert win.model.index(_row_of(win, agent), COL_NAME).data(CHANGED_ROLE) is None
 
 
 def test_with_reduced_motion_the_marker_stays_still(qtbot):
@@ -118,7 +118,7 @@ def test_with_reduced_motion_the_marker_stays_still(qtbot):
         win.ticker.stop()
         win.show()
         qtbot.waitExposed(win)
-        agent = win.proxy.visible_agent_ids()[0]
+        agent = win.model.visible_agent_ids()[0]
         _change(win, roster, agent, message=f"reduced {reduced}")
         calls = []
         vp = win.table.viewport()
@@ -153,14 +153,14 @@ def test_a_held_order_says_so_and_keyboard_work_holds_it_too(qtbot):
     Available filled with On call rows), and the hold did not apply to keyboard focus."""
     win, roster = make_window(qtbot)
     win.filters.set_statuses({"available"})
-    shown = win.proxy.visible_agent_ids()
+    shown = win.model.visible_agent_ids()
     assert win.hold_note.text() == ""
     win.hold.hold_for("pointer", True)
     assert win.hold_note.text() == "‖ Order paused while you point; move away to refresh"
     _change(win, roster, shown[0], status="on_call")
-    assert win.proxy.visible_agent_ids() == shown  # held, and the note says why
+    assert win.model.visible_agent_ids() == shown  # held, and the note says why
     win.hold.hold_for("pointer", False)
-    assert win.hold_note.text() == "" and shown[0] not in win.proxy.visible_agent_ids()
+    assert win.hold_note.text() == "" and shown[0] not in win.model.visible_agent_ids()
     # the keyboard: a key pressed in the table holds until the focus leaves it (or Esc)
     win.show()
     qtbot.waitExposed(win)
@@ -171,11 +171,11 @@ def test_a_held_order_says_so_and_keyboard_work_holds_it_too(qtbot):
     assert not win.hold.held  # focus alone (the window opens with it there) holds nothing
     qtbot.keyClick(win.table, Qt.Key.Key_Down)
     assert win.hold.held and "use the keys" in win.hold_note.text()
-    shown = win.proxy.visible_agent_ids()
+    shown = win.model.visible_agent_ids()
     _change(win, roster, shown[0], status="break")
-    assert win.proxy.visible_agent_ids() == shown
+    assert win.model.visible_agent_ids() == shown
     qtbot.keyClick(win.table, Qt.Key.Key_Escape)
-    assert not win.hold.held and shown[0] not in win.proxy.visible_agent_ids()
+    assert not win.hold.held and shown[0] not in win.model.visible_agent_ids()
     qtbot.keyClick(win.table, Qt.Key.Key_Down)
     assert win.hold.held
     win.filters.search.setFocus()
@@ -207,9 +207,9 @@ def test_the_menu_key_opens_the_selected_rows_menu(qtbot):
     qtbot.waitExposed(win)
     opened = []
     win.table.contextMenuForRow.connect(lambda index, pos: opened.append(index.data(AGENT_ROLE)))
-    target = win.proxy.visible_agent_ids()[4]
+    target = win.model.visible_agent_ids()[4]
     win.select_agent(target)
-    rect = win.table.visualRect(win.proxy.index(4, 0))
+    rect = win.table.visualRect(win.model.index(4, 0))
     # what Qt sends for the Menu key and Shift+F10: a keyboard event at the item, in the
     # table's (not the viewport's) coordinates
     pos = win.table.viewport().mapTo(win.table, rect.center())
@@ -264,7 +264,7 @@ def test_a_list_of_people_not_an_admin_grid(qtbot):
     assert not win.table.showGrid() and not win.table.alternatingRowColors()
     agent = roster.agent_ids()[0]
     ev = roster.get(agent).event
-    assert win.proxy.index(_row_of(win, agent), COL_NAME).data() == ev.display_name != agent
+    assert win.model.index(_row_of(win, agent), COL_NAME).data() == ev.display_name != agent
     assert win.table.itemDelegateForColumn(COL_STATUS) is win.pill_delegate
     assert win.table.itemDelegateForColumn(COL_NAME) is win.person_delegate
     assert [initials(n) for n in ("Ada Lovelace", "agent-7", "Grace Brewster Hopper", "", "émile", "<!> ok")] == [
@@ -287,7 +287,7 @@ def test_team_display_names_come_from_the_settings(qtbot):
     qtbot.addWidget(win)
     try:
         agent = next(a for a in roster.agent_ids() if roster.get(a).event.team_id == "team-1")
-        assert win.proxy.index(_row_of(win, agent), COL_TEAM).data() == "Billing <b>EU</b>"  # as text
+        assert win.model.index(_row_of(win, agent), COL_TEAM).data() == "Billing <b>EU</b>"  # as text
         win.filters.set_teams(roster.team_ids())
         assert win.filters.team.itemData(win.filters.team.findText("Billing <b>EU</b>")) == "team-1"
     finally:
@@ -297,17 +297,17 @@ def test_team_display_names_come_from_the_settings(qtbot):
 def test_hide_offline_and_several_statuses_at_once(qtbot):
     win, roster = make_window(qtbot)
     win.filters.hide_offline.setChecked(True)
-    shown = {roster.display_status(a).id for a in win.proxy.visible_agent_ids()}
-    assert "offline" not in shown and len(win.proxy.visible_agent_ids()) == sum(
+    shown = {roster.display_status(a).id for a in win.model.visible_agent_ids()}
+    assert "offline" not in shown and len(win.model.visible_agent_ids()) == sum(
         roster.display_status(a).id != "offline" for a in roster.agent_ids())
     win.filters.hide_offline.setChecked(False)
     win.filters.set_statuses({"break", "lunch"})
-    assert {roster.display_status(a).id for a in win.proxy.visible_agent_ids()} <= {"break", "lunch"}
-    assert len(win.proxy.visible_agent_ids()) == sum(
+    assert {roster.display_status(a).id for a in win.model.visible_agent_ids()} <= {"break", "lunch"}
+    assert len(win.model.visible_agent_ids()) == sum(
         roster.display_status(a).id in ("break", "lunch") for a in roster.agent_ids())
     assert win.filters.status.text().startswith("2 statuses")
     win.filters.set_statuses(None)
-    assert win.proxy.rowCount() == len(roster)
+    assert win.model.rowCount() == len(roster)
 
 
 def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, artifacts_dir):
@@ -315,9 +315,9 @@ def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, arti
     win, roster = make_window(qtbot)
     win.filters.group.setChecked(True)
     assert win.teams.isVisibleTo(win)
-    teams = [roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()]
+    teams = [roster.get(a).event.team_id for a in win.model.visible_agent_ids()]
     assert teams == sorted(teams, key=lambda t: int(t.split("-")[1]))  # contiguous, in team order
-    first_team = [a for a in win.proxy.visible_agent_ids() if roster.get(a).event.team_id == "team-1"]
+    first_team = [a for a in win.model.visible_agent_ids() if roster.get(a).event.team_id == "team-1"]
     names = [roster.get(a).event.display_name for a in first_team]
     assert names == sorted(names, key=str.casefold)  # sorted by the chosen column within a team
     avail = sum(roster.display_status(a).id == "available" for a in first_team)
@@ -326,14 +326,14 @@ def test_grouping_by_team_keeps_teams_together_with_counts_and_folds(qtbot, arti
     assert header.visualIndex(COL_TEAM) == 0 and win.team_delegate.grouped  # the team heads its rows
     assert win.team_delegate.captions["team-1"] == f"team-1 · {avail}/{len(first_team)}"
     win.teams.chips["team-2"].setChecked(False)  # fold team-2 away
-    assert "team-2" not in {roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()}
+    assert "team-2" not in {roster.get(a).event.team_id for a in win.model.visible_agent_ids()}
     assert win.teams.chips["team-2"].text().startswith("▸ team-2")
     win.show()
     qtbot.waitExposed(win)
     win.grab().save(str(artifacts_dir / "roster-grouped-team2-folded.png"))
     win.teams.chips["team-2"].setChecked(True)
     win.filters.group.setChecked(False)
-    assert win.proxy.rowCount() == len(roster) and not win.teams.isVisibleTo(win)
+    assert win.model.rowCount() == len(roster) and not win.teams.isVisibleTo(win)
     assert header.visualIndex(COL_TEAM) == COL_TEAM
 
 
@@ -348,20 +348,20 @@ def test_a_row_past_its_budget_says_so_on_the_whole_row_and_in_words_when_select
     from presence_desktop.ui.roster.model import AGENT_ROLE
 
     win, roster = make_window(qtbot)
-    agent = win.proxy.visible_agent_ids()[0]
+    agent = win.model.visible_agent_ids()[0]
     ev = roster.get(agent).event
     long_ago = format_time(datetime.fromtimestamp(time.time() - 20 * 60, UTC))
     win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status="break", changed_at=long_ago,
                                                 status_since=long_ago)))
     win.model.flush()
-    row = next(r for r in range(win.proxy.rowCount()) if win.proxy.index(r, 0).data(AGENT_ROLE) == agent)
-    time_text = win.proxy.index(row, COL_TIME).data()
+    row = next(r for r in range(win.model.rowCount()) if win.model.index(r, 0).data(AGENT_ROLE) == agent)
+    time_text = win.model.index(row, COL_TIME).data()
     assert time_text.startswith("⚠ ")  # words, not only colour: also on a selected row
     for col in (COL_NAME, COL_MESSAGE):
-        assert win.proxy.index(row, col).data(Qt.ItemDataRole.BackgroundRole) is not None  # the whole row
-    other = next(r for r in range(win.proxy.rowCount())
-                 if roster.budget_overrun(win.proxy.index(r, 0).data(AGENT_ROLE)) is None)
-    assert win.proxy.index(other, COL_NAME).data(Qt.ItemDataRole.BackgroundRole) is None
+        assert win.model.index(row, col).data(Qt.ItemDataRole.BackgroundRole) is not None  # the whole row
+    other = next(r for r in range(win.model.rowCount())
+                 if roster.budget_overrun(win.model.index(r, 0).data(AGENT_ROLE)) is None)
+    assert win.model.index(other, COL_NAME).data(Qt.ItemDataRole.BackgroundRole) is None
     win.table.selectRow(row)
     win.resize(1040, 500)
     qtbot.wait(50)

@@ -34,9 +34,9 @@ def make_window(qtbot, identity=SUP, n=40):
 
 
 def status_cell(win, agent_id):
-    for r in range(win.proxy.rowCount()):
-        if win.proxy.index(r, 0).data(AGENT_ROLE) == agent_id:
-            return win.proxy.index(r, COL_STATUS).data()
+    for r in range(win.model.rowCount()):
+        if win.model.index(r, 0).data(AGENT_ROLE) == agent_id:
+            return win.model.index(r, COL_STATUS).data()
     raise AssertionError(f"{agent_id} not visible")
 
 
@@ -44,7 +44,7 @@ def test_roster_shows_every_agent_with_counts(qtbot, artifacts_dir):
     win, roster = make_window(qtbot)
     win.show()
     qtbot.waitExposed(win)
-    assert win.proxy.rowCount() == 40
+    assert win.model.rowCount() == 40
     counts = roster.counts()
     avail = counts.get("available")
     assert win.counts.labels["available"][1].accessibleName() == f"Available {avail} / 40"  # shown as "Available {avail}" when full chips do not fit
@@ -54,23 +54,23 @@ def test_roster_shows_every_agent_with_counts(qtbot, artifacts_dir):
 def test_filters_search_and_sort(qtbot):
     win, roster = make_window(qtbot)
     win.filters.team.setCurrentIndex(win.filters.team.findData("team-3"))
-    assert win.proxy.rowCount() == 10
-    assert all(roster.get(a).event.team_id == "team-3" for a in win.proxy.visible_agent_ids())
+    assert win.model.rowCount() == 10
+    assert all(roster.get(a).event.team_id == "team-3" for a in win.model.visible_agent_ids())
     assert win.counts.labels["available"][1].text().endswith("/ 10")
     win.filters.set_statuses({"available"})
-    assert all(roster.display_status(a).id == "available" for a in win.proxy.visible_agent_ids())
+    assert all(roster.display_status(a).id == "available" for a in win.model.visible_agent_ids())
     win.filters.team.setCurrentIndex(0)
     win.filters.set_statuses(None)
     name = roster.get("agent-5").event.display_name
     win.filters.search.setText(name.split()[1].upper())
-    assert "agent-5" in win.proxy.visible_agent_ids()
-    assert all(name.split()[1].lower() in roster.get(a).event.display_name.lower() for a in win.proxy.visible_agent_ids())
+    assert "agent-5" in win.model.visible_agent_ids()
+    assert all(name.split()[1].lower() in roster.get(a).event.display_name.lower() for a in win.model.visible_agent_ids())
     win.filters.search.clear()
     win.table.sortByColumn(COL_TIME, Qt.SortOrder.DescendingOrder)
-    times = [roster.time_in_status(a) for a in win.proxy.visible_agent_ids()]
+    times = [roster.time_in_status(a) for a in win.model.visible_agent_ids()]
     assert times == sorted(times, reverse=True)
     win.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
-    names = [roster.get(a).event.display_name for a in win.proxy.visible_agent_ids()]
+    names = [roster.get(a).event.display_name for a in win.model.visible_agent_ids()]
     assert names == sorted(names, key=natural_key)
 
 
@@ -82,13 +82,13 @@ def test_name_sort_is_natural(qtbot):
     win = RosterWindow(roster, cat, SUP)
     qtbot.addWidget(win)
     win.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
-    assert win.proxy.visible_agent_ids() == [f"agent-{i}" for i in range(1, 13)]
+    assert win.model.visible_agent_ids() == [f"agent-{i}" for i in range(1, 13)]
 
 
 def test_agent_sees_only_own_team_and_no_supervisor_menu(qtbot):
     win, roster = make_window(qtbot, identity=AGENT)
-    assert win.proxy.rowCount() == 10
-    assert {roster.get(a).event.team_id for a in win.proxy.visible_agent_ids()} == {"team-2"}
+    assert win.model.rowCount() == 10
+    assert {roster.get(a).event.team_id for a in win.model.visible_agent_ids()} == {"team-2"}
     assert win.build_row_menu("agent-2") is None
 
 
@@ -154,16 +154,16 @@ def test_disconnected_shows_unknown_and_banner(qtbot, artifacts_dir):
 def test_rows_hold_their_place_while_pointed_at(qtbot):
     win, roster = make_window(qtbot, n=12)
     win.table.sortByColumn(COL_STATUS, Qt.SortOrder.AscendingOrder)
-    first = win.proxy.visible_agent_ids()[0]
+    first = win.model.visible_agent_ids()[0]
     win.hold.hold_for("pointer", True)  # what entering the table with the pointer does
     ev = roster.get(first).event
     win.model.note_change(roster.apply(ev.with_(version=ev.version + 1, status="offline", changed_at=utc_now_iso())))
     win.model.flush()
-    assert win.proxy.visible_agent_ids()[0] == first  # did not jump...
+    assert win.model.visible_agent_ids()[0] == first  # did not jump...
     assert status_cell(win, first) == "Offline"  # ...but shows the new value
     win.hold.hold_for("pointer", False)  # pointer leaves: the order catches up
-    assert win.proxy.visible_agent_ids()[-1] == first or roster.display_status(win.proxy.visible_agent_ids()[-1]).id == "offline"
-    assert win.proxy.visible_agent_ids()[0] != first
+    assert win.model.visible_agent_ids()[-1] == first or roster.display_status(win.model.visible_agent_ids()[-1]).id == "offline"
+    assert win.model.visible_agent_ids()[0] != first
 
 
 def test_source_badge_and_sign_in_again_button(qtbot):
@@ -198,7 +198,7 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
     win.show()
     qtbot.waitExposed(win)
     rows_on_screen = win.table.rowAt(win.table.viewport().height() - 1)
-    rows_on_screen = (win.proxy.rowCount() if rows_on_screen < 0 else rows_on_screen + 1) - win.table.rowAt(0)
+    rows_on_screen = (win.model.rowCount() if rows_on_screen < 0 else rows_on_screen + 1) - win.table.rowAt(0)
     assert rows_on_screen > 5
     updates = []
     vp = win.table.viewport()
@@ -213,7 +213,7 @@ def test_tick_repaints_only_the_ticking_cells_whose_text_changed(qtbot):
     # one second later: only the cells whose drawn text moved (time in status, h:mm:ss, moves
     # every second)
     first = win.table.rowAt(0)
-    agents = [win.proxy.index(first + i, 0).data(AGENT_ROLE) for i in range(rows_on_screen)]
+    agents = [win.model.index(first + i, 0).data(AGENT_ROLE) for i in range(rows_on_screen)]
     def faces(t):
         return {a: format_duration(roster.time_in_status(a, t)) for a in agents}
 
@@ -277,7 +277,7 @@ def _ticking_window(qtbot, now):
     selected = win.table.selectionModel().selectedRows()[0]
     # the current cell (focus frame) on the next row, not selected
     win.table.selectionModel().setCurrentIndex(
-        win.proxy.index(selected.row() + 1, COL_TIME), QItemSelectionModel.SelectionFlag.NoUpdate)
+        win.model.index(selected.row() + 1, COL_TIME), QItemSelectionModel.SelectionFlag.NoUpdate)
     win.table.setFocus()
     win.setAttribute(Qt.WidgetAttribute.WA_KeyboardFocusChange, True)  # as after Tab: the focus frame shows
     return win, roster
@@ -316,7 +316,7 @@ def test_a_change_after_the_tick_is_painted_from_the_model_not_the_tick(qtbot):
     delegate = win.ticking.delegate
     assert delegate.looks
     first = win.table.rowAt(0)
-    aid = win.proxy.index(first, 0).data(AGENT_ROLE)
+    aid = win.model.index(first, 0).data(AGENT_ROLE)
     ev = roster.get(aid).event
     win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status="break", changed_at=utc_now_iso())))
     win.model.flush()
@@ -324,8 +324,8 @@ def test_a_change_after_the_tick_is_painted_from_the_model_not_the_tick(qtbot):
     painted = vp.grab().toImage()
     assert delegate.blits == 0 and delegate.looks == {}
     assert painted == vp.grab().toImage()  # what the default painting shows now
-    row = win.proxy.visible_agent_ids().index(aid)
-    assert win.proxy.index(row, COL_TIME).data() == "0:00:00"
+    row = win.model.visible_agent_ids().index(aid)
+    assert win.model.index(row, COL_TIME).data() == "0:00:00"
 
 
 def test_the_tick_maps_rows_again_after_the_order_changed(qtbot):
@@ -337,7 +337,7 @@ def test_the_tick_maps_rows_again_after_the_order_changed(qtbot):
     win.table.sortByColumn(COL_NAME, Qt.SortOrder.DescendingOrder)
     win.tick()
     first = win.table.rowAt(0)
-    assert win.ticking.shown[(first, COL_TIME)][0] == win.proxy.index(first, 0).data(AGENT_ROLE)
+    assert win.ticking.shown[(first, COL_TIME)][0] == win.model.index(first, 0).data(AGENT_ROLE)
     vp = win.table.viewport()
     fast = vp.grab().toImage()
     assert win.ticking.delegate.blits > 0
@@ -465,7 +465,7 @@ def test_held_order_released_equals_a_full_sort(qtbot, col, order):
     win.table.sortByColumn(col, order)
     for round_ in range(4):
         win.hold.hold_for("pointer", True)
-        shown_before = win.proxy.visible_agent_ids()
+        shown_before = win.model.visible_agent_ids()
         for step in range(rng.choice([1, 5, 40, 120])):
             kind = rng.random()
             if kind < 0.8:
@@ -476,34 +476,34 @@ def test_held_order_released_equals_a_full_sort(qtbot, col, order):
             elif kind < 0.95:
                 status = rng.choice([None, "available", "lunch"])
                 team = rng.choice([None, "team-1"])
-                win.proxy.set_roster_filter(RosterFilter(teams=frozenset({team}) if team else None,
+                win.model.set_roster_filter(RosterFilter(teams=frozenset({team}) if team else None,
                                                          statuses=frozenset({status}) if status else None))
             if step % 7 == 0:
                 win.model.flush()
         win.model.flush()
-        if win.proxy.roster_filter == RosterFilter() and not win.model.rowCount() > len(shown_before):
-            assert win.proxy.visible_agent_ids() == shown_before  # held: nothing moved
+        if win.model.roster_filter == RosterFilter() and not win.model.rowCount() > len(shown_before):
+            assert win.model.visible_agent_ids() == shown_before  # held: nothing moved
         win.hold.hold_for("pointer", False)
-        assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win), f"round {round_}"
+        assert win.model.visible_agent_ids() == _fully_sorted_ids(win), f"round {round_}"
 
 
 def test_held_status_filter_catches_up_on_release(qtbot):
     from presence_desktop.domain.roster import RosterFilter
 
     win, roster = _held_window(qtbot, 60, clock=time.time)
-    win.proxy.set_roster_filter(RosterFilter(statuses=frozenset({"available"})))
-    shown = win.proxy.visible_agent_ids()
+    win.model.set_roster_filter(RosterFilter(statuses=frozenset({"available"})))
+    shown = win.model.visible_agent_ids()
     hidden = next(a for a in roster.agent_ids() if a not in shown)
     win.hold.hold_for("pointer", True)
     for agent_id, status in ((shown[0], "lunch"), (hidden, "available")):
         ev = roster.get(agent_id).event
         win.on_roster_changed(roster.apply(ev.with_(version=ev.version + 1, status=status, changed_at=utc_now_iso())))
     win.model.flush()
-    assert win.proxy.visible_agent_ids() == shown  # the row under the pointer stays, shows Lunch
+    assert win.model.visible_agent_ids() == shown  # the row under the pointer stays, shows Lunch
     assert status_cell(win, shown[0]) == "Lunch"
     win.hold.hold_for("pointer", False)
-    assert shown[0] not in win.proxy.visible_agent_ids() and hidden in win.proxy.visible_agent_ids()
-    assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
+    assert shown[0] not in win.model.visible_agent_ids() and hidden in win.model.visible_agent_ids()
+    assert win.model.visible_agent_ids() == _fully_sorted_ids(win)
 
 
 def test_release_after_a_few_changes_does_not_resort_the_roster(qtbot, monkeypatch):
@@ -525,7 +525,7 @@ def test_release_after_a_few_changes_does_not_resort_the_roster(qtbot, monkeypat
     win.hold.hold_for("pointer", False)
     # the 3 changed rows' keys, each once (a full sort would fetch all 400)
     assert sorted(fetched) == sorted(["agent-5", "agent-77", "agent-300"])
-    assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
+    assert win.model.visible_agent_ids() == _fully_sorted_ids(win)
     fetched.clear()
     win.hold.hold_for("pointer", True)
     win.hold.hold_for("pointer", False)  # nothing changed: nothing to do
@@ -546,7 +546,7 @@ def test_release_after_most_rows_changed_sorts_once(qtbot):
     win.model.layoutChanged.connect(lambda *_: layouts.append(1))
     win.hold.hold_for("pointer", False)
     assert len(layouts) == 1  # one sort, not 280 re-placements
-    assert win.proxy.visible_agent_ids() == _fully_sorted_ids(win)
+    assert win.model.visible_agent_ids() == _fully_sorted_ids(win)
 
 
 # --- each optimisation can be switched off -----------------------------------------------------
@@ -560,7 +560,7 @@ def test_without_hold_order_rows_move_as_they_change(qtbot):
     qtbot.addWidget(win)
     assert win.hold is None and not win.model.held
     win.table.sortByColumn(COL_STATUS, Qt.SortOrder.AscendingOrder)
-    first = win.proxy.visible_agent_ids()[0]
+    first = win.model.visible_agent_ids()[0]
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QEnterEvent
 
@@ -568,7 +568,7 @@ def test_without_hold_order_rows_move_as_they_change(qtbot):
     ev = roster.get(first).event
     win.model.note_change(roster.apply(ev.with_(version=ev.version + 1, status="offline", changed_at=utc_now_iso())))
     win.model.flush()
-    assert win.proxy.visible_agent_ids()[0] != first  # re-sorted at once: nothing held it
+    assert win.model.visible_agent_ids()[0] != first  # re-sorted at once: nothing held it
 
 
 def test_without_the_ticking_fast_path_the_tick_repaints_the_ticking_columns(qtbot):

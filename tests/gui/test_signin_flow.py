@@ -141,7 +141,7 @@ async def test_errors_in_plain_words_then_new_password_and_mfa(qtbot, tmp_path):
     await until(lambda: gui.window is not None)
     assert not w.isVisible() and gui.identity.username == "agent-2"
     await until(lambda: gui.service.connection.up and not gui.service.roster.joining)
-    await until(lambda: gui.window.proxy.rowCount() == 10)  # team-2 only (after the next frame)
+    await until(lambda: gui.window.model.rowCount() == 10)  # team-2 only (after the next frame)
     saved = SettingsStore(tmp_path).load_settings()
     assert saved.last_username == "agent-2" and saved.last_profile == "aws"
     gui.window.table.horizontalHeader().resizeSection(1, 333)

@@ -14,7 +14,7 @@ async def open_as_supervisor(qtbot, tmp_path):
     gui, backends = make_gui(tmp_path)
     await gui.start("aws")
     qtbot.addWidget(gui.window)
-    await until(lambda: gui.window.proxy.rowCount() == 20 and not gui.service.connection.joining)
+    await until(lambda: gui.window.model.rowCount() == 20 and not gui.service.connection.joining)
     return gui, backends
 
 

@@ -56,7 +56,7 @@ async def test_picker_changes_teams_without_reconnecting_and_is_remembered(qtbot
     await gui.start("aws")
     window, feed, relay = gui.window, backends["feed"], backends["relay"]
     qtbot.addWidget(window)
-    await until(lambda: window.proxy.rowCount() == 20)  # team-2 and team-3 only
+    await until(lambda: window.model.rowCount() == 20)  # team-2 and team-3 only
     assert feed.channels == ["/agent-presence/team-2/*", "/agent-presence/team-3/*"]
     picker = window.team_picker
     assert picker.button.text() == "All my teams (2)" and picker._all.isChecked()
@@ -67,7 +67,7 @@ async def test_picker_changes_teams_without_reconnecting_and_is_remembered(qtbot
 
     relay.calls.clear()
     picker._teams["team-2"].trigger()  # untick team-2
-    await until(lambda: window.proxy.rowCount() == 10)
+    await until(lambda: window.model.rowCount() == 10)
     assert feed.channels == ["/agent-presence/team-3/*"] and len(feed.channel_history) == 2
     assert not any(c[0] == "roster" for c in relay.calls), "nothing new to join"
     assert picker.button.text() == "team-3"
@@ -82,10 +82,10 @@ async def test_picker_changes_teams_without_reconnecting_and_is_remembered(qtbot
     await gui2.start("aws")
     qtbot.addWidget(gui2.window)
     assert backends2["feed"].channels == ["/agent-presence/team-3/*"]
-    await until(lambda: gui2.window.proxy.rowCount() == 10)
+    await until(lambda: gui2.window.model.rowCount() == 10)
     # "All my teams" again: team-2 is subscribed and its snapshot fetched, over the same feed.
     gui2.window.team_picker._all.trigger()
-    await until(lambda: gui2.window.proxy.rowCount() == 20)
+    await until(lambda: gui2.window.model.rowCount() == 20)
     assert ("roster", "team-2") in backends2["relay"].calls
     assert SettingsStore(tmp_path).load_settings().watched_teams == {}
     await gui2.runtime.shutdown()
@@ -114,7 +114,7 @@ async def test_a_manager_watches_every_team_through_the_namespace_wildcard(qtbot
     gui, backends = make_gui(tmp_path)
     await gui.start("aws")
     qtbot.addWidget(gui.window)
-    await until(lambda: gui.window.proxy.rowCount() == 40)
+    await until(lambda: gui.window.model.rowCount() == 40)
     assert backends["feed"].channels == ["/agent-presence/*"] and ("roster", None) in backends["relay"].calls
     assert gui.window.team_picker.button.text() == "Every team" and not gui.window.team_picker.button.isEnabled()
     await gui.runtime.shutdown()
@@ -126,7 +126,7 @@ async def test_an_agent_has_no_picker(qtbot, tmp_path):
     gui, backends = make_gui(tmp_path)
     await gui.start("aws")
     qtbot.addWidget(gui.window)
-    await until(lambda: gui.window.proxy.rowCount() == 10)
+    await until(lambda: gui.window.model.rowCount() == 10)
     assert backends["feed"].channels == ["/agent-presence/team-2/*"]
     assert not gui.window.team_picker.isVisible()
     await gui.runtime.shutdown()

@@ -47,7 +47,7 @@ def make(qtbot, events=None, clock=None):
 
 
 def proxy_row(win, agent_id):
-    return next(r for r in range(win.proxy.rowCount()) if win.proxy.index(r, 0).data(AGENT_ROLE) == agent_id)
+    return next(r for r in range(win.model.rowCount()) if win.model.index(r, 0).data(AGENT_ROLE) == agent_id)
 
 
 def shown_text(tooltip: str) -> str:
@@ -83,11 +83,11 @@ def test_a_hostile_name_and_message_are_text_everywhere(qtbot, artifacts_dir):
     qtbot.waitExposed(win)
     r = proxy_row(win, agent)
     # 1. the roster tooltip: shown verbatim, no bold, no reversal, no zero-width
-    tip = shown_text(win.proxy.index(r, 1).data(Qt.ItemDataRole.ToolTipRole))
+    tip = shown_text(win.model.index(r, 1).data(Qt.ItemDataRole.ToolTipRole))
     assert tip.splitlines()[0] == f"{CLEAN_NAME} ({agent}, {events[6].team_id})"
     assert f"“{CLEAN_MESSAGE}”" in tip and "\u202e" not in tip and "\u200b" not in tip
     # 2. the cells: the name (not bold markup), the message (not reversed: "back in 5back in 90 min")
-    cells = [win.proxy.index(r, c).data() for c in range(win.proxy.columnCount())]
+    cells = [win.model.index(r, c).data() for c in range(win.model.columnCount())]
     assert CLEAN_NAME in cells and CLEAN_MESSAGE in cells
     assert not any("\u202e" in (c or "") or "\u200b" in (c or "") for c in cells)
     # 3. the row menu and the confirm bar
@@ -133,7 +133,7 @@ def test_the_tooltip_says_when_in_local_time_and_who_never_iso(qtbot):
                       changed_at=iso(now - 310)),
     ]
     win, _ = make(qtbot, events, clock=ServerClock(lambda: now))
-    tips = {a: shown_text(win.proxy.index(proxy_row(win, a), 1).data(Qt.ItemDataRole.ToolTipRole)) for a in ("agent-1", "agent-2", "agent-3")}
+    tips = {a: shown_text(win.model.index(proxy_row(win, a), 1).data(Qt.ItemDataRole.ToolTipRole)) for a in ("agent-1", "agent-2", "agent-3")}
     local = datetime.fromtimestamp(since).strftime("%H:%M")
     assert f"Break since {local} (0:12:3" in tips["agent-1"] and "set by the agent" in tips["agent-1"]
     assert "set by Sam Lee (supervisor)" in tips["agent-2"]
@@ -153,7 +153,7 @@ def test_the_confirm_step_sits_by_its_row_and_does_not_scroll_the_view(qtbot):
     bar.setValue(bar.maximum() // 2)
     QApplication.processEvents()
     r = win.table.rowAt(win.table.viewport().height() // 3)
-    index = win.proxy.index(r, 1)
+    index = win.model.index(r, 1)
     agent = index.data(AGENT_ROLE)
     win.table.setCurrentIndex(index)
     win.table.setFocus()

@@ -281,12 +281,6 @@ class RosterWindow(QMainWindow):
         # "b" there published a status to the team.
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    @property
-    def proxy(self) -> RosterTableModel:
-        """The table's model (the former name, when a sorting proxy stood between the model and
-        the table; kept for callers outside ui/roster: the self-test, the bench)."""
-        return self.model
-
     def _fit_headers(self) -> None:
         """Widen sections whose title would run under the sort arrow ("Time in statu▾")."""
         header = self.table.horizontalHeader()
