@@ -33,6 +33,7 @@ from bench import goals
 from bench.common import ROOT, now_us
 
 PY = sys.executable
+SLOW_LAUNCH_S = 5.0
 
 
 async def _run_probe(argv: list[str], env: dict[str, str], timeout: float = 90.0) -> float | None:
@@ -56,10 +57,13 @@ async def _run_probe(argv: list[str], env: dict[str, str], timeout: float = 90.0
     except TimeoutError:
         proc.kill()
         await proc.wait()
+    err = (await proc.stderr.read()).decode(errors="replace")
     if painted is None:
-        err = (await proc.stderr.read()).decode(errors="replace")[-2000:]
-        raise RuntimeError(f"start-up probe {argv[:2]} never painted; stderr tail:\n{err}")
-    return (painted - t0) / 1e6
+        raise RuntimeError(f"start-up probe {argv[:2]} never painted; stderr tail:\n{err[-2000:]}")
+    took = (painted - t0) / 1e6
+    if took > SLOW_LAUNCH_S:  # an outlier says why in the run's log, not only in its median
+        print(f"start-up probe {argv[:2]} took {took:.1f} s; stderr tail:\n{err[-3000:]}", file=sys.stderr)
+    return took
 
 
 async def _python(code: str, *args: str, env: dict[str, str]) -> str:

@@ -35,14 +35,17 @@ class RelayCallError(Exception):
     ``code`` the relay's error code. ``retryable`` says whether trying again later may help.
     ``stored_version``: the relay's own JSON answer said the status was stored as this version
     and will be published (502/503 with ``stored_version``); None for every other failure,
-    whatever its HTTP status (a proxy's 502 stores nothing)."""
+    whatever its HTTP status (a proxy's 502 stores nothing). ``retry_after_s``: the answer's
+    ``Retry-After`` (seconds; a 429 from the relay's rate limits carries it): no sooner."""
 
-    def __init__(self, status: int, code: str, message: str, stored_version: int | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, stored_version: int | None = None,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.stored_version = stored_version
+        self.retry_after_s = retry_after_s
 
     @property
     def stored(self) -> bool:

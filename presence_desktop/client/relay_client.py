@@ -74,9 +74,10 @@ class HttpRelayClient:
             return self._pool
 
     def _request_sync(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
-                      parse: Callable[[Any], Any] | None = None) -> tuple[int, Any]:
-        """(HTTP status, JSON answer or None; a 2xx answer passed through ``parse`` when given).
-        Raises urllib3's HTTPError or OSError, or what ``parse`` raises."""
+                      parse: Callable[[Any], Any] | None = None) -> tuple[int, Any, float | None]:
+        """(HTTP status, JSON answer or None (a 2xx answer passed through ``parse`` when given),
+        the ``Retry-After`` seconds or None). Raises urllib3's HTTPError or OSError, or what
+        ``parse`` raises."""
         resp = self._http().request(method, url, body=body, headers=headers, preload_content=True)
         try:
             data = json.loads(resp.data) if resp.data else None
@@ -84,7 +85,7 @@ class HttpRelayClient:
             data = None
         if parse is not None and 200 <= resp.status < 300:
             data = parse(data)
-        return resp.status, data
+        return resp.status, data, retry_after_s(resp.headers.get("Retry-After"))
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None,
                     parse: Callable[[Any], Any] | None = None) -> Any:
@@ -101,7 +102,7 @@ class HttpRelayClient:
             if payload is not None:
                 headers["Content-Type"] = "application/json"
             try:
-                status, data = await loop.run_in_executor(
+                status, data, retry_after = await loop.run_in_executor(
                     self.executor, self._request_sync, method, url, payload, headers, parse)
             except (HTTPError, OSError) as exc:
                 raise RelayCallError(0, "unreachable", f"the relay is unreachable ({type(exc).__name__})") from exc
@@ -117,7 +118,7 @@ class HttpRelayClient:
             if not isinstance(err, dict):  # not the relay's JSON: a proxy, a portal, a gateway
                 raise RelayCallError(status, "http_error", f"HTTP {status} (not an answer from the relay)")
             raise RelayCallError(status, str(err.get("code", "http_error")), str(err.get("message", f"HTTP {status}")),
-                                 stored_version=_stored_version(status, err))
+                                 stored_version=_stored_version(status, err), retry_after_s=retry_after)
         raise RelayCallError(401, "invalid_token", "the relay refused the session; sign in again")
 
     async def set_status(self, status: str, message: str | None = None, agent_id: str | None = None,
@@ -234,3 +235,14 @@ def _snapshot_from(data: Any) -> RosterSnapshot:
             last_seen[ev.agent_id] = float(seen)
     cursor = data.get("next")
     return RosterSnapshot(events, data.get("as_of"), last_seen, cursor if isinstance(cursor, str) and cursor else None)
+
+
+RETRY_AFTER_MAX_S = 300.0
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds (RFC 9110 10.2.3: delay-seconds; an HTTP-date, which
+    the relay never sends, is ignored), at most ``RETRY_AFTER_MAX_S``; None when absent or bad."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return min(float(value.strip()), RETRY_AFTER_MAX_S)

@@ -90,10 +90,14 @@ class _NullListener:
         pass
 
 
-def _retry_delay(attempt: int) -> float:
+def _retry_delay(attempt: int, exc: RelayCallError | None = None) -> float:
     """The wait before own-status and roster-snapshot retry ``attempt`` (from 0): full jitter
-    up to 1 s doubling to 30 s, never below 50 ms."""
-    return full_jitter(attempt, base=1.0, cap=30.0, floor=0.05)
+    up to 1 s doubling to 30 s, never below 50 ms, and never sooner than the answer's
+    ``Retry-After`` (the relay's rate limits refuse an earlier retry again)."""
+    delay = full_jitter(attempt, base=1.0, cap=30.0, floor=0.05)
+    if exc is not None and exc.retry_after_s is not None:
+        delay = max(delay, exc.retry_after_s)
+    return delay
 
 
 class _Replaced(Exception):
@@ -379,7 +383,7 @@ class PresenceService:
                     continue
                 if not exc.retryable:
                     self._problem(f"Cannot load the roster: {exc}")
-                delay = _retry_delay(attempt)
+                delay = _retry_delay(attempt, exc)
                 log.info("roster snapshot failed (%s); retrying in %.1f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -449,7 +453,7 @@ class PresenceService:
                         break
                     self.own.failed(f"{exc}; will retry" if exc.status else "offline; will retry")
                     self._own_changed()
-                    delay = _retry_delay(attempt)
+                    delay = _retry_delay(attempt, exc)
                     attempt += 1
                     # Wait for the backoff, or less if the connection comes back.
                     try:

@@ -116,6 +116,7 @@ class RelayConfig:
             rate_per_s=number("RATE_PER_S", RelayLimits.rate_per_s, float),
             rate_burst=number("RATE_BURST", RelayLimits.rate_burst, int),
             heartbeat_ttl_s=number("HEARTBEAT_TTL_S", RelayLimits.heartbeat_ttl_s, float),
+            user_rate_per_min=number("USER_RATE_PER_MIN", RelayLimits.user_rate_per_min, int),
         )
         config = cls(
             cognito_issuer=get("COGNITO_ISSUER"),  # type: ignore[arg-type]
@@ -162,13 +163,14 @@ class RelayConfig:
             "MAX_BODY_BYTES": self.limits.max_body_bytes >= 256,
             "RATE_PER_S": math.isfinite(self.limits.rate_per_s) and self.limits.rate_per_s > 0,
             "RATE_BURST": self.limits.rate_burst >= 1,
+            "USER_RATE_PER_MIN": self.limits.user_rate_per_min >= 0,
             "PORT": 0 <= self.port <= 65535,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(
                 "out of range: " + ", ".join(ENV_PREFIX + b for b in bad)
-                + " (TTL/interval/timeout finite > 0 s, MAX_BODY_BYTES >= 256, RATE_PER_S > 0, RATE_BURST >= 1,"
+                + " (TTL/interval/timeout finite > 0 s, MAX_BODY_BYTES >= 256, RATE_PER_S > 0, RATE_BURST >= 1, USER_RATE_PER_MIN >= 0,"
                 " PORT 0-65535)"
             )
 

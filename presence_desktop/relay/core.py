@@ -121,8 +121,8 @@ class RelayLimits:
 
     max_body_bytes: int = 4096
     rate_per_s: float = 2.0
-    rate_burst: int = 20
-    user_rate_per_min: int = 30
+    rate_burst: int = 40  # an app start of a ten-team supervisor: 30 requests at once (docs/relay-api.md)
+    user_rate_per_min: int = 120  # 3 requests per watched team at an app's start (docs/relay-api.md)
     heartbeat_ttl_s: float = 90.0
     republish_after_s: float | None = None
     sweep_concurrency: int = 16
