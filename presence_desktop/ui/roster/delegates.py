@@ -11,9 +11,10 @@ as plain text (QPainter.drawText never reads markup).
 from __future__ import annotations
 
 import zlib
+from collections import OrderedDict
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from presence_desktop.domain.statuses import Status
@@ -105,6 +106,56 @@ class _RowDelegate(QStyledItemDelegate):
         return opt.palette.color(QPalette.ColorRole.Text)
 
 
+_AVATARS: OrderedDict[tuple, QPixmap] = OrderedDict()
+AVATAR_CACHE = 512  # avatars kept (~50 on screen, a few statuses each)
+
+
+def _avatar(circle: QRectF, text: str, fill: QColor, status: Status | None, dimmed: bool, dark: bool,
+            base: QColor, font: QFont, dpr: float) -> tuple[QPointF, QPixmap]:
+    """(where, pixmap) of an avatar: initials on ``fill`` with the status badge. Painted once per
+    look and position within the pixel grid, then drawn as a pixmap: the antialiased circles,
+    text and shape were about half of a whole-table repaint (bench/README.md, fourth round)."""
+    ox, oy = int(circle.left()), int(circle.top())
+    fx, fy = circle.left() - ox, circle.top() - oy
+    key = (text, fill.rgba(), status.id if status is not None else None, dimmed, dark, base.rgba(),
+           font.key(), circle.width(), fx, fy, dpr)
+    pix = _AVATARS.get(key)
+    if pix is not None:
+        _AVATARS.move_to_end(key)
+        return QPointF(ox, oy), pix
+    side = circle.width()
+    size = int(side + 10)  # the badge and its ring reach ~6 px past the circle
+    pix = QPixmap(int(size * dpr), int(size * dpr))
+    pix.setDevicePixelRatio(dpr)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    try:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        at = QRectF(fx, fy, side, side)
+        if dimmed:
+            fill = QColor(fill)
+            fill.setAlphaF(0.45)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(fill)
+        p.drawEllipse(at)
+        p.setFont(font)
+        p.setPen(QColor(255, 255, 255) if not dimmed else base)
+        p.drawText(at.adjusted(-1, -1, -1, -1), Qt.AlignmentFlag.AlignCenter, text)
+        if status is not None:
+            b = min(BADGE, side * 0.45)
+            badge = QRectF(at.right() - b + 4.5, at.bottom() - b + 3.5, b, b)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(base)  # a ring of background separates badge and circle
+            p.drawEllipse(badge.adjusted(-1.5, -1.5, 1.5, 1.5))
+            paint_status(p, badge, status, dimmed=dimmed, dark=dark)
+    finally:
+        p.end()
+    _AVATARS[key] = pix
+    if len(_AVATARS) > AVATAR_CACHE:
+        _AVATARS.popitem(last=False)
+    return QPointF(ox, oy), pix
+
+
 class PersonDelegate(_RowDelegate):
     """The name column: initials on a coloured circle with the status shape as a badge at its
     lower right, then the name; a changed row also gets an accent bar at its left edge (the
@@ -123,26 +174,12 @@ class PersonDelegate(_RowDelegate):
             painter.fillRect(QRectF(r.left(), r.top() + 2, 3, r.height() - 4), QColor(c.focus))
         side = min(AVATAR, r.height() - 2)
         circle = QRectF(r.left() + PAD, r.center().y() - side / 2 - 1, side, side)
-        fill = avatar_color(agent_id, c.dark)
-        if dimmed:
-            fill.setAlphaF(0.45)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(fill)
-        painter.drawEllipse(circle)
         font = QFont(opt.font)
         font.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.72))
         font.setBold(True)
         font.setItalic(False)
-        painter.setFont(font)
-        painter.setPen(QColor(255, 255, 255) if not dimmed else QColor(c.base))
-        painter.drawText(circle.adjusted(-1, -1, -1, -1), Qt.AlignmentFlag.AlignCenter, initials(name))
-        if status is not None:
-            b = min(BADGE, side * 0.45)
-            badge = QRectF(circle.right() - b + 4.5, circle.bottom() - b + 3.5, b, b)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(c.base))  # a ring of background separates badge and circle
-            painter.drawEllipse(badge.adjusted(-1.5, -1.5, 1.5, 1.5))
-            paint_status(painter, badge, status, dimmed=dimmed, dark=c.dark)
+        painter.drawPixmap(*_avatar(circle, initials(name), avatar_color(agent_id, c.dark), status, dimmed, c.dark,
+                                    QColor(c.base), font, painter.device().devicePixelRatioF()))
         painter.setFont(opt.font)
         painter.setPen(self._text_color(opt, index))
         text_rect = QRectF(circle.right() + PAD + 2, r.top(), r.right() - circle.right() - 2 * PAD, r.height())
