@@ -22,7 +22,29 @@ def event_dict(agent="agent-1", version=2, status="break"):
 
 
 @pytest.fixture
-async def relay_server():
+async def serve():
+    """``await serve(routes, ssl_context=None)`` -> the base URL of an aiohttp server on a loopback
+    port the OS chose; every server started is cleaned up after the test."""
+    runners = []
+
+    async def start(routes, ssl_context=None) -> str:
+        app = web.Application()
+        app.add_routes(routes)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+        await site.start()
+        scheme = "https" if ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def relay_server(serve):
     state = {"tokens": [], "fail_first_401": True, "calls": []}
 
     async def status(request):
@@ -43,15 +65,8 @@ async def relay_server():
     async def heartbeat(request):
         return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.add_routes([web.post("/v1/status", status), web.get("/v1/roster", roster), web.post("/v1/heartbeat", heartbeat)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", state
-    await runner.cleanup()
+    url = await serve([web.post("/v1/status", status), web.get("/v1/roster", roster), web.post("/v1/heartbeat", heartbeat)])
+    return url, state
 
 
 async def test_relay_client_refreshes_once_on_401_and_maps_errors(relay_server):
@@ -234,7 +249,7 @@ async def test_live_feed_reports_missed_keep_alives_once_and_their_end():
     await asyncio.wait_for(task, 2)
 
 
-async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
+async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path, serve):
     import ssl
 
     import trustme
@@ -248,28 +263,19 @@ async def test_relay_client_verifies_tls_with_the_profiles_extra_ca(tmp_path):
     async def heartbeat(request):
         return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.add_routes([web.post("/v1/heartbeat", heartbeat)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    url = f"https://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    url = await serve([web.post("/v1/heartbeat", heartbeat)], ssl_context=server_ctx)
 
     async def tok():
         return "t"
 
-    try:
-        untrusting = HttpRelayClient(url, tok, timeout_s=5)
-        with pytest.raises(RelayCallError) as err:
-            await untrusting.heartbeat()  # the system store does not know this CA: refused
-        assert err.value.status == 0
-        trusting = HttpRelayClient(url, tok, ca_file=str(ca_file), timeout_s=5)
-        await trusting.heartbeat()
-        await untrusting.close()
-        await trusting.close()
-    finally:
-        await runner.cleanup()
+    untrusting = HttpRelayClient(url, tok, timeout_s=5)
+    with pytest.raises(RelayCallError) as err:
+        await untrusting.heartbeat()  # the system store does not know this CA: refused
+    assert err.value.status == 0
+    trusting = HttpRelayClient(url, tok, ca_file=str(ca_file), timeout_s=5)
+    await trusting.heartbeat()
+    await untrusting.close()
+    await trusting.close()
 
 
 async def test_live_feed_yields_to_the_loop_within_a_long_run_of_events_in_order():
@@ -323,30 +329,20 @@ async def test_relay_snapshot_is_parsed_off_the_event_loop_thread(relay_server, 
     await client.close()
 
 
-async def test_relay_roster_answer_without_agents_is_a_bad_response():
-    from aiohttp import web as w
-
+async def test_relay_roster_answer_without_agents_is_a_bad_response(serve):
     async def roster(request):
-        return w.json_response({"nope": True})
-
-    app = w.Application()
-    app.add_routes([w.get("/v1/roster", roster)])
-    runner = w.AppRunner(app)
-    await runner.setup()
-    site = w.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+        return web.json_response({"nope": True})
 
     async def tok():
         return "t"
 
-    client = HttpRelayClient(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", tok)
+    client = HttpRelayClient(await serve([web.get("/v1/roster", roster)]), tok)
     try:
         with pytest.raises(RelayCallError) as err:
             await client.roster()
         assert err.value.status == 502 and err.value.code == "bad_response"
     finally:
         await client.close()
-        await runner.cleanup()
 
 
 PORTAL = "<html><body>Please accept the terms of use</body></html>"
@@ -362,23 +358,16 @@ PORTAL = "<html><body>Please accept the terms of use</body></html>"
     (502, '{"error": {"code": "publish_rejected", "message": "refused", "stored_version": 7}}', "application/json", 7),
     (503, '{"error": {"code": "events_unavailable", "message": "later", "stored_version": 2}}', "application/json", 2),
 ])
-async def test_only_the_relays_own_stored_answer_reads_as_stored(status, body, content_type, stored):
+async def test_only_the_relays_own_stored_answer_reads_as_stored(serve, status, body, content_type, stored):
     """Any 502/503 (or an unparseable 200) used to be read as "stored, will be published": the
     status stayed pending for ever, never sent again, though nothing was stored."""
     async def handler(request):
         return web.Response(status=status, text=body, content_type=content_type)
 
-    app = web.Application()
-    app.add_routes([web.post("/v1/status", handler)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-
     async def tok():
         return "t"
 
-    client = HttpRelayClient(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", tok)
+    client = HttpRelayClient(await serve([web.post("/v1/status", handler)]), tok)
     try:
         with pytest.raises(RelayCallError) as err:
             await client.set_status("away")
@@ -386,7 +375,6 @@ async def test_only_the_relays_own_stored_answer_reads_as_stored(status, body, c
         assert err.value.retryable
     finally:
         await client.close()
-        await runner.cleanup()
 
 
 async def test_live_feed_changes_channels_over_the_same_connection():
@@ -410,7 +398,7 @@ async def test_live_feed_changes_channels_over_the_same_connection():
     await asyncio.wait_for(task, 2)
 
 
-async def test_relay_client_follows_the_roster_cursor_to_the_last_page():
+async def test_relay_client_follows_the_roster_cursor_to_the_last_page(serve):
     seen_queries = []
 
     async def roster(request):
@@ -426,13 +414,7 @@ async def test_relay_client_follows_the_roster_cursor_to_the_last_page():
             body = {"agents": [], "as_of": "2026-11-29T20:00:02.000Z", "next": cursor}  # a cursor that never moves
         return web.json_response(body)
 
-    app = web.Application()
-    app.add_routes([web.get("/v1/roster", roster)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    url = await serve([web.get("/v1/roster", roster)])
 
     async def tok():
         return "t"
@@ -448,21 +430,13 @@ async def test_relay_client_follows_the_roster_cursor_to_the_last_page():
         async def stuck(request):
             return web.json_response({"agents": [], "as_of": "2026-11-29T20:00:00.000Z", "next": "agent-9"})
 
-        app2 = web.Application()
-        app2.add_routes([web.get("/v1/roster", stuck)])
-        runner2 = web.AppRunner(app2)
-        await runner2.setup()
-        site2 = web.TCPSite(runner2, "127.0.0.1", 0)
-        await site2.start()
-        client2 = HttpRelayClient(f"http://127.0.0.1:{site2._server.sockets[0].getsockname()[1]}", tok, timeout_s=5)
+        client2 = HttpRelayClient(await serve([web.get("/v1/roster", stuck)]), tok, timeout_s=5)
         with pytest.raises(RelayCallError) as err:
             await client2.roster("team-1")  # the relay's cursor does not move: an error, not a loop
         assert err.value.code == "bad_response"
         await client2.close()
-        await runner2.cleanup()
     finally:
         await client.close()
-        await runner.cleanup()
 
 
 def test_refused_subscriptions_back_off_up_to_five_minutes():
