@@ -155,6 +155,10 @@ class _Tokens:
     def __repr__(self) -> str:
         return f"_Tokens(<hidden>, lifetime_s={self.lifetime_s})"
 
+    def remaining_s(self, mono_now: float) -> float:
+        """Seconds until the id/access tokens expire, on the monotonic clock."""
+        return self.lifetime_s - (mono_now - self.obtained_mono)
+
 
 @dataclass
 class _Pending:
@@ -250,7 +254,7 @@ class AuthSession:
 
     def seconds_until_expiry(self) -> float:
         t = self._require()
-        return t.lifetime_s - (self._mono() - t.obtained_mono)
+        return t.remaining_s(self._mono())
 
     @property
     def clock_warning(self) -> str | None:
@@ -376,9 +380,7 @@ class AuthSession:
                          obtained_wall=live.obtained_wall, claims=claims)
         if self._needs_refresh(tokens):
             return None
-        iat = claims.raw.get("iat")
-        if isinstance(iat, (int, float)):
-            self.clock_skew_s = live.obtained_wall - float(iat)
+        self._note_clock_skew(claims, live.obtained_wall)
         return tokens
 
     async def _remember(self, tokens: _Tokens) -> bool:
@@ -432,7 +434,7 @@ class AuthSession:
         try:
             if tokens is not None:
                 access = tokens.access_token
-                if tokens.lifetime_s - (self._mono() - tokens.obtained_mono) < 30:
+                if tokens.remaining_s(self._mono()) < 30:
                     try:
                         resp = await self._call(self._refresh_sync, tokens.refresh_token)
                         access = resp["AuthenticationResult"]["AccessToken"]
@@ -600,9 +602,7 @@ class AuthSession:
         except ClaimsError as exc:
             raise E.AuthServiceError("The sign-in service returned a token that is not for this app.",
                                      detail=exc.code) from None
-        iat = claims.raw.get("iat")
-        if isinstance(iat, (int, float)):
-            self.clock_skew_s = received_wall - float(iat)
+        self._note_clock_skew(claims, received_wall)
         return _Tokens(
             id_token=result["IdToken"],
             access_token=result["AccessToken"],
@@ -613,9 +613,15 @@ class AuthSession:
             claims=claims,
         )
 
+    def _note_clock_skew(self, claims: Any, received_wall: float) -> None:
+        """This computer's clock minus Cognito's, from the id token's ``iat`` and when it arrived."""
+        iat = claims.raw.get("iat")
+        if isinstance(iat, (int, float)):
+            self.clock_skew_s = received_wall - float(iat)
+
     def _needs_refresh(self, t: _Tokens) -> bool:
         margin = min(self.refresh_margin_s, t.lifetime_s / 2)
-        return t.lifetime_s - (self._mono() - t.obtained_mono) <= margin
+        return t.remaining_s(self._mono()) <= margin
 
     async def _ensure_fresh(self) -> None:
         t = self._require()
